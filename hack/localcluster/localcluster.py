@@ -1,0 +1,530 @@
+#!/usr/bin/env python3
+"""A real, local Kubernetes control plane for development, demos and tests.
+
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake
+nodes that run pods without containers) are started by ``kwokctl --runtime
+binary`` from binaries built out of their upstream Go modules
+(build-binaries.sh).  Optional pieces a test can ask for: the KEDA CRDs, the
+KEDA operator running on this host against the cluster, and Redis servers on
+loopback ports.
+
+Command line::
+
+    localcluster.py build [COMPONENT ...]   build or reuse the cached binaries
+    localcluster.py up [--name N] [--nodes 2]
+    localcluster.py down [--name N]
+    localcluster.py kubeconfig [--name N]   print the kubeconfig path
+    localcluster.py keda-crds install|remove [--name N]
+
+Only the Python standard library is used, so the tool runs before any
+virtual environment exists.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BUILD_SCRIPT = HERE / "build-binaries.sh"
+MANIFESTS = HERE / "manifests"
+DEFAULT_CLUSTER = "frappe-dev"
+
+# Which component (and so which cache directory) provides each binary.
+BINARY_COMPONENT = {
+    "kube-apiserver": "kubernetes",
+    "kube-controller-manager": "kubernetes",
+    "kube-scheduler": "kubernetes",
+    "kubectl": "kubernetes",
+    "etcd": "etcd",
+    "kwok": "kwok",
+    "kwokctl": "kwok",
+    "keda-operator": "keda",
+    "ansible-operator": "ansible-operator",
+}
+COMPONENT_VERSION_KEY = {
+    "kubernetes": "KUBERNETES_VERSION",
+    "etcd": "ETCD_VERSION",
+    "kwok": "KWOK_VERSION",
+    "keda": "KEDA_VERSION",
+    "ansible-operator": "ANSIBLE_OPERATOR_VERSION",
+}
+CONTROL_PLANE_COMPONENTS = ("etcd", "kwok", "kubernetes")
+
+
+class ClusterError(RuntimeError):
+    """Something about the local cluster went wrong; the message says what."""
+
+
+def log(msg):
+    print("[localcluster] %s" % msg, file=sys.stderr, flush=True)
+
+
+def versions():
+    result = {}
+    for line in (HERE / "versions.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            result[key.strip()] = value.strip()
+    return result
+
+
+def cache_root():
+    if os.environ.get("LOCALCLUSTER_CACHE"):
+        return Path(os.environ["LOCALCLUSTER_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "vyogotech-frappe" / "localcluster"
+
+
+def component_dir(component):
+    return cache_root() / ("%s-%s" % (component, versions()[COMPONENT_VERSION_KEY[component]]))
+
+
+def binary(name):
+    """Path of a binary: the user's LOCALCLUSTER_BIN_DIR first, then the cache."""
+    user_dir = os.environ.get("LOCALCLUSTER_BIN_DIR")
+    if user_dir and os.access(os.path.join(user_dir, name), os.X_OK):
+        return Path(user_dir) / name
+    path = component_dir(BINARY_COMPONENT[name]) / "bin" / name
+    if not os.access(path, os.X_OK):
+        raise ClusterError(
+            "%s is not built yet (looked in %s); run: %s %s"
+            % (name, path.parent, BUILD_SCRIPT, BINARY_COMPONENT[name])
+        )
+    return path
+
+
+def build(components=()):
+    subprocess.run(["bash", str(BUILD_SCRIPT)] + list(components), check=True)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=0.5):
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception as exc:  # the thing waited for is not up yet
+            last_error = exc
+        time.sleep(interval)
+    raise ClusterError("timed out after %ss waiting for %s%s" % (
+        timeout, what, " (last error: %s)" % last_error if last_error else ""))
+
+
+def _pids_with_marker(marker):
+    """PIDs of processes whose command line mentions marker (a unique path)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+class Kubectl:
+    """kubectl aimed at one kubeconfig; raises ClusterError with stderr on failure."""
+
+    def __init__(self, kubeconfig):
+        self.kubeconfig = Path(kubeconfig)
+
+    def __call__(self, *args, input=None, check=True, capture=True):
+        cmd = [str(binary("kubectl")), "--kubeconfig", str(self.kubeconfig)] + [str(a) for a in args]
+        proc = subprocess.run(cmd, input=input, text=True, check=False,
+                              stdout=subprocess.PIPE if capture else None,
+                              stderr=subprocess.PIPE if capture else None)
+        if check and proc.returncode != 0:
+            raise ClusterError("kubectl %s failed: %s" % (" ".join(cmd[3:]), (proc.stderr or "").strip()))
+        return proc
+
+
+KEDA_CRDS = ("scaledobjects.keda.sh", "scaledjobs.keda.sh", "triggerauthentications.keda.sh",
+             "clustertriggerauthentications.keda.sh")
+
+
+def install_keda_crds(kubectl):
+    """Apply the CRDs that ship in KEDA's Go module (kustomize, as upstream does)."""
+    crd_dir = component_dir("keda") / "crd"
+    if not crd_dir.is_dir():
+        raise ClusterError("KEDA CRDs missing in %s; run: %s keda" % (crd_dir, BUILD_SCRIPT))
+    # Server-side apply: the CRDs are larger than the last-applied annotation allows.
+    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=localcluster", "-k", crd_dir)
+    for crd in KEDA_CRDS:
+        kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/" + crd)
+
+
+def remove_keda_crds(kubectl):
+    """Delete the KEDA CRDs (and so every KEDA object) and wait until keda.sh leaves discovery."""
+    kubectl("delete", "--ignore-not-found", "--wait=true", "--timeout=120s",
+            *["crd/" + crd for crd in KEDA_CRDS])
+
+    def gone():
+        proc = kubectl("get", "--raw", "/apis/keda.sh", check=False)
+        return proc.returncode != 0 and "NotFound" in (proc.stderr or "")
+    wait_for(gone, 60, "the keda.sh API group to leave discovery")
+
+
+class LocalCluster:
+    """One kwokctl cluster whose state lives under the cache directory."""
+
+    def __init__(self, name=DEFAULT_CLUSTER):
+        self.name = name
+        self.workdir = cache_root() / "kwok"
+        self.cluster_dir = self.workdir / "clusters" / name
+        self.kubeconfig = self.cluster_dir / "kubeconfig.yaml"
+
+    # -- processes ---------------------------------------------------------
+    def _env(self):
+        env = dict(os.environ)
+        env.update({
+            "KWOK_WORKDIR": str(self.workdir),
+            "KWOK_KUBE_VERSION": versions()["KUBERNETES_VERSION"],
+            "KWOK_KUBECTL_BINARY": str(binary("kubectl")),
+        })
+        env.pop("KUBECONFIG", None)
+        return env
+
+    def kwokctl(self, *args, check=True, capture=False):
+        cmd = [str(binary("kwokctl")), "--name", self.name] + list(args)
+        return subprocess.run(cmd, env=self._env(), check=check, text=True,
+                              stdout=subprocess.PIPE if capture else None,
+                              stderr=subprocess.PIPE if capture else None)
+
+    def kubectl(self, *args, **kwargs):
+        return Kubectl(self.kubeconfig)(*args, **kwargs)
+
+    def exists(self):
+        return (self.cluster_dir / "kwok.yaml").exists()
+
+    def healthy(self):
+        if not self.kubeconfig.exists():
+            return False
+        proc = self.kubectl("get", "--raw", "/readyz", check=False)
+        return proc.returncode == 0 and proc.stdout.strip() == "ok"
+
+    # -- lifecycle ---------------------------------------------------------
+    def up(self, nodes=2):
+        """Start the cluster (or reuse a healthy one) and prepare nodes and storage."""
+        start = time.monotonic()
+        if self.exists() and self.healthy():
+            log("cluster %s is already running" % self.name)
+        else:
+            if self.exists():
+                log("cluster %s left over but not healthy: recreating it" % self.name)
+                self.down()
+            self._create()
+        self._ensure_nodes(nodes)
+        self._ensure_storage()
+        log("cluster %s ready in %.1fs; KUBECONFIG=%s" % (self.name, time.monotonic() - start, self.kubeconfig))
+        return self.kubeconfig
+
+    def _create(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        args = [
+            "create", "cluster", "--runtime", "binary", "--config", str(HERE / "kwokctl.yaml"),
+            "--kubeconfig", str(self.workdir / ("%s.merged-kubeconfig" % self.name)),
+            "--etcd-binary", str(binary("etcd")),
+            "--kube-apiserver-binary", str(binary("kube-apiserver")),
+            "--kube-controller-manager-binary", str(binary("kube-controller-manager")),
+            "--kube-scheduler-binary", str(binary("kube-scheduler")),
+            "--kwok-controller-binary", str(binary("kwok")),
+            "--kube-authorization=true",
+            "--kube-admission=true",
+            "--wait", "120s",
+            "--timeout", "180s",
+        ]
+        self.kwokctl(*args)
+        wait_for(self.healthy, 120, "kube-apiserver /readyz")
+
+    def _ensure_nodes(self, nodes):
+        proc = self.kubectl("get", "nodes", "-o", "name")
+        have = len([line for line in proc.stdout.splitlines() if line.strip()])
+        if have < nodes:
+            self.kwokctl("scale", "node", "--replicas", str(nodes))
+
+        def all_ready():
+            data = json.loads(self.kubectl("get", "nodes", "-o", "json").stdout)
+            ready = [n for n in data["items"]
+                     if any(c["type"] == "Ready" and c["status"] == "True"
+                            for c in n["status"].get("conditions", []))]
+            return len(ready) >= nodes
+        wait_for(all_ready, 60, "%d Ready kwok nodes" % nodes)
+
+    def _ensure_storage(self):
+        self.kubectl("apply", "--server-side", "--field-manager=localcluster",
+                     "-f", str(MANIFESTS / "storage.yaml"))
+        self.ensure_free_volumes()
+
+    def ensure_free_volumes(self, per_class=20):
+        """Keep a pool of unbound PersistentVolumes per StorageClass and access mode.
+
+        Nothing provisions volumes on fake nodes, so claims bind to these
+        pre-created ones. Released volumes (their claim was deleted) are made
+        Available again, so a long test session never runs the pool dry.
+        """
+        data = json.loads(self.kubectl("get", "pv", "-l", "localcluster.vyogo.tech/pool=true",
+                                       "-o", "json").stdout)
+        free = {}
+        for pv in data["items"]:
+            phase = pv.get("status", {}).get("phase")
+            if phase == "Released":
+                self.kubectl("patch", "pv", pv["metadata"]["name"], "--type=json",
+                             "-p", '[{"op":"remove","path":"/spec/claimRef"}]', check=False)
+                phase = "Available"
+            if phase == "Available":
+                key = (pv["spec"].get("storageClassName"), pv["spec"]["accessModes"][0])
+                free[key] = free.get(key, 0) + 1
+        docs = []
+        for storage_class in ("standard", "shared-nfs"):
+            for mode in ("ReadWriteMany", "ReadWriteOnce"):
+                missing = per_class - free.get((storage_class, mode), 0)
+                for _ in range(max(0, missing)):
+                    docs.append(_pool_volume(storage_class, mode))
+        if docs:
+            self.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+
+    def down(self):
+        """Stop every process of the cluster and delete its state."""
+        if self.exists():
+            self.kwokctl("delete", "cluster", check=False)
+        marker = str(self.cluster_dir)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = _pids_with_marker(marker)
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            if pids:
+                time.sleep(2)
+        left = _pids_with_marker(marker)
+        if left:
+            raise ClusterError("processes of cluster %s still running: %s" % (self.name, left))
+        shutil.rmtree(self.cluster_dir, ignore_errors=True)
+        log("cluster %s stopped; no processes left" % self.name)
+
+def _pool_volume(storage_class, mode):
+    suffix = os.urandom(4).hex()
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "generateName": "pool-%s-%s-" % (storage_class, "rwx" if mode == "ReadWriteMany" else "rwo"),
+            "labels": {"localcluster.vyogo.tech/pool": "true"},
+        },
+        "spec": {
+            "capacity": {"storage": "100Gi"},
+            "accessModes": [mode],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": storage_class,
+            # Fake nodes never mount it; a hostPath source keeps the object valid.
+            "hostPath": {"path": "/tmp/localcluster-pv-%s" % suffix},
+        },
+    }
+
+
+class ManagedProcess:
+    """A background process with a log file, stopped with the test session."""
+
+    def __init__(self, name, cmd, env=None, logdir=None):
+        self.name = name
+        self.cmd = [str(c) for c in cmd]
+        self.env = env
+        self.logdir = Path(logdir or tempfile.mkdtemp(prefix="localcluster-%s-" % name))
+        self.logfile = self.logdir / ("%s.log" % name)
+        self.proc = None
+
+    def start(self):
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        out = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                                     start_new_session=True)
+        out.close()
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines=40):
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def check_alive(self):
+        if not self.running():
+            raise ClusterError("%s exited (code %s); last log lines:\n%s" % (
+                self.name, self.proc.returncode if self.proc else None, self.log_tail()))
+
+    def stop(self, timeout=20):
+        if not self.running():
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
+class RedisServer(ManagedProcess):
+    """redis-server on a loopback port, optionally with a password."""
+
+    def __init__(self, password=None, logdir=None):
+        self.port = free_port()
+        self.password = password
+        self.host = "127.0.0.1"
+        server = shutil.which("redis-server")
+        if not server:
+            raise ClusterError("redis-server is not installed (Debian package redis-server)")
+        cmd = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--daemonize", "no"]
+        if password:
+            cmd += ["--requirepass", password]
+        super().__init__("redis-%d" % self.port, cmd, logdir=logdir)
+
+    @property
+    def address(self):
+        return "%s:%d" % (self.host, self.port)
+
+    def start(self):
+        super().start()
+
+        def answers():
+            self.check_alive()
+            with socket.create_connection((self.host, self.port), timeout=1) as sock:
+                if self.password:
+                    sock.sendall(b"AUTH %s\r\n" % self.password.encode())
+                    sock.recv(64)
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        wait_for(answers, 20, "redis-server on port %d" % self.port)
+        return self
+
+
+class KedaOperator(ManagedProcess):
+    """The KEDA operator running on this host against the local cluster.
+
+    0 <-> 1 scaling is done by the operator itself; 1 -> N needs KEDA's
+    metrics adapter behind an APIService, which a process outside the
+    cluster cannot serve, so tests stay within 0 <-> 1 (and HPA-free checks).
+    """
+
+    NAMESPACE = "keda"
+
+    def __init__(self, cluster, logdir=None):
+        self.cluster = cluster
+        logdir = Path(logdir or tempfile.mkdtemp(prefix="localcluster-keda-"))
+        self.cert_dir = logdir / "certs"
+        self.health_port = free_port()
+        env = dict(os.environ)
+        env.update({
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "WATCH_NAMESPACE": "",
+            "POD_NAMESPACE": self.NAMESPACE,
+            "KEDA_CLUSTER_OBJECT_NAMESPACE": self.NAMESPACE,
+            "OPERATOR_NAME": "keda-operator",
+        })
+        cmd = [
+            binary("keda-operator"),
+            "--leader-elect=false",
+            "--cert-dir", self.cert_dir,
+            "--metrics-bind-address", "127.0.0.1:%d" % free_port(),
+            "--health-probe-bind-address", "127.0.0.1:%d" % self.health_port,
+            "--metrics-service-bind-address", "127.0.0.1:%d" % free_port(),
+            "--enable-cert-rotation=false",
+            "--zap-log-level=info",
+        ]
+        super().__init__("keda-operator", cmd, env=env, logdir=logdir)
+
+    def _make_certs(self):
+        self.cert_dir.mkdir(parents=True, exist_ok=True)
+        ca_key, ca_crt = self.cert_dir / "ca.key", self.cert_dir / "ca.crt"
+        key, csr, crt = self.cert_dir / "tls.key", self.cert_dir / "tls.csr", self.cert_dir / "tls.crt"
+        ext = self.cert_dir / "san.ext"
+        ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run = lambda *a: subprocess.run(["openssl"] + list(a), check=True, capture_output=True)  # noqa: E731
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
+            "-days", "2", "-subj", "/CN=localcluster-keda-ca")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
+        run("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-out", str(crt), "-days", "2", "-extfile", str(ext))
+
+    def start(self):
+        self.cluster.kubectl("create", "namespace", self.NAMESPACE, check=False)
+        self._make_certs()
+        super().start()
+
+        def ready():
+            self.check_alive()
+            with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.health_port, timeout=2) as resp:
+                return resp.status == 200
+        wait_for(ready, 90, "the KEDA operator's readiness probe")
+        return self
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_build = sub.add_parser("build", help="build (or reuse) the cached binaries")
+    p_build.add_argument("components", nargs="*")
+    p_up = sub.add_parser("up", help="start the cluster (reuses a running one)")
+    p_up.add_argument("--nodes", type=int, default=2)
+    sub.add_parser("down", help="stop the cluster and remove its state")
+    sub.add_parser("kubeconfig", help="print the kubeconfig path")
+    sub.add_parser("status", help="exit 0 when the cluster answers /readyz")
+    p_crds = sub.add_parser("keda-crds", help="install or remove the KEDA CRDs")
+    p_crds.add_argument("action", choices=("install", "remove"))
+    for p in (p_up, sub.choices["down"], sub.choices["kubeconfig"], sub.choices["status"], p_crds):
+        p.add_argument("--name", default=os.environ.get("LOCALCLUSTER_NAME", DEFAULT_CLUSTER))
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "build":
+            build(args.components)
+            return 0
+        cluster = LocalCluster(args.name)
+        if args.command == "up":
+            build(CONTROL_PLANE_COMPONENTS)
+            print(cluster.up(nodes=args.nodes))
+        elif args.command == "down":
+            cluster.down()
+        elif args.command == "kubeconfig":
+            print(cluster.kubeconfig)
+        elif args.command == "status":
+            return 0 if cluster.healthy() else 1
+        elif args.command == "keda-crds":
+            build(["keda"])
+            action = install_keda_crds if args.action == "install" else remove_keda_crds
+            action(Kubectl(cluster.kubeconfig))
+    except (ClusterError, subprocess.CalledProcessError) as exc:
+        log("error: %s" % exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the main playbook need, reusing what is
+# already there:
+#   - Debian packages: redis-server (test Redis servers), openssl (KEDA certs)
+#   - the Go-built binaries of the local control plane (hack/localcluster)
+#   - a Python virtual environment from requirements/dev.txt, kept in the cache
+#     and keyed by the requirements' hash, plus ansible-runner's HTTP event
+#     plugin that ships with ansible-operator
+# Prints the virtual environment's directory on stdout as its last line.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${LOCALCLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vyogotech-frappe/localcluster}
+log() { printf '[setup-env] %s\n' "$*" >&2; }
+
+# -- Debian packages ---------------------------------------------------------
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing ${missing[*]}"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+fi
+# The Debian package starts a system-wide Redis; the tests start their own.
+
+# -- control-plane binaries ----------------------------------------------------
+bash "$repo/hack/localcluster/build-binaries.sh" >&2
+
+# -- Python virtual environment ------------------------------------------------
+# shellcheck source=localcluster/versions.env
+source "$repo/hack/localcluster/versions.env"
+key=$( (cat "$repo/requirements/dev.txt"; echo "$ANSIBLE_OPERATOR_VERSION"; python3 --version) | sha256sum | cut -c1-16)
+venv="$cache/venv-$key"
+if [ ! -x "$venv/bin/ansible-playbook" ] || [ ! -f "$venv/.complete" ]; then
+  log "creating Python environment $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip >&2
+  "$venv/bin/pip" install -q -r "$repo/requirements/dev.txt" >&2
+  "$venv/bin/pip" install -q --no-deps "$cache/ansible-operator-$ANSIBLE_OPERATOR_VERSION/ansible_runner_http" >&2
+  touch "$venv/.complete"
+fi
+echo "$venv"

@@ -1,0 +1,142 @@
+"""Fixtures for tests that talk to a real Kubernetes API server.
+
+The session brings the local control plane (hack/localcluster) up once and
+stops it at the end. With KUBECONFIG set, the same tests run against that
+cluster instead (kind, a cloud cluster) and nothing is started or stopped.
+Every test gets fresh namespaces that enforce PodSecurity `restricted`.
+"""
+
+import os
+import time
+import uuid
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from support import KedaCrds, Kube, localcluster
+
+TEST_CLUSTER = os.environ.get("LOCALCLUSTER_NAME", "frappe-test")
+
+
+def pytest_collection_modifyitems(items):
+    # Any test under tests/integration needs the API server.
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def kube():
+    if os.environ.get("KUBECONFIG"):
+        yield Kube(os.environ["KUBECONFIG"], None)
+        return
+    localcluster.build(localcluster.CONTROL_PLANE_COMPONENTS)
+    cluster = localcluster.LocalCluster(TEST_CLUSTER)
+    started = time.monotonic()
+    cluster.up(nodes=2)
+    print("\n[localcluster] cluster %s up in %.1fs" % (TEST_CLUSTER, time.monotonic() - started))
+    try:
+        yield Kube(cluster.kubeconfig, cluster)
+    finally:
+        if not os.environ.get("LOCALCLUSTER_KEEP"):
+            cluster.down()
+
+
+@pytest.fixture
+def namespace_factory(kube):
+    created = []
+
+    def make(prefix="t"):
+        name = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+        labels = {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "vyogo.tech/test-namespace": "true",
+        }
+        kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
+        created.append(name)
+        if kube.local:
+            kube.local.ensure_free_volumes()
+        return name
+
+    yield make
+    for name in created:
+        try:
+            kube.core.delete_namespace(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+@pytest.fixture
+def namespace(namespace_factory):
+    """A fresh namespace labelled PodSecurity enforce=restricted."""
+    return namespace_factory()
+
+
+@pytest.fixture(scope="session")
+def _keda_build():
+    localcluster.build(["keda"])
+
+
+@pytest.fixture
+def keda_crds(kube, _keda_build):
+    """The KEDA CRDs, installed; the test may remove and reinstall them."""
+    crds = KedaCrds(kube)
+    if not crds.installed:
+        crds.install()
+    return crds
+
+
+@pytest.fixture
+def no_keda_crds(kube, _keda_build):
+    """A cluster without the KEDA CRDs; returns the installer for mid-test changes."""
+    crds = KedaCrds(kube)
+    if crds.installed:
+        crds.remove()
+    return crds
+
+
+@pytest.fixture(scope="session")
+def _keda_operator_process(kube, _keda_build, tmp_path_factory):
+    holder = {}
+    yield holder
+    if holder.get("proc"):
+        holder["proc"].stop()
+
+
+@pytest.fixture
+def keda_operator(kube, keda_crds, _keda_operator_process, tmp_path_factory):
+    """The real KEDA operator, running on this host against the cluster.
+
+    Started once per session; restarted when a test removed the CRDs under it
+    and it exited.
+    """
+    proc = _keda_operator_process.get("proc")
+    if proc is None or not proc.running():
+        if kube.local is None:
+            pytest.skip("the KEDA operator fixture runs only against the local cluster")
+        proc = localcluster.KedaOperator(kube.local, logdir=tmp_path_factory.mktemp("keda")).start()
+        _keda_operator_process["proc"] = proc
+    return proc
+
+
+@pytest.fixture
+def redis_factory(tmp_path_factory):
+    """Start Redis servers on loopback ports: redis_factory(password=None)."""
+    servers = []
+
+    def make(password=None):
+        server = localcluster.RedisServer(password=password, logdir=tmp_path_factory.mktemp("redis")).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(redis_factory):
+    return redis_factory()

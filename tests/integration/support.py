@@ -1,0 +1,82 @@
+"""Helpers shared by the integration tests and their fixtures (conftest.py)."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "hack" / "localcluster"))
+
+import localcluster  # noqa: E402  (lives outside any package on purpose: stdlib-only CLI)
+
+
+class Kube:
+    """The cluster under test: kubeconfig, API clients and a kubectl."""
+
+    def __init__(self, kubeconfig, local):
+        self.kubeconfig = str(kubeconfig)
+        self.local = local  # a LocalCluster, or None for a cluster we did not start
+        self.api = config.new_client_from_config(config_file=self.kubeconfig)
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.batch = client.BatchV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.ext = client.ApiextensionsV1Api(self.api)
+
+        self.kubectl = localcluster.Kubectl(self.kubeconfig)
+
+    def apply(self, obj_or_yaml, namespace=None):
+        text = obj_or_yaml if isinstance(obj_or_yaml, str) else yaml.safe_dump(obj_or_yaml)
+        args = ["apply", "--server-side", "--field-manager=pytest", "-f", "-"]
+        if namespace:
+            args += ["-n", namespace]
+        return self.kubectl(*args, input=text)
+
+    def group_served(self, group):
+        return group in [g.name for g in client.ApisApi(self.api).get_api_versions().groups]
+
+    def env(self):
+        """Environment for subprocesses (ansible-playbook, operators) aimed at this cluster."""
+        env = dict(os.environ)
+        env["KUBECONFIG"] = self.kubeconfig
+        env["K8S_AUTH_KUBECONFIG"] = self.kubeconfig
+        return env
+
+
+def wait_until(predicate, timeout, what, interval=0.5):
+    """Poll predicate() until it returns a truthy value; fail with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except ApiException as exc:
+            last = "%s %s" % (exc.status, exc.reason)
+        time.sleep(interval)
+    pytest.fail("timed out after %ss waiting for %s%s" % (timeout, what, " (last: %s)" % last if last else ""))
+
+
+class KedaCrds:
+    """Installs and removes the KEDA CRDs, waiting for discovery to follow."""
+
+    def __init__(self, kube):
+        self.kube = kube
+
+    def install(self):
+        localcluster.install_keda_crds(self.kube.kubectl)
+        wait_until(lambda: self.kube.group_served("keda.sh"), 60, "keda.sh in discovery")
+
+    def remove(self):
+        localcluster.remove_keda_crds(self.kube.kubectl)
+
+    @property
+    def installed(self):
+        return self.kube.group_served("keda.sh")

@@ -170,8 +170,25 @@ def install_keda_crds(kubectl):
         raise ClusterError("KEDA CRDs missing in %s; run: %s keda" % (crd_dir, BUILD_SCRIPT))
     # Server-side apply: the CRDs are larger than the last-applied annotation allows.
     kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=localcluster", "-k", crd_dir)
-    for crd in KEDA_CRDS:
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/" + crd)
+    wait_established(kubectl, KEDA_CRDS)
+
+
+def wait_established(kubectl, crds, timeout=60):
+    """Wait until every named CRD is Established (served by the API server)."""
+    def established():
+        # kubectl wait fails outright while .status.conditions is still unset.
+        out = kubectl("get", *["crd/" + crd for crd in crds], "-o",
+                      'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}')
+        return out.stdout.split() == ["True"] * len(crds)
+    wait_for(established, timeout, "CRDs %s to be Established" % ", ".join(crds))
+
+    # Established is not the end: until a CRD's storage has initialised, lists
+    # fail with "storage is (re)initializing", and a CRD deleted in that window
+    # can keep its cleanup finalizer for minutes. Wait until lists answer.
+    def listable():
+        return all(kubectl("get", crd, "--all-namespaces", "-o", "name", check=False).returncode == 0
+                   for crd in crds)
+    wait_for(listable, timeout, "CRDs %s to serve lists" % ", ".join(crds))
 
 
 def remove_keda_crds(kubectl):

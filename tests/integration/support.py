@@ -2,6 +2,7 @@
 
 import os
 import sys
+import urllib.request
 import time
 from pathlib import Path
 
@@ -80,3 +81,44 @@ class KedaCrds:
     @property
     def installed(self):
         return self.kube.group_served("keda.sh")
+
+
+class AnsibleOperator(localcluster.ManagedProcess):
+    """The real ansible-operator binary running a watches file against the cluster."""
+
+    def __init__(self, kube, watches_file, namespace, logdir, roles_path=None, collections_path=None):
+        self.health_port = localcluster.free_port()
+        env = kube.env()
+        # ansible-runner and ansible-playbook come from the environment running the tests.
+        env["PATH"] = "%s:%s" % (Path(sys.executable).parent, env.get("PATH", ""))
+        env["WATCH_NAMESPACE"] = namespace
+        # Roles must reach the API through the operator's proxy (it injects owner references).
+        env.pop("K8S_AUTH_KUBECONFIG", None)
+        env["ANSIBLE_LOCAL_TEMP"] = str(Path(logdir) / "ansible-tmp")
+        cmd = [
+            localcluster.binary("ansible-operator"), "run",
+            "--watches-file", watches_file,
+            "--leader-elect=false",
+            # The kubeconfig the operator hands to ansible-runner always names
+            # localhost:8888 (upstream reconcile.go), so the proxy must listen there
+            # and only one operator can run on a host at a time.
+            "--proxy-port", "8888",
+            "--metrics-bind-address", "127.0.0.1:%d" % localcluster.free_port(),
+            "--health-probe-bind-address", "127.0.0.1:%d" % self.health_port,
+            "--zap-encoder", "console",
+        ]
+        if roles_path:
+            cmd += ["--ansible-roles-path", roles_path]
+        if collections_path:
+            cmd += ["--ansible-collections-path", collections_path]
+        super().__init__("ansible-operator", cmd, env=env, logdir=logdir)
+
+    def start(self):
+        super().start()
+
+        def healthy():
+            self.check_alive()
+            with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.health_port, timeout=2) as resp:
+                return resp.status == 200
+        localcluster.wait_for(healthy, 60, "ansible-operator's readiness probe")
+        return self

@@ -112,7 +112,7 @@ def test_crd_structural_schema_enforces_minimum_and_applies_default(kube, namesp
     }
     kube.apply(crd)
     try:
-        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/widgets." + group)
+        localcluster.wait_established(kube.kubectl, ["widgets." + group])
         too_small = {"apiVersion": group + "/v1", "kind": "Widget",
                      "metadata": {"name": "tiny", "namespace": namespace}, "spec": {"size": 0}}
         with pytest.raises(ApiException) as err:

@@ -1,0 +1,413 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vyogotech maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Resolve the RQ worker scaling plan of a FrappeBench.
+
+The documentation of the filters lives next to this file in
+``worker_autoscaling.yml``.
+
+``DEFAULTS`` below is the single Python source of truth for the per-worker
+defaults.  The FrappeBench CRD repeats them as OpenAPI ``default:`` values
+(the API server applies them); a unit test keeps both in step, together
+with ``MINIMUMS`` and the schema's ``minimum:`` values.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from ansible.errors import AnsibleFilterError
+
+WORKER_TYPES = ('short', 'long', 'default')
+
+# Per worker type defaults.  Keys are the fields of a worker block in
+# spec.workerAutoscalingConfig.<type> (and the deprecated
+# spec.workerAutoscaling.<type>), except ``queues`` whose default is
+# ``[<type>]`` (see DEFAULT_QUEUES).
+DEFAULTS = {
+    'short': {
+        'enabled': True,
+        'minReplicas': 0,
+        'maxReplicas': 10,
+        'queueLength': 5,
+        'cooldownPeriod': 60,
+        'pollingInterval': 30,
+        'staticReplicas': 1,
+    },
+    'long': {
+        'enabled': True,
+        'minReplicas': 0,
+        'maxReplicas': 5,
+        'queueLength': 2,
+        'cooldownPeriod': 300,
+        'pollingInterval': 30,
+        'staticReplicas': 1,
+    },
+    'default': {
+        'enabled': False,
+        'minReplicas': 0,
+        'maxReplicas': 10,
+        'queueLength': 5,
+        'cooldownPeriod': 60,
+        'pollingInterval': 30,
+        'staticReplicas': 1,
+    },
+}
+
+# Smallest accepted value of every integer field of a worker block.
+MINIMUMS = {
+    'minReplicas': 0,
+    'maxReplicas': 1,
+    'queueLength': 1,
+    'cooldownPeriod': 0,
+    'pollingInterval': 1,
+    'staticReplicas': 0,
+}
+
+INT_FIELDS = tuple(MINIMUMS)
+BOOL_FIELDS = ('enabled',)
+ALLOWED_BLOCK_KEYS = frozenset(INT_FIELDS + BOOL_FIELDS + ('queues',))
+
+# Queues a worker consumes when the block does not list any.
+DEFAULT_QUEUES = {worker_type: [worker_type] for worker_type in WORKER_TYPES}
+
+# Frappe's default RQ job timeouts (seconds) per queue name.  A queue
+# declared only in common_site_config.json ``workers`` may have any timeout,
+# so unknown queue names assume the longest built-in one.
+JOB_TIMEOUTS = {'short': 300, 'default': 300, 'long': 1500}
+UNKNOWN_QUEUE_TIMEOUT = 1500
+
+# Seconds added to the job timeout for terminationGracePeriodSeconds, so a
+# worker told to stop (RQ warm shutdown on SIGTERM) can finish its job.
+GRACE_PERIOD_MARGIN = 60
+
+# Legacy per-worker replica fields in spec.componentReplicas.
+LEGACY_REPLICA_FIELDS = {
+    'short': 'workerShort',
+    'long': 'workerLong',
+    'default': 'workerDefault',
+}
+
+CONFIG_FIELD = 'workerAutoscalingConfig'
+DEPRECATED_FIELD = 'workerAutoscaling'
+
+NAME_PATTERN = r'^[A-Za-z0-9_.-]+$'
+_NAME_RE = re.compile(NAME_PATTERN)
+_INT_STRING_RE = re.compile(r'^\s*[-+]?[0-9]+\s*$')
+
+
+def _type_name(value):
+    return type(value).__name__
+
+
+def _as_int(value, path):
+    """Return ``value`` as an int.
+
+    Booleans are rejected (``True`` is an int in Python but never a replica
+    count).  Strings holding a whole number, as extra vars and AWX surveys
+    sometimes deliver them, are converted.
+    """
+    if isinstance(value, bool):
+        raise AnsibleFilterError(
+            '%s must be an integer, got boolean %r: write a whole number such as 1'
+            % (path, value))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INT_STRING_RE.match(value):
+        return int(value.strip())
+    raise AnsibleFilterError(
+        '%s must be an integer, got %s %r: write a whole number such as 1'
+        % (path, _type_name(value), value))
+
+
+def _check_minimum(value, minimum, path):
+    if value < minimum:
+        raise AnsibleFilterError(
+            '%s (%d) must be >= %d: set it to %d or more'
+            % (path, value, minimum, minimum))
+
+
+def _as_queues(value, path):
+    if not isinstance(value, list) or not value:
+        raise AnsibleFilterError(
+            '%s must be a non-empty list of queue names, got %s %r: '
+            'list at least one queue, or remove the field to use the default'
+            % (path, _type_name(value), value))
+    seen = set()
+    queues = []
+    for index, queue in enumerate(value):
+        item_path = '%s[%d]' % (path, index)
+        if not isinstance(queue, str) or not queue:
+            raise AnsibleFilterError(
+                '%s must be a non-empty string, got %s %r: write a queue name such as short'
+                % (item_path, _type_name(queue), queue))
+        if not _NAME_RE.match(queue):
+            raise AnsibleFilterError(
+                '%s (%r) must match %s: use letters, digits, "_", "." or "-" only'
+                % (item_path, queue, NAME_PATTERN))
+        if queue in seen:
+            raise AnsibleFilterError(
+                '%s (%r) is listed twice: remove the duplicate' % (item_path, queue))
+        seen.add(queue)
+        queues.append(queue)
+    return queues
+
+
+def _get_section(spec, field):
+    """Return spec.<field> as a dict keyed by worker type ({} when absent)."""
+    path = 'spec.%s' % field
+    section = spec.get(field)
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise AnsibleFilterError(
+            '%s must be a mapping with keys short, long and/or default, got %s %r'
+            % (path, _type_name(section), section))
+    unknown = sorted(str(key) for key in section if key not in WORKER_TYPES)
+    if unknown:
+        raise AnsibleFilterError(
+            '%s has unknown worker type(s) %s: use short, long and/or default'
+            % (path, ', '.join(unknown)))
+    blocks = {}
+    for worker_type in WORKER_TYPES:
+        block = section.get(worker_type)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            raise AnsibleFilterError(
+                '%s.%s must be a mapping of scaling fields, got %s %r'
+                % (path, worker_type, _type_name(block), block))
+        blocks[worker_type] = block
+    return blocks
+
+
+def _resolve_block(worker_type, block, path):
+    """Merge a worker block over DEFAULTS and validate every field."""
+    unknown = sorted(str(key) for key in block if key not in ALLOWED_BLOCK_KEYS)
+    if unknown:
+        raise AnsibleFilterError(
+            '%s has unknown field(s) %s: allowed fields are %s'
+            % (path, ', '.join(unknown), ', '.join(sorted(ALLOWED_BLOCK_KEYS))))
+
+    settings = copy.deepcopy(DEFAULTS[worker_type])
+    for field in BOOL_FIELDS:
+        if field in block and block[field] is not None:
+            value = block[field]
+            if not isinstance(value, bool):
+                raise AnsibleFilterError(
+                    '%s.%s must be a boolean, got %s %r: write true or false (unquoted)'
+                    % (path, field, _type_name(value), value))
+            settings[field] = value
+    for field in INT_FIELDS:
+        if field in block and block[field] is not None:
+            value = _as_int(block[field], '%s.%s' % (path, field))
+            _check_minimum(value, MINIMUMS[field], '%s.%s' % (path, field))
+            settings[field] = value
+    queues = block.get('queues')
+    if queues is None:
+        settings['queues'] = list(DEFAULT_QUEUES[worker_type])
+    else:
+        settings['queues'] = _as_queues(queues, '%s.queues' % path)
+    return settings
+
+
+def _check_bench_id(bench_id, path):
+    if not isinstance(bench_id, str) or not bench_id:
+        raise AnsibleFilterError(
+            '%s must be a non-empty string, got %s %r: pass the bench id '
+            '(spec.benchId, else the bench metadata.name)'
+            % (path, _type_name(bench_id), bench_id))
+    if not _NAME_RE.match(bench_id):
+        raise AnsibleFilterError(
+            '%s (%r) must match %s: use letters, digits, "_", "." or "-" only'
+            % (path, bench_id, NAME_PATTERN))
+    return bench_id
+
+
+def _job_timeout(queues):
+    return max(JOB_TIMEOUTS.get(queue, UNKNOWN_QUEUE_TIMEOUT) for queue in queues)
+
+
+def worker_autoscaling(spec, keda_available=False, bench_id=None):
+    """Return the resolved scaling plan of the short, long and default workers.
+
+    See worker_autoscaling.yml for the full description of input and output.
+    """
+    if not isinstance(spec, dict):
+        raise AnsibleFilterError(
+            'worker_autoscaling expects the FrappeBench spec (a mapping) as input, got %s: '
+            'pass the object\'s .spec' % _type_name(spec))
+    if not isinstance(keda_available, bool):
+        raise AnsibleFilterError(
+            'keda_available must be a boolean, got %s %r: pass true or false '
+            '(for example the result of a ScaledObject API discovery)'
+            % (_type_name(keda_available), keda_available))
+    if bench_id is None:
+        if spec.get('benchId') is None:
+            raise AnsibleFilterError(
+                'bench_id is required: pass bench_id=<spec.benchId or the bench metadata.name>')
+        bench_id = _check_bench_id(spec.get('benchId'), 'spec.benchId')
+    else:
+        bench_id = _check_bench_id(bench_id, 'bench_id')
+
+    config_blocks = _get_section(spec, CONFIG_FIELD)
+    deprecated_blocks = _get_section(spec, DEPRECATED_FIELD)
+
+    legacy = spec.get('componentReplicas')
+    if legacy is None:
+        legacy = {}
+    elif not isinstance(legacy, dict):
+        raise AnsibleFilterError(
+            'spec.componentReplicas must be a mapping, got %s %r'
+            % (_type_name(legacy), legacy))
+
+    plan = {}
+    for worker_type in WORKER_TYPES:
+        warnings = []
+        deprecated_fields = []
+        config_path = 'spec.%s.%s' % (CONFIG_FIELD, worker_type)
+        deprecated_path = 'spec.%s.%s' % (DEPRECATED_FIELD, worker_type)
+        legacy_field = LEGACY_REPLICA_FIELDS[worker_type]
+        legacy_path = 'spec.componentReplicas.%s' % legacy_field
+
+        legacy_replicas = None
+        if legacy.get(legacy_field) is not None:
+            legacy_replicas = _as_int(legacy[legacy_field], legacy_path)
+            _check_minimum(legacy_replicas, 0, legacy_path)
+            deprecated_fields.append(legacy_path)
+
+        if worker_type in deprecated_blocks:
+            deprecated_fields.insert(0, deprecated_path)
+            # Validate the deprecated block even when it is shadowed, so a
+            # typo there does not go unnoticed.
+            deprecated_settings = _resolve_block(
+                worker_type, deprecated_blocks[worker_type], deprecated_path)
+
+        if worker_type in config_blocks:
+            source = CONFIG_FIELD
+            settings = _resolve_block(worker_type, config_blocks[worker_type], config_path)
+            if worker_type in deprecated_blocks:
+                warnings.append(
+                    '%s is ignored because %s is set: remove the deprecated block'
+                    % (deprecated_path, config_path))
+            chosen_path = config_path
+        elif worker_type in deprecated_blocks:
+            source = DEPRECATED_FIELD
+            settings = deprecated_settings
+            warnings.append(
+                '%s is deprecated: rename it to %s' % (deprecated_path, config_path))
+            chosen_path = deprecated_path
+        else:
+            settings = _resolve_block(worker_type, {}, config_path)
+            chosen_path = None
+            if legacy_replicas is not None:
+                source = 'componentReplicas'
+                settings['staticReplicas'] = legacy_replicas
+            else:
+                source = 'defaults'
+
+        if chosen_path is not None and legacy_replicas is not None:
+            warnings.append(
+                '%s (%d) is ignored because %s is set: use %s.staticReplicas instead'
+                % (legacy_path, legacy_replicas, chosen_path, config_path))
+
+        if settings['minReplicas'] > settings['maxReplicas']:
+            field_path = chosen_path or config_path
+            raise AnsibleFilterError(
+                '%s.minReplicas (%d) must be <= maxReplicas (%d): '
+                'lower minReplicas or raise maxReplicas'
+                % (field_path, settings['minReplicas'], settings['maxReplicas']))
+
+        keda_managed = settings['enabled'] and keda_available
+        mode = 'autoscaled' if keda_managed else 'static'
+        replicas = settings['minReplicas'] if keda_managed else settings['staticReplicas']
+        queues = settings['queues']
+
+        if settings['enabled'] and not keda_available:
+            warnings.append(
+                'KEDA is not available: worker %s runs with %d static replica(s) '
+                'instead of scaling %d-%d'
+                % (worker_type, settings['staticReplicas'],
+                   settings['minReplicas'], settings['maxReplicas']))
+        if source == 'componentReplicas':
+            if keda_managed:
+                warnings.append(
+                    '%s (%d) only applies while worker %s is not autoscaled: '
+                    'it scales %d-%d with KEDA; set %s.staticReplicas instead'
+                    % (legacy_path, legacy_replicas, worker_type,
+                       settings['minReplicas'], settings['maxReplicas'], config_path))
+            else:
+                warnings.append(
+                    '%s is deprecated: use %s.staticReplicas instead'
+                    % (legacy_path, config_path))
+        if not keda_managed and replicas == 0:
+            warnings.append(
+                'worker %s has 0 static replicas: jobs on queue(s) %s will not run'
+                % (worker_type, ', '.join(queues)))
+        for queue in queues:
+            if queue not in JOB_TIMEOUTS:
+                warnings.append(
+                    'queue %s is not a Frappe default queue: assuming a job timeout of %d s'
+                    % (queue, UNKNOWN_QUEUE_TIMEOUT))
+
+        job_timeout = _job_timeout(queues)
+        entry = dict(settings)
+        entry.update({
+            'type': worker_type,
+            'queues': list(queues),
+            'source': source,
+            'deprecatedFields': deprecated_fields,
+            'kedaManaged': keda_managed,
+            'mode': mode,
+            'replicas': replicas,
+            'rqQueues': ['%s:%s' % (bench_id, queue) for queue in queues],
+            'redisKeys': [
+                {
+                    'queue': queue,
+                    'waiting': 'rq:queue:%s:%s' % (bench_id, queue),
+                    'started': 'rq:wip:%s:%s' % (bench_id, queue),
+                }
+                for queue in queues
+            ],
+            'jobTimeout': job_timeout,
+            'terminationGracePeriodSeconds': job_timeout + GRACE_PERIOD_MARGIN,
+            'warnings': warnings,
+        })
+        plan[worker_type] = entry
+
+    # A queue consumed by two worker types is legal for RQ but makes two
+    # ScaledObjects react to the same backlog.
+    owners = {}
+    for worker_type in WORKER_TYPES:
+        for queue in plan[worker_type]['queues']:
+            owners.setdefault(queue, []).append(worker_type)
+    for queue, types in owners.items():
+        if len(types) > 1:
+            for worker_type in types:
+                plan[worker_type]['warnings'].append(
+                    'queue %s is consumed by workers %s: both scale on the same backlog'
+                    % (queue, ' and '.join(types)))
+    return plan
+
+
+def worker_autoscaling_defaults(worker_type=None):
+    """Return a deep copy of DEFAULTS, or of one worker type's defaults."""
+    if worker_type is None:
+        return copy.deepcopy(DEFAULTS)
+    if worker_type not in DEFAULTS:
+        raise AnsibleFilterError(
+            'worker_autoscaling_defaults: unknown worker type %r: use short, long or default'
+            % (worker_type,))
+    return copy.deepcopy(DEFAULTS[worker_type])
+
+
+class FilterModule(object):
+    """Worker scaling filters."""
+
+    def filters(self):
+        return {
+            'worker_autoscaling': worker_autoscaling,
+            'worker_autoscaling_defaults': worker_autoscaling_defaults,
+        }

@@ -11,6 +11,7 @@ venv=$(bash hack/setup-env.sh | tail -n 1)
 export PATH="$venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH=""
 
+bash hack/lint.sh
 start=$(date +%s)
 python -m pytest "$@"
 echo "[run-tests] pytest wall time: $(( $(date +%s) - start ))s" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the main playbook need, reusing what is
 # already there:
-#   - Debian packages: redis-server (test Redis servers), openssl (KEDA certs)
+#   - Debian packages: redis-server (test Redis servers), openssl (KEDA certs),
+#     and for hack/lint.sh (ansible-test sanity) shellcheck
 #   - the Go-built binaries of the local control plane (hack/localcluster)
 #   - a Python virtual environment from requirements/dev.txt, kept in the cache
 #     and keyed by the requirements' hash, plus ansible-runner's HTTP event
@@ -17,6 +18,7 @@ log() { printf '[setup-env] %s\n' "$*" >&2; }
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 
-
 # ---------------------------------------------------------------------------
 # Environment
 # ---------------------------------------------------------------------------

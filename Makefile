@@ -1,7 +1,10 @@
 # The two commands:
 #   make run    reconcile the example bench (the local cluster when KUBECONFIG is unset)
 #   make test   install what the tests need and run the whole suite
-.PHONY: test binaries cluster-up cluster-down
+.PHONY: run test binaries cluster-up cluster-down
+
+run:
+	bash hack/run.sh
 
 test:
 	bash hack/run-tests.sh

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A real, local Kubernetes control plane for development, demos and tests.
 
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake
@@ -177,9 +176,12 @@ def wait_established(kubectl, crds, timeout=60):
     """Wait until every named CRD is Established (served by the API server)."""
     def established():
         # kubectl wait fails outright while .status.conditions is still unset.
-        out = kubectl("get", *["crd/" + crd for crd in crds], "-o",
-                      'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}')
-        return out.stdout.split() == ["True"] * len(crds)
+        for crd in crds:
+            conditions = json.loads(kubectl("get", "crd/" + crd, "-o", "json").stdout)
+            conditions = conditions.get("status", {}).get("conditions", [])
+            if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                return False
+        return True
     wait_for(established, timeout, "CRDs %s to be Established" % ", ".join(crds))
 
     # Established is not the end: until a CRD's storage has initialised, lists
@@ -316,8 +318,7 @@ class LocalCluster:
         for storage_class in ("standard", "shared-nfs"):
             for mode in ("ReadWriteMany", "ReadWriteOnce"):
                 missing = per_class - free.get((storage_class, mode), 0)
-                for _ in range(max(0, missing)):
-                    docs.append(_pool_volume(storage_class, mode))
+                docs.extend(_pool_volume(storage_class, mode) for _count in range(max(0, missing)))
         if docs:
             self.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
 
@@ -340,6 +341,7 @@ class LocalCluster:
             raise ClusterError("processes of cluster %s still running: %s" % (self.name, left))
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
         log("cluster %s stopped; no processes left" % self.name)
+
 
 def _pool_volume(storage_class, mode):
     suffix = os.urandom(4).hex()
@@ -483,7 +485,10 @@ class KedaOperator(ManagedProcess):
         key, csr, crt = self.cert_dir / "tls.key", self.cert_dir / "tls.csr", self.cert_dir / "tls.crt"
         ext = self.cert_dir / "san.ext"
         ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        run = lambda *a: subprocess.run(["openssl"] + list(a), check=True, capture_output=True)  # noqa: E731
+
+        def run(*args):
+            subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
         run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
             "-days", "2", "-subj", "/CN=localcluster-keda-ca")
         run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
@@ -504,7 +509,7 @@ class KedaOperator(ManagedProcess):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="build (or reuse) the cached binaries")
     p_build.add_argument("components", nargs="*")

@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from support import KedaCrds, Kube, localcluster
+from support import REPO, KedaCrds, Kube, localcluster
 
 TEST_CLUSTER = os.environ.get("LOCALCLUSTER_NAME", "frappe-test")
 
@@ -140,3 +140,11 @@ def redis_factory(tmp_path_factory):
 @pytest.fixture
 def redis_server(redis_factory):
     return redis_factory()
+
+
+@pytest.fixture(scope="session")
+def frappe_crds(kube):
+    """The collection's CRDs (config/crd/bases), applied as a user would."""
+    crd_dir = REPO / "config" / "crd"
+    kube.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=pytest", "-k", crd_dir)
+    localcluster.wait_established(kube.kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])

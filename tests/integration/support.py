@@ -1,6 +1,8 @@
 """Helpers shared by the integration tests and their fixtures (conftest.py)."""
 
+import json
 import os
+import subprocess
 import sys
 import urllib.request
 import time
@@ -86,7 +88,8 @@ class KedaCrds:
 class AnsibleOperator(localcluster.ManagedProcess):
     """The real ansible-operator binary running a watches file against the cluster."""
 
-    def __init__(self, kube, watches_file, namespace, logdir, roles_path=None, collections_path=None):
+    def __init__(self, kube, watches_file, namespace, logdir, roles_path=None, collections_path=None,
+                 extra_args=()):
         self.health_port = localcluster.free_port()
         env = kube.env()
         # ansible-runner and ansible-playbook come from the environment running the tests.
@@ -111,6 +114,7 @@ class AnsibleOperator(localcluster.ManagedProcess):
             cmd += ["--ansible-roles-path", roles_path]
         if collections_path:
             cmd += ["--ansible-collections-path", collections_path]
+        cmd += list(extra_args)
         super().__init__("ansible-operator", cmd, env=env, logdir=logdir)
 
     def start(self):
@@ -122,3 +126,68 @@ class AnsibleOperator(localcluster.ManagedProcess):
                 return resp.status == 200
         localcluster.wait_for(healthy, 60, "ansible-operator's readiness probe")
         return self
+
+
+class PlaybookRun:
+    """The outcome of one ansible-playbook run (json callback)."""
+
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        try:
+            self.json = json.loads(proc.stdout)
+        except ValueError:
+            self.json = {}
+        self.stats = self.json.get("stats", {}).get("localhost", {})
+
+    @property
+    def changed(self):
+        return self.stats.get("changed")
+
+    def task_results(self, name):
+        """Results of every task whose name ends with `name`."""
+        found = []
+        for play in self.json.get("plays", []):
+            for task in play.get("tasks", []):
+                if task["task"]["name"].endswith(name):
+                    found.append(task["hosts"].get("localhost", {}))
+        return found
+
+    @property
+    def warnings(self):
+        out = []
+        for play in self.json.get("plays", []):
+            for task in play.get("tasks", []):
+                result = task["hosts"].get("localhost", {})
+                out.extend(result.get("warnings", []))
+                for item in result.get("results", []) or []:
+                    out.extend(item.get("warnings", []) if isinstance(item, dict) else [])
+        return out
+
+    @property
+    def failure_message(self):
+        for play in self.json.get("plays", []):
+            for task in play.get("tasks", []):
+                result = task["hosts"].get("localhost", {})
+                if result.get("failed") and not result.get("skipped"):
+                    items = [i.get("msg", "") for i in result.get("results", []) or []
+                             if isinstance(i, dict) and i.get("failed")]
+                    return "\n".join(items) or result.get("msg", "")
+        return ""
+
+    def explain(self):
+        return "rc=%s stats=%s failure=%s\nstderr:\n%s" % (
+            self.rc, self.stats, self.failure_message, self.stderr[-3000:])
+
+
+def run_playbook(kube, playbook, extra_vars, kubeconfig=None):
+    """ansible-playbook from this checkout against the cluster (or another kubeconfig)."""
+    env = kube.env()
+    if kubeconfig:
+        env["KUBECONFIG"] = env["K8S_AUTH_KUBECONFIG"] = str(kubeconfig)
+    env["ANSIBLE_STDOUT_CALLBACK"] = "json"
+    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / playbook),
+           "-e", json.dumps(extra_vars)]
+    return PlaybookRun(subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(REPO), check=False))

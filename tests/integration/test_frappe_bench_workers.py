@@ -1,0 +1,358 @@
+"""Serverless RQ workers: the frappe_bench role against the real API server, KEDA and Redis."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+from kubernetes.client.rest import ApiException
+from rq import Queue
+from rq.registry import StartedJobRegistry
+
+from support import REPO, AnsibleOperator, run_playbook, wait_until
+
+WORKERS = ("short", "long", "default")
+
+
+def bench(namespace, name="erp", **spec):
+    body = {"frappeVersion": "version-15", "imageConfig": {"repository": "registry.invalid/erpnext", "tag": "v15"}}
+    body.update(spec)
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench",
+            "metadata": {"name": name, "namespace": namespace}, "spec": body}
+
+
+def write_manifest(tmp_path, *objects, name="manifest.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump_all(objects))
+    return path
+
+
+def reconcile(kube, tmp_path, obj, kubeconfig=None):
+    run = run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, obj))}, kubeconfig)
+    return run
+
+
+def deployment(kube, namespace, name):
+    return kube.apps.read_namespaced_deployment(name, namespace)
+
+
+def scaled_objects(kube, namespace):
+    items = kube.custom.list_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects")["items"]
+    return {so["metadata"]["name"]: so for so in items}
+
+
+def bench_status(kube, namespace, name="erp"):
+    return kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", name)["status"]
+
+
+def scale(kube, namespace, name, replicas):
+    """Write the scale subresource, as the HPA KEDA drives does."""
+    kube.apps.patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
+
+
+def external_redis_secret(kube, namespace, server, name="redis-queue-ext"):
+    data = {"host": server.host, "port": str(server.port)}
+    if server.password:
+        data["password"] = server.password
+    kube.core.create_namespaced_secret(namespace, {
+        "metadata": {"name": name},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}})
+    return name
+
+
+def test_without_keda_workers_run_static_with_one_warning(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    run = reconcile(kube, tmp_path, bench(namespace))
+    assert run.rc == 0, run.explain()
+    for worker in WORKERS:
+        d = deployment(kube, namespace, "erp-worker-%s" % worker)
+        assert d.spec.replicas == 1
+        assert d.metadata.annotations["vyogo.tech/scaling-mode"] == "static"
+        assert d.spec.template.spec.containers[0].command == ["bench", "worker", "--queue", worker]
+    assert not kube.group_served("keda.sh")
+    keda_warnings = [w for w in run.warnings if "KEDA is not available" in w]
+    assert len(keda_warnings) == 1, run.warnings
+    assert "worker short" in keda_warnings[0] and "worker long" in keda_warnings[0]
+    status = bench_status(kube, namespace)
+    assert {w: status["workerScaling"][w]["mode"] for w in WORKERS} == dict.fromkeys(WORKERS, "static")
+    assert status["workerScaling"]["short"]["kedaManaged"] is False
+
+
+def test_grace_period_covers_the_longest_job_of_the_queues(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    spec = {"workerAutoscalingConfig": {"short": {"queues": ["short", "long"]}}}
+    run = reconcile(kube, tmp_path, bench(namespace, **spec))
+    assert run.rc == 0, run.explain()
+    grace = {w: deployment(kube, namespace, "erp-worker-%s" % w).spec.template.spec.termination_grace_period_seconds
+             for w in WORKERS}
+    # long jobs run up to 1500 s, short and default ones 300 s; 60 s margin.
+    assert grace == {"short": 1560, "long": 1560, "default": 360}
+    short = deployment(kube, namespace, "erp-worker-short")
+    assert short.spec.template.spec.containers[0].command == ["bench", "worker", "--queue", "short,long"]
+
+
+@pytest.mark.redis
+def test_keda_wakes_a_worker_for_an_rq_job_and_keeps_it_while_the_job_runs(
+        kube, namespace, frappe_crds, keda_operator, redis_factory, tmp_path):
+    server = redis_factory(password="queue-secret")
+    secret = external_redis_secret(kube, namespace, server)
+    cooldown, polling = 10, 5
+    spec = {
+        "benchId": "erp-bench",
+        "redisConfig": {"connectionSecretRef": {"name": secret}},
+        "workerAutoscalingConfig": {"short": {"cooldownPeriod": cooldown, "pollingInterval": polling}},
+    }
+    run = reconcile(kube, tmp_path, bench(namespace, **spec))
+    assert run.rc == 0, run.explain()
+
+    sos = scaled_objects(kube, namespace)
+    assert sorted(sos) == ["erp-worker-long", "erp-worker-short"]  # the default worker is off by default
+    for worker in ("short", "long"):
+        triggers = sos["erp-worker-%s" % worker]["spec"]["triggers"]
+        assert [t["metadata"]["listName"] for t in triggers] == [
+            "rq:queue:erp-bench:%s" % worker, "rq:wip:erp-bench:%s" % worker]
+        assert all(t["type"] == "redis" and t["metadata"]["activationListLength"] == "0" for t in triggers)
+        # The password reaches KEDA only through the TriggerAuthentication.
+        assert all(t["authenticationRef"] == {"name": "erp-redis-queue", "kind": "TriggerAuthentication"}
+                   for t in triggers)
+        assert "queue-secret" not in json.dumps(sos["erp-worker-%s" % worker])
+        owner = sos["erp-worker-%s" % worker]["metadata"]["ownerReferences"][0]
+        assert (owner["kind"], owner["name"], owner["controller"]) == ("FrappeBench", "erp", True)
+    auth = kube.custom.get_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "triggerauthentications",
+                                                    "erp-redis-queue")
+    assert {r["parameter"]: (r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]}["password"] == (
+        secret, "password")
+
+    def ready(name):
+        so = scaled_objects(kube, namespace)[name]
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in so.get("status", {}).get("conditions", []))
+    for name in ("erp-worker-short", "erp-worker-long"):
+        wait_until(lambda: ready(name), 90, "%s Ready=True (KEDA log %s)" % (name, keda_operator.logfile))
+
+    def replicas():
+        return deployment(kube, namespace, "erp-worker-short").spec.replicas
+    assert replicas() == 0
+
+    # Frappe enqueues into "<bench_id>:<queue>"; rq builds the keys KEDA watches.
+    connection = redis.Redis(host=server.host, port=server.port, password=server.password)
+    queue = Queue("erp-bench:short", connection=connection)
+    job_seconds = cooldown + 3 * polling
+    queue.enqueue("time.sleep", job_seconds, job_timeout=job_seconds * 4)
+    assert connection.llen(queue.key) == 1
+    wait_until(lambda: replicas() == 1, polling + 10, "KEDA to wake erp-worker-short for the queued job")
+
+    # A real rq worker (the host stands in for the pod) takes the job: the
+    # waiting list empties, the started registry holds the job.
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url",
+         "redis://:%s@%s:%d/0" % (server.password, server.host, server.port), "erp-bench:short"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: StartedJobRegistry(queue=queue).count == 1, 20, "the rq worker to start the job")
+        assert connection.llen(queue.key) == 0
+        seen = []
+        while worker.poll() is None:
+            seen.append(replicas())
+            time.sleep(1)
+        assert worker.returncode == 0, worker.stdout.read()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    # The job ran longer than the cooldown, and the worker was never scaled away.
+    assert len(seen) >= cooldown and min(seen) >= 1, seen
+    assert StartedJobRegistry(queue=queue).count == 0
+    wait_until(lambda: replicas() == 0, cooldown + polling + 20, "erp-worker-short to scale back to 0")
+
+
+def test_reconcile_keeps_the_replicas_keda_set_and_corrects_static_drift(
+        kube, namespace, frappe_crds, keda_crds, tmp_path):
+    obj = bench(namespace, workerAutoscalingConfig={"default": {"enabled": False, "staticReplicas": 2}})
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc == 0, run.explain()
+    assert deployment(kube, namespace, "erp-worker-short").spec.replicas == 0
+    assert deployment(kube, namespace, "erp-worker-default").spec.replicas == 2
+
+    scale(kube, namespace, "erp-worker-short", 3)   # what KEDA's HPA does under load
+    scale(kube, namespace, "erp-worker-default", 5)  # someone scales a static worker by hand
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc == 0, run.explain()
+    assert deployment(kube, namespace, "erp-worker-short").spec.replicas == 3
+    assert deployment(kube, namespace, "erp-worker-default").spec.replicas == 2
+    status = bench_status(kube, namespace)["workerScaling"]
+    assert status["short"]["desiredReplicas"] == 3 and status["short"]["mode"] == "autoscaled"
+
+
+def test_keda_removed_and_reinstalled_mid_life(kube, namespace, frappe_crds, keda_crds, tmp_path):
+    obj = bench(namespace)
+    assert reconcile(kube, tmp_path, obj).rc == 0
+    assert sorted(scaled_objects(kube, namespace)) == ["erp-worker-long", "erp-worker-short"]
+    assert deployment(kube, namespace, "erp-worker-short").spec.replicas == 0
+
+    keda_crds.remove()
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc == 0, run.explain()
+    assert any("KEDA is not available" in w for w in run.warnings)
+    for worker in WORKERS:
+        d = deployment(kube, namespace, "erp-worker-%s" % worker)
+        assert (d.spec.replicas, d.metadata.annotations["vyogo.tech/scaling-mode"]) == (1, "static")
+
+    keda_crds.install()
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc == 0, run.explain()
+    assert sorted(scaled_objects(kube, namespace)) == ["erp-worker-long", "erp-worker-short"]
+    short = deployment(kube, namespace, "erp-worker-short")
+    assert short.metadata.annotations["vyogo.tech/scaling-mode"] == "autoscaled"
+    # Handed over with the replica it has; KEDA scales it to zero when idle.
+    assert short.spec.replicas == 1
+
+
+@pytest.mark.parametrize("block, message", [
+    ({"minReplicas": 5, "maxReplicas": 2}, "minReplicas must be less than or equal to maxReplicas"),
+    ({"minReplicas": -1}, "should be greater than or equal to 0"),
+    ({"queueLength": 0}, "should be greater than or equal to 1"),
+])
+def test_invalid_scaling_is_rejected_at_admission_and_nothing_is_created(
+        kube, namespace, frappe_crds, tmp_path, block, message):
+    run = reconcile(kube, tmp_path, bench(namespace, workerAutoscalingConfig={"short": block}))
+    assert run.rc != 0
+    assert message in run.failure_message, run.explain()
+    assert "workerAutoscalingConfig.short" in run.failure_message
+    assert kube.apps.list_namespaced_deployment(namespace).items == []
+    with pytest.raises(ApiException) as err:
+        kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp")
+    assert err.value.status == 404
+
+
+def test_role_rejects_invalid_input_before_writing_anything(kube, namespace, frappe_crds, tmp_path):
+    """Bad input the schema cannot catch fails in the role, with the field named, and applies nothing."""
+    obj = bench(namespace, redisConfig={"connectionSecretRef": {"name": "no-such-secret"}})
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc != 0
+    assert "spec.redisConfig.connectionSecretRef" in run.failure_message, run.explain()
+    assert "host and port" in run.failure_message
+    assert kube.apps.list_namespaced_deployment(namespace).items == []
+    ready = {c["type"]: c for c in bench_status(kube, namespace)["conditions"]}["Ready"]
+    assert ready["status"] == "False" and "no-such-secret" in ready["message"]
+
+
+def _subset_mismatches(want, have, path=""):
+    """Paths where `have` does not contain `want` (lists compared item by item)."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [path]
+        return [m for k, v in want.items() for m in _subset_mismatches(v, have.get(k), "%s.%s" % (path, k))]
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(want) != len(have):
+            return [path]
+        return [m for i, (w, h) in enumerate(zip(want, have)) for m in _subset_mismatches(w, h, "%s[%d]" % (path, i))]
+    return [] if want == have else ["%s: %r != %r" % (path, want, have)]
+
+
+def test_site_is_idempotent_and_render_matches_what_it_applied(kube, namespace, frappe_crds, keda_crds, tmp_path):
+    obj = bench(namespace, storageClassName="shared-nfs",
+                workerAutoscalingConfig={"default": {"enabled": True, "maxReplicas": 3}})
+    manifest = write_manifest(tmp_path, obj)
+    first = run_playbook(kube, "site.yml", {"frappe_manifest": str(manifest)})
+    assert first.rc == 0, first.explain()
+    second = run_playbook(kube, "site.yml", {"frappe_manifest": str(manifest)})
+    assert second.rc == 0, second.explain()
+    assert second.changed == 0, [t for t in second.json["plays"][0]["tasks"]
+                                 if t["hosts"]["localhost"].get("changed")]
+
+    out = tmp_path / "rendered"
+    render = run_playbook(kube, "render.yml", {"frappe_manifest": str(manifest), "frappe_render_dir": str(out),
+                                               "frappe_keda_available": True})
+    assert render.rc == 0, render.explain()
+    rendered = [d for d in yaml.safe_load_all((out / "manifests.yaml").read_text()) if d]
+    plural = {"Deployment": ("apps", "v1", "deployments"), "ScaledObject": ("keda.sh", "v1alpha1", "scaledobjects"),
+              "PersistentVolumeClaim": ("", "v1", "persistentvolumeclaims")}
+    live_names = {
+        ("Deployment", d.metadata.name) for d in kube.apps.list_namespaced_deployment(namespace).items} | {
+        ("ScaledObject", name) for name in scaled_objects(kube, namespace)} | {
+        ("PersistentVolumeClaim", p.metadata.name)
+        for p in kube.core.list_namespaced_persistent_volume_claim(namespace).items}
+    assert {(d["kind"], d["metadata"]["name"]) for d in rendered} == live_names
+    for doc in rendered:
+        group, version, resource = plural[doc["kind"]]
+        path = "/%s/%s/namespaces/%s/%s/%s" % ("api" if not group else "apis/" + group, version, namespace,
+                                               resource, doc["metadata"]["name"])
+        live = json.loads(kube.kubectl("get", "--raw", path).stdout)
+        assert "ownerReferences" not in doc["metadata"]
+        assert _subset_mismatches(doc, live) == [], doc["metadata"]["name"]
+
+
+def _token_kubeconfig(kube, namespace, service_account, path):
+    token = kube.core.create_namespaced_service_account_token(
+        service_account, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+    config = yaml.safe_load(Path(kube.kubeconfig).read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])["context"]
+    cluster = next(c for c in config["clusters"] if c["name"] == context["cluster"])
+    config["users"] = [{"name": service_account, "user": {"token": token}}]
+    config["contexts"] = [{"name": "sa", "context": {
+        "cluster": cluster["name"], "user": service_account, "namespace": namespace}}]
+    config["clusters"] = [cluster]
+    config["current-context"] = "sa"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_reconcile_needs_only_the_shipped_cluster_role(kube, namespace, frappe_crds, keda_crds, tmp_path):
+    role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
+    kube.apply(role)
+    for sa in ("operator", "nobody"):
+        kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": sa}})
+    kube.apply({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "frappe-operator-" + namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}]})
+    try:
+        allowed = _token_kubeconfig(kube, namespace, "operator", tmp_path / "operator.kubeconfig")
+        # RBAC is enforced by the API server: without the binding the same run is refused.
+        refused = reconcile(kube, tmp_path, bench(namespace),
+                            kubeconfig=_token_kubeconfig(kube, namespace, "nobody", tmp_path / "nobody.kubeconfig"))
+        assert refused.rc != 0 and "forbidden" in refused.stdout.lower()
+
+        def granted():
+            run = reconcile(kube, tmp_path, bench(namespace, workerAutoscalingConfig={"default": {"enabled": True}}),
+                            kubeconfig=allowed)
+            return run if run.rc == 0 else None
+        run = wait_until(granted, 30, "the bound ServiceAccount to reconcile (RBAC caches settle)")
+        assert sorted(scaled_objects(kube, namespace)) == [
+            "erp-worker-default", "erp-worker-long", "erp-worker-short"]
+        assert bench_status(kube, namespace)["workerScaling"]["default"]["kedaManaged"] is True
+        assert run.changed > 0
+    finally:
+        kube.kubectl("delete", "clusterrolebinding", "frappe-operator-" + namespace, "--ignore-not-found")
+
+
+@pytest.mark.operator
+def test_ansible_operator_reconciles_a_frappebench(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    # The role sets controller owner references itself; the proxy's injected
+    # (non-controller) copy would duplicate them.
+    operator = AnsibleOperator(kube, REPO / "watches.yaml", namespace, tmp_path,
+                               collections_path=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0],
+                               extra_args=["--inject-owner-ref=false"]).start()
+    try:
+        obj = bench(namespace)
+        kube.custom.create_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", obj)
+
+        def reconciled():
+            operator.check_alive()
+            status = kube.custom.get_namespaced_custom_object(
+                "vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp").get("status", {})
+            conditions = {c["type"]: c for c in status.get("conditions", [])}
+            return conditions.get("Ready", {}).get("status") == "True" and status
+        status = wait_until(reconciled, 180, "the operator to reconcile the bench (log %s)" % operator.logfile)
+        assert status["workerScaling"]["short"]["mode"] == "static"
+        cr_uid = kube.custom.get_namespaced_custom_object(
+            "vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp")["metadata"]["uid"]
+        for worker in WORKERS:
+            owners = deployment(kube, namespace, "erp-worker-%s" % worker).metadata.owner_references
+            assert [(o.kind, o.uid, o.controller) for o in owners] == [("FrappeBench", cr_uid, True)]
+    finally:
+        operator.stop()

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Wall time of a first and a no-op reconcile, against kubectl applying the same objects.
+
+    python hack/benchmarks/reconcile.py [--manifest examples/frappebench.yaml] [--rounds 3]
+
+Uses the cluster KUBECONFIG names, or starts (and afterwards stops) the
+embedded local control plane. Each round uses fresh namespaces:
+  1. site.yml, first reconcile (applies the FrappeBench and creates everything)
+  2. site.yml again, nothing to change (no-op reconcile)
+  3. render.yml, then `kubectl apply --server-side` of the rendered objects
+     into another fresh namespace (the same objects, without the role)
+Run it from the environment `make test` builds (it needs ansible-playbook).
+A benchmark, not a test: it prints numbers and asserts nothing about them.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "hack" / "localcluster"))
+sys.path.insert(0, str(REPO / "tests"))
+
+import localcluster  # noqa: E402
+import conftest as collection_path  # noqa: E402  (sets ANSIBLE_COLLECTIONS_PATH to this checkout)
+
+
+def timed(cmd, env):
+    start = time.monotonic()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(REPO), check=False)
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit("failed: %s\n%s\n%s" % (" ".join(cmd), proc.stdout[-2000:], proc.stderr[-2000:]))
+    return elapsed, proc
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", default=str(REPO / "examples" / "frappebench.yaml"))
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    cluster = None
+    if not os.environ.get("KUBECONFIG"):
+        cluster = localcluster.LocalCluster("benchmark")
+        kubeconfig = str(cluster.up(nodes=2))
+    else:
+        kubeconfig = os.environ["KUBECONFIG"]
+    kubectl = localcluster.Kubectl(kubeconfig)
+    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_COLLECTIONS_PATH=collection_path.COLLECTIONS_ROOT)
+    playbook = str(Path(sys.executable).parent / "ansible-playbook")
+    docs = [d for d in yaml.safe_load_all(Path(args.manifest).read_text()) if d]
+    results = {"first reconcile": [], "no-op reconcile": [], "kubectl apply --server-side": []}
+    try:
+        kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
+        localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
+        for _ in range(args.rounds):
+            with tempfile.TemporaryDirectory() as tmp:
+                ns, ns_kubectl = "bench-%s" % uuid.uuid4().hex[:6], "kubectl-%s" % uuid.uuid4().hex[:6]
+                for name in (ns, ns_kubectl):
+                    kubectl("create", "namespace", name)
+                manifest = Path(tmp) / "manifest.yaml"
+                manifest.write_text(yaml.safe_dump_all(
+                    [dict(d, metadata=dict(d["metadata"], namespace=ns)) for d in docs]))
+                site = [playbook, "playbooks/site.yml", "-e", "frappe_manifest=%s" % manifest]
+                first, _ = timed(site, env)
+                noop, proc = timed(site, env)
+                changed = json.loads(proc.stdout)["stats"]["localhost"]["changed"]
+                if changed:
+                    sys.exit("the second reconcile changed %d things; it should be a no-op" % changed)
+                timed([playbook, "playbooks/render.yml", "-e", "frappe_manifest=%s" % manifest,
+                       "-e", "frappe_render_dir=%s" % tmp], env)
+                rendered = (Path(tmp) / "manifests.yaml").read_text().replace(
+                    "namespace: %s" % ns, "namespace: %s" % ns_kubectl)
+                (Path(tmp) / "kubectl.yaml").write_text(rendered)
+                start = time.monotonic()
+                kubectl("apply", "--server-side", "-f", Path(tmp) / "kubectl.yaml")
+                apply = time.monotonic() - start
+                results["first reconcile"].append(first)
+                results["no-op reconcile"].append(noop)
+                results["kubectl apply --server-side"].append(apply)
+                for name in (ns, ns_kubectl):
+                    kubectl("delete", "namespace", name, "--wait=false")
+    finally:
+        if cluster:
+            cluster.down()
+
+    base = statistics.median(results["kubectl apply --server-side"])
+    print("manifest: %s, rounds: %d, cluster: %s" % (
+        os.path.relpath(args.manifest, REPO), args.rounds, "local control plane" if cluster else "KUBECONFIG"))
+    print("%-30s %10s %10s %10s %14s" % ("step", "median s", "min s", "max s", "x kubectl"))
+    for step, values in results.items():
+        median = statistics.median(values)
+        print("%-30s %10.2f %10.2f %10.2f %14.1f" % (step, median, min(values), max(values), median / base))
+
+
+if __name__ == "__main__":
+    main()

@@ -53,6 +53,8 @@ def main():
     if not os.environ.get("KUBECONFIG"):
         cluster = localcluster.LocalCluster("benchmark")
         kubeconfig = str(cluster.up(nodes=2))
+        # With KEDA's CRDs the role also creates the ScaledObjects.
+        localcluster.install_keda_crds(localcluster.Kubectl(kubeconfig))
     else:
         kubeconfig = os.environ["KUBECONFIG"]
     kubectl = localcluster.Kubectl(kubeconfig)
@@ -64,6 +66,7 @@ def main():
     try:
         kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
         localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
+        keda = kubectl("get", "--raw", "/apis/keda.sh", check=False).returncode == 0
         for _ in range(args.rounds):
             with tempfile.TemporaryDirectory() as tmp:
                 ns, ns_kubectl = "bench-%s" % uuid.uuid4().hex[:6], "kubectl-%s" % uuid.uuid4().hex[:6]
@@ -79,7 +82,7 @@ def main():
                 if changed:
                     sys.exit("the second reconcile changed %d things; it should be a no-op" % changed)
                 timed([playbook, "playbooks/render.yml", "-e", "frappe_manifest=%s" % manifest,
-                       "-e", "frappe_render_dir=%s" % tmp], env)
+                       "-e", "frappe_render_dir=%s" % tmp, "-e", "frappe_keda_available=%s" % keda], env)
                 rendered = (Path(tmp) / "manifests.yaml").read_text().replace(
                     "namespace: %s" % ns, "namespace: %s" % ns_kubectl)
                 (Path(tmp) / "kubectl.yaml").write_text(rendered)
@@ -96,8 +99,9 @@ def main():
             cluster.down()
 
     base = statistics.median(results["kubectl apply --server-side"])
-    print("manifest: %s, rounds: %d, cluster: %s" % (
-        os.path.relpath(args.manifest, REPO), args.rounds, "local control plane" if cluster else "KUBECONFIG"))
+    print("manifest: %s, rounds: %d, cluster: %s, KEDA CRDs: %s" % (
+        os.path.relpath(args.manifest, REPO), args.rounds, "local control plane" if cluster else "KUBECONFIG",
+        "yes" if keda else "no"))
     print("%-30s %10s %10s %10s %14s" % ("step", "median s", "min s", "max s", "x kubectl"))
     for step, values in results.items():
         median = statistics.median(values)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Wall time of a first and a no-op reconcile, against kubectl applying the same objects.
 
     python hack/benchmarks/reconcile.py [--manifest examples/frappebench.yaml] [--rounds 3]
@@ -44,7 +43,7 @@ def timed(cmd, env):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--manifest", default=str(REPO / "examples" / "frappebench.yaml"))
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -67,7 +66,7 @@ def main():
         kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
         localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
         keda = kubectl("get", "--raw", "/apis/keda.sh", check=False).returncode == 0
-        for _ in range(args.rounds):
+        for _round in range(args.rounds):
             with tempfile.TemporaryDirectory() as tmp:
                 ns, ns_kubectl = "bench-%s" % uuid.uuid4().hex[:6], "kubectl-%s" % uuid.uuid4().hex[:6]
                 for name in (ns, ns_kubectl):
@@ -76,7 +75,7 @@ def main():
                 manifest.write_text(yaml.safe_dump_all(
                     [dict(d, metadata=dict(d["metadata"], namespace=ns)) for d in docs]))
                 site = [playbook, "playbooks/site.yml", "-e", "frappe_manifest=%s" % manifest]
-                first, _ = timed(site, env)
+                first = timed(site, env)[0]
                 noop, proc = timed(site, env)
                 changed = json.loads(proc.stdout)["stats"]["localhost"]["changed"]
                 if changed:

@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes resource quantities as numbers; docs in k8s_quantity.yml."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+
+from ansible.errors import AnsibleFilterError
+
+_SUFFIXES = {
+    '': 1, 'n': Decimal('1e-9'), 'u': Decimal('1e-6'), 'm': Decimal('1e-3'),
+    'k': 10 ** 3, 'M': 10 ** 6, 'G': 10 ** 9, 'T': 10 ** 12, 'P': 10 ** 15, 'E': 10 ** 18,
+    'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'Pi': 2 ** 50, 'Ei': 2 ** 60,
+}
+_QUANTITY = re.compile(r'^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$')
+
+
+def k8s_quantity(value, field='quantity'):
+    """Return a quantity such as 256Mi, 1.5G or 500m as a whole number of base units (rounded up)."""
+    if isinstance(value, bool):
+        raise AnsibleFilterError('%s must be a quantity such as 256Mi, got %r' % (field, value))
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    match = _QUANTITY.match(text)
+    if not match:
+        raise AnsibleFilterError(
+            '%s must be a Kubernetes quantity such as 256Mi, 1Gi or 500M, got %r' % (field, value))
+    try:
+        number = Decimal(match.group(1)) * Decimal(_SUFFIXES[match.group(2)])
+    except InvalidOperation:
+        raise AnsibleFilterError('%s: cannot read %r as a quantity' % (field, value))
+    return int(math.ceil(number))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'k8s_quantity': k8s_quantity}

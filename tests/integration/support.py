@@ -53,7 +53,8 @@ class Kube:
 
 
 def wait_until(predicate, timeout, what, interval=0.5):
-    """Poll predicate() until it returns a truthy value; fail with `what` on timeout."""
+    """Poll predicate() until it returns a truthy value; fail with `what` (a string, or a
+    callable giving one at failure time) on timeout."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -64,6 +65,7 @@ def wait_until(predicate, timeout, what, interval=0.5):
         except ApiException as exc:
             last = "%s %s" % (exc.status, exc.reason)
         time.sleep(interval)
+    what = what() if callable(what) else what
     pytest.fail("timed out after %ss waiting for %s%s" % (timeout, what, " (last: %s)" % last if last else ""))
 
 

@@ -1,0 +1,226 @@
+"""The whole FrappeBench: every component reconciled, kept in sync, with honest status."""
+
+import base64
+import json
+
+import pytest
+import yaml
+from kubernetes.client.rest import ApiException
+
+from support import REPO, run_playbook, wait_until
+
+PROCESSES = ("gunicorn", "nginx", "socketio", "scheduler", "worker-short", "worker-long", "worker-default")
+
+
+def example_bench(namespace):
+    obj = yaml.safe_load((REPO / "examples" / "frappebench.yaml").read_text())
+    obj["metadata"]["namespace"] = namespace
+    return obj
+
+
+def reconcile(kube, tmp_path, obj):
+    manifest = tmp_path / "bench.yaml"
+    manifest.write_text(yaml.safe_dump(obj))
+    return run_playbook(kube, "site.yml", {"frappe_manifest": str(manifest)})
+
+
+def converge(kube, tmp_path, obj):
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc == 0, run.explain()
+    again = reconcile(kube, tmp_path, obj)
+    assert again.rc == 0, again.explain()
+    assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
+                                if t["hosts"]["localhost"].get("changed")]
+    return run
+
+
+def bench_object(kube, namespace, name="erp"):
+    return kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", name)
+
+
+def conditions(kube, namespace):
+    return {c["type"]: c for c in bench_object(kube, namespace)["status"]["conditions"]}
+
+
+def bench_deployments(kube, namespace):
+    return {d.metadata.name: d for d in kube.apps.list_namespaced_deployment(
+        namespace, label_selector="vyogo.tech/bench=erp").items}
+
+
+def test_example_bench_converges_to_ready(kube, namespace, frappe_crds, keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    deployments = bench_deployments(kube, namespace)
+    assert sorted(deployments) == sorted("erp-" + p for p in PROCESSES)
+    assert deployments["erp-scheduler"].spec.replicas == 1
+    assert deployments["erp-scheduler"].spec.strategy.type == "Recreate"
+    nginx_env = {e.name: e.value for e in deployments["erp-nginx"].spec.template.spec.containers[0].env}
+    assert nginx_env["BACKEND"] == "erp-gunicorn:8000" and nginx_env["SOCKETIO"] == "erp-socketio:9000"
+    assert nginx_env["FRAPPE_SITE_NAME_HEADER"] == "$host"
+    services = {s.metadata.name: [p.port for p in s.spec.ports] for s in kube.core.list_namespaced_service(namespace).items}
+    assert services == {"erp-gunicorn": [8000], "erp-nginx": [8080], "erp-socketio": [9000],
+                        "erp-redis-cache": [6379], "erp-redis-queue": [6379]}
+    statefulsets = {s.metadata.name: s for s in kube.apps.list_namespaced_stateful_set(namespace).items}
+    assert sorted(statefulsets) == ["erp-redis-cache", "erp-redis-queue"]
+    cache_args = statefulsets["erp-redis-cache"].spec.template.spec.containers[0].args
+    assert cache_args[cache_args.index("--maxmemory") + 1] == str(256 * 2 ** 20)
+    assert cache_args[cache_args.index("--maxmemory-policy") + 1] == "allkeys-lru"
+
+    jobs = kube.batch.list_namespaced_job(namespace).items
+    assert len(jobs) == 1 and jobs[0].status.succeeded == 1
+    script = jobs[0].spec.template.spec.containers[0].args[0]
+    assert 'bench set-config -g bench_id "$BENCH_ID"' in script
+    job_env = {e.name: e.value for e in jobs[0].spec.template.spec.containers[0].env}
+    assert job_env["BENCH_ID"] == "erp" and job_env["REDIS_QUEUE"] == "redis://erp-redis-queue:6379"
+
+    pods = kube.core.list_namespaced_pod(namespace, label_selector="vyogo.tech/bench=erp").items
+    running = {p.metadata.labels["app.kubernetes.io/component"] for p in pods if p.status.phase == "Running"}
+    assert running >= {"gunicorn", "nginx", "socketio", "scheduler", "worker-default", "redis-cache", "redis-queue"}
+
+    status = bench_object(kube, namespace)["status"]
+    assert status["phase"] == "Ready" and status["observedGeneration"] == bench_object(kube, namespace)["metadata"]["generation"]
+    conds = conditions(kube, namespace)
+    assert {t: conds[t]["status"] for t in ("Ready", "StorageReady", "RedisReady", "ConfigReady", "WorkersReady")} == \
+        dict.fromkeys(("Ready", "StorageReady", "RedisReady", "ConfigReady", "WorkersReady"), "True")
+    table = kube.kubectl("get", "frappebench", "erp", "-n", namespace).stdout.split("\n")
+    assert table[0].split()[:6] == ["NAME", "PHASE", "VERSION", "SHORT", "LONG", "DEFAULT"]
+    assert table[1].split()[:6] == ["erp", "Ready", "version-15", "autoscaled", "autoscaled", "static"]
+
+
+def test_changes_roll_out_and_settle(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    first_ready = conditions(kube, namespace)["Ready"]["lastTransitionTime"]
+    old_job = kube.batch.list_namespaced_job(namespace).items[0].metadata.name
+
+    obj["spec"]["imageConfig"]["tag"] = "v15.46.0"
+    converge(kube, tmp_path, obj)
+    for name, d in bench_deployments(kube, namespace).items():
+        assert d.spec.template.spec.containers[0].image == "docker.io/frappe/erpnext:v15.46.0", name
+    for s in kube.apps.list_namespaced_stateful_set(namespace).items:
+        assert s.spec.template.spec.containers[0].image.startswith("docker.io/library/redis:")
+    # The image is a configuration input: a new Job ran and the old one is gone.
+    jobs = [j.metadata.name for j in kube.batch.list_namespaced_job(namespace).items]
+    assert len(jobs) == 1 and jobs != [old_job]
+    hashes = {d.spec.template.metadata.annotations.get("vyogo.tech/config-hash")
+              for name, d in bench_deployments(kube, namespace).items() if not name.endswith("nginx")}
+    assert hashes == {jobs[0].rsplit("-", 1)[1]}
+
+    obj["spec"]["componentReplicas"] = {"gunicorn": 3}
+    converge(kube, tmp_path, obj)
+    assert bench_deployments(kube, namespace)["erp-gunicorn"].spec.replicas == 3
+
+    obj["spec"]["redisConfig"] = {"maxMemory": "1Gi"}
+    converge(kube, tmp_path, obj)
+    cache = kube.apps.read_namespaced_stateful_set("erp-redis-cache", namespace)
+    args = cache.spec.template.spec.containers[0].args
+    assert args[args.index("--maxmemory") + 1] == str(2 ** 30)
+    assert conditions(kube, namespace)["Ready"]["status"] == "True"
+    # Ready stayed Ready: the transition time only moves on a transition.
+    assert conditions(kube, namespace)["Ready"]["lastTransitionTime"] == first_ready
+
+
+@pytest.mark.parametrize("storage_class, mode, warned", [
+    ("shared-nfs", "ReadWriteMany", False),
+    ("standard", "ReadWriteOnce", True),
+])
+def test_sites_volume_access_mode_follows_the_storage_class(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path, storage_class, mode, warned):
+    obj = example_bench(namespace)
+    obj["spec"]["storageClassName"] = storage_class
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc == 0, run.explain()
+    pvc = kube.core.read_namespaced_persistent_volume_claim("erp-sites", namespace)
+    assert (pvc.spec.access_modes, pvc.spec.storage_class_name) == ([mode], storage_class)
+    assert pvc.spec.resources.requests["storage"] == "10Gi"
+    assert any("does not look ReadWriteMany-capable" in w for w in run.warnings) == warned
+
+
+def test_external_redis_replaces_the_in_cluster_one(kube, namespace, frappe_crds, keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    assert len(kube.apps.list_namespaced_stateful_set(namespace).items) == 2
+
+    kube.core.create_namespaced_secret(namespace, {"metadata": {"name": "redis-ext"}, "data": {
+        k: base64.b64encode(v.encode()).decode()
+        for k, v in {"host": "redis.example.internal", "port": "6380", "password": "pw"}.items()}})
+    obj["spec"]["redisConfig"] = {"connectionSecretRef": {"name": "redis-ext"}}
+    converge(kube, tmp_path, obj)
+    assert kube.apps.list_namespaced_stateful_set(namespace).items == []
+    assert {s.metadata.name for s in kube.core.list_namespaced_service(namespace).items} == {
+        "erp-gunicorn", "erp-nginx", "erp-socketio"}
+    job = kube.batch.list_namespaced_job(namespace).items[0]
+    env = {e.name: e for e in job.spec.template.spec.containers[0].env}
+    assert env["REDIS_HOST"].value_from.secret_key_ref.name == "redis-ext"
+    assert env["REDIS_QUEUE"].value == "redis://:$(REDIS_PASSWORD)@$(REDIS_HOST):$(REDIS_PORT)"
+    assert "pw" not in json.dumps(job.to_dict(), default=str)
+    so = kube.custom.get_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects", "erp-worker-short")
+    assert all("address" not in t["metadata"] and t["authenticationRef"]["name"] == "erp-redis-queue"
+               for t in so["spec"]["triggers"])
+    assert conditions(kube, namespace)["RedisReady"]["reason"] == "External"
+
+
+@pytest.mark.parametrize("change, field, fix", [
+    ({"componentReplicas": {"gunicorn": -1}}, "spec.componentReplicas.gunicorn", "greater than or equal to 0"),
+    ({"imageConfig": {"pullPolicy": "Sometimes"}}, "spec.imageConfig.pullPolicy", "Unsupported value"),
+])
+def test_invalid_change_is_refused_and_deletes_nothing(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path, change, field, fix):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    generation = bench_object(kube, namespace)["metadata"]["generation"]
+    before = {name: d.metadata.resource_version for name, d in bench_deployments(kube, namespace).items()}
+    bad = json.loads(json.dumps(obj))
+    bad["spec"].update(change)
+    run = reconcile(kube, tmp_path, bad)
+    assert run.rc != 0
+    assert field in run.failure_message and fix in run.failure_message, run.explain()
+    # The API server refused the change: the stored bench and everything it owns are as they were.
+    assert bench_object(kube, namespace)["metadata"]["generation"] == generation
+    assert {name: d.metadata.resource_version for name, d in bench_deployments(kube, namespace).items()} == before
+    assert bench_object(kube, namespace)["status"]["phase"] == "Ready"
+
+
+def test_unknown_storage_class_is_reported_in_the_status(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    converge(kube, tmp_path, example_bench(namespace))
+    before = {name: d.metadata.resource_version for name, d in bench_deployments(kube, namespace).items()}
+    other = example_bench(namespace)
+    other["metadata"]["name"] = "other"
+    other["spec"]["storageClassName"] = "no-such-class"
+    run = reconcile(kube, tmp_path, other)
+    assert run.rc != 0
+    message = run.failure_message
+    assert "spec.storageClassName" in message and "StorageClass no-such-class does not exist" in message, run.explain()
+    status = bench_object(kube, namespace, "other")["status"]
+    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+    assert status["phase"] == "Failed" and ready["status"] == "False"
+    assert "StorageClass no-such-class does not exist" in ready["message"]
+    # Nothing of the failed bench was written, nothing of the other bench touched.
+    assert kube.apps.list_namespaced_deployment(namespace, label_selector="vyogo.tech/bench=other").items == []
+    assert {name: d.metadata.resource_version for name, d in bench_deployments(kube, namespace).items()} == before
+
+
+@pytest.mark.parametrize("policy, kept", [(None, True), ("Delete", False)])
+def test_deleting_the_bench_collects_its_objects(kube, namespace, frappe_crds, no_keda_crds, tmp_path, policy, kept):
+    obj = example_bench(namespace)
+    if policy:
+        obj["metadata"]["annotations"] = {"vyogo.tech/sites-deletion-policy": policy}
+    converge(kube, tmp_path, obj)
+    kube.custom.delete_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp")
+
+    def collected():
+        left = json.loads(kube.kubectl("get", "deployments,statefulsets,services,jobs", "-n", namespace,
+                                       "-l", "vyogo.tech/bench=erp", "-o", "json").stdout)["items"]
+        return not left
+    wait_until(collected, 90, "the garbage collector to delete the bench's objects")
+    if kept:
+        pvc = kube.core.read_namespaced_persistent_volume_claim("erp-sites", namespace)
+        assert pvc.metadata.deletion_timestamp is None
+    else:
+        def gone():
+            try:
+                kube.core.read_namespaced_persistent_volume_claim("erp-sites", namespace)
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+        wait_until(gone, 90, "the sites volume to follow the bench")

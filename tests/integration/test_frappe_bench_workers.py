@@ -77,7 +77,8 @@ def test_without_keda_workers_run_static_with_one_warning(kube, namespace, frapp
     assert not kube.group_served("keda.sh")
     keda_warnings = [w for w in run.warnings if "KEDA is not available" in w]
     assert len(keda_warnings) == 1, run.warnings
-    assert "worker short" in keda_warnings[0] and "worker long" in keda_warnings[0]
+    # The default worker is not autoscaled by default, so it is not named.
+    assert "worker(s) short, long run with static replicas (1, 1)" in keda_warnings[0]
     status = bench_status(kube, namespace)
     assert {w: status["workerScaling"][w]["mode"] for w in WORKERS} == dict.fromkeys(WORKERS, "static")
     assert status["workerScaling"]["short"]["kedaManaged"] is False

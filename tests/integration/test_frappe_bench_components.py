@@ -2,9 +2,12 @@
 
 import base64
 import json
+import threading
+import time
 
 import pytest
 import yaml
+from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
 from support import REPO, run_playbook, wait_until
@@ -47,9 +50,32 @@ def bench_deployments(kube, namespace):
         namespace, label_selector="vyogo.tech/bench=erp").items}
 
 
+def _record_phases(kube, namespace, phases, stop):
+    """Append every status.phase the bench shows, as a user's watch would see them."""
+    stream = watch.Watch()
+    for event in stream.stream(kube.custom.list_namespaced_custom_object, "vyogo.tech", "v1alpha1", namespace,
+                               "frappebenches", timeout_seconds=120):
+        phase = event["object"].get("status", {}).get("phase")
+        if phase and (not phases or phases[-1] != phase):
+            phases.append(phase)
+        if stop.is_set():
+            stream.stop()
+
+
 def test_example_bench_converges_to_ready(kube, namespace, frappe_crds, keda_crds, tmp_path):
     obj = example_bench(namespace)
+    phases, stop = [], threading.Event()
+    watcher = threading.Thread(target=_record_phases, args=(kube, namespace, phases, stop), daemon=True)
+    watcher.start()
+    time.sleep(1)  # the watch is open before the bench exists
     converge(kube, tmp_path, obj)
+    stop.set()
+    kube.custom.patch_namespaced_custom_object(  # one more event, so the watch loop sees stop
+        "vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp", {"metadata": {"labels": {"seen": "yes"}}})
+    watcher.join(timeout=30)
+    # Pending while the first reconcile runs, Ready once everything is available.
+    assert phases[0] == "Pending" and phases[-1] == "Ready", phases
+    assert set(phases) <= {"Pending", "Provisioning", "Ready"}, phases
     deployments = bench_deployments(kube, namespace)
     assert sorted(deployments) == sorted("erp-" + p for p in PROCESSES)
     assert deployments["erp-scheduler"].spec.replicas == 1

@@ -24,7 +24,11 @@ cd "$repo" || exit 1
 cache=${LINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vyogotech-frappe/lint}
 log() { printf '[lint] %s\n' "$*" >&2; }
 
-venv=$(bash hack/setup-env.sh | tail -n 1) || { log "hack/setup-env.sh failed"; exit 1; }
+# run-tests.sh has set the environment up already and says where it is.
+venv=${FRAPPE_VENV:-}
+if [ -z "$venv" ]; then
+  venv=$(bash hack/setup-env.sh | tail -n 1) || { log "hack/setup-env.sh failed"; exit 1; }
+fi
 export PATH="$venv/bin:$PATH"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vyogotech-frappe-lint.XXXXXX")

@@ -8,6 +8,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 venv=$(bash hack/setup-env.sh | tail -n 1)
+export FRAPPE_VENV="$venv"
 export PATH="$venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH=""
 

@@ -193,3 +193,14 @@ def run_playbook(kube, playbook, extra_vars, kubeconfig=None):
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / playbook),
            "-e", json.dumps(extra_vars)]
     return PlaybookRun(subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(REPO), check=False))
+
+
+def write_manifest(tmp_path, *objects, name="manifest.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump_all(objects))
+    return path
+
+
+def reconcile(kube, tmp_path, obj, kubeconfig=None):
+    """playbooks/site.yml for one object, as a user would run it."""
+    return run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, obj))}, kubeconfig)

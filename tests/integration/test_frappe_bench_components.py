@@ -10,7 +10,7 @@ import yaml
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from support import REPO, run_playbook, wait_until
+from support import REPO, reconcile, wait_until
 
 PROCESSES = ("gunicorn", "nginx", "socketio", "scheduler", "worker-short", "worker-long", "worker-default")
 
@@ -19,12 +19,6 @@ def example_bench(namespace):
     obj = yaml.safe_load((REPO / "examples" / "frappebench.yaml").read_text())
     obj["metadata"]["namespace"] = namespace
     return obj
-
-
-def reconcile(kube, tmp_path, obj):
-    manifest = tmp_path / "bench.yaml"
-    manifest.write_text(yaml.safe_dump(obj))
-    return run_playbook(kube, "site.yml", {"frappe_manifest": str(manifest)})
 
 
 def converge(kube, tmp_path, obj):

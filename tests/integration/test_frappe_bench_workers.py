@@ -15,7 +15,7 @@ from kubernetes.client.rest import ApiException
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
-from support import REPO, AnsibleOperator, run_playbook, wait_until
+from support import REPO, AnsibleOperator, reconcile, run_playbook, wait_until, write_manifest
 
 WORKERS = ("short", "long", "default")
 
@@ -25,17 +25,6 @@ def bench(namespace, name="erp", **spec):
     body.update(spec)
     return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench",
             "metadata": {"name": name, "namespace": namespace}, "spec": body}
-
-
-def write_manifest(tmp_path, *objects, name="manifest.yaml"):
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump_all(objects))
-    return path
-
-
-def reconcile(kube, tmp_path, obj, kubeconfig=None):
-    run = run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, obj))}, kubeconfig)
-    return run
 
 
 def deployment(kube, namespace, name):

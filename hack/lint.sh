@@ -111,6 +111,8 @@ run_ansible_test() {
   # copies: ansible-test refuses a collection reached through a symlink.
   if ! git ls-files -z --cached --others --exclude-standard |
       while IFS= read -r -d '' f; do
+        # playbooks/collections links back to the collection root: a cycle.
+        case $f in playbooks/collections/*) continue ;; esac
         if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
       done | sort -zu | tar --null --files-from=- -cf - | tar -xf - -C "$tree"; then
     record ansible-test FAIL $(( $(date +%s) - start )) "could not copy the collection to $tree"

@@ -9,7 +9,6 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-cache=${LOCALCLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vyogotech-frappe/localcluster}
 venv=$(bash hack/setup-env.sh | tail -n 1)
 export PATH="$venv/bin:$PATH"
 manifest=${FRAPPE_MANIFEST:-examples/frappebench.yaml}
@@ -22,13 +21,6 @@ if [ -z "${KUBECONFIG:-}" ]; then
   install_crds=true
   echo "[run] local cluster: export KUBECONFIG=$KUBECONFIG  (stop it with: make cluster-down)" >&2
 fi
-
-# The playbooks resolve roles and modules by FQCN: expose this checkout as
-# ansible_collections/vyogotech/frappe.
-collections="$cache/collections"
-mkdir -p "$collections/ansible_collections/vyogotech"
-ln -sfn "$repo" "$collections/ansible_collections/vyogotech/frappe"
-export ANSIBLE_COLLECTIONS_PATH="$collections"
 
 ansible-playbook playbooks/site.yml -e "frappe_manifest=$manifest" -e "frappe_install_crds=$install_crds" "$@"
 kubectl=$(python3 -c 'import sys; sys.path.insert(0, "hack/localcluster"); import localcluster; print(localcluster.binary("kubectl"))')

@@ -64,6 +64,8 @@ MINIMUMS = {
     'cooldownPeriod': 0,
     'pollingInterval': 1,
     'staticReplicas': 0,
+    # No static default: it follows the worker's queues (see GRACE_PERIOD_MARGIN).
+    'terminationGracePeriodSeconds': 0,
 }
 
 INT_FIELDS = tuple(MINIMUMS)
@@ -372,7 +374,10 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None):
                 for queue in queues
             ],
             'jobTimeout': job_timeout,
-            'terminationGracePeriodSeconds': job_timeout + GRACE_PERIOD_MARGIN,
+            # A job enqueued with its own timeout= may outlast its queue's default:
+            # the block can say how long a stopping worker gets.
+            'terminationGracePeriodSeconds': settings.get(
+                'terminationGracePeriodSeconds', job_timeout + GRACE_PERIOD_MARGIN),
             'warnings': warnings,
         })
         plan[worker_type] = entry

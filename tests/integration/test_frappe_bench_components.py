@@ -88,10 +88,12 @@ def test_example_bench_converges_to_ready(kube, namespace, frappe_crds, keda_crd
 
     jobs = kube.batch.list_namespaced_job(namespace).items
     assert len(jobs) == 1 and jobs[0].status.succeeded == 1
-    script = jobs[0].spec.template.spec.containers[0].args[0]
-    assert 'bench set-config -g bench_id "$BENCH_ID"' in script
-    job_env = {e.name: e.value for e in jobs[0].spec.template.spec.containers[0].env}
-    assert job_env["BENCH_ID"] == "erp" and job_env["REDIS_QUEUE"] == "redis://erp-redis-queue:6379"
+    container = jobs[0].spec.template.spec.containers[0]
+    assert container.command is None and container.args[:2] == ["bash", "-c"]
+    assert 'bench set-config -g bench_id "$BENCH_ID"' in container.args[2]
+    job_env = {e.name: e.value for e in container.env}
+    assert job_env["BENCH_ID"] == "erp" and job_env["REDIS_QUEUE_HOST"] == "erp-redis-queue"
+    assert job_env["REDIS_QUEUE_PORT"] == "6379"
 
     pods = kube.core.list_namespaced_pod(namespace, label_selector="vyogo.tech/bench=erp").items
     running = {p.metadata.labels["app.kubernetes.io/component"] for p in pods if p.status.phase == "Running"}
@@ -171,8 +173,9 @@ def test_external_redis_replaces_the_in_cluster_one(kube, namespace, frappe_crds
         "erp-gunicorn", "erp-nginx", "erp-socketio"}
     job = kube.batch.list_namespaced_job(namespace).items[0]
     env = {e.name: e for e in job.spec.template.spec.containers[0].env}
-    assert env["REDIS_HOST"].value_from.secret_key_ref.name == "redis-ext"
-    assert env["REDIS_QUEUE"].value == "redis://:$(REDIS_PASSWORD)@$(REDIS_HOST):$(REDIS_PORT)"
+    assert env["REDIS_QUEUE_HOST"].value_from.secret_key_ref.name == "redis-ext"
+    assert env["REDIS_PASSWORD"].value_from.secret_key_ref.optional is True
+    assert all(e.value is None or "$(" not in e.value for e in env.values())
     assert "pw" not in json.dumps(job.to_dict(), default=str)
     so = kube.custom.get_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects", "erp-worker-short")
     assert all("address" not in t["metadata"] and t["authenticationRef"]["name"] == "erp-redis-queue"

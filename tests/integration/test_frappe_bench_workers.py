@@ -62,7 +62,8 @@ def test_without_keda_workers_run_static_with_one_warning(kube, namespace, frapp
         d = deployment(kube, namespace, "erp-worker-%s" % worker)
         assert d.spec.replicas == 1
         assert d.metadata.annotations["vyogo.tech/scaling-mode"] == "static"
-        assert d.spec.template.spec.containers[0].command == ["bench", "worker", "--queue", worker]
+        assert d.spec.template.spec.containers[0].args == ["bench", "worker", "--queue", worker]
+        assert "keda.sh/managed-by" not in d.metadata.annotations
     assert not kube.group_served("keda.sh")
     keda_warnings = [w for w in run.warnings if "KEDA is not available" in w]
     assert len(keda_warnings) == 1, run.warnings
@@ -82,7 +83,7 @@ def test_grace_period_covers_the_longest_job_of_the_queues(kube, namespace, frap
     # long jobs run up to 1500 s, short and default ones 300 s; 60 s margin.
     assert grace == {"short": 1560, "long": 1560, "default": 360}
     short = deployment(kube, namespace, "erp-worker-short")
-    assert short.spec.template.spec.containers[0].command == ["bench", "worker", "--queue", "short,long"]
+    assert short.spec.template.spec.containers[0].args == ["bench", "worker", "--queue", "short,long"]
 
 
 @pytest.mark.redis
@@ -189,6 +190,8 @@ def test_keda_removed_and_reinstalled_mid_life(kube, namespace, frappe_crds, ked
     for worker in WORKERS:
         d = deployment(kube, namespace, "erp-worker-%s" % worker)
         assert (d.spec.replicas, d.metadata.annotations["vyogo.tech/scaling-mode"]) == (1, "static")
+        # Back to static: the seed annotation that KEDA manages it is gone.
+        assert "keda.sh/managed-by" not in d.metadata.annotations, worker
 
     keda_crds.install()
     run = reconcile(kube, tmp_path, obj)
@@ -196,6 +199,7 @@ def test_keda_removed_and_reinstalled_mid_life(kube, namespace, frappe_crds, ked
     assert sorted(scaled_objects(kube, namespace)) == ["erp-worker-long", "erp-worker-short"]
     short = deployment(kube, namespace, "erp-worker-short")
     assert short.metadata.annotations["vyogo.tech/scaling-mode"] == "autoscaled"
+    assert short.metadata.annotations["keda.sh/managed-by"] == "vyogotech.frappe"
     # Handed over with the replica it has; KEDA scales it to zero when idle.
     assert short.spec.replicas == 1
 

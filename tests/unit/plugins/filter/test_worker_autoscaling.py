@@ -341,6 +341,23 @@ def test_job_timeout_and_grace_period_per_type(worker_type, timeout):
     assert entry['terminationGracePeriodSeconds'] == timeout + 60
 
 
+@pytest.mark.parametrize('section', ['workerAutoscalingConfig', 'workerAutoscaling'])
+def test_grace_period_can_be_set_per_worker_for_jobs_with_their_own_timeout(section):
+    spec = {section: {'long': {'terminationGracePeriodSeconds': 7260}, 'short': {'terminationGracePeriodSeconds': '0'}}}
+    plan = resolve(spec)
+    assert plan['long']['terminationGracePeriodSeconds'] == 7260
+    assert plan['long']['jobTimeout'] == 1500  # the queue's default is unchanged
+    assert plan['short']['terminationGracePeriodSeconds'] == 0
+    assert plan['default']['terminationGracePeriodSeconds'] == 360
+
+
+@pytest.mark.parametrize('value', [-1, 'soon', True, 1.5])
+def test_grace_period_rejects_what_is_not_a_whole_number_of_seconds(value):
+    message = raises({'workerAutoscalingConfig': {'long': {'terminationGracePeriodSeconds': value}}},
+                     match='spec.workerAutoscalingConfig.long.terminationGracePeriodSeconds')
+    assert message
+
+
 def test_queues_override_and_keys():
     spec = {'workerAutoscalingConfig': {'default': {'queues': ['default', 'reports.v2']}}}
     entry = resolve(spec, bench_id='b-1.x')['default']

@@ -1,0 +1,57 @@
+#!/bin/bash
+# Writes the bench-wide sites/common_site_config.json; the configuration Job
+# runs it in the bench directory on the sites volume. It follows frappe/helm's
+# job-configure-bench.yaml and frappe_docker's configurator service.
+#
+# Environment (set by the Job):
+#   BENCH_ID                          bench_id, the prefix of the RQ queue names
+#   SOCKETIO_PORT                     the socket.io port
+#   REDIS_CACHE_HOST, REDIS_CACHE_PORT, REDIS_QUEUE_HOST, REDIS_QUEUE_PORT
+#   REDIS_USERNAME, REDIS_PASSWORD    optional credentials (from the external
+#                                     Redis Secret; unset when it has none)
+set -euo pipefail
+
+# Frappe reads the installed apps from here.
+ls -1 apps > sites/apps.txt
+
+# A new volume is empty (Kubernetes copies no image files into it), and
+# `bench set-config` reads the file before it writes it.
+if [ ! -f sites/common_site_config.json ]; then
+  echo "{}" > sites/common_site_config.json
+fi
+
+# Percent-encodes a URL component byte by byte (RFC 3986 unreserved bytes stay).
+urlencode() {
+  local LC_ALL=C
+  local s=$1 out="" c i
+  for (( i = 0; i < ${#s}; i++ )); do
+    c=${s:i:1}
+    case $c in
+      [A-Za-z0-9._~-]) out+=$c ;;
+      *) out+=$(printf '%%%02X' "'$c") ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
+# redis://[user[:password]@]host:port; no credentials, no "@".
+redis_url() {
+  local auth=""
+  if [ -n "${REDIS_PASSWORD:-}" ]; then
+    auth="$(urlencode "${REDIS_USERNAME:-}"):$(urlencode "$REDIS_PASSWORD")@"
+  elif [ -n "${REDIS_USERNAME:-}" ]; then
+    auth="$(urlencode "$REDIS_USERNAME")@"
+  fi
+  printf 'redis://%s%s:%s' "$auth" "$1" "$2"
+}
+
+redis_cache=$(redis_url "$REDIS_CACHE_HOST" "$REDIS_CACHE_PORT")
+redis_queue=$(redis_url "$REDIS_QUEUE_HOST" "$REDIS_QUEUE_PORT")
+
+# set-config merges one key at a time: every other key (written by a user, a
+# site or a later Job) stays.
+bench set-config -g bench_id "$BENCH_ID"
+bench set-config -g redis_cache "$redis_cache"
+bench set-config -g redis_queue "$redis_queue"
+bench set-config -g redis_socketio "$redis_queue"
+bench set-config -gp socketio_port "$SOCKETIO_PORT"

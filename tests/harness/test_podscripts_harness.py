@@ -1,0 +1,65 @@
+"""Checks of the container script harness itself (tests/harness/podscripts.py)."""
+
+import json
+
+import pytest
+
+from podscripts import IMAGE_BENCH_DIR, ImageBench, StartError, argv, expand, resolve_env, run_container
+
+
+def test_expand_follows_the_kubelet():
+    env = {"A": "x", "B": "$(A)"}
+    assert expand("$(A)-$(B)", env) == "x-$(A)"  # values are not expanded twice
+    assert expand("$(MISSING)", env) == "$(MISSING)"  # unresolvable: left as it is
+    assert expand("$$(A) $$", env) == "$(A) $"
+
+
+def test_resolve_env_skips_missing_optional_keys_and_refuses_missing_required_ones():
+    container = {"env": [
+        {"name": "HOST", "valueFrom": {"secretKeyRef": {"name": "s", "key": "host"}}},
+        {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "password", "optional": True}}},
+        {"name": "URL", "value": "redis://:$(PASSWORD)@$(HOST)"},
+    ]}
+    assert resolve_env(container, {"s": {"host": "h"}}) == {"HOST": "h", "URL": "redis://:$(PASSWORD)@h"}
+    with pytest.raises(StartError, match="Secret s has no key host"):
+        resolve_env(container, {"s": {}})
+
+
+@pytest.mark.parametrize("container,expected", [
+    ({}, ["entrypoint.sh", "start.sh"]),
+    ({"args": ["bench", "schedule"]}, ["entrypoint.sh", "bench", "schedule"]),
+    ({"command": ["bench", "schedule"]}, ["bench", "schedule"]),
+    ({"command": ["bash", "-c"], "args": ["true"]}, ["bash", "-c", "true"]),
+])
+def test_argv_follows_the_container_runtime(container, expected):
+    assert argv(container) == expected
+
+
+def test_image_entrypoint_links_the_built_assets(tmp_path):
+    bench = ImageBench(tmp_path)
+    run = run_container(bench, {}, {"workingDir": IMAGE_BENCH_DIR, "args": ["bench", "schedule"]})
+    assert run.rc == 0, run.explain()
+    assert (bench.sites / "assets").resolve() == (bench.bench / "assets").resolve()
+    # command: bypasses the ENTRYPOINT, so nothing links them
+    other = ImageBench(tmp_path / "other")
+    run = run_container(other, {}, {"workingDir": IMAGE_BENCH_DIR, "command": ["bench", "schedule"]})
+    assert run.rc == 0 and not (other.sites / "assets").exists()
+
+
+def test_bench_set_config_needs_the_file_and_merges_into_it(tmp_path):
+    bench = ImageBench(tmp_path)
+    container = {"workingDir": IMAGE_BENCH_DIR, "args": ["bench", "set-config", "-g", "k", "v"]}
+    run = run_container(bench, {}, container)
+    assert run.rc != 0 and "FileNotFoundError" in run.stderr
+    (bench.sites / "common_site_config.json").write_text(json.dumps({"mine": 1}))
+    assert run_container(bench, {}, container).rc == 0
+    parsed = {"workingDir": IMAGE_BENCH_DIR, "args": ["bench", "set-config", "-gp", "port", "9000"]}
+    assert run_container(bench, {}, parsed).rc == 0
+    assert bench.common_site_config == {"mine": 1, "k": "v", "port": 9000}
+    assert [c["argv"] for c in bench.calls()][-1] == ["set-config", "-gp", "port", "9000"]
+
+
+def test_bench_refuses_to_run_outside_the_bench_directory(tmp_path):
+    bench = ImageBench(tmp_path)
+    run = run_container(bench, {}, {"workingDir": IMAGE_BENCH_DIR + "/sites", "args": ["bench", "schedule"]})
+    assert run.rc != 0 and "not in a bench directory" in run.stderr

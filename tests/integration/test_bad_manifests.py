@@ -1,0 +1,104 @@
+"""Bad manifests, as a new user writes them, are refused before anything is written.
+
+Each case is the example bench with one mistake. It is refused either at
+admission (the CRD's schema, patterns and CEL rules: the FrappeBench is not
+stored) or by the role before its first write (the FrappeBench is stored and
+marked Failed); either way the message names the field, and no object of the
+bench exists. REFUSED_BY says which, so a change that moves a check shows here.
+"""
+
+import json
+
+import pytest
+import yaml
+
+from support import REPO, reconcile
+
+LONG_NAME = "a" * 40  # one more than fits (keda-hpa-<name>-worker-default is a 63-character label)
+
+BAD_MANIFESTS = [
+    # (id, change to the example bench, field named in the message, refused by)
+    ("name-too-long", {"metadata": {"name": LONG_NAME}}, "metadata.name", "admission"),
+    ("name-starts-with-digit", {"metadata": {"name": "1erp"}}, "metadata.name", "admission"),
+    ("name-with-dot", {"metadata": {"name": "erp.v2"}}, "metadata.name", "admission"),
+    ("storage-zero", {"spec": {"storageSize": "0"}}, "spec.storageSize", "admission"),
+    ("storage-negative", {"spec": {"storageSize": "-10Gi"}}, "spec.storageSize", "admission"),
+    ("storage-words", {"spec": {"storageSize": "ten gigs"}}, "spec.storageSize", "admission"),
+    ("cache-memory-zero", {"spec": {"redisConfig": {"maxMemory": 0}}}, "spec.redisConfig.maxMemory", "admission"),
+    ("queue-storage-zero", {"spec": {"redisConfig": {"storageSize": "0Gi"}}}, "spec.redisConfig.storageSize",
+     "admission"),
+    ("negative-cpu-request", {"spec": {"componentResources": {"gunicorn": {"requests": {"cpu": "-1"}}}}},
+     "spec.componentResources.gunicorn.requests", "admission"),
+    ("negative-memory-limit", {"spec": {"redisConfig": {"resources": {"limits": {"memory": "-1Gi"}}}}},
+     "spec.redisConfig.resources.limits", "admission"),
+    ("repository-upper-case", {"spec": {"imageConfig": {"repository": "docker.io/Frappe/ERPNext"}}},
+     "spec.imageConfig.repository", "admission"),
+    ("repository-with-tag", {"spec": {"imageConfig": {"repository": "frappe/erpnext:v15"}}},
+     "spec.imageConfig.repository", "admission"),
+    ("tag-with-space", {"spec": {"imageConfig": {"tag": "v15 beta"}}}, "spec.imageConfig.tag", "admission"),
+    ("version-is-no-tag", {"spec": {"frappeVersion": "version 15", "imageConfig": {"tag": None}}},
+     "spec.frappeVersion", "admission"),
+    ("redis-image", {"spec": {"redisConfig": {"image": "redis::7"}}}, "spec.redisConfig.image", "admission"),
+    ("replicas-negative", {"spec": {"componentReplicas": {"gunicorn": -1}}}, "spec.componentReplicas.gunicorn",
+     "admission"),
+    ("pull-policy", {"spec": {"imageConfig": {"pullPolicy": "Sometimes"}}}, "spec.imageConfig.pullPolicy",
+     "admission"),
+    ("min-above-max", {"spec": {"workerAutoscalingConfig": {"short": {"minReplicas": 5, "maxReplicas": 2}}}},
+     "spec.workerAutoscalingConfig.short", "admission"),
+    ("grace-negative", {"spec": {"workerAutoscalingConfig": {"long": {"terminationGracePeriodSeconds": -1}}}},
+     "spec.workerAutoscalingConfig.long.terminationGracePeriodSeconds", "admission"),
+    ("queue-twice", {"spec": {"workerAutoscalingConfig": {"short": {"queues": ["short", "short"]}}}},
+     "spec.workerAutoscalingConfig.short.queues", "admission"),
+    ("redis-type", {"spec": {"redisConfig": {"type": "memcached"}}}, "spec.redisConfig.type", "admission"),
+    ("bench-id-space", {"spec": {"benchId": "my bench"}}, "spec.benchId", "admission"),
+    ("no-such-storage-class", {"spec": {"storageClassName": "no-such-class"}}, "spec.storageClassName", "role"),
+    ("missing-redis-secret", {"spec": {"redisConfig": {"connectionSecretRef": {"name": "nope"}}}},
+     "spec.redisConfig.connectionSecretRef", "role"),
+    ("redis-secret-elsewhere", {"spec": {"redisConfig": {"connectionSecretRef": {"name": "r", "namespace": "x"}}}},
+     "spec.redisConfig.connectionSecretRef.namespace", "role"),
+    ("access-mode-annotation", {"metadata": {"annotations": {"vyogo.tech/sites-access-mode": "Sometimes"}}},
+     "vyogo.tech/sites-access-mode", "role"),
+]
+
+
+def merge(base, change):
+    out = json.loads(json.dumps(base))
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        elif value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def bench_children(kube, namespace):
+    listed = json.loads(kube.kubectl("get", "deployments,statefulsets,services,jobs,persistentvolumeclaims",
+                                     "-n", namespace, "-o", "json").stdout)["items"]
+    return ["%s/%s" % (o["kind"], o["metadata"]["name"]) for o in listed]
+
+
+def test_there_are_at_least_twenty_bad_manifests():
+    assert len(BAD_MANIFESTS) >= 20
+    assert len({case[0] for case in BAD_MANIFESTS}) == len(BAD_MANIFESTS)
+
+
+@pytest.mark.parametrize("change, field, refused_by", [case[1:] for case in BAD_MANIFESTS],
+                         ids=[case[0] for case in BAD_MANIFESTS])
+def test_bad_manifest_is_refused_before_anything_is_written(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path, change, field, refused_by):
+    example = yaml.safe_load((REPO / "examples" / "frappebench.yaml").read_text())
+    example["metadata"]["namespace"] = namespace
+    bad = merge(example, change)
+    run = reconcile(kube, tmp_path, bad)
+    assert run.rc != 0, run.explain()
+    message = run.failure_message
+    assert field in message, run.explain()
+    assert '"kind":"Status"' not in message and "b'{" not in message, message  # words, not a JSON dump
+    assert bench_children(kube, namespace) == []
+    stored = kube.custom.list_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches")["items"]
+    if refused_by == "admission":
+        assert stored == [] and "was refused" in message
+    else:
+        assert [b["status"]["phase"] for b in stored] == ["Failed"]

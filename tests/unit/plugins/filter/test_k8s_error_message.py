@@ -1,0 +1,28 @@
+"""Unit tests of the k8s_error_message filter."""
+
+import json
+
+import pytest
+
+from ansible_collections.vyogotech.frappe.plugins.filter.k8s_error_message import k8s_error_message
+
+STATUS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Invalid", "code": 422,
+          "message": 'FrappeBench.vyogo.tech "1erp" is invalid: metadata.name: Invalid value: "string": '
+                     "must be a DNS-1035 label (é)"}
+
+
+@pytest.mark.parametrize("body", [json.dumps(STATUS).encode(), json.dumps(STATUS)])
+def test_the_status_message_replaces_the_dump(body):
+    msg = "Failed to create object: %s" % (repr(body) if isinstance(body, bytes) else body)
+    assert k8s_error_message({"failed": True, "msg": msg}) == "Failed to create object: " + STATUS["message"]
+
+
+@pytest.mark.parametrize("result,expected", [
+    ({"msg": "Failed to get client due to HTTPSConnectionPool: Connection refused"},
+     "Failed to get client due to HTTPSConnectionPool: Connection refused"),
+    ({"msg": "oops {not json}"}, "oops {not json}"),
+    ({}, "the API server refused the request"),
+    ("text", "text"),
+])
+def test_anything_else_is_left_as_it_is(result, expected):
+    assert k8s_error_message(result) == expected

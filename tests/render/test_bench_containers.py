@@ -183,3 +183,14 @@ def test_keda_managed_workers_carry_the_seed_annotation(rendered):
                 and o["metadata"].get("annotations", {}).get("keda.sh/managed-by") == "vyogotech.frappe"}
     assert annotated(rendered[True]) == {"erp-worker-short", "erp-worker-long"}
     assert annotated(rendered[False]) == set()
+
+
+# -- 9. the role refuses what admission would (render mode has no admission) --------
+
+def test_render_refuses_a_bench_whose_names_would_not_fit(tmp_path):
+    from podscripts import RenderError
+    with pytest.raises(RenderError) as refused:
+        render(tmp_path, bench(name="a" * 40, storageSize="0"))
+    message = str(refused.value)
+    assert "metadata.name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' has 40 characters, at most 39 fit" in message
+    assert "spec.storageSize must be more than 0" in message and "Nothing was changed" in message

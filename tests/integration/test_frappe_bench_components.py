@@ -247,3 +247,38 @@ def test_deleting_the_bench_collects_its_objects(kube, namespace, frappe_crds, n
                 return exc.status == 404
             return False
         wait_until(gone, 90, "the sites volume to follow the bench")
+
+
+def test_read_write_once_sites_volume_keeps_every_pod_on_one_node(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    obj["metadata"]["annotations"] = {"vyogo.tech/sites-access-mode": "ReadWriteOnce"}
+    obj["spec"]["componentReplicas"] = {"gunicorn": 3, "nginx": 2, "socketio": 2}
+    converge(kube, tmp_path, obj)
+    assert kube.core.read_namespaced_persistent_volume_claim("erp-sites", namespace).spec.access_modes == [
+        "ReadWriteOnce"]
+    nodes = [n.metadata.name for n in kube.core.list_node().items]
+    assert len(nodes) == 2  # there is a second node the pods could have gone to
+
+    def running_pods():
+        pods = [p for p in kube.core.list_namespaced_pod(
+                    namespace, label_selector="vyogo.tech/sites-volume=erp-sites").items
+                if p.status.phase not in ("Succeeded", "Failed") and not p.metadata.deletion_timestamp]
+        # gunicorn 3, nginx 2, socketio 2, the scheduler and three static workers
+        return len(pods) == 11 and all(p.spec.node_name for p in pods) and pods
+
+    def one_node(pods):
+        assert len({p.spec.node_name for p in pods}) == 1, [(p.metadata.name, p.spec.node_name) for p in pods]
+        return pods[0].spec.node_name
+
+    node = one_node(wait_until(running_pods, 90, "every process that mounts the sites volume to be scheduled"))
+    # The first configuration Job ran before any other pod (it matched only itself); a new one,
+    # started while the processes run, joins their node, and so do the pods of the rollout.
+    obj["spec"]["imageConfig"]["tag"] = "v15.46.0"
+    converge(kube, tmp_path, obj)
+    assert one_node(wait_until(running_pods, 90, "the rolled-out processes to be scheduled")) == node
+    jobs = kube.batch.list_namespaced_job(namespace).items
+    assert len(jobs) == 1
+    [job_pod] = kube.core.list_namespaced_pod(namespace, label_selector="job-name=%s" % jobs[0].metadata.name).items
+    assert job_pod.spec.node_name == node
+    storage = conditions(kube, namespace)["StorageReady"]
+    assert "ReadWriteOnce" in storage["message"] and "vyogo.tech/sites-volume" in storage["message"]

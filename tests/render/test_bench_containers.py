@@ -194,3 +194,25 @@ def test_render_refuses_a_bench_whose_names_would_not_fit(tmp_path):
     message = str(refused.value)
     assert "metadata.name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' has 40 characters, at most 39 fit" in message
     assert "spec.storageSize must be more than 0" in message and "Nothing was changed" in message
+
+
+# -- 6. a ReadWriteOnce sites volume keeps every pod that mounts it on one node --------
+
+@pytest.mark.parametrize("mode", ["ReadWriteOnce", "ReadWriteMany"])
+def test_pods_of_a_read_write_once_volume_follow_each_other(tmp_path, mode):
+    obj = bench()
+    obj["metadata"]["annotations"] = {"vyogo.tech/sites-access-mode": mode}
+    objects = render(tmp_path, obj)
+    mounting = [o for o in objects if o["kind"] in ("Deployment", "Job")]
+    assert len(mounting) == 8
+    for o in mounting:
+        template = o["spec"]["template"]
+        label = template["metadata"]["labels"].get("vyogo.tech/sites-volume")
+        affinity = template["spec"].get("affinity")
+        if mode == "ReadWriteOnce":
+            assert label == "erp-sites", o["metadata"]["name"]
+            assert affinity == {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+                "labelSelector": {"matchLabels": {"vyogo.tech/sites-volume": "erp-sites"}},
+                "topologyKey": "kubernetes.io/hostname"}]}}
+        else:
+            assert label is None and affinity is None, o["metadata"]["name"]

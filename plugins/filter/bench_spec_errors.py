@@ -68,7 +68,7 @@ def _quantity(value, path, errors):
 def bench_spec_errors(bench):
     """Every problem of a FrappeBench object that would make an apply fail halfway or a pod never start."""
     if not isinstance(bench, dict):
-        raise AnsibleFilterError('bench_spec_errors expects a FrappeBench object (a mapping)')
+        return ['the FrappeBench must be an object with metadata and spec, got %s' % type(bench).__name__]
     errors = []
     name = (bench.get('metadata') or {}).get('name') or ''
     if len(name) > MAX_BENCH_NAME_LENGTH:

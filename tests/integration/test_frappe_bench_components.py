@@ -260,8 +260,8 @@ def test_read_write_once_sites_volume_keeps_every_pod_on_one_node(kube, namespac
     assert len(nodes) == 2  # there is a second node the pods could have gone to
 
     def running_pods():
-        pods = [p for p in kube.core.list_namespaced_pod(
-                    namespace, label_selector="vyogo.tech/sites-volume=erp-sites").items
+        listed = kube.core.list_namespaced_pod(namespace, label_selector="vyogo.tech/sites-volume=erp-sites").items
+        pods = [p for p in listed
                 if p.status.phase not in ("Succeeded", "Failed") and not p.metadata.deletion_timestamp]
         # gunicorn 3, nginx 2, socketio 2, the scheduler and three static workers
         return len(pods) == 11 and all(p.spec.node_name for p in pods) and pods

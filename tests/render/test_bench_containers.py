@@ -61,9 +61,9 @@ def test_config_job_keeps_every_key_a_user_or_a_site_wrote(rendered, tmp_path):
     (image.sites / "common_site_config.json").write_text(json.dumps(
         {"db_host": "mariadb", "maintenance_mode": 0, "redis_cache": "redis://old:6379", "bench_id": "old"}))
     job = config_job(rendered[True])
-    for _ in range(2):  # a re-run (new inputs, a retried pod) changes nothing else
+    for attempt in range(2):  # a re-run (new inputs, a retried pod) changes nothing else
         run = run_container(image, job, pod_spec(job)["containers"][0])
-        assert run.rc == 0, run.explain()
+        assert run.rc == 0, "run %d: %s" % (attempt, run.explain())
     config = image.common_site_config
     assert config["db_host"] == "mariadb" and config["maintenance_mode"] == 0
     assert config["redis_cache"] == "redis://erp-redis-cache:6379" and config["bench_id"] == "erp"

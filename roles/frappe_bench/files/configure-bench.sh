@@ -1,4 +1,4 @@
-#!/bin/bash
+# shellcheck shell=bash
 # Writes the bench-wide sites/common_site_config.json; the configuration Job
 # runs it in the bench directory on the sites volume. It follows frappe/helm's
 # job-configure-bench.yaml and frappe_docker's configurator service.

@@ -18,11 +18,10 @@ def bench(name="erp", **spec):
 
 
 def test_a_good_bench_has_no_errors():
-    assert checks.bench_spec_errors(bench(imageConfig={"repository": "registry.example.com:5000/team/erpnext",
-                                                     "tag": "v15.45.0"},
-                                          redisConfig={"image": "redis:7.4@sha256:" + "a" * 64,
-                                                       "maxMemory": "256Mi", "storageSize": 1073741824},
-                                          componentResources={"gunicorn": {"requests": {"cpu": "500m"}}})) == []
+    good = bench(imageConfig={"repository": "registry.example.com:5000/team/erpnext", "tag": "v15.45.0"},
+                 redisConfig={"image": "redis:7.4@sha256:" + "a" * 64, "maxMemory": "256Mi", "storageSize": 1073741824},
+                 componentResources={"gunicorn": {"requests": {"cpu": "500m"}}})
+    assert checks.bench_spec_errors(good) == []
 
 
 def test_the_longest_name_fits_exactly():

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import ast
 import json
+import re
 
 # kubernetes.core puts the response body (a metav1.Status) into msg, as JSON or
 # as the repr of its bytes: b'{"kind":"Status",...,"message":"...",...}'.
@@ -32,10 +33,30 @@ def _status(msg):
     return (status if isinstance(status, dict) else None), msg[:start]
 
 
+# A module that never got an answer: its msg or traceback (a crash inside the
+# client, "MODULE FAILURE") tells of the connection, not of the object.
+_UNREACHABLE = re.compile(r"Connection refused|NewConnectionError|Max retries exceeded|timed out|Connection reset")
+_HOST = re.compile(r"host='([^']+)', port=(\d+)")
+
+
+def _unreachable(result):
+    text = ' '.join(str(result.get(key) or '') for key in ('msg', 'module_stderr', 'exception'))
+    if not _UNREACHABLE.search(text):
+        return None
+    host = _HOST.search(text)
+    reason = 'connection refused' if 'Connection refused' in text else (
+        'timed out' if 'timed out' in text else 'the connection failed')
+    return 'cannot reach the Kubernetes API server%s (%s); run the reconcile again once it answers' % (
+        ' at https://%s:%s' % host.groups() if host else '', reason)
+
+
 def k8s_error_message(result):
     """One readable line: the Status message of the API server's answer, else the module's msg."""
     if not isinstance(result, dict):
         return str(result)
+    unreachable = _unreachable(result)
+    if unreachable:
+        return unreachable
     msg = str(result.get('msg') or result.get('error') or 'the API server refused the request')
     status, prefix = _status(msg)
     if not status or not status.get('message'):

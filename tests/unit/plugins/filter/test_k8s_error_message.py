@@ -19,10 +19,22 @@ def test_the_status_message_replaces_the_dump(body):
 
 @pytest.mark.parametrize("result,expected", [
     ({"msg": "Failed to get client due to HTTPSConnectionPool: Connection refused"},
-     "Failed to get client due to HTTPSConnectionPool: Connection refused"),
+     "cannot reach the Kubernetes API server (connection refused); run the reconcile again once it answers"),
     ({"msg": "oops {not json}"}, "oops {not json}"),
     ({}, "the API server refused the request"),
     ("text", "text"),
 ])
 def test_anything_else_is_left_as_it_is(result, expected):
     assert k8s_error_message(result) == expected
+
+
+@pytest.mark.parametrize("result", [
+    {"msg": "MODULE FAILURE: No start of json char found\nSee stdout/stderr for the exact error",
+     "module_stderr": "urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='127.0.0.1', port=32771): Max "
+                      "retries exceeded with url: /api/v1/namespaces/x/services/erp-gunicorn (Caused by "
+                      "NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish "
+                      "a new connection: [Errno 111] Connection refused'))"},
+])
+def test_an_unreachable_api_server_is_said_in_words(result):
+    assert k8s_error_message(result) == ("cannot reach the Kubernetes API server at https://127.0.0.1:32771 "
+                                         "(connection refused); run the reconcile again once it answers")

@@ -5,7 +5,8 @@ nodes that run pods without containers) are started by ``kwokctl --runtime
 binary`` from binaries built out of their upstream Go modules
 (build-binaries.sh).  Optional pieces a test can ask for: the KEDA CRDs, the
 KEDA operator running on this host against the cluster, and Redis servers on
-loopback ports.
+loopback ports. LocalCluster.apiserver_stopped() takes kube-apiserver down for
+fault tests and brings it back.
 
 Command line::
 
@@ -20,8 +21,11 @@ virtual environment exists.
 """
 
 import argparse
+import contextlib
+import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -341,6 +345,113 @@ class LocalCluster:
             raise ClusterError("processes of cluster %s still running: %s" % (self.name, left))
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
         log("cluster %s stopped; no processes left" % self.name)
+
+    # -- faults, for tests -------------------------------------------------
+    def _component_pid(self, component):
+        """PID of a running component, from the pid file kwokctl keeps; None when it is not running."""
+        try:
+            pid = int((self.cluster_dir / "pids" / ("%s.pid" % component)).read_text().strip())
+            stat = Path("/proc/%d/stat" % pid).read_text()
+            cmdline = Path("/proc/%d/cmdline" % pid).read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            return None
+        # A zombie, or a reused pid, is not the component.
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X") or str(self.cluster_dir) not in cmdline:
+            return None
+        return pid
+
+    def _forget_stopped_components(self):
+        """Drop the pid files of components that are gone, so kwokctl start runs them again.
+
+        kwokctl only asks whether the recorded pid exists, and a zombie does.
+        """
+        for pid_file in (self.cluster_dir / "pids").glob("*.pid"):
+            if self._component_pid(pid_file.stem) is None:
+                pid_file.unlink()
+
+    def _apiserver_port(self):
+        match = re.search(r"server:\s*https://[^:/\s]+:(\d+)", self.kubeconfig.read_text())
+        if not match:
+            raise ClusterError("no API server address in %s" % self.kubeconfig)
+        return int(match.group(1))
+
+    def stop_apiserver(self):
+        """Kill kube-apiserver, leaving etcd, the controllers and kwok running.
+
+        SIGKILL, as `kwokctl stop cluster` does: a graceful stop waits up to a
+        minute for open watches. Clients then get "connection refused", as from
+        any stopped server. Keep it short: the controller-manager and scheduler
+        exit once they cannot renew their leases for 10 s (start_apiserver
+        starts them again), and kwokctl does not count a binary cluster's ports
+        as taken, so a cluster created meanwhile on this host may take the port.
+        """
+        pid = self._component_pid("kube-apiserver")
+        if pid is None:
+            raise ClusterError("kube-apiserver of cluster %s is not running" % self.name)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: self._component_pid("kube-apiserver") is None, 30, "kube-apiserver to exit")
+        log("kube-apiserver of cluster %s stopped" % self.name)
+
+    def start_apiserver(self, timeout=180):
+        """Start kube-apiserver again, with the command line kwokctl recorded.
+
+        Returns once the API server is ready and the controllers work through
+        it again: a component that exited while it was away is started again,
+        and a probe Deployment must get a running pod (controller-manager,
+        scheduler and kwok all take part in that).
+        """
+        started = time.monotonic()
+        since = datetime.datetime.now(datetime.timezone.utc)
+        port = self._apiserver_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            if self._component_pid("kube-apiserver") is None and sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise ClusterError("another process took port %d while the kube-apiserver of cluster %s was "
+                                   "stopped; recreate the cluster (localcluster.py down, then up)" % (port, self.name))
+
+        def components_running():
+            if all(self._component_pid(c) for c in self.kwokctl("get", "components", capture=True).stdout.split()):
+                return True
+            self._forget_stopped_components()
+            # Starts only what is not running, each with the command line it had.
+            proc = self.kwokctl("start", "cluster", "--timeout", "60s", check=False, capture=True)
+            if proc.returncode != 0:
+                raise ClusterError("kwokctl start cluster failed: %s" % proc.stderr.strip()[-2000:])
+            return False
+        wait_for(components_running, timeout, "every component of cluster %s to run" % self.name, interval=2)
+        wait_for(self.healthy, timeout, "kube-apiserver /readyz")
+
+        def leases_renewed():
+            for name in ("kube-controller-manager", "kube-scheduler"):
+                lease = json.loads(self.kubectl("get", "lease", name, "-n", "kube-system", "-o", "json").stdout)
+                renewed = datetime.datetime.strptime(lease["spec"]["renewTime"], "%Y-%m-%dT%H:%M:%S.%fZ")
+                if renewed.replace(tzinfo=datetime.timezone.utc) < since:
+                    return False
+            # They may also have exited after all, on a lease they could not renew in time.
+            return components_running()
+        wait_for(leases_renewed, timeout, "the controller-manager and scheduler to hold their leases again",
+                 interval=1)
+        self._probe_workload(timeout)
+        log("kube-apiserver of cluster %s back in %.1fs" % (self.name, time.monotonic() - started))
+
+    def _probe_workload(self, timeout):
+        namespace, name = "localcluster-probe", "probe-%s" % os.urandom(3).hex()
+        self.kubectl("create", "namespace", namespace, check=False)
+        self.kubectl("create", "deployment", name, "-n", namespace, "--image", "registry.invalid/pause:1")
+
+        def available():
+            status = json.loads(self.kubectl("get", "deployment", name, "-n", namespace, "-o", "json").stdout)
+            return status.get("status", {}).get("availableReplicas") == 1
+        wait_for(available, timeout, "probe Deployment %s/%s to have a running pod" % (namespace, name))
+        self.kubectl("delete", "deployment", name, "-n", namespace, "--wait=true")
+
+    @contextlib.contextmanager
+    def apiserver_stopped(self):
+        """kube-apiserver is down inside the block and ready again after it."""
+        self.stop_apiserver()
+        try:
+            yield
+        finally:
+            self.start_apiserver()
 
 
 def _pool_volume(storage_class, mode):

@@ -183,8 +183,8 @@ class PlaybookRun:
             self.rc, self.stats, self.failure_message, self.stderr[-3000:])
 
 
-def run_playbook(kube, playbook, extra_vars, kubeconfig=None):
-    """ansible-playbook from this checkout against the cluster (or another kubeconfig)."""
+def playbook_command(kube, playbook, extra_vars, kubeconfig=None):
+    """The command line and environment of ansible-playbook from this checkout (json output)."""
     env = kube.env()
     if kubeconfig:
         env["KUBECONFIG"] = env["K8S_AUTH_KUBECONFIG"] = str(kubeconfig)
@@ -192,6 +192,12 @@ def run_playbook(kube, playbook, extra_vars, kubeconfig=None):
     env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / playbook),
            "-e", json.dumps(extra_vars)]
+    return cmd, env
+
+
+def run_playbook(kube, playbook, extra_vars, kubeconfig=None):
+    """ansible-playbook from this checkout against the cluster (or another kubeconfig)."""
+    cmd, env = playbook_command(kube, playbook, extra_vars, kubeconfig)
     return PlaybookRun(subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(REPO), check=False))
 
 

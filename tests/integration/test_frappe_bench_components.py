@@ -92,7 +92,7 @@ def test_example_bench_converges_to_ready(kube, namespace, frappe_crds, keda_crd
     assert container.command is None and container.args[:2] == ["bash", "-c"]
     assert 'bench set-config -g bench_id "$BENCH_ID"' in container.args[2]
     job_env = {e.name: e.value for e in container.env}
-    assert job_env["BENCH_ID"] == "erp" and job_env["REDIS_QUEUE_HOST"] == "erp-redis-queue"
+    assert job_env["BENCH_ID"] == namespace + ".erp" and job_env["REDIS_QUEUE_HOST"] == "erp-redis-queue"
     assert job_env["REDIS_QUEUE_PORT"] == "6379"
 
     pods = kube.core.list_namespaced_pod(namespace, label_selector="vyogo.tech/bench=erp").items
@@ -282,3 +282,42 @@ def test_read_write_once_sites_volume_keeps_every_pod_on_one_node(kube, namespac
     assert job_pod.spec.node_name == node
     storage = conditions(kube, namespace)["StorageReady"]
     assert "ReadWriteOnce" in storage["message"] and "vyogo.tech/sites-volume" in storage["message"]
+
+
+def test_bench_id_is_chosen_once_and_never_changes_under_queued_jobs(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    # A namespace name holds no dot: same-named benches of two namespaces never share RQ keys.
+    assert bench_object(kube, namespace)["status"]["benchId"] == namespace + ".erp"
+    worker = bench_deployments(kube, namespace)["erp-worker-short"]
+    assert worker.spec.template.metadata.annotations["vyogo.tech/config-hash"]
+    before = {name: d.metadata.resource_version for name, d in bench_deployments(kube, namespace).items()}
+
+    renamed = json.loads(json.dumps(obj))
+    renamed["spec"]["benchId"] = "other"
+    run = reconcile(kube, tmp_path, renamed)
+    assert run.rc != 0
+    message = run.failure_message
+    assert "spec.benchId cannot change from %s.erp to other" % namespace in message, run.explain()
+    assert "rq:queue:%s.erp:* would never run" % namespace in message
+    assert {name: d.metadata.resource_version for name, d in bench_deployments(kube, namespace).items()} == before
+    assert bench_object(kube, namespace)["status"]["benchId"] == namespace + ".erp"
+
+    # Naming the bench_id it already has is no change.
+    renamed["spec"]["benchId"] = namespace + ".erp"
+    assert reconcile(kube, tmp_path, renamed).rc == 0
+    assert {name: d.metadata.resource_version for name, d in bench_deployments(kube, namespace).items()} == before
+
+
+def test_a_bench_that_ran_before_bench_ids_were_recorded_keeps_its_name(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    kube.apply(obj)
+    # What an earlier version of the collection left: a phase, no status.benchId.
+    kube.custom.patch_namespaced_custom_object_status("vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp",
+                                                      {"status": {"phase": "Ready"}})
+    converge(kube, tmp_path, obj)
+    assert bench_object(kube, namespace)["status"]["benchId"] == "erp"
+    job = kube.batch.list_namespaced_job(namespace).items[0]
+    assert {e.name: e.value for e in job.spec.template.spec.containers[0].env}["BENCH_ID"] == "erp"

@@ -48,7 +48,7 @@ def test_config_job_configures_an_empty_sites_volume(rendered, tmp_path):
     assert run.rc == 0, run.explain()
     assert (image.sites / "apps.txt").read_text().split() == ["erpnext", "frappe"]
     assert image.common_site_config == {
-        "bench_id": "erp",
+        "bench_id": "erp-ns.erp",  # <namespace>.<name>: two benches never share RQ keys
         "redis_cache": "redis://erp-redis-cache:6379",
         "redis_queue": "redis://erp-redis-queue:6379",
         "redis_socketio": "redis://erp-redis-queue:6379",
@@ -66,7 +66,7 @@ def test_config_job_keeps_every_key_a_user_or_a_site_wrote(rendered, tmp_path):
         assert run.rc == 0, "run %d: %s" % (attempt, run.explain())
     config = image.common_site_config
     assert config["db_host"] == "mariadb" and config["maintenance_mode"] == 0
-    assert config["redis_cache"] == "redis://erp-redis-cache:6379" and config["bench_id"] == "erp"
+    assert config["redis_cache"] == "redis://erp-redis-cache:6379" and config["bench_id"] == "erp-ns.erp"
 
 
 # -- 2. args, not command: the image ENTRYPOINT runs, with frappe_docker's commands

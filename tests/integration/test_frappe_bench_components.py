@@ -7,7 +7,7 @@ import time
 
 import pytest
 import yaml
-from kubernetes import watch
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from support import REPO, reconcile, wait_until
@@ -171,10 +171,11 @@ def test_external_redis_replaces_the_in_cluster_one(kube, namespace, frappe_crds
     assert kube.apps.list_namespaced_stateful_set(namespace).items == []
     assert {s.metadata.name for s in kube.core.list_namespaced_service(namespace).items} == {
         "erp-gunicorn", "erp-nginx", "erp-socketio"}
+    assert client.NetworkingV1Api(kube.api).list_namespaced_network_policy(namespace).items == []
     job = kube.batch.list_namespaced_job(namespace).items[0]
     env = {e.name: e for e in job.spec.template.spec.containers[0].env}
     assert env["REDIS_QUEUE_HOST"].value_from.secret_key_ref.name == "redis-ext"
-    assert env["REDIS_PASSWORD"].value_from.secret_key_ref.optional is True
+    assert env["REDIS_QUEUE_PASSWORD"].value_from.secret_key_ref.optional is True
     assert all(e.value is None or "$(" not in e.value for e in env.values())
     assert "pw" not in json.dumps(job.to_dict(), default=str)
     so = kube.custom.get_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects", "erp-worker-short")
@@ -321,3 +322,65 @@ def test_a_bench_that_ran_before_bench_ids_were_recorded_keeps_its_name(
     assert bench_object(kube, namespace)["status"]["benchId"] == "erp"
     job = kube.batch.list_namespaced_job(namespace).items[0]
     assert {e.name: e.value for e in job.spec.template.spec.containers[0].env}["BENCH_ID"] == "erp"
+
+
+def test_redis_password_is_generated_once_and_never_regenerated(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    secret = kube.core.read_namespaced_secret("erp-redis", namespace)
+    password = base64.b64decode(secret.data["password"]).decode()
+    assert len(password) == 40 and password.isalnum()
+    assert [(o.kind, o.name, o.controller) for o in secret.metadata.owner_references] == [("FrappeBench", "erp", True)]
+    # A change that re-runs the configuration and rolls the processes keeps the password.
+    obj["spec"]["imageConfig"]["tag"] = "v15.46.0"
+    converge(kube, tmp_path, obj)
+    again = kube.core.read_namespaced_secret("erp-redis", namespace)
+    assert again.metadata.uid == secret.metadata.uid and again.data == secret.data
+    job = kube.batch.list_namespaced_job(namespace).items[0]
+    env = {e.name: e for e in job.spec.template.spec.containers[0].env}
+    assert env["REDIS_QUEUE_PASSWORD"].value_from.secret_key_ref.name == "erp-redis"
+    assert password not in json.dumps([d.to_dict() for d in kube.apps.list_namespaced_deployment(namespace).items]
+                                      + [s.to_dict() for s in kube.apps.list_namespaced_stateful_set(namespace).items]
+                                      + [job.to_dict()], default=str)
+    queue = kube.apps.read_namespaced_stateful_set("erp-redis-queue", namespace)
+    assert [t.metadata.name for t in queue.spec.volume_claim_templates] == ["data"]
+    assert conditions(kube, namespace)["QueuePersistent"]["reason"] == "AppendOnlyFile"
+    policies = {p.metadata.name for p in client.NetworkingV1Api(kube.api).list_namespaced_network_policy(namespace).items}
+    assert policies == {"erp-redis-cache", "erp-redis-queue"}
+
+
+def test_an_in_memory_queue_redis_of_an_earlier_version_is_kept_until_moved(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    # What an earlier version left: the queue Redis without a volume or a password.
+    labels = {"vyogo.tech/bench": "erp", "app.kubernetes.io/component": "redis-queue"}
+    kube.apply({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                "metadata": {"name": "erp-redis-queue", "namespace": namespace, "labels": labels},
+                "spec": {"serviceName": "erp-redis-queue", "replicas": 1, "selector": {"matchLabels": labels},
+                         "template": {"metadata": {"labels": labels}, "spec": {
+                             "securityContext": {"runAsNonRoot": True, "runAsUser": 999,
+                                                 "seccompProfile": {"type": "RuntimeDefault"}},
+                             "containers": [{"name": "redis", "image": "docker.io/library/redis:7.4.2-alpine",
+                                             "args": ["--save", "", "--appendonly", "no"],
+                                             "securityContext": {"allowPrivilegeEscalation": False,
+                                                                 "capabilities": {"drop": ["ALL"]}}}]}}}})
+    before = kube.apps.read_namespaced_stateful_set("erp-redis-queue", namespace)
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    kept = kube.apps.read_namespaced_stateful_set("erp-redis-queue", namespace)
+    assert kept.metadata.generation == before.metadata.generation  # not restarted: its jobs are in memory
+    persistent = conditions(kube, namespace)["QueuePersistent"]
+    assert persistent["status"] == "False" and persistent["reason"] == "InMemory"
+    step = "kubectl delete statefulset -n %s erp-redis-queue" % namespace
+    assert step in persistent["message"]
+    env = {e.name for e in kube.batch.list_namespaced_job(namespace).items[0].spec.template.spec.containers[0].env}
+    assert "REDIS_CACHE_PASSWORD" in env and "REDIS_QUEUE_PASSWORD" not in env
+
+    # The documented step, once the queue is empty: the next reconcile makes it persistent.
+    kube.kubectl(*step.split()[1:])
+    converge(kube, tmp_path, obj)
+    moved = kube.apps.read_namespaced_stateful_set("erp-redis-queue", namespace)
+    assert [t.metadata.name for t in moved.spec.volume_claim_templates] == ["data"]
+    assert "--requirepass" in moved.spec.template.spec.containers[0].args
+    assert conditions(kube, namespace)["QueuePersistent"]["reason"] == "AppendOnlyFile"
+    env = {e.name for e in kube.batch.list_namespaced_job(namespace).items[0].spec.template.spec.containers[0].env}
+    assert "REDIS_QUEUE_PASSWORD" in env

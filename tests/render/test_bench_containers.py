@@ -41,19 +41,30 @@ def config_job(objects):
 
 # -- 1. the configuration Job on a new, empty sites volume ---------------------
 
+# The password Secret a reconcile generates once for the in-cluster Redis.
+PASSWORD_SECRET = {"erp-redis": {"password": "gen3rated"}}
+
+
 def test_config_job_configures_an_empty_sites_volume(rendered, tmp_path):
     image = ImageBench(tmp_path)
     job = config_job(rendered[True])
-    run = run_container(image, job, pod_spec(job)["containers"][0])
+    run = run_container(image, job, pod_spec(job)["containers"][0], PASSWORD_SECRET)
     assert run.rc == 0, run.explain()
     assert (image.sites / "apps.txt").read_text().split() == ["erpnext", "frappe"]
     assert image.common_site_config == {
         "bench_id": "erp-ns.erp",  # <namespace>.<name>: two benches never share RQ keys
-        "redis_cache": "redis://erp-redis-cache:6379",
-        "redis_queue": "redis://erp-redis-queue:6379",
-        "redis_socketio": "redis://erp-redis-queue:6379",
+        "redis_cache": "redis://:gen3rated@erp-redis-cache:6379",
+        "redis_queue": "redis://:gen3rated@erp-redis-queue:6379",
+        "redis_socketio": "redis://:gen3rated@erp-redis-queue:6379",
         "socketio_port": 9000,
     }
+
+
+def test_config_job_needs_the_password_secret(rendered, tmp_path):
+    from podscripts import StartError
+    job = config_job(rendered[True])
+    with pytest.raises(StartError, match="erp-redis has no key password"):
+        run_container(ImageBench(tmp_path), job, pod_spec(job)["containers"][0], {})
 
 
 def test_config_job_keeps_every_key_a_user_or_a_site_wrote(rendered, tmp_path):
@@ -62,11 +73,11 @@ def test_config_job_keeps_every_key_a_user_or_a_site_wrote(rendered, tmp_path):
         {"db_host": "mariadb", "maintenance_mode": 0, "redis_cache": "redis://old:6379", "bench_id": "old"}))
     job = config_job(rendered[True])
     for attempt in range(2):  # a re-run (new inputs, a retried pod) changes nothing else
-        run = run_container(image, job, pod_spec(job)["containers"][0])
+        run = run_container(image, job, pod_spec(job)["containers"][0], PASSWORD_SECRET)
         assert run.rc == 0, "run %d: %s" % (attempt, run.explain())
     config = image.common_site_config
     assert config["db_host"] == "mariadb" and config["maintenance_mode"] == 0
-    assert config["redis_cache"] == "redis://erp-redis-cache:6379" and config["bench_id"] == "erp-ns.erp"
+    assert config["redis_cache"] == "redis://:gen3rated@erp-redis-cache:6379" and config["bench_id"] == "erp-ns.erp"
 
 
 # -- 2. args, not command: the image ENTRYPOINT runs, with frappe_docker's commands
@@ -98,11 +109,11 @@ def test_every_frappe_container_starts_with_the_assets_linked(rendered, tmp_path
     objects = rendered[True]
     image = ImageBench(tmp_path)
     job = config_job(objects)
-    assert run_container(image, job, pod_spec(job)["containers"][0]).rc == 0
+    assert run_container(image, job, pod_spec(job)["containers"][0], PASSWORD_SECRET).rc == 0
     programs = {}
     for obj, container in frappe_containers(objects):
         (image.sites / "assets").unlink()
-        run = run_container(image, obj, container)
+        run = run_container(image, obj, container, PASSWORD_SECRET)
         assert run.rc == 0, "%s: %s" % (obj["metadata"]["name"], run.explain())
         assert (image.sites / "assets").resolve() == (image.bench / "assets").resolve(), obj["metadata"]["name"]
         programs[obj["metadata"]["name"]] = [c["program"] for c in run.calls]

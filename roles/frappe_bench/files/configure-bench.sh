@@ -7,8 +7,11 @@
 #   BENCH_ID                          bench_id, the prefix of the RQ queue names
 #   SOCKETIO_PORT                     the socket.io port
 #   REDIS_CACHE_HOST, REDIS_CACHE_PORT, REDIS_QUEUE_HOST, REDIS_QUEUE_PORT
-#   REDIS_USERNAME, REDIS_PASSWORD    optional credentials (from the external
-#                                     Redis Secret; unset when it has none)
+#   REDIS_CACHE_USERNAME, REDIS_CACHE_PASSWORD,
+#   REDIS_QUEUE_USERNAME, REDIS_QUEUE_PASSWORD
+#                                     optional credentials (from the bench's
+#                                     password Secret or the external Redis
+#                                     Secret; unset when there are none)
 set -euo pipefail
 
 # Frappe reads the installed apps from here.
@@ -34,19 +37,20 @@ urlencode() {
   printf '%s' "$out"
 }
 
-# redis://[user[:password]@]host:port; no credentials, no "@".
+# redis_url HOST PORT USERNAME PASSWORD -> redis://[user[:password]@]host:port;
+# no credentials, no "@".
 redis_url() {
   local auth=""
-  if [ -n "${REDIS_PASSWORD:-}" ]; then
-    auth="$(urlencode "${REDIS_USERNAME:-}"):$(urlencode "$REDIS_PASSWORD")@"
-  elif [ -n "${REDIS_USERNAME:-}" ]; then
-    auth="$(urlencode "$REDIS_USERNAME")@"
+  if [ -n "$4" ]; then
+    auth="$(urlencode "$3"):$(urlencode "$4")@"
+  elif [ -n "$3" ]; then
+    auth="$(urlencode "$3")@"
   fi
   printf 'redis://%s%s:%s' "$auth" "$1" "$2"
 }
 
-redis_cache=$(redis_url "$REDIS_CACHE_HOST" "$REDIS_CACHE_PORT")
-redis_queue=$(redis_url "$REDIS_QUEUE_HOST" "$REDIS_QUEUE_PORT")
+redis_cache=$(redis_url "$REDIS_CACHE_HOST" "$REDIS_CACHE_PORT" "${REDIS_CACHE_USERNAME:-}" "${REDIS_CACHE_PASSWORD:-}")
+redis_queue=$(redis_url "$REDIS_QUEUE_HOST" "$REDIS_QUEUE_PORT" "${REDIS_QUEUE_USERNAME:-}" "${REDIS_QUEUE_PASSWORD:-}")
 
 # set-config merges one key at a time: every other key (written by a user, a
 # site or a later Job) stays.

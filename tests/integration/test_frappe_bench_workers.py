@@ -177,6 +177,33 @@ def test_reconcile_keeps_the_replicas_keda_set_and_corrects_static_drift(
     assert status["short"]["desiredReplicas"] == 3 and status["short"]["mode"] == "autoscaled"
 
 
+def test_a_worker_waking_from_zero_never_makes_the_bench_degraded(
+        kube, namespace, frappe_crds, keda_crds, tmp_path):
+    obj = bench(namespace)
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc == 0, run.explain()
+    assert bench_status(kube, namespace)["phase"] == "Ready"
+    nodes = [n.metadata.name for n in kube.core.list_node().items]
+    try:
+        # No node takes a new pod, so the woken worker stays unavailable while we look.
+        for node in nodes:
+            kube.kubectl("cordon", node)
+        scale(kube, namespace, "erp-worker-short", 1)  # what KEDA does for a job waiting at zero
+        run = reconcile(kube, tmp_path, obj)
+        assert run.rc == 0, run.explain()
+        status = bench_status(kube, namespace)
+        assert deployment(kube, namespace, "erp-worker-short").status.available_replicas is None
+        assert status["phase"] == "Ready", status
+        workers = {c["type"]: c for c in status["conditions"]}["WorkersReady"]
+        assert workers["status"] == "True" and "Starting for KEDA" in workers["message"], workers
+        assert "worker-short" in workers["message"]
+        short = status["workerScaling"]["short"]
+        assert short["desiredReplicas"] == 1 and short["message"].startswith("KEDA scales it from 0 to 10")
+    finally:
+        for node in nodes:
+            kube.kubectl("uncordon", node)
+
+
 def test_keda_removed_and_reinstalled_mid_life(kube, namespace, frappe_crds, keda_crds, tmp_path):
     obj = bench(namespace)
     assert reconcile(kube, tmp_path, obj).rc == 0

@@ -1,6 +1,7 @@
 """Serverless RQ workers: the frappe_bench role against the real API server, KEDA and Redis."""
 
 import base64
+import datetime
 import json
 import os
 import subprocess
@@ -373,3 +374,50 @@ def test_ansible_operator_reconciles_a_frappebench(kube, namespace, frappe_crds,
             assert [(o.kind, o.uid, o.controller) for o in owners] == [("FrappeBench", cr_uid, True)]
     finally:
         operator.stop()
+
+
+def _keda_lease(kube, renewed_seconds_ago):
+    """The KEDA operator's leader-election Lease, as a running (or vanished) operator leaves it."""
+    kube.kubectl("create", "namespace", "keda", check=False)
+    renew = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=renewed_seconds_ago)
+    kube.apply({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": "operator.keda.sh", "namespace": "keda"},
+                "spec": {"holderIdentity": "keda-operator-0_test", "leaseDurationSeconds": 15,
+                         "renewTime": renew.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}})
+
+
+def test_workers_fall_back_to_static_while_the_keda_operator_is_gone_and_back(
+        kube, namespace, frappe_crds, keda_crds, tmp_path):
+    try:
+        _keda_lease(kube, 0)
+        obj = bench(namespace)
+        assert reconcile(kube, tmp_path, obj).rc == 0
+        assert bench_status(kube, namespace)["workerScaling"]["short"]["mode"] == "autoscaled"
+        # A finalizer only the (gone) operator removes: the reconcile must not wait on it.
+        kube.custom.patch_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects",
+                                                   "erp-worker-short", {"metadata": {"finalizers": ["finalizer.keda.sh"]}})
+
+        _keda_lease(kube, 600)  # the operator stopped ten minutes ago
+        started = time.monotonic()
+        run = reconcile(kube, tmp_path, obj)
+        assert run.rc == 0, run.explain()
+        assert time.monotonic() - started < 60
+        assert any("the KEDA operator is not running" in w for w in run.warnings), run.warnings
+        status = bench_status(kube, namespace)["workerScaling"]
+        assert status["short"]["mode"] == "static" and "KEDA operator is not running" in status["short"]["message"]
+        assert deployment(kube, namespace, "erp-worker-short").spec.replicas == 1  # jobs run meanwhile
+        events = kube.core.list_namespaced_event(namespace, field_selector="involvedObject.name=erp").items
+        assert {(e.reason, e.message.split(":")[0]) for e in events} >= {
+            ("StaticReplicas", "Worker short is static now (was autoscaled)"),
+            ("StaticReplicas", "Worker long is static now (was autoscaled)")}
+
+        _keda_lease(kube, 0)  # back
+        kube.custom.patch_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects",
+                                                   "erp-worker-short", {"metadata": {"finalizers": None}})
+        assert reconcile(kube, tmp_path, obj).rc == 0
+        assert bench_status(kube, namespace)["workerScaling"]["short"]["mode"] == "autoscaled"
+        assert "erp-worker-short" in scaled_objects(kube, namespace)
+        events = kube.core.list_namespaced_event(namespace, field_selector="involvedObject.name=erp").items
+        assert "Autoscaled" in {e.reason for e in events}
+    finally:
+        kube.kubectl("delete", "lease", "operator.keda.sh", "-n", "keda", "--ignore-not-found")

@@ -21,22 +21,28 @@ _SUFFIXES = {
 _QUANTITY = re.compile(r'^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$')
 
 
-def k8s_quantity(value, field='quantity'):
-    """Return a quantity such as 256Mi, 1.5G or 500m as a whole number of base units (rounded up)."""
+def quantity_decimal(value, field='quantity'):
+    """A quantity such as 256Mi, 1.5G or 500m as an exact Decimal of base units."""
     if isinstance(value, bool):
         raise AnsibleFilterError('%s must be a quantity such as 256Mi, got %r' % (field, value))
     if isinstance(value, int):
-        return value
+        return Decimal(value)
     text = str(value).strip()
     match = _QUANTITY.match(text)
     if not match:
         raise AnsibleFilterError(
             '%s must be a Kubernetes quantity such as 256Mi, 1Gi or 500M, got %r' % (field, value))
     try:
-        number = Decimal(match.group(1)) * Decimal(_SUFFIXES[match.group(2)])
+        return Decimal(match.group(1)) * Decimal(_SUFFIXES[match.group(2)])
     except InvalidOperation:
         raise AnsibleFilterError('%s: cannot read %r as a quantity' % (field, value))
-    return int(math.ceil(number))
+
+
+def k8s_quantity(value, field='quantity'):
+    """Return a quantity such as 256Mi, 1.5G or 500m as a whole number of base units (rounded up)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(math.ceil(quantity_decimal(value, field)))
 
 
 class FilterModule(object):

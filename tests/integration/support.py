@@ -168,15 +168,22 @@ class PlaybookRun:
         return out
 
     @property
-    def failure_message(self):
+    def failures(self):
+        """(task name, msg) of every failed task (or its failed loop items), in the order of the run."""
+        out = []
         for play in self.json.get("plays", []):
             for task in play.get("tasks", []):
                 result = task["hosts"].get("localhost", {})
                 if result.get("failed") and not result.get("skipped"):
                     items = [i.get("msg", "") for i in result.get("results", []) or []
                              if isinstance(i, dict) and i.get("failed")]
-                    return "\n".join(items) or result.get("msg", "")
-        return ""
+                    out.append((task["task"]["name"], "\n".join(items) or str(result.get("msg", ""))))
+        return out
+
+    @property
+    def failure_message(self):
+        failures = self.failures
+        return failures[0][1] if failures else ""
 
     def explain(self):
         return "rc=%s stats=%s failure=%s\nstderr:\n%s" % (
@@ -210,3 +217,14 @@ def write_manifest(tmp_path, *objects, name="manifest.yaml"):
 def reconcile(kube, tmp_path, obj, kubeconfig=None):
     """playbooks/site.yml for one object, as a user would run it."""
     return run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, obj))}, kubeconfig)
+
+
+def converge(kube, tmp_path, obj):
+    """Reconcile until nothing changes: the first run succeeds and a second one changes nothing."""
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc == 0, run.explain()
+    again = reconcile(kube, tmp_path, obj)
+    assert again.rc == 0, again.explain()
+    assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
+                                if t["hosts"]["localhost"].get("changed")]
+    return run

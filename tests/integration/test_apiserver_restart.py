@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from support import REPO, PlaybookRun, playbook_command, reconcile, wait_until, write_manifest
+from support import REPO, PlaybookRun, converge, playbook_command, wait_until, write_manifest
 
 LABEL = "vyogo.tech/bench=erp"
 # The reconcile is interrupted just before this task: the sites volume, Redis
@@ -136,19 +136,6 @@ def names(objects, kind):
     return sorted(name for k, name in objects if k == kind)
 
 
-def failure_messages(run):
-    """The msg of every failed task (or loop item), in the order the run reported them."""
-    out = []
-    for play in run.json.get("plays", []):
-        for task in play.get("tasks", []):
-            result = task["hosts"].get("localhost", {})
-            if result.get("failed") and not result.get("skipped"):
-                items = [i.get("msg", "") for i in result.get("results", []) or []
-                         if isinstance(i, dict) and i.get("failed")]
-                out.append((task["task"]["name"], "\n".join(items) or str(result.get("msg", ""))))
-    return out
-
-
 def unclear(message):
     """Why message is not a clear sentence about an unreachable API server ("" when it is one)."""
     for noise in ("Traceback", "MODULE FAILURE", "module_stderr", "HTTPSConnectionPool", "Max retries exceeded",
@@ -191,7 +178,7 @@ def test_apiserver_restart_mid_reconcile_fails_clearly_then_converges(
     assert len(names(before, "Job")) == 1 and names(before, "Deployment") == [], before
 
     assert interrupted.rc != 0, interrupted.explain()
-    failures = failure_messages(interrupted)
+    failures = interrupted.failures
     assert failures and failures[0][0].endswith(INTERRUPTED_TASK), interrupted.explain()
     # The message the run ends with, and the one the bench status keeps for
     # `kubectl describe` (the rescue wrote it: the API server was back by then).
@@ -209,12 +196,7 @@ def test_apiserver_restart_mid_reconcile_fails_clearly_then_converges(
     after_restart = bench_objects(kube, namespace)
     assert before.items() <= after_restart.items(), (before, after_restart)
 
-    run = reconcile(kube, tmp_path, bench)
-    assert run.rc == 0, run.explain()
-    again = reconcile(kube, tmp_path, bench)
-    assert again.rc == 0, again.explain()
-    assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
-                                if t["hosts"]["localhost"].get("changed")]
+    converge(kube, tmp_path, bench)
     status = kube.custom.get_namespaced_custom_object(
         "vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp")["status"]
     assert status["phase"] == "Ready", status

@@ -10,7 +10,7 @@ import yaml
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from support import REPO, reconcile, wait_until
+from support import REPO, converge, reconcile, wait_until
 
 PROCESSES = ("gunicorn", "nginx", "socketio", "scheduler", "worker-short", "worker-long", "worker-default")
 
@@ -19,16 +19,6 @@ def example_bench(namespace):
     obj = yaml.safe_load((REPO / "examples" / "frappebench.yaml").read_text())
     obj["metadata"]["namespace"] = namespace
     return obj
-
-
-def converge(kube, tmp_path, obj):
-    run = reconcile(kube, tmp_path, obj)
-    assert run.rc == 0, run.explain()
-    again = reconcile(kube, tmp_path, obj)
-    assert again.rc == 0, again.explain()
-    assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
-                                if t["hosts"]["localhost"].get("changed")]
-    return run
 
 
 def bench_object(kube, namespace, name="erp"):

@@ -85,21 +85,23 @@ def test_crd_image_patterns_are_the_filters(schema):
         "self.frappeVersion.matches('%s')" % checks.IMAGE_TAG_PATTERN]
 
 
+def spec_property(schema, dotted):
+    """The schema of spec.<dotted>."""
+    prop = schema["properties"]["spec"]
+    for part in dotted.split("."):
+        prop = prop["properties"][part]
+    return prop
+
+
 def test_crd_quantities_that_size_something_must_be_positive(schema):
-    spec = schema["properties"]["spec"]
     for path in checks.POSITIVE_QUANTITIES:
-        prop = spec
-        for part in path.split("."):
-            prop = prop["properties"][part]
+        prop = spec_property(schema, path)
         assert [r["rule"] for r in prop["x-kubernetes-validations"]] == [POSITIVE_RULE], path
 
 
 def test_crd_resource_quantities_must_not_be_negative(schema):
-    spec = schema["properties"]["spec"]
     for owner in checks.RESOURCE_OWNERS:
-        prop = spec
-        for part in owner.split("."):
-            prop = prop["properties"][part]
+        prop = spec_property(schema, owner)
         for kind in ("requests", "limits"):
             # A pattern without a sign, not CEL: a rule over an unbounded map exceeds the CEL cost budget.
             pattern = prop["properties"][kind]["additionalProperties"]["pattern"]

@@ -57,7 +57,7 @@ def k8s_error_message(result):
     unreachable = _unreachable(result)
     if unreachable:
         return unreachable
-    msg = str(result.get('msg') or result.get('error') or 'the API server refused the request')
+    msg = str(result.get('msg') or result.get('error') or 'the task failed without a message')
     status, prefix = _status(msg)
     if not status or not status.get('message'):
         return msg

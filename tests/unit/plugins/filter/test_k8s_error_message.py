@@ -21,7 +21,7 @@ def test_the_status_message_replaces_the_dump(body):
     ({"msg": "Failed to get client due to HTTPSConnectionPool: Connection refused"},
      "cannot reach the Kubernetes API server (connection refused); run the reconcile again once it answers"),
     ({"msg": "oops {not json}"}, "oops {not json}"),
-    ({}, "the API server refused the request"),
+    ({}, "the task failed without a message"),
     ("text", "text"),
 ])
 def test_anything_else_is_left_as_it_is(result, expected):

@@ -85,14 +85,13 @@ def pod_spec(obj):
     return obj["spec"]["template"]["spec"]
 
 
-def frappe_containers(objects, image_prefix=None):
+def frappe_containers(objects):
     """(object, container) for every container that runs the bench image (not Redis)."""
     for obj in objects:
         if obj["kind"] not in ("Deployment", "Job", "StatefulSet"):
             continue
         for container in pod_spec(obj)["containers"]:
-            if container.get("workingDir") == IMAGE_BENCH_DIR and (
-                    image_prefix is None or container["image"].startswith(image_prefix)):
+            if container.get("workingDir") == IMAGE_BENCH_DIR:
                 yield obj, container
 
 

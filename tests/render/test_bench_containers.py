@@ -10,16 +10,8 @@ import json
 import pytest
 import redis
 
+from manifests import bench
 from podscripts import IMAGE_BENCH_DIR, ImageBench, frappe_containers, pod_spec, render, run_container
-
-IMAGE = "docker.io/frappe/erpnext"
-
-
-def bench(name="erp", **spec):
-    body = {"frappeVersion": "version-15", "imageConfig": {"repository": IMAGE, "tag": "v15.45.0"}}
-    body.update(spec)
-    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench",
-            "metadata": {"name": name, "namespace": "erp-ns"}, "spec": body}
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,10 @@ import pytest
 import redis
 from rq import Queue
 
+from manifests import bench
 from podscripts import expand, pod_spec, render, resolve_env
 
 PASSWORD = "s3cret-from-the-secret"
-
-
-def bench(**spec):
-    body = {"frappeVersion": "version-15", "imageConfig": {"repository": "docker.io/frappe/erpnext", "tag": "v15.45.0"}}
-    body.update(spec)
-    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench",
-            "metadata": {"name": "erp", "namespace": "erp-ns"}, "spec": body}
 
 
 @pytest.fixture(scope="module")

@@ -232,7 +232,7 @@ def _job_timeout(queues):
     return max(JOB_TIMEOUTS.get(queue, UNKNOWN_QUEUE_TIMEOUT) for queue in queues)
 
 
-def worker_autoscaling(spec, keda_available=False, bench_id=None):
+def worker_autoscaling(spec, keda_available=False, bench_id=None, scaler_errors=None):
     """Return the resolved scaling plan of the short, long and default workers.
 
     See worker_autoscaling.yml for the full description of input and output.
@@ -253,6 +253,13 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None):
         bench_id = _check_bench_id(spec.get('benchId'), 'spec.benchId')
     else:
         bench_id = _check_bench_id(bench_id, 'bench_id')
+
+    if scaler_errors is None:
+        scaler_errors = {}
+    if not isinstance(scaler_errors, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in scaler_errors.items()):
+        raise AnsibleFilterError(
+            'scaler_errors must map worker types to KEDA\'s message, got %r' % (scaler_errors,))
 
     config_blocks = _get_section(spec, CONFIG_FIELD)
     deprecated_blocks = _get_section(spec, DEPRECATED_FIELD)
@@ -323,8 +330,16 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None):
                 % (field_path, settings['minReplicas'], settings['maxReplicas']))
 
         keda_managed = settings['enabled'] and keda_available
-        mode = 'autoscaled' if keda_managed else 'static'
-        replicas = settings['minReplicas'] if keda_managed else settings['staticReplicas']
+        # KEDA cannot read this worker's queue: its scaler neither wakes it nor
+        # (at zero replicas) engages KEDA's own fallback, so the worker holds
+        # at least its static replicas while the ScaledObject stays for KEDA
+        # to take back once it reads the queue again.
+        scaler_error = scaler_errors.get(worker_type, '') if keda_managed else ''
+        if scaler_error:
+            mode = 'fallback'
+        else:
+            mode = 'autoscaled' if keda_managed else 'static'
+        replicas = settings['staticReplicas'] if mode != 'autoscaled' else settings['minReplicas']
         queues = settings['queues']
 
         if settings['enabled'] and not keda_available:
@@ -344,7 +359,11 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None):
                 warnings.append(
                     '%s is deprecated: use %s.staticReplicas instead'
                     % (legacy_path, config_path))
-        if not keda_managed and replicas == 0:
+        if scaler_error:
+            warnings.append(
+                'KEDA cannot read the queue of worker %s (%s): it runs at least %d static replica(s) '
+                'until KEDA reads it again' % (worker_type, scaler_error, settings['staticReplicas']))
+        if mode != 'autoscaled' and replicas == 0:
             warnings.append(
                 'worker %s has 0 static replicas: jobs on queue(s) %s will not run'
                 % (worker_type, ', '.join(queues)))
@@ -363,6 +382,7 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None):
             'deprecatedFields': deprecated_fields,
             'kedaManaged': keda_managed,
             'mode': mode,
+            'scalerError': scaler_error,
             'replicas': replicas,
             'rqQueues': ['%s:%s' % (bench_id, queue) for queue in queues],
             'redisKeys': [

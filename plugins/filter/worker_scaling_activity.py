@@ -80,6 +80,21 @@ def worker_scaling_activity(scaledobject, hpa=None):
     }
 
 
+def keda_scaler_errors(scaledobjects):
+    """{worker type: "<reason>: <message>"} for each worker ScaledObject KEDA reports not Ready."""
+    errors = {}
+    for scaledobject in scaledobjects or []:
+        component = (((scaledobject or {}).get('metadata') or {}).get('labels') or {}).get('app.kubernetes.io/component', '')
+        if not component.startswith('worker-'):
+            continue
+        activity = worker_scaling_activity(scaledobject)
+        if activity['ready'] is False:
+            reason = activity['reason'] or 'NotReady'
+            errors[component[len('worker-'):]] = '%s: %s' % (reason, activity['message'] or 'no message')
+    return errors
+
+
 class FilterModule(object):
     def filters(self):
-        return {'worker_scaling_activity': worker_scaling_activity}
+        return {'worker_scaling_activity': worker_scaling_activity,
+                'keda_scaler_errors': keda_scaler_errors}

@@ -166,6 +166,78 @@ def test_keda_wakes_a_worker_for_an_rq_job_and_keeps_it_while_the_job_runs(
     wait_until(lambda: replicas() == 0, cooldown + polling + 20, "erp-worker-short to scale back to 0")
 
 
+def _so_ready(kube, namespace, name):
+    so = scaled_objects(kube, namespace).get(name, {})
+    return {c["type"]: c for c in so.get("status", {}).get("conditions", [])}.get("Ready", {}).get("status")
+
+
+@pytest.mark.redis
+def test_a_worker_whose_queue_keda_cannot_read_runs_static_until_keda_reads_it_again(
+        kube, namespace, frappe_crds, keda_operator, redis_factory, tmp_path):
+    server = redis_factory(password="queue-secret")
+    secret = external_redis_secret(kube, namespace, server)
+    spec = {"redisConfig": {"connectionSecretRef": {"name": secret}},
+            "workerAutoscalingConfig": {"short": {"cooldownPeriod": 5, "pollingInterval": 3},
+                                        "long": {"pollingInterval": 3}}}
+    assert reconcile(kube, tmp_path, bench(namespace, **spec)).rc == 0
+    for name in ("erp-worker-short", "erp-worker-long"):
+        wait_until(lambda: _so_ready(kube, namespace, name) == "True", 90,
+                   "%s Ready=True (KEDA log %s)" % (name, keda_operator.logfile))
+    # The signal the role reads for "the KEDA operator runs" is the one this operator writes.
+    lease = json.loads(kube.kubectl("get", "lease", "operator.keda.sh", "-n", "keda", "-o", "json").stdout)
+    assert lease["spec"]["holderIdentity"] and lease["spec"].get("renewTime"), lease
+    assert deployment(kube, namespace, "erp-worker-short").spec.replicas == 0
+
+    # The queue's password changes under KEDA (its TriggerAuthentication still
+    # has the old one): it cannot read the queue, and a job would wait forever.
+    admin = redis.Redis(host=server.host, port=server.port, password=server.password)
+    admin.config_set("requirepass", "rotated-secret")
+    admin.client_kill_filter(_type="normal", skipme=True)
+    for name in ("erp-worker-short", "erp-worker-long"):
+        wait_until(lambda: _so_ready(kube, namespace, name) == "False", 60,
+                   "KEDA to report it cannot read the queue of %s" % name)
+    run = reconcile(kube, tmp_path, bench(namespace, **spec))
+    assert run.rc == 0, run.explain()
+    assert any("KEDA cannot read the queue of worker short (TriggerError" in w for w in run.warnings), run.warnings
+    status = bench_status(kube, namespace)
+    short = status["workerScaling"]["short"]
+    assert (short["mode"], short["kedaManaged"], short["kedaReady"]) == ("fallback", True, False), short
+    assert short["message"].startswith("KEDA cannot read its queue (TriggerError: "), short
+    # Its jobs run meanwhile; the ScaledObject stays for KEDA to take it back.
+    short_deployment = deployment(kube, namespace, "erp-worker-short")
+    assert short_deployment.spec.replicas == 1
+    assert short_deployment.metadata.annotations["vyogo.tech/scaling-mode"] == "fallback"
+    assert "erp-worker-short" in scaled_objects(kube, namespace)
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert (conditions["WorkersReady"]["status"], conditions["WorkersReady"]["reason"]) == ("False", "ScalerFailing")
+    assert "KEDA cannot read the queue of worker-short" in conditions["WorkersReady"]["message"]
+    assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "ScalerFailing")
+    assert status["phase"] == "Degraded"
+    assert status["workerScaling"]["long"]["mode"] == "fallback"  # same queue Redis, same password
+    events = kube.core.list_namespaced_event(namespace, field_selector="involvedObject.name=erp").items
+    assert ("Warning", "ScalerFallback") in {(e.type, e.reason) for e in events}
+    # A second reconcile while KEDA still cannot read it changes nothing.
+    run = reconcile(kube, tmp_path, bench(namespace, **spec))
+    assert run.rc == 0 and run.changed == 0, [t for t in run.json.get("plays", [{}])[0].get("tasks", [])
+                                              if any(h.get("changed") for h in t.get("hosts", {}).values())]
+
+    # The password is put back: KEDA reads the queue again and gets the worker back.
+    redis.Redis(host=server.host, port=server.port, password="rotated-secret").config_set(
+        "requirepass", server.password)
+    wait_until(lambda: _so_ready(kube, namespace, "erp-worker-short") == "True", 60,
+               "KEDA to read the queue of erp-worker-short again")
+    run = reconcile(kube, tmp_path, bench(namespace, **spec))
+    assert run.rc == 0, run.explain()
+    status = bench_status(kube, namespace)
+    assert status["workerScaling"]["short"]["mode"] == "autoscaled" and status["phase"] == "Ready", status
+    events = kube.core.list_namespaced_event(namespace, field_selector="involvedObject.name=erp").items
+    assert any(e.reason == "Autoscaled" and e.message.startswith("Worker short is autoscaled now (was fallback)")
+               for e in events), [e.message for e in events]
+    # KEDA, not the role, takes the idle worker back to zero.
+    wait_until(lambda: deployment(kube, namespace, "erp-worker-short").spec.replicas == 0, 60,
+               "KEDA to scale the idle erp-worker-short back to 0")
+
+
 def test_reconcile_keeps_the_replicas_keda_set_and_corrects_static_drift(
         kube, namespace, frappe_crds, keda_crds, tmp_path):
     obj = bench(namespace, workerAutoscalingConfig={"default": {"enabled": False, "staticReplicas": 2}})

@@ -39,10 +39,10 @@ TABLE_FIELDS = ('enabled', 'minReplicas', 'maxReplicas', 'queueLength',
 LEGACY = {'short': 'workerShort', 'long': 'workerLong', 'default': 'workerDefault'}
 
 
-def resolve(spec=None, keda=True, bench_id='mybench'):
+def resolve(spec=None, keda=True, bench_id='mybench', **kwargs):
     if spec is None:
         spec = {'frappeVersion': 'version-15'}
-    return wa.worker_autoscaling(spec, keda_available=keda, bench_id=bench_id)
+    return wa.worker_autoscaling(spec, keda_available=keda, bench_id=bench_id, **kwargs)
 
 
 def raises(spec=None, match=None, **kwargs):
@@ -589,3 +589,25 @@ def test_crd_legacy_component_replicas_have_no_default(bench_spec_schema):
     for field in wa.LEGACY_REPLICA_FIELDS.values():
         assert 'default' not in props[field], field
         assert props[field]['minimum'] == 0
+
+
+def test_a_worker_whose_queue_keda_cannot_read_falls_back_to_static_replicas():
+    spec = {'frappeVersion': 'version-15', 'workerAutoscalingConfig': {'short': {'staticReplicas': 2}}}
+    plan = resolve(spec, scaler_errors={'short': 'TriggerError: Triggers defined in ScaledObject are not working'})
+    short = plan['short']
+    # The ScaledObject stays (KEDA takes the worker back when it reads the queue again).
+    assert (short['kedaManaged'], short['mode'], short['replicas']) == (True, 'fallback', 2)
+    assert short['scalerError'].startswith('TriggerError')
+    assert any('KEDA cannot read the queue of worker short (TriggerError' in w and 'at least 2 static' in w
+               for w in short['warnings']), short['warnings']
+    assert (plan['long']['mode'], plan['long']['replicas'], plan['long']['scalerError']) == ('autoscaled', 0, '')
+
+
+def test_a_scaler_error_means_nothing_for_a_worker_keda_does_not_manage():
+    plan = resolve(keda=False, scaler_errors={'short': 'TriggerError', 'default': 'TriggerError'})
+    assert [(plan[w]['mode'], plan[w]['scalerError']) for w in ('short', 'default')] == [('static', ''), ('static', '')]
+
+
+@pytest.mark.parametrize('errors', [['short'], {'short': 1}, 'short'])
+def test_scaler_errors_must_map_worker_types_to_messages(errors):
+    raises(match='scaler_errors must map worker types', scaler_errors=errors)

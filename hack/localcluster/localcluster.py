@@ -198,9 +198,25 @@ def wait_established(kubectl, crds, timeout=60):
 
 
 def remove_keda_crds(kubectl):
-    """Delete the KEDA CRDs (and so every KEDA object) and wait until keda.sh leaves discovery."""
-    kubectl("delete", "--ignore-not-found", "--wait=true", "--timeout=120s",
-            *["crd/" + crd for crd in KEDA_CRDS])
+    """Delete the KEDA CRDs (and so every KEDA object) and wait until keda.sh leaves discovery.
+
+    KEDA's finalizers on ScaledObjects and ScaledJobs are dropped first: only
+    a running operator removes them, and the CRDs are not deleted while any
+    object still holds one (as when the operator was stopped before).
+    """
+    kubectl("delete", "--ignore-not-found", "--wait=false", *["crd/" + crd for crd in KEDA_CRDS])
+    for kind in ("scaledobjects.keda.sh", "scaledjobs.keda.sh"):
+        listed = kubectl("get", kind, "--all-namespaces", "--ignore-not-found",
+                         "-o", "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}{\"\\n\"}{end}",
+                         check=False)
+        for line in (listed.stdout or "").splitlines() if listed.returncode == 0 else []:
+            namespace, name = line.split()
+            kubectl("patch", kind, name, "-n", namespace, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+                    check=False)
+    kubectl("wait", "--for=delete", "--timeout=120s", *["crd/" + crd for crd in KEDA_CRDS], check=False)
+    left = kubectl("get", "--ignore-not-found", "-o", "name", *["crd/" + crd for crd in KEDA_CRDS], check=False)
+    if left.stdout.strip():
+        raise ClusterError("KEDA CRDs not deleted within 120 s: %s" % left.stdout.strip())
 
     def gone():
         proc = kubectl("get", "--raw", "/apis/keda.sh", check=False)
@@ -564,6 +580,8 @@ class KedaOperator(ManagedProcess):
     """
 
     NAMESPACE = "keda"
+    # Its leader-election Lease (KEDA's default id): the signal that the operator runs.
+    LEASE = "operator.keda.sh"
 
     def __init__(self, cluster, logdir=None):
         self.cluster = cluster
@@ -580,7 +598,8 @@ class KedaOperator(ManagedProcess):
         })
         cmd = [
             binary("keda-operator"),
-            "--leader-elect=false",
+            # As KEDA's own chart runs it: the Lease it renews tells others it is alive.
+            "--leader-elect=true",
             "--cert-dir", self.cert_dir,
             "--metrics-bind-address", "127.0.0.1:%d" % free_port(),
             "--health-probe-bind-address", "127.0.0.1:%d" % self.health_port,
@@ -616,7 +635,19 @@ class KedaOperator(ManagedProcess):
             with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.health_port, timeout=2) as resp:
                 return resp.status == 200
         wait_for(ready, 90, "the KEDA operator's readiness probe")
+
+        def leading():
+            self.check_alive()
+            proc = self.cluster.kubectl("get", "lease", self.LEASE, "-n", self.NAMESPACE,
+                                        "-o", "jsonpath={.spec.holderIdentity}", check=False)
+            return proc.returncode == 0 and proc.stdout.strip() != ""
+        # A Lease left by an operator that stopped is taken over once it expires.
+        wait_for(leading, 60, "the KEDA operator to hold its Lease %s/%s" % (self.NAMESPACE, self.LEASE))
         return self
+
+    def forget_lease(self):
+        """Delete the Lease, as if leader election had never run (for tests of KEDA without its operator)."""
+        self.cluster.kubectl("delete", "lease", self.LEASE, "-n", self.NAMESPACE, "--ignore-not-found", check=False)
 
 
 def main(argv=None):

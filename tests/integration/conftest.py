@@ -81,8 +81,16 @@ def _keda_build():
 
 
 @pytest.fixture
-def keda_crds(kube, _keda_build):
-    """The KEDA CRDs, installed; the test may remove and reinstall them."""
+def keda_crds(kube, _keda_build, _keda_operator_process):
+    """KEDA's CRDs without its operator: ScaledObjects are stored, nothing acts on them.
+
+    The test may remove and reinstall them. An operator an earlier test started
+    is stopped, and its Lease deleted: expired, it would say the operator is gone.
+    """
+    proc = _keda_operator_process.get("proc")
+    if proc is not None:
+        proc.stop()
+        proc.forget_lease()
     crds = KedaCrds(kube)
     if not crds.installed:
         crds.install()
@@ -107,12 +115,15 @@ def _keda_operator_process(kube, _keda_build, tmp_path_factory):
 
 
 @pytest.fixture
-def keda_operator(kube, keda_crds, _keda_operator_process, tmp_path_factory):
-    """The real KEDA operator, running on this host against the cluster.
+def keda_operator(kube, _keda_build, _keda_operator_process, tmp_path_factory):
+    """The real KEDA operator, running on this host against the cluster, with leader election.
 
-    Started once per session; restarted when a test removed the CRDs under it
-    and it exited.
+    Started once and kept while tests ask for it; restarted after a test
+    stopped it (keda_crds) or removed the CRDs under it and it exited.
     """
+    crds = KedaCrds(kube)
+    if not crds.installed:
+        crds.install()
     proc = _keda_operator_process.get("proc")
     if proc is None or not proc.running():
         if kube.local is None:

@@ -1,6 +1,7 @@
 """Wall time of a first and a no-op reconcile, against kubectl applying the same objects.
 
     python hack/benchmarks/reconcile.py [--manifest examples/frappebench.yaml] [--rounds 3]
+                                        [--benches N] [--profile]
 
 Uses the cluster KUBECONFIG names, or starts (and afterwards stops) the
 embedded local control plane. Each round uses fresh namespaces:
@@ -8,6 +9,11 @@ embedded local control plane. Each round uses fresh namespaces:
   2. site.yml again, nothing to change (no-op reconcile)
   3. render.yml, then `kubectl apply --server-side` of the rendered objects
      into another fresh namespace (the same objects, without the role)
+With --benches N the manifest's bench is copied N times (<name>-0 ...) into
+the namespace, so one site.yml run reconciles N benches. With --profile the
+last no-op reconcile runs once more under ansible.posix.profile_tasks and its
+slowest tasks are printed. The last line of the output is one JSON object
+(first_s, noop_s, kubectl_s, first_ratio, noop_ratio, benches).
 Run it from the environment `make test` builds (it needs ansible-playbook).
 A benchmark, not a test: it prints numbers and asserts nothing about them.
 """
@@ -46,6 +52,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--manifest", default=str(REPO / "examples" / "frappebench.yaml"))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--benches", type=int, default=1, help="copies of the manifest's bench in one run")
+    parser.add_argument("--profile", action="store_true", help="print the slowest tasks of a no-op reconcile")
     args = parser.parse_args()
 
     cluster = None
@@ -61,6 +69,10 @@ def main():
                ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_COLLECTIONS_PATH=collection_path.COLLECTIONS_ROOT)
     playbook = str(Path(sys.executable).parent / "ansible-playbook")
     docs = [d for d in yaml.safe_load_all(Path(args.manifest).read_text()) if d]
+    if args.benches > 1:
+        docs = [dict(d, metadata=dict(d["metadata"], name="%s-%d" % (d["metadata"]["name"], i)))
+                for i in range(args.benches) for d in docs]
+    profile = None
     results = {"first reconcile": [], "no-op reconcile": [], "kubectl apply --server-side": []}
     try:
         kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
@@ -88,6 +100,9 @@ def main():
                 start = time.monotonic()
                 kubectl("apply", "--server-side", "-f", Path(tmp) / "kubectl.yaml")
                 apply = time.monotonic() - start
+                if args.profile and _round == args.rounds - 1:
+                    profile = timed(site, dict(env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.profile_tasks",
+                                               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks"))[1].stdout
                 results["first reconcile"].append(first)
                 results["no-op reconcile"].append(noop)
                 results["kubectl apply --server-side"].append(apply)
@@ -98,13 +113,22 @@ def main():
             cluster.down()
 
     base = statistics.median(results["kubectl apply --server-side"])
-    print("manifest: %s, rounds: %d, cluster: %s, KEDA CRDs: %s" % (
-        os.path.relpath(args.manifest, REPO), args.rounds, "local control plane" if cluster else "KUBECONFIG",
-        "yes" if keda else "no"))
+    if profile:
+        print("slowest tasks of a no-op reconcile (ansible.posix.profile_tasks):")
+        lines = profile.splitlines()
+        start = max(i for i, line in enumerate(lines) if line.startswith("=====")) + 1
+        print("\n".join(line for line in lines[start:] if line.strip()))
+    print("manifest: %s, benches: %d, rounds: %d, cluster: %s, KEDA CRDs: %s" % (
+        os.path.relpath(args.manifest, REPO), args.benches, args.rounds,
+        "local control plane" if cluster else "KUBECONFIG", "yes" if keda else "no"))
     print("%-30s %10s %10s %10s %14s" % ("step", "median s", "min s", "max s", "x kubectl"))
     for step, values in results.items():
         median = statistics.median(values)
         print("%-30s %10.2f %10.2f %10.2f %14.1f" % (step, median, min(values), max(values), median / base))
+    first, noop = statistics.median(results["first reconcile"]), statistics.median(results["no-op reconcile"])
+    print(json.dumps({"first_s": round(first, 3), "noop_s": round(noop, 3), "kubectl_s": round(base, 3),
+                      "first_ratio": round(first / base, 2), "noop_ratio": round(noop / base, 2),
+                      "benches": args.benches, "rounds": args.rounds}))
 
 
 if __name__ == "__main__":

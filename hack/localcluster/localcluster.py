@@ -200,19 +200,19 @@ def wait_established(kubectl, crds, timeout=60):
 def remove_keda_crds(kubectl):
     """Delete the KEDA CRDs (and so every KEDA object) and wait until keda.sh leaves discovery.
 
-    KEDA's finalizers on ScaledObjects and ScaledJobs are dropped first: only
-    a running operator removes them, and the CRDs are not deleted while any
-    object still holds one (as when the operator was stopped before).
+    KEDA's finalizers (on every kind of it) are dropped first: only a running
+    operator removes them, and the CRDs are not deleted while any object
+    still holds one (as when the operator was stopped before).
     """
     kubectl("delete", "--ignore-not-found", "--wait=false", *["crd/" + crd for crd in KEDA_CRDS])
-    for kind in ("scaledobjects.keda.sh", "scaledjobs.keda.sh"):
+    for kind in KEDA_CRDS:
         listed = kubectl("get", kind, "--all-namespaces", "--ignore-not-found",
                          "-o", "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}{\"\\n\"}{end}",
                          check=False)
         for line in (listed.stdout or "").splitlines() if listed.returncode == 0 else []:
-            namespace, name = line.split()
-            kubectl("patch", kind, name, "-n", namespace, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
-                    check=False)
+            *namespace, name = line.split()  # cluster-scoped kinds have no namespace
+            kubectl("patch", kind, name, *(["-n"] + namespace if namespace else []), "--type=merge",
+                    "-p", '{"metadata":{"finalizers":null}}', check=False)
     kubectl("wait", "--for=delete", "--timeout=120s", *["crd/" + crd for crd in KEDA_CRDS], check=False)
     left = kubectl("get", "--ignore-not-found", "-o", "name", *["crd/" + crd for crd in KEDA_CRDS], check=False)
     if left.stdout.strip():

@@ -118,6 +118,15 @@ run_ansible_test() {
     record ansible-test FAIL $(( $(date +%s) - start )) "could not copy the collection to $tree"
     return
   fi
+  # The modules build on kubernetes.core's module_utils and doc fragment: the
+  # import and documentation tests need it beside the collection, as a real
+  # copy from the pinned ansible package (it is not itself under test).
+  if ! core=$(python -c 'import ansible_collections.kubernetes.core as c; print(next(iter(c.__path__)))') ||
+      ! mkdir -p "$work/sanity/ansible_collections/kubernetes" ||
+      ! cp -r "$core" "$work/sanity/ansible_collections/kubernetes/core"; then
+    record ansible-test FAIL $(( $(date +%s) - start )) "could not copy kubernetes.core next to the collection"
+    return
+  fi
 
   home="$cache/ansible-test-home"
   pip_version=$(python - <<'EOF_PY'

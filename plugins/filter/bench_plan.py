@@ -1,0 +1,376 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The reconcile plan of one FrappeBench, from its object and the live state; docs in bench_plan.yml.
+
+Every name of an object the bench owns, every decision that depends on the
+live cluster, and the ordered list of templates to render are made here, in
+one place: the role's tasks read the plan, and the templates render one
+object each from it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import re
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.vyogotech.frappe.plugins.filter.bench_ignored_fields import bench_ignored_fields
+from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors import bench_spec_errors
+from ansible_collections.vyogotech.frappe.plugins.filter.k8s_quantity import k8s_quantity
+from ansible_collections.vyogotech.frappe.plugins.filter.lease_renewed import lease_renewed
+from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling import worker_autoscaling
+from ansible_collections.vyogotech.frappe.plugins.filter.worker_scaling_activity import keda_scaler_errors
+
+ACCESS_MODES = ('ReadWriteMany', 'ReadWriteOnce')
+DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class'
+REDIS_PORT = '6379'
+SOCKETIO_PORT = 9000
+
+
+def _or(value, default):
+    """Jinja's default(x, true): a missing or empty value takes the default."""
+    return value if value else default
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
+def names(bench_name):
+    """The name of every object a bench owns (the configuration Job adds its hash)."""
+    return {
+        'sites': '%s-sites' % bench_name,
+        'redis_password': '%s-redis' % bench_name,
+        'redis_cache': '%s-redis-cache' % bench_name,
+        'redis_queue': '%s-redis-queue' % bench_name,
+        'trigger_auth': '%s-redis-queue' % bench_name,
+        'config_prefix': '%s-config-' % bench_name,
+        'component': dict((c, '%s-%s' % (bench_name, c)) for c in ('gunicorn', 'nginx', 'socketio', 'scheduler')),
+        'worker': dict((w, '%s-worker-%s' % (bench_name, w)) for w in ('short', 'long', 'default')),
+    }
+
+
+def _nginx_env(name):
+    return [
+        {'name': 'BACKEND', 'value': '%s-gunicorn:8000' % name},
+        {'name': 'SOCKETIO', 'value': '%s-socketio:%d' % (name, SOCKETIO_PORT)},
+        {'name': 'UPSTREAM_REAL_IP_ADDRESS', 'value': '127.0.0.1'},
+        {'name': 'UPSTREAM_REAL_IP_HEADER', 'value': 'X-Forwarded-For'},
+        {'name': 'UPSTREAM_REAL_IP_RECURSIVE', 'value': 'off'},
+        # Route by the Host header: one nginx serves every site of the bench.
+        {'name': 'FRAPPE_SITE_NAME_HEADER', 'value': '$host'},
+        {'name': 'PROXY_READ_TIMEOUT', 'value': '120'},
+        {'name': 'CLIENT_MAX_BODY_SIZE', 'value': '50m'},
+    ]
+
+
+def _components(name, spec, bench_dir):
+    replicas = _or(spec.get('componentReplicas'), {})
+    return [
+        # The image's CMD (frappe_docker's start.sh: gunicorn on 8000).
+        {'name': 'gunicorn', 'args': [], 'port': 8000, 'port_name': 'http',
+         'replicas': replicas.get('gunicorn', 1), 'needs_config': True},
+        {'name': 'nginx', 'args': ['nginx-entrypoint.sh'], 'port': 8080, 'port_name': 'http',
+         'replicas': replicas.get('nginx', 1), 'needs_config': False, 'env': _nginx_env(name)},
+        {'name': 'socketio', 'args': ['node', '%s/apps/frappe/socketio.js' % bench_dir], 'port': SOCKETIO_PORT,
+         'port_name': 'socketio', 'replicas': replicas.get('socketio', 1), 'needs_config': True},
+        # Exactly one scheduler: a second one would fire every scheduled job twice.
+        {'name': 'scheduler', 'args': ['bench', 'schedule'], 'port': 0, 'replicas': 1, 'recreate': True,
+         'needs_config': True},
+    ]
+
+
+def _bench_id(bench):
+    """spec.benchId, else the one the bench already uses, else <namespace>.<name> (a namespace holds no dot)."""
+    meta, spec, status = bench['metadata'], bench['spec'], _mapping(bench.get('status'))
+    recorded = _or(status.get('benchId'), '')
+    default = meta['name'] if status.get('phase') else '%s.%s' % (meta['namespace'], meta['name'])
+    return _or(spec.get('benchId'), _or(recorded, default)), recorded
+
+
+def _storage(plan, bench, live, settings, apply):
+    """Class, access mode and size of the sites volume; an existing claim keeps what it is."""
+    spec, name, namespace = bench['spec'], plan['name'], plan['namespace']
+    claim = (live.get('sites_claim') or [None])[0]
+    classes = live.get('storage_classes') or []
+    wanted = _or(spec.get('storageClassName'), '')
+    found = None
+    for sc in classes:
+        annotations = _or(sc['metadata'].get('annotations'), {})
+        if (wanted and sc['metadata']['name'] == wanted) or (
+                not wanted and annotations.get(DEFAULT_CLASS_ANNOTATION, '') == 'true'):
+            found = sc
+            break
+    if apply and not claim and wanted and found is None:
+        plan['errors'].append(
+            'spec.storageClassName: StorageClass %s does not exist. Pick one of %s (kubectl get storageclass), '
+            'or remove the field to use the cluster default.'
+            % (wanted, _or(', '.join(sc['metadata']['name'] for sc in classes), '(none)')))
+    override = _or(_mapping(bench['metadata'].get('annotations')).get(settings['access_mode_annotation']), '')
+    if override and override not in ACCESS_MODES:
+        plan['errors'].append('metadata.annotations[%s] must be ReadWriteMany or ReadWriteOnce.'
+                              % settings['access_mode_annotation'])
+    if override in ACCESS_MODES:
+        mode = override
+    elif not apply or re.search('|'.join(settings['rwx_provisioner_patterns']), (found or {}).get('provisioner', '')):
+        mode = 'ReadWriteMany'
+    else:
+        mode = 'ReadWriteOnce'
+    wanted_size = str(_or(spec.get('storageSize'), settings['default_storage_size']))
+    if claim:
+        live_spec = claim.get('spec') or {}
+        mode = live_spec['accessModes'][0]
+        class_name = _or(live_spec.get('storageClassName'), '') if wanted else ''
+        live_size = (live_spec.get('resources') or {}).get('requests', {}).get('storage', '0')
+        size = live_size if k8s_quantity(live_size) >= k8s_quantity(wanted_size, 'spec.storageSize') else wanted_size
+        if wanted and wanted != live_spec.get('storageClassName', ''):
+            plan['warnings'].append(
+                'FrappeBench %s/%s: spec.storageClassName is %s, but the sites volume %s already exists with class %s; '
+                'the class of a claim cannot change, so it is kept. Move the data to a new claim to change it.'
+                % (namespace, name, wanted, plan['names']['sites'], _or(live_spec.get('storageClassName'), '(none)')))
+    else:
+        class_name, size = wanted, wanted_size
+        if apply and mode == 'ReadWriteOnce':
+            plan['warnings'].append(
+                'FrappeBench %s/%s: StorageClass %s (provisioner %s) does not look ReadWriteMany-capable, so the sites '
+                'volume is ReadWriteOnce and every bench pod must run on the node that mounts it. Use an RWX class (NFS, '
+                'CephFS, EFS, Azure Files, Filestore, Longhorn) in spec.storageClassName, or set the annotation %s: '
+                'ReadWriteMany if the class supports it.'
+                % (namespace, name, (found or {}).get('metadata', {}).get('name', '(cluster default)'),
+                   (found or {}).get('provisioner', 'unknown'), settings['access_mode_annotation']))
+    return {'exists': bool(claim), 'access_mode': mode, 'class_name': class_name, 'size': size}
+
+
+def _redis(plan, bench, live, settings, apply):
+    spec, name, namespace = bench['spec'], plan['name'], plan['namespace']
+    redis_config = _or(spec.get('redisConfig'), {})
+    secret_ref = _or(redis_config.get('connectionSecretRef'), {})
+    secret = _or(secret_ref.get('name'), '')
+    if secret and _or(secret_ref.get('namespace'), namespace) != namespace:
+        plan['errors'].append(
+            'spec.redisConfig.connectionSecretRef.namespace must be the bench namespace (%s): KEDA '
+            'TriggerAuthentications and pod environment can only read Secrets of their own namespace. Copy the Secret '
+            'into %s or drop the namespace field.' % (namespace, namespace))
+    secret_version = ''
+    if secret and apply:
+        found = live.get('redis_secret') or []
+        keys = _or((found[0] if found else {}).get('data'), {})
+        if not found or 'host' not in keys or 'port' not in keys:
+            plan['errors'].append(
+                'spec.redisConfig.connectionSecretRef names Secret %s/%s, which %s: create it with keys host and port '
+                '(and password, username when the Redis needs them).'
+                % (namespace, secret, 'does not exist' if not found else 'lacks the key host or port'))
+        if found:
+            secret_version = found[0]['metadata'].get('resourceVersion', '')
+    queue = [s for s in live.get('statefulsets') or [] if s['metadata']['name'] == plan['names']['redis_queue']]
+    # A queue Redis from before queues were persistent keeps its jobs in memory:
+    # any change to it restarts it and loses them, so it stays as it is (no
+    # volume, no password) until its owner moves it (docs/FRAPPEBENCH.md).
+    in_memory = bool(not secret and queue and not (queue[0].get('spec') or {}).get('volumeClaimTemplates'))
+    plan['redis'] = {
+        'secret': secret,
+        'secret_version': secret_version,
+        'queue_address': '%s.%s.svc.%s:%s' % (plan['names']['redis_queue'], namespace, settings['cluster_domain'], REDIS_PORT),
+        'queue_in_memory': in_memory,
+        'password_secret': plan['names']['redis_password'],
+        'image': _or(redis_config.get('image'), settings['default_redis_image']),
+        'servers': [] if secret else [
+            {'role': 'cache', 'storage': '', 'keep_live': False,
+             'args': ['--save', '', '--appendonly', 'no', '--maxmemory',
+                      str(k8s_quantity(_or(redis_config.get('maxMemory'), settings['default_cache_max_memory']),
+                                       'spec.redisConfig.maxMemory')),
+                      '--maxmemory-policy', 'allkeys-lru', '--requirepass', '$(REDIS_PASSWORD)']},
+            {'role': 'queue', 'storage': str(_or(redis_config.get('storageSize'), settings['default_queue_storage_size'])),
+             'keep_live': in_memory,
+             'args': ['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
+                      '--requirepass', '$(REDIS_PASSWORD)']}],
+        # Where Frappe finds Redis and whether it needs the password; the
+        # configuration Job's script builds the URLs.
+        'endpoints': {} if secret else {
+            'cache': {'host': plan['names']['redis_cache'], 'port': REDIS_PORT, 'auth': True},
+            'queue': {'host': plan['names']['redis_queue'], 'port': REDIS_PORT, 'auth': not in_memory}},
+    }
+
+
+def _workers(plan, bench, live, settings, apply):
+    served = ('scaledobjects' not in (live.get('unserved') or [])) if apply else bool(settings['keda_available'])
+    lease = (live.get('keda_lease') or [None])[0]
+    alive = lease_renewed(lease or {}, grace_seconds=settings['keda_lease_grace_seconds']) if apply else None
+    plan['keda'] = served
+    plan['keda_operator_alive'] = alive
+    # Workers at zero would never wake without the operator, or while it cannot
+    # read their queue: they run static replicas until it is back (or reads it
+    # again), then KEDA gets them again.
+    plan['workers'] = worker_autoscaling(
+        bench['spec'], keda_available=served and alive is not False, bench_id=plan['id'],
+        scaler_errors=keda_scaler_errors(live.get('scaledobjects') or []))
+    unscaled = [w for w in plan['workers'].values() if w['enabled'] and not w['kedaManaged']]
+    warnings = []
+    if unscaled:
+        why = ('the KEDA operator is not running: its Lease %s/%s was not renewed in time'
+               % (settings['keda_namespace'], settings['keda_lease'])
+               if served and alive is False else 'the API group keda.sh is not served')
+        warnings.append(
+            'KEDA is not available (%s), so worker(s) %s run with static replicas (%s) instead of scaling to zero; '
+            'install KEDA and reconcile again to hand them over'
+            % (why, ', '.join(w['type'] for w in unscaled), ', '.join(str(w['staticReplicas']) for w in unscaled)))
+    # The filter words the missing KEDA once per worker; it is said once, above.
+    for worker in plan['workers'].values():
+        for warning in worker['warnings']:
+            if not warning.startswith('KEDA is not available') and warning not in warnings:
+                warnings.append(warning)
+    if warnings:
+        plan['warnings'].append('FrappeBench %s/%s: %s' % (plan['namespace'], plan['name'], '; '.join(warnings)))
+
+
+def _config(plan, settings, config_script, live):
+    inputs = {
+        'bench_id': plan['id'],
+        'redis': plan['redis']['endpoints'],
+        'secret': plan['redis']['secret'],
+        'secret_version': plan['redis']['secret_version'],
+        'image': plan['image'],
+        'socketio_port': SOCKETIO_PORT,
+        'script': config_script,
+    }
+    # The same bytes as Ansible's to_json | hash('sha256'): names stay what they were.
+    digest = hashlib.sha256(json.dumps(inputs).encode('utf-8')).hexdigest()[:10]
+    job = plan['names']['config_prefix'] + digest
+    done = any(
+        c.get('type') == 'Complete' and c.get('status') == 'True'
+        for j in live.get('jobs') or [] if j['metadata']['name'] == job
+        for c in (j.get('status') or {}).get('conditions') or [])
+    old = re.compile('^%s[0-9a-f]{10}$' % re.escape(plan['names']['config_prefix']))
+    plan['config'] = {
+        'script': config_script, 'hash': digest, 'job': job, 'done': done,
+        'earlier_jobs': [j['metadata']['name'] for j in live.get('jobs') or []
+                         if old.match(j['metadata']['name']) and j['metadata']['name'] != job],
+    }
+
+
+def _render_plan(plan):
+    steps = [{'stage': 'storage', 'template': 'storage/sites-pvc.yaml.j2', 'vars': {}}]
+    for redis in plan['redis']['servers']:
+        steps.append({'stage': 'redis', 'template': 'redis/service.yaml.j2', 'vars': {'redis': redis}})
+        steps.append({'stage': 'redis', 'template': 'redis/networkpolicy.yaml.j2', 'vars': {'redis': redis}})
+        if not redis['keep_live']:
+            steps.append({'stage': 'redis', 'template': 'redis/statefulset.yaml.j2', 'vars': {'redis': redis}})
+    steps.append({'stage': 'config', 'template': 'config/job.yaml.j2', 'vars': {}})
+    for component in plan['components']:
+        if component['port']:
+            steps.append({'stage': 'processes', 'template': 'components/service.yaml.j2', 'vars': {'c': component}})
+        steps.append({'stage': 'processes', 'template': 'components/deployment.yaml.j2', 'vars': {'c': component}})
+    for worker in plan['workers'].values():
+        steps.append({'stage': 'processes', 'template': 'workers/deployment.yaml.j2', 'vars': {'worker': worker}})
+    keda_workers = [w for w in plan['workers'].values() if w['kedaManaged']]
+    if plan['needs_trigger_auth']:
+        steps.append({'stage': 'keda', 'template': 'workers/triggerauthentication.yaml.j2', 'vars': {}})
+    for worker in keda_workers:
+        steps.append({'stage': 'keda', 'template': 'workers/scaledobject.yaml.j2', 'vars': {'worker': worker}})
+    return steps
+
+
+def _deletions(plan, live):
+    """What the bench owns that the plan no longer wants, as it is live now (nothing read, nothing listed)."""
+    def live_names(key):
+        return set(o['metadata']['name'] for o in live.get(key) or [])
+    unwanted = []
+    for worker_type, worker in plan['workers'].items():
+        name = plan['names']['worker'][worker_type]
+        if not worker['kedaManaged'] and name in live_names('scaledobjects'):
+            unwanted.append({'api_version': 'keda.sh/v1alpha1', 'kind': 'ScaledObject', 'name': name})
+    if not plan['needs_trigger_auth'] and plan['names']['trigger_auth'] in live_names('triggerauthentications'):
+        unwanted.append({'api_version': 'keda.sh/v1alpha1', 'kind': 'TriggerAuthentication',
+                         'name': plan['names']['trigger_auth']})
+    if plan['redis']['secret']:
+        for name in (plan['names']['redis_cache'], plan['names']['redis_queue']):
+            for api_version, kind, key in (('apps/v1', 'StatefulSet', 'statefulsets'), ('v1', 'Service', 'services'),
+                                           ('networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies')):
+                if name in live_names(key):
+                    unwanted.append({'api_version': api_version, 'kind': kind, 'name': name})
+    return unwanted
+
+
+def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
+    """The whole reconcile plan of one bench; see bench_plan.yml."""
+    if not isinstance(bench, dict) or not isinstance(bench.get('metadata'), dict) or not isinstance(bench.get('spec'), dict):
+        raise AnsibleFilterError('bench_plan expects a FrappeBench object with metadata and spec')
+    if mode not in ('apply', 'render'):
+        raise AnsibleFilterError("bench_plan: mode must be apply or render, got %r" % (mode,))
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError('bench_plan: settings must be the mapping of the role settings (frappe_bench_settings)')
+    live = live or {}
+    apply = mode == 'apply'
+    meta, spec = bench['metadata'], bench['spec']
+    name, namespace = meta['name'], meta['namespace']
+    plan = {'name': name, 'namespace': namespace, 'spec': spec, 'names': names(name), 'errors': [], 'warnings': []}
+    spec_errors = bench_spec_errors(bench)
+    if spec_errors:
+        plan['errors'].append('FrappeBench %s/%s cannot be reconciled: %s. Nothing was changed.'
+                              % (namespace, name, '; '.join(spec_errors)))
+        return plan
+    if apply and not meta.get('uid'):
+        plan['errors'].append('In apply mode the role needs the live FrappeBench (metadata.uid is missing); apply the '
+                              'manifest first or use playbooks/site.yml, which does.')
+        return plan
+    bench_id, recorded = _bench_id(bench)
+    plan.update({'id': bench_id, 'recorded_id': recorded})
+    if recorded not in ('', bench_id):
+        plan['errors'].append(
+            'spec.benchId cannot change from %s to %s on a running bench: RQ names its queues after it, so the jobs '
+            'queued under rq:queue:%s:* would never run, and the workers would only wait on the new keys. Set '
+            'spec.benchId back to %s. Nothing was changed.' % (recorded, bench_id, recorded, recorded))
+        return plan
+    image_config = _or(spec.get('imageConfig'), {})
+    plan.update({
+        'labels': {
+            'app.kubernetes.io/name': 'frappe',
+            'app.kubernetes.io/instance': name,
+            'app.kubernetes.io/part-of': 'frappe',
+            'app.kubernetes.io/managed-by': settings['managed_by'],
+            'vyogo.tech/bench': name,
+        },
+        'image': '%s:%s' % (_or(image_config.get('repository'), settings['default_image_repository']),
+                            _or(image_config.get('tag'), spec.get('frappeVersion'))),
+        'pull_policy': _or(image_config.get('pullPolicy'), 'IfNotPresent'),
+        'pull_secrets': _or(image_config.get('pullSecrets'), []),
+        'component_resources': _or(spec.get('componentResources'), {}),
+        'owner_references': [] if not apply else [{
+            'apiVersion': settings['api_version'], 'kind': settings['kind'], 'name': name, 'uid': meta.get('uid'),
+            'controller': True, 'blockOwnerDeletion': True}],
+    })
+    try:
+        _workers(plan, bench, live, settings, apply)
+        _redis(plan, bench, live, settings, apply)
+        plan['components'] = _components(name, spec, settings['bench_dir'])
+        _config(plan, settings, config_script, live)
+        plan['sites'] = _storage(plan, bench, live, settings, apply)
+    except AnsibleFilterError as exc:
+        plan['errors'].append(str(exc))
+        return plan
+    ignored = bench_ignored_fields(spec)
+    if ignored:
+        plan['warnings'].insert(0, 'FrappeBench %s/%s sets fields this collection accepts but ignores: %s'
+                                % (namespace, name, '; '.join(ignored)))
+    # Redis credentials reach KEDA only through a TriggerAuthentication: the
+    # external Redis Secret, or the password of the in-cluster queue Redis.
+    keda_workers = [w for w in plan['workers'].values() if w['kedaManaged']]
+    queue_auth = bool(plan['redis']['secret']) or plan['redis']['endpoints'].get('queue', {}).get('auth', False)
+    plan['needs_trigger_auth'] = bool(keda_workers) and queue_auth
+    plan['render'] = _render_plan(plan)
+    plan['delete'] = _deletions(plan, live) if apply else []
+    # A KEDA-managed worker keeps the replica count it has now: writing
+    # minReplicas back on every reconcile would fight KEDA's HPA.
+    plan['live_replicas'] = dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))
+                                 for d in live.get('deployments') or [])
+    return plan
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'bench_plan': bench_plan}

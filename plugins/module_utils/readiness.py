@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Readiness of Kubernetes objects as the roles judge it, one predicate per kind.
+
+Pure functions of one object as read from the API server (a dict). They are
+used both to decide when a reconcile stops waiting and to write the status
+conditions, so the two never disagree. Like kubernetes.core's waiter, a
+workload whose controller has not yet seen its latest spec
+(status.observedGeneration < metadata.generation) is never ready.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def _status(obj):
+    return (obj or {}).get('status') or {}
+
+
+def _condition(obj, kind):
+    for condition in _status(obj).get('conditions') or []:
+        if condition.get('type') == kind:
+            return condition
+    return None
+
+
+def _int(value):
+    return int(value or 0)
+
+
+def observed(obj):
+    """The controller has seen the object's latest spec."""
+    return _int(_status(obj).get('observedGeneration')) >= _int((obj or {}).get('metadata', {}).get('generation'))
+
+
+def wanted_replicas(obj, default=1):
+    replicas = ((obj or {}).get('spec') or {}).get('replicas')
+    return default if replicas is None else int(replicas)
+
+
+def deployment_stuck(obj):
+    """The rollout gave up (Progressing=False, e.g. ProgressDeadlineExceeded)."""
+    progressing = _condition(obj, 'Progressing') or {}
+    return progressing.get('status') == 'False'
+
+
+def deployment_available(obj):
+    """At least the wanted replicas are available (the rollout may still be running)."""
+    return bool(obj) and _int(_status(obj).get('availableReplicas')) >= wanted_replicas(obj)
+
+
+def deployment_settled(obj):
+    """As `kubectl rollout status` means it: latest spec seen, every replica updated and available, none left over."""
+    status, want = _status(obj), wanted_replicas(obj)
+    return (bool(obj) and observed(obj) and _int(status.get('updatedReplicas')) == want
+            and _int(status.get('replicas')) == want and _int(status.get('availableReplicas')) >= want)
+
+
+def deployment_ready(obj):
+    """Serving what it was asked to: settled, and its rollout has not given up."""
+    return deployment_settled(obj) and not deployment_stuck(obj)
+
+
+def statefulset_settled(obj):
+    status, want = _status(obj), wanted_replicas(obj)
+    return (bool(obj) and observed(obj) and _int(status.get('updatedReplicas')) == want
+            and _int(status.get('replicas')) == want and _int(status.get('readyReplicas')) >= want
+            and (status.get('currentRevision') or '') == (status.get('updateRevision') or ''))
+
+
+def statefulset_ready(obj):
+    """Every replica ready on the latest revision (a single-replica Redis: the one pod serves)."""
+    return statefulset_settled(obj)
+
+
+def job_finished(obj):
+    """'Complete', 'Failed', or None while it runs."""
+    for kind in ('Complete', 'Failed'):
+        if (_condition(obj, kind) or {}).get('status') == 'True':
+            return kind
+    return None
+
+
+def claim_bound(obj):
+    return _status(obj).get('phase') == 'Bound'
+
+
+SETTLED = {'Deployment': deployment_settled, 'StatefulSet': statefulset_settled}
+
+
+def rolling(objects):
+    """Names of the Deployments and StatefulSets among `objects` whose rollout has not settled."""
+    return [o['metadata']['name'] for o in objects or [] if o.get('kind') in SETTLED and not SETTLED[o['kind']](o)]

@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: k8s_multi_info
+short_description: Read several kinds and objects from the Kubernetes API in one module run
+version_added: 0.1.0
+description:
+  - Lists objects of several kinds (by label selector) and reads single objects by name, in one run of one
+    Python process with one API client. A reconcile that needs a dozen reads then costs one module start instead
+    of a dozen, which is most of the time of a reconcile that has nothing to change.
+  - A kind whose API group or version the API server does not serve is a normal answer (RV(unserved) names its
+    key, its list is empty), not an error, so optional APIs such as V(keda.sh) are read without asking first.
+  - Secrets come back without their values; each key of C(data) maps to an empty string, so a caller can see
+    which keys exist and the C(resourceVersion), never a password.
+  - C(metadata.managedFields) is left out of every object, and every object carries its C(kind) and C(apiVersion)
+    (items of a list have none of their own).
+author:
+  - vyogotech maintainers (@vyogotech)
+options:
+  reads:
+    description:
+      - What to read. Each entry names a O(reads[].key) under which its objects are returned.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      key:
+        description: The key of RV(objects) that holds what this entry read. Unique.
+        type: str
+        required: true
+      api_version:
+        description: The C(apiVersion) of the kind, for example V(apps/v1) or V(keda.sh/v1alpha1).
+        type: str
+        required: true
+      kind:
+        description: The kind, for example V(Deployment).
+        type: str
+        required: true
+      namespace:
+        description: The namespace, for namespaced kinds.
+        type: str
+      name:
+        description: Read this one object; its list holds it, or nothing when it does not exist.
+        type: str
+      label_selectors:
+        description: Without O(reads[].name), list the objects that match all of these selectors.
+        type: list
+        elements: str
+        default: []
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+notes:
+  - Built on the API client of C(kubernetes.core) (its connection options and environment variables apply).
+  - Under the Ansible Operator SDK's proxy, a list does not register a watch on what it returns; single-object
+    reads of owned objects do.
+seealso:
+  - module: kubernetes.core.k8s_info
+'''
+
+EXAMPLES = r'''
+- name: Read what a bench owns, the KEDA operator's Lease and the storage classes
+  vyogotech.frappe.k8s_multi_info:
+    reads:
+      - {key: deployments, api_version: apps/v1, kind: Deployment, namespace: erp, label_selectors: [vyogo.tech/bench=erp]}
+      - {key: scaledobjects, api_version: keda.sh/v1alpha1, kind: ScaledObject, namespace: erp,
+         label_selectors: [vyogo.tech/bench=erp]}
+      - {key: keda_lease, api_version: coordination.k8s.io/v1, kind: Lease, namespace: keda, name: operator.keda.sh}
+      - {key: storage_classes, api_version: storage.k8s.io/v1, kind: StorageClass}
+  register: bench_state
+
+- name: Is KEDA there?
+  ansible.builtin.debug:
+    msg: "{{ 'scaledobjects' not in bench_state.unserved }}"
+'''
+
+RETURN = r'''
+objects:
+  description: For each O(reads[].key), the list of objects read (empty when none, or when the kind is not served).
+  returned: success
+  type: dict
+  sample: {deployments: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: erp-gunicorn}}], keda_lease: []}
+unserved:
+  description: The keys whose kind the API server does not serve.
+  returned: success
+  type: list
+  elements: str
+  sample: [scaledobjects]
+'''
+
+import copy
+
+from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+
+try:
+    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError, ResourceNotUniqueError
+except ImportError:
+    # AnsibleK8SModule reports the missing library.
+    pass
+
+
+READ_SPEC = dict(
+    key=dict(type='str', required=True, no_log=False),
+    api_version=dict(type='str', required=True),
+    kind=dict(type='str', required=True),
+    namespace=dict(type='str'),
+    name=dict(type='str'),
+    label_selectors=dict(type='list', elements='str', default=[]),
+)
+
+
+def _argspec():
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec['reads'] = dict(type='list', elements='dict', required=True, options=READ_SPEC)
+    return spec
+
+
+def _clean(obj, resource):
+    """The object as a plain dict with its kind, without managedFields and without Secret values."""
+    obj = obj.to_dict() if hasattr(obj, 'to_dict') else dict(obj)
+    # Items of a list carry no kind of their own.
+    obj.setdefault('kind', resource.kind)
+    obj.setdefault('apiVersion', resource.group_version)
+    obj.get('metadata', {}).pop('managedFields', None)
+    if obj.get('kind') == 'Secret':
+        obj['data'] = dict.fromkeys(obj.get('data') or {}, '')
+        obj.pop('stringData', None)
+    return obj
+
+
+def read_all(client, reads):
+    """({key: [objects]}, [keys of kinds not served]) for the reads, with one client."""
+    objects, unserved = {}, []
+    for read in reads:
+        key = read['key']
+        try:
+            resource = client.resource(read['kind'], read['api_version'])
+        except (ResourceNotFoundError, ResourceNotUniqueError):
+            objects[key] = []
+            unserved.append(key)
+            continue
+        params = {}
+        if read.get('namespace') and resource.namespaced:
+            params['namespace'] = read['namespace']
+        try:
+            if read.get('name'):
+                objects[key] = [_clean(client.get(resource, name=read['name'], **params), resource)]
+            else:
+                if read.get('label_selectors'):
+                    params['label_selector'] = ','.join(read['label_selectors'])
+                objects[key] = [_clean(item, resource) for item in client.get(resource, **params).items]
+        except NotFoundError:
+            # A missing object; or a kind whose CRD went away after discovery was cached.
+            objects[key] = []
+            if not read.get('name'):
+                unserved.append(key)
+    return objects, unserved
+
+
+def main():
+    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=_argspec(), supports_check_mode=True)
+    keys = [read['key'] for read in module.params['reads']]
+    duplicates = sorted(set(key for key in keys if keys.count(key) > 1))
+    if duplicates:
+        module.fail_json(msg='reads: each key must be unique; repeated: %s' % ', '.join(duplicates))
+    try:
+        client = get_api_client(module)
+        objects, unserved = read_all(client, module.params['reads'])
+    except CoreException as exc:
+        module.fail_from_exception(exc)
+    except Exception as exc:  # pylint: disable=broad-except
+        # With the API server's answer (a Status) in it, for the caller to quote.
+        module.fail_json(msg='Failed to read from the Kubernetes API: %s' % exc, status=getattr(exc, 'status', None))
+    module.exit_json(changed=False, objects=objects, unserved=unserved)
+
+
+if __name__ == '__main__':
+    main()

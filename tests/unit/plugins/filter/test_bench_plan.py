@@ -1,0 +1,186 @@
+"""Unit tests of bench_plan: the names, decisions, refusals and deletions of a bench's reconcile."""
+
+import copy
+import re
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.vyogotech.frappe.plugins.filter.bench_plan import bench_plan
+
+ROLE = Path(__file__).resolve().parents[4] / "roles" / "frappe_bench"
+
+
+def _role_settings():
+    """frappe_bench_settings as the role resolves it from its defaults and vars."""
+    variables = {}
+    for path in (ROLE / "defaults" / "main.yml", ROLE / "vars" / "main.yml"):
+        variables.update(yaml.safe_load(path.read_text()))
+    settings = {}
+    for key, value in variables["frappe_bench_settings"].items():
+        match = re.fullmatch(r"\{\{ (\w+)(?: \| (bool|int))? \}\}", value)
+        assert match, "frappe_bench_settings.%s must name one role variable: %r" % (key, value)
+        name, conversion = match.groups()
+        assert name in variables, "frappe_bench_settings.%s names %s, which the role does not define" % (key, name)
+        settings[key] = {"bool": bool, "int": int, None: lambda v: v}[conversion](variables[name])
+    return settings
+
+
+SETTINGS = _role_settings()
+
+
+def bench(name="erp", namespace="erp-ns", status=None, annotations=None, **spec):
+    body = {"frappeVersion": "version-15", "imageConfig": {"repository": "docker.io/frappe/erpnext", "tag": "v15.45.0"}}
+    body.update(spec)
+    meta = {"name": name, "namespace": namespace, "uid": "0b7c2f5e-1111-2222-3333-444455556666"}
+    if annotations:
+        meta["annotations"] = annotations
+    obj = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench", "metadata": meta, "spec": body}
+    if status:
+        obj["status"] = status
+    return obj
+
+
+def obj(kind, name, **fields):
+    return dict({"kind": kind, "metadata": {"name": name}}, **fields)
+
+
+STANDARD = obj("StorageClass", "standard", provisioner="rancher.io/local-path",
+               metadata={"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}})
+NFS = obj("StorageClass", "shared-nfs", provisioner="nfs.csi.k8s.io")
+
+
+def plan(b=None, mode="apply", **live):
+    live.setdefault("storage_classes", [STANDARD, NFS])
+    return bench_plan(b or bench(), live=live, settings=SETTINGS, mode=mode, config_script="echo configure")
+
+
+def test_every_name_the_bench_owns_comes_from_the_plan():
+    p = plan()
+    assert p["errors"] == []
+    rendered = [s["template"] for s in p["render"]]
+    assert rendered == [
+        "storage/sites-pvc.yaml.j2",
+        "redis/service.yaml.j2", "redis/networkpolicy.yaml.j2", "redis/statefulset.yaml.j2",
+        "redis/service.yaml.j2", "redis/networkpolicy.yaml.j2", "redis/statefulset.yaml.j2",
+        "config/job.yaml.j2",
+        "components/service.yaml.j2", "components/deployment.yaml.j2",
+        "components/service.yaml.j2", "components/deployment.yaml.j2",
+        "components/service.yaml.j2", "components/deployment.yaml.j2",
+        "components/deployment.yaml.j2",
+        "workers/deployment.yaml.j2", "workers/deployment.yaml.j2", "workers/deployment.yaml.j2",
+        "workers/triggerauthentication.yaml.j2",
+        "workers/scaledobject.yaml.j2", "workers/scaledobject.yaml.j2"]
+    assert [s["stage"] for s in p["render"]] == sorted(
+        [s["stage"] for s in p["render"]], key=["storage", "redis", "config", "processes", "keda"].index)
+    assert p["names"]["worker"]["short"] == "erp-worker-short" and p["names"]["sites"] == "erp-sites"
+    assert re.fullmatch(r"erp-config-[0-9a-f]{10}", p["config"]["job"])
+    assert p["id"] == "erp-ns.erp" and p["owner_references"][0]["uid"] == bench()["metadata"]["uid"]
+
+
+def test_the_configuration_hash_follows_every_input_and_nothing_else():
+    first = plan()["config"]["hash"]
+    assert plan()["config"]["hash"] == first
+    assert plan(bench(imageConfig={"repository": "docker.io/frappe/erpnext", "tag": "v15.46.0"}))["config"]["hash"] != first
+    assert bench_plan(bench(), live={"storage_classes": [STANDARD]}, settings=SETTINGS,
+                      config_script="echo other")["config"]["hash"] != first
+    assert plan(bench(componentReplicas={"gunicorn": 3}))["config"]["hash"] == first
+
+
+def test_a_completed_configuration_job_is_not_waited_for_and_earlier_ones_go():
+    job = plan()["config"]["job"]
+    complete = {"conditions": [{"type": "Complete", "status": "True"}]}
+    p = plan(jobs=[obj("Job", job, status=complete), obj("Job", "erp-config-0123456789", status=complete),
+                   obj("Job", "erp-config-backup")])
+    assert p["config"]["done"] is True
+    assert p["config"]["earlier_jobs"] == ["erp-config-0123456789"]
+    assert plan(jobs=[obj("Job", job, status={"active": 1})])["config"]["done"] is False
+
+
+def test_refusals_stop_the_plan_before_anything_is_decided():
+    p = plan(bench(storageSize="0"))
+    assert len(p["errors"]) == 1 and "spec.storageSize" in p["errors"][0] and "render" not in p
+    changed = plan(bench(benchId="other", status={"phase": "Ready", "benchId": "erp-ns.erp"}))
+    assert "cannot change from erp-ns.erp to other" in changed["errors"][0] and "render" not in changed
+    no_uid = bench()
+    del no_uid["metadata"]["uid"]
+    assert "metadata.uid is missing" in plan(no_uid)["errors"][0]
+    assert plan(no_uid, mode="render")["errors"] == []
+
+
+def test_what_only_the_cluster_knows_is_checked_in_apply_mode_only():
+    missing_class = bench(storageClassName="no-such-class")
+    assert "StorageClass no-such-class does not exist. Pick one of standard, shared-nfs" in plan(missing_class)["errors"][0]
+    assert plan(missing_class, mode="render")["errors"] == []
+    external = bench(redisConfig={"connectionSecretRef": {"name": "queue"}})
+    assert "which does not exist" in plan(external)["errors"][0]
+    lacking = [{"kind": "Secret", "metadata": {"name": "queue", "resourceVersion": "7"}, "data": {"host": ""}}]
+    assert "lacks the key host or port" in plan(external, redis_secret=lacking)["errors"][0]
+    elsewhere = bench(redisConfig={"connectionSecretRef": {"name": "queue", "namespace": "other"}})
+    assert "connectionSecretRef.namespace must be the bench namespace" in plan(elsewhere, mode="render")["errors"][0]
+    bad_annotation = bench(annotations={"vyogo.tech/sites-access-mode": "Sometimes"})
+    assert "must be ReadWriteMany or ReadWriteOnce" in plan(bad_annotation, mode="render")["errors"][0]
+
+
+def test_the_sites_volume_follows_its_class_and_an_existing_claim_keeps_what_it_is():
+    assert plan()["sites"]["access_mode"] == "ReadWriteOnce"
+    assert any("does not look ReadWriteMany-capable" in w for w in plan()["warnings"])
+    assert plan(bench(storageClassName="shared-nfs"))["sites"]["access_mode"] == "ReadWriteMany"
+    assert plan(mode="render")["sites"]["access_mode"] == "ReadWriteMany"
+    claim = obj("PersistentVolumeClaim", "erp-sites", spec={
+        "accessModes": ["ReadWriteMany"], "storageClassName": "shared-nfs", "resources": {"requests": {"storage": "20Gi"}}})
+    kept = plan(bench(storageClassName="standard", storageSize="10Gi"), sites_claim=[claim])
+    assert kept["sites"] == {"exists": True, "access_mode": "ReadWriteMany", "class_name": "shared-nfs", "size": "20Gi"}
+    assert any("the class of a claim cannot change" in w for w in kept["warnings"])
+    grown = plan(bench(storageSize="30Gi"), sites_claim=[claim])["sites"]
+    assert (grown["size"], grown["class_name"]) == ("30Gi", "")
+
+
+def test_deletions_are_only_of_what_exists_and_the_plan_no_longer_wants():
+    assert plan()["delete"] == []
+    live = {"scaledobjects": [obj("ScaledObject", "erp-worker-default"), obj("ScaledObject", "erp-worker-short")],
+            "statefulsets": [obj("StatefulSet", "erp-redis-queue", spec={"volumeClaimTemplates": [{}]})],
+            "services": [obj("Service", "erp-redis-queue"), obj("Service", "erp-gunicorn")],
+            "networkpolicies": [obj("NetworkPolicy", "erp-redis-cache")]}
+    assert plan(**live)["delete"] == [
+        {"api_version": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "erp-worker-default"}]
+    secret = [{"kind": "Secret", "metadata": {"name": "queue"}, "data": {"host": "", "port": ""}}]
+    external = plan(bench(redisConfig={"connectionSecretRef": {"name": "queue"}}), redis_secret=secret, **live)
+    assert [(d["kind"], d["name"]) for d in external["delete"]] == [
+        ("ScaledObject", "erp-worker-default"), ("NetworkPolicy", "erp-redis-cache"),
+        ("StatefulSet", "erp-redis-queue"), ("Service", "erp-redis-queue")]
+    # Without KEDA the worker ScaledObjects go, and the TriggerAuthentication with them.
+    gone = plan(unserved=["scaledobjects", "triggerauthentications"],
+                scaledobjects=[], triggerauthentications=[obj("TriggerAuthentication", "erp-redis-queue")])
+    assert gone["keda"] is False and [d["kind"] for d in gone["delete"]] == ["TriggerAuthentication"]
+
+
+def test_a_queue_redis_that_keeps_its_jobs_in_memory_is_left_as_it_is():
+    in_memory = obj("StatefulSet", "erp-redis-queue", spec={})
+    p = plan(statefulsets=[in_memory])
+    assert p["redis"]["queue_in_memory"] is True
+    assert "redis/statefulset.yaml.j2" in [s["template"] for s in p["render"]]  # the cache's
+    assert [s["vars"]["redis"]["role"] for s in p["render"] if s["template"] == "redis/statefulset.yaml.j2"] == ["cache"]
+    assert p["redis"]["endpoints"]["queue"]["auth"] is False
+
+
+def test_keda_and_its_operator_decide_how_workers_scale():
+    assert plan()["workers"]["short"]["mode"] == "autoscaled"
+    stale = {"kind": "Lease", "metadata": {"name": "operator.keda.sh"},
+             "spec": {"holderIdentity": "keda-0", "leaseDurationSeconds": 15, "renewTime": "2020-01-01T00:00:00.000000Z"}}
+    gone = plan(keda_lease=[stale])
+    assert gone["keda_operator_alive"] is False and gone["workers"]["short"]["mode"] == "static"
+    assert any("the KEDA operator is not running" in w for w in gone["warnings"])
+    failing = obj("ScaledObject", "erp-worker-short", metadata={
+        "name": "erp-worker-short", "labels": {"app.kubernetes.io/component": "worker-short"}},
+        status={"conditions": [{"type": "Ready", "status": "False", "reason": "TriggerError", "message": "x"}]})
+    assert plan(scaledobjects=[failing])["workers"]["short"]["mode"] == "fallback"
+    assert plan(unserved=["scaledobjects"])["workers"]["short"]["mode"] == "static"
+    assert plan(mode="render")["workers"]["short"]["mode"] == "autoscaled"
+
+
+def test_the_plan_does_not_change_its_input():
+    b = bench(workerAutoscalingConfig={"short": {"maxReplicas": 3}})
+    before = copy.deepcopy(b)
+    plan(b)
+    assert b == before

@@ -45,7 +45,7 @@ options:
       - When given, RV(served) is true only if the kind is served.
     type: str
 extends_documentation_fragment:
-  - vyogotech.frappe.k8s_auth
+  - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
@@ -185,16 +185,16 @@ resource:
 
 import copy
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_client import (
-    AUTH_REQUIRED_TOGETHER,
+from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_requests import (
     K8sClientError,
-    auth_argument_spec,
     discover_group,
     discover_resources,
     find_resource,
-    get_api_client,
+    api_client_of,
     preferred_version,
     served_versions,
     subresources_of,
@@ -202,7 +202,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_client import
 
 
 def argument_spec():
-    spec = auth_argument_spec()
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(
         group=dict(type='str', required=True),
         version=dict(type='str'),
@@ -272,9 +272,9 @@ def lookup(api_client, group, version=None, kind=None):
 
 
 def main():
-    module = AnsibleModule(
+    module = AnsibleK8SModule(
+        module_class=AnsibleModule,
         argument_spec=argument_spec(),
-        required_together=AUTH_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     try:
@@ -288,7 +288,7 @@ def main():
     if kind is not None:
         kind = kind.strip() or None
 
-    api_client = get_api_client(module)
+    api_client = api_client_of(module)
     try:
         result = lookup(api_client, group, version, kind)
     except K8sClientError as exc:

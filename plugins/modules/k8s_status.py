@@ -90,7 +90,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - vyogotech.frappe.k8s_auth
+  - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
@@ -220,7 +220,9 @@ patch:
 import copy
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import (
     compute_status,
@@ -229,15 +231,13 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import
     normalize_conditions,
     utc_now,
 )
-from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_client import (
-    AUTH_REQUIRED_TOGETHER,
+from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_requests import (
     K8sClientError,
     K8sNotFoundError,
     api_request,
-    auth_argument_spec,
     discover_resources,
     find_resource,
-    get_api_client,
+    api_client_of,
     object_path,
     split_api_version,
     subresources_of,
@@ -250,7 +250,7 @@ CONFLICT_BACKOFF = 0.2
 
 
 def argument_spec():
-    spec = auth_argument_spec()
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(
         api_version=dict(type='str', required=True),
         kind=dict(type='str', required=True),
@@ -392,10 +392,10 @@ def _still_set(patch, path):
 
 
 def main():
-    module = AnsibleModule(
+    module = AnsibleK8SModule(
+        module_class=AnsibleModule,
         argument_spec=argument_spec(),
         required_one_of=[('status', 'conditions')],
-        required_together=AUTH_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     params = module.params
@@ -408,7 +408,7 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
-    api_client = get_api_client(module)
+    api_client = api_client_of(module)
     try:
         result = StatusUpdater(module, api_client).run()
     except K8sClientError as exc:

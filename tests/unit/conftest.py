@@ -124,8 +124,16 @@ class FakeApiServer:
     Anything else answers 404 with a metav1.Status body.
     """
 
+    # What kubernetes.core's client asks first (its discovery): the server's
+    # version and the API groups, answered like an API server with no groups.
+    DISCOVERY = {
+        ("GET", "/version"): (200, {"major": "1", "minor": "36", "gitVersion": "v1.36.3"}),
+        ("GET", "/api"): (200, {"kind": "APIVersions", "versions": ["v1"]}),
+        ("GET", "/apis"): (200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
+    }
+
     def __init__(self):
-        self.routes = {}
+        self.routes = dict(self.DISCOVERY)
         self.requests = []
         server = self
 
@@ -139,7 +147,8 @@ class FakeApiServer:
                     "headers": list(self.headers.items()),
                     "body": json.loads(raw) if raw else None,
                 }
-                server.requests.append(request)
+                if (self.command, self.path) not in FakeApiServer.DISCOVERY:
+                    server.requests.append(request)
                 route = server.routes.get((self.command, self.path))
                 if route is None:
                     status, body = 404, status_body(404, "NotFound", "the server could not find the requested resource")

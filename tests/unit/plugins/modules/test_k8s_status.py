@@ -77,7 +77,7 @@ class Store:
 
 
 def args(fake_api, **kw):
-    result = dict(BASE, host=fake_api.url)
+    result = dict(BASE, host=fake_api.url, api_key="test-token")
     result.update(kw)
     return result
 

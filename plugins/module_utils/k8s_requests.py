@@ -2,15 +2,13 @@
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Shared Kubernetes client code for the modules of this collection.
+"""Raw requests and discovery for the modules of this collection.
 
-The modules here talk to the API server with the ``kubernetes`` Python
-client directly (no dynamic client, no discovery cache), so this file holds:
+The connection options and the API client come from kubernetes.core
+(``AUTH_ARG_SPEC``, ``get_api_client``); this file only uses the
+``kubernetes.client.ApiClient`` that client holds:
 
-* ``AUTH_ARG_SPEC``: the connection options, named and read from the
-  environment like the kubernetes.core modules do;
-* ``get_api_client(module)``: a ``kubernetes.client.ApiClient`` built from
-  those options, a kubeconfig, or the pod's service account;
+* ``api_client_of(module)``: that ApiClient, from kubernetes.core's client;
 * ``api_request()``: one raw JSON request that works with both generations of
   the generated client (the legacy ``call_api(path, method, ...)`` one, and the
   ``param_serialize()``/``call_api(method, url, ...)`` one of recent releases
@@ -24,112 +22,27 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import json
-import os
-import traceback
 from urllib.parse import quote
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
-KUBERNETES_IMPORT_ERROR = None
 try:
-    import kubernetes
-    import kubernetes.client
-    import kubernetes.config
     import urllib3
 
     try:
         from kubernetes.client.exceptions import ApiException
     except ImportError:  # pragma: no cover - very old clients
         from kubernetes.client.rest import ApiException
-    try:
-        from kubernetes.config.config_exception import ConfigException
-    except ImportError:  # pragma: no cover
-        ConfigException = Exception
-    HAS_KUBERNETES = True
 except ImportError:
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+    # kubernetes.core's AnsibleK8SModule reports the missing library.
+    pass
 
 
-AUTH_ARG_SPEC = {
-    'kubeconfig': {
-        'type': 'raw',
-        'fallback': (env_fallback, ['K8S_AUTH_KUBECONFIG']),
-    },
-    'context': {
-        'type': 'str',
-        'fallback': (env_fallback, ['K8S_AUTH_CONTEXT']),
-    },
-    'host': {
-        'type': 'str',
-        'fallback': (env_fallback, ['K8S_AUTH_HOST']),
-    },
-    'api_key': {
-        'type': 'str',
-        'no_log': True,
-        'fallback': (env_fallback, ['K8S_AUTH_API_KEY']),
-    },
-    'username': {
-        'type': 'str',
-        'fallback': (env_fallback, ['K8S_AUTH_USERNAME']),
-    },
-    'password': {
-        'type': 'str',
-        'no_log': True,
-        'fallback': (env_fallback, ['K8S_AUTH_PASSWORD']),
-    },
-    'validate_certs': {
-        'type': 'bool',
-        'aliases': ['verify_ssl'],
-        'fallback': (env_fallback, ['K8S_AUTH_VERIFY_SSL', 'K8S_AUTH_VALIDATE_CERTS']),
-    },
-    'ca_cert': {
-        'type': 'path',
-        'aliases': ['ssl_ca_cert'],
-        'fallback': (env_fallback, ['K8S_AUTH_SSL_CA_CERT', 'K8S_AUTH_CA_CERT']),
-    },
-    'client_cert': {
-        'type': 'path',
-        'aliases': ['cert_file'],
-        'fallback': (env_fallback, ['K8S_AUTH_CERT_FILE', 'K8S_AUTH_CLIENT_CERT']),
-    },
-    'client_key': {
-        'type': 'path',
-        'aliases': ['key_file'],
-        'no_log': False,
-        'fallback': (env_fallback, ['K8S_AUTH_KEY_FILE', 'K8S_AUTH_CLIENT_KEY']),
-    },
-    'proxy': {
-        'type': 'str',
-        'fallback': (env_fallback, ['K8S_AUTH_PROXY']),
-    },
-    'impersonate_user': {
-        'type': 'str',
-        'fallback': (env_fallback, ['K8S_AUTH_IMPERSONATE_USER']),
-    },
-    'impersonate_groups': {
-        'type': 'list',
-        'elements': 'str',
-        'fallback': (env_fallback, ['K8S_AUTH_IMPERSONATE_GROUPS']),
-    },
-}
-
-# For AnsibleModule(required_together=...): basic auth needs both.
-AUTH_REQUIRED_TOGETHER = [('username', 'password')]
-
-# (connect, read) seconds: a black-holed address must not hang a reconcile.
 DEFAULT_REQUEST_TIMEOUT = (20, 120)
 
 CORE_GROUP_NAMES = ('', 'core', 'v1')
-
-DEFAULT_KUBECONFIG = '~/.kube/config'
-
-
-def auth_argument_spec():
-    """A fresh copy of AUTH_ARG_SPEC, safe to merge into a module's spec."""
-    return copy.deepcopy(AUTH_ARG_SPEC)
 
 
 class K8sClientError(Exception):
@@ -152,183 +65,29 @@ class K8sNotFoundError(K8sClientError):
     """The API server answered 404 Not Found."""
 
 
-class _RepeatedHeader(str):
-    """A header name that may occur several times in one request.
+def api_client_of(module):
+    """The kubernetes.client.ApiClient of kubernetes.core's client for the module's options (fails the module).
 
-    ApiClient keeps default headers in a dict; Kubernetes reads one
-    Impersonate-Group header per group, so each group needs its own key.
-    Equality and hashing by identity make equal names distinct dict keys.
+    kubernetes.core's client reads the server's discovery documents when it
+    is made, so an unreachable server or refused credentials show up here.
     """
-
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
-
-    def __ne__(self, other):
-        return self is not other
-
-
-# ---------------------------------------------------------------------------
-# Configuration
-# ---------------------------------------------------------------------------
-
-def _kubeconfig_paths(value):
-    return [os.path.expanduser(p) for p in value.split(os.pathsep) if p]
-
-
-def _describe_kubeconfig(kubeconfig, context):
-    if isinstance(kubeconfig, dict):
-        where = 'the kubeconfig given as a dict'
-    else:
-        where = 'kubeconfig %s' % kubeconfig
-    if context:
-        where += ' (context %s)' % context
-    return where
-
-
-def _load_kubeconfig(configuration, kubeconfig, context):
-    """Load a kubeconfig (dict, path, or KUBECONFIG / ~/.kube/config) into configuration."""
+    host = module.params.get('host') or 'the configured host'
     try:
-        if isinstance(kubeconfig, dict):
-            kubernetes.config.load_kube_config_from_dict(
-                config_dict=kubeconfig, context=context,
-                client_configuration=configuration, persist_config=False)
-            return
-        if kubeconfig is None:
-            kubeconfig = os.environ.get('KUBECONFIG') or DEFAULT_KUBECONFIG
-        if not isinstance(kubeconfig, str):
-            raise K8sClientError(
-                'kubeconfig must be a path or a dict, got %s' % type(kubeconfig).__name__)
-        paths = _kubeconfig_paths(kubeconfig)
-        if not any(os.path.exists(p) for p in paths):
-            raise K8sClientError('kubeconfig %s does not exist' % kubeconfig)
-        kubernetes.config.load_kube_config(
-            config_file=os.pathsep.join(paths), context=context,
-            client_configuration=configuration, persist_config=False)
-    except K8sClientError:
-        raise
-    except Exception as exc:  # ConfigException, YAML, exec plugin, malformed dict ...
-        raise K8sClientError('cannot load %s: %s' % (_describe_kubeconfig(kubeconfig, context), exc))
-
-
-def _default_kubeconfig_available():
-    if os.environ.get('KUBECONFIG'):
-        return True
-    return os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG))
-
-
-def _normalise_host(host):
-    host = host.strip().rstrip('/')
-    if '://' not in host:
-        host = 'https://' + host
-    return host
-
-
-def build_configuration(params):
-    """Build a kubernetes.client.Configuration from module parameters.
-
-    Order:
-    1. ``host`` without ``kubeconfig``/``context``: only the parameters are used
-       (api_key, username/password, client_cert/client_key, or nothing, e.g.
-       for an authenticating proxy such as ``kubectl proxy``).
-    2. ``kubeconfig`` (path or dict), ``context``, ``KUBECONFIG`` or an existing
-       ``~/.kube/config``: that kubeconfig, then the parameters override it.
-    3. Otherwise the pod's service account (in-cluster config).
-    """
-    host = params.get('host')
-    kubeconfig = params.get('kubeconfig')
-    context = params.get('context')
-    if host:
-        host = _normalise_host(host)
-
-    for option in ('ca_cert', 'client_cert', 'client_key'):
-        path = params.get(option)
-        if path and not os.path.isfile(path):
-            raise K8sClientError('%s file %s does not exist' % (option, path))
-    if params.get('client_key') and not params.get('client_cert'):
-        raise K8sClientError('client_key needs client_cert')
-    if bool(params.get('username')) != bool(params.get('password')):
-        raise K8sClientError('username and password must be given together')
-
-    configuration = kubernetes.client.Configuration()
-    if host and kubeconfig is None and not context:
-        configuration.host = host
-    elif kubeconfig is not None or context or _default_kubeconfig_available():
-        _load_kubeconfig(configuration, kubeconfig, context)
-    else:
-        try:
-            kubernetes.config.load_incluster_config(client_configuration=configuration)
-        except ConfigException as exc:
-            raise K8sClientError(
-                'no Kubernetes connection configured: give host (with api_key, client_cert/client_key '
-                'or username/password), or kubeconfig, or set KUBECONFIG or create %s, or run in a pod '
-                'with a service account (in-cluster config: %s)' % (DEFAULT_KUBECONFIG, exc))
-
-    if host:
-        configuration.host = host
-    # The token goes under 'authorization': clients generated with the legacy
-    # template read only that key, newer ones read 'BearerToken' or 'authorization'.
-    # Replacing the whole dict (and the refresh hook) drops a kubeconfig or
-    # service-account token that would otherwise win.
-    api_key = params.get('api_key')
-    if api_key:
-        if not api_key.lower().startswith('bearer '):
-            api_key = 'Bearer ' + api_key
-        configuration.api_key = {'authorization': api_key}
-        configuration.api_key_prefix = {}
-        configuration.refresh_api_key_hook = None
-    elif params.get('username') and params.get('password'):
-        configuration.username = params['username']
-        configuration.password = params['password']
-        configuration.api_key = {'authorization': configuration.get_basic_auth_token()}
-        configuration.api_key_prefix = {}
-        configuration.refresh_api_key_hook = None
-    if params.get('validate_certs') is not None:
-        configuration.verify_ssl = params['validate_certs']
-    if params.get('ca_cert'):
-        configuration.ssl_ca_cert = params['ca_cert']
-    if params.get('client_cert'):
-        configuration.cert_file = params['client_cert']
-        configuration.key_file = params.get('client_key')
-    if params.get('proxy'):
-        configuration.proxy = params['proxy']
-    if not configuration.host:
-        raise K8sClientError('no API server address: give host or a kubeconfig with a server')
-    return configuration
-
-
-def impersonation_headers(params):
-    """(name, value) pairs for the Impersonate-User / Impersonate-Group headers."""
-    headers = []
-    if params.get('impersonate_user'):
-        headers.append(('Impersonate-User', params['impersonate_user']))
-    for group in params.get('impersonate_groups') or []:
-        if group:
-            headers.append((_RepeatedHeader('Impersonate-Group'), group))
-    return headers
-
-
-def check_kubernetes_library(module):
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
-
-
-def get_api_client(module):
-    """Return a kubernetes.client.ApiClient for the module's auth options (fails the module on error)."""
-    check_kubernetes_library(module)
-    try:
-        configuration = build_configuration(module.params)
-    except K8sClientError as exc:
+        k8s = get_api_client(module)
+    except CoreException as exc:
         module.fail_json(msg=str(exc))
-    if configuration.verify_ssl is False:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        module.fail_json(msg='cannot reach the Kubernetes API server at %s: %s' % (host, _connection_reason(exc)))
+    except Exception as exc:  # pylint: disable=broad-except
+        if getattr(exc, 'status', None) is None:
+            raise
+        # The dynamic client's errors carry the API server's answer.
+        error = translate_api_exception(exc, host, 'GET', 'the discovery documents')
+        module.fail_json(msg=str(error), status=error.status)
+    if k8s.configuration.verify_ssl is False:
         # The playbook asked for it explicitly; one warning per request is noise.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    api_client = kubernetes.client.ApiClient(configuration)
-    for name, value in impersonation_headers(module.params):
-        api_client.set_default_header(name, value)
-    return api_client
+    return k8s.client.client
 
 
 # ---------------------------------------------------------------------------

@@ -7,26 +7,16 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.vyogotech.frappe.plugins.filter import worker_autoscaling as wa
+
 REPO_ROOT = Path(__file__).resolve().parents[4]
-PLUGIN_PATH = REPO_ROOT / 'plugins' / 'filter' / 'worker_autoscaling.py'
 BENCH_CRD_PATH = REPO_ROOT / 'config' / 'crd' / 'bases' / 'vyogo.tech_frappebenches.yaml'
-
-
-def _load_plugin():
-    spec = importlib.util.spec_from_file_location('worker_autoscaling_under_test', PLUGIN_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-wa = _load_plugin()
 
 EXPECTED_TABLE = {
     #          enabled, min, max, queueLength, cooldown, polling, static

@@ -1,4 +1,4 @@
-"""The two Ansible entry points work against the cluster: ansible-operator and ansible-playbook."""
+"""Harness check, not a test of the collection: the two Ansible entry points work against the cluster: ansible-operator and ansible-playbook."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""The local control plane behaves like a real cluster where this project relies on it."""
+"""Harness check, not a test of the collection: the local control plane behaves like a real cluster where this project relies on it."""
 
 import json
 import os

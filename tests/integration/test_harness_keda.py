@@ -1,4 +1,4 @@
-"""The real KEDA operator against the local control plane and a loopback Redis."""
+"""Harness check, not a test of the collection: the real KEDA operator against the local control plane and a loopback Redis."""
 
 import time
 

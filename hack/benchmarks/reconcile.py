@@ -2,6 +2,7 @@
 
     python hack/benchmarks/reconcile.py [--manifest examples/frappebench.yaml] [--rounds 3]
                                         [--benches N] [--profile]
+    python hack/benchmarks/reconcile.py --operator --benches 20
 
 Uses the cluster KUBECONFIG names, or starts (and afterwards stops) the
 embedded local control plane. Each round uses fresh namespaces:
@@ -14,6 +15,10 @@ the namespace, so one site.yml run reconciles N benches. With --profile the
 last no-op reconcile runs once more under ansible.posix.profile_tasks and its
 slowest tasks are printed. The last line of the output is one JSON object
 (first_s, noop_s, kubectl_s, first_ratio, noop_ratio, benches).
+
+With --operator, the real ansible-operator binary runs watches.yaml instead:
+the N benches are created at once and the time until every one reports
+Ready is printed (JSON: operator_ready_s, benches, max_concurrent).
 Run it from the environment `make test` builds (it needs ansible-playbook).
 A benchmark, not a test: it prints numbers and asserts nothing about them.
 """
@@ -48,12 +53,55 @@ def timed(cmd, env):
     return elapsed, proc
 
 
+def operator_run(kubectl, env, docs, max_concurrent, timeout=1800):
+    """Seconds from creating every bench at once until all report Ready under ansible-operator."""
+    namespace = "operator-%s" % uuid.uuid4().hex[:6]
+    kubectl("create", "namespace", namespace)
+    with tempfile.TemporaryDirectory() as tmp:
+        operator_env = dict(env, WATCH_NAMESPACE=namespace, ANSIBLE_LOCAL_TEMP=str(Path(tmp) / "ansible-tmp"),
+                            PATH="%s:%s" % (Path(sys.executable).parent, env.get("PATH", "")),
+                            MAX_CONCURRENT_RECONCILES_FRAPPEBENCH_VYOGO_TECH=str(max_concurrent))
+        operator_env.pop("ANSIBLE_STDOUT_CALLBACK", None)
+        # The kubeconfig ansible-operator hands to ansible-runner names localhost:8888.
+        operator = localcluster.ManagedProcess("ansible-operator", [
+            localcluster.binary("ansible-operator"), "run", "--watches-file", REPO / "watches.yaml",
+            "--leader-elect=false", "--proxy-port", "8888", "--inject-owner-ref=false",
+            "--ansible-collections-path", collection_path.COLLECTIONS_ROOT,
+            "--metrics-bind-address", "127.0.0.1:%d" % localcluster.free_port(),
+            "--health-probe-bind-address", "127.0.0.1:%d" % localcluster.free_port(),
+        ], env=operator_env, logdir=tmp).start()
+        try:
+            time.sleep(5)
+            operator.check_alive()
+            manifest = Path(tmp) / "benches.yaml"
+            manifest.write_text(yaml.safe_dump_all([dict(d, metadata=dict(d["metadata"], namespace=namespace))
+                                                    for d in docs]))
+            start = time.monotonic()
+            kubectl("apply", "--server-side", "-f", manifest)
+            while True:
+                operator.check_alive()
+                listed = json.loads(kubectl("get", "frappebenches", "-n", namespace, "-o", "json").stdout)["items"]
+                ready = [b for b in listed if (b.get("status") or {}).get("phase") == "Ready"]
+                if len(ready) == len(docs):
+                    return time.monotonic() - start
+                if time.monotonic() - start > timeout:
+                    sys.exit("only %d of %d benches Ready after %d s; log: %s" % (
+                        len(ready), len(docs), timeout, operator.logfile))
+                time.sleep(2)
+        finally:
+            operator.stop()
+            kubectl("delete", "namespace", namespace, "--wait=false")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--manifest", default=str(REPO / "examples" / "frappebench.yaml"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--benches", type=int, default=1, help="copies of the manifest's bench in one run")
     parser.add_argument("--profile", action="store_true", help="print the slowest tasks of a no-op reconcile")
+    parser.add_argument("--operator", action="store_true", help="time ansible-operator bringing the benches to Ready")
+    parser.add_argument("--max-concurrent", type=int, default=4,
+                        help="with --operator: MAX_CONCURRENT_RECONCILES_FRAPPEBENCH_VYOGO_TECH")
     args = parser.parse_args()
 
     cluster = None
@@ -73,6 +121,19 @@ def main():
         docs = [dict(d, metadata=dict(d["metadata"], name="%s-%d" % (d["metadata"]["name"], i)))
                 for i in range(args.benches) for d in docs]
     profile = None
+    if args.operator:
+        try:
+            kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
+            localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
+            seconds = operator_run(kubectl, env, docs, args.max_concurrent)
+        finally:
+            if cluster:
+                cluster.down()
+        print("ansible-operator, %d benches created at once, %d reconciled at a time: all Ready in %.1f s"
+              % (len(docs), args.max_concurrent, seconds))
+        print(json.dumps({"operator_ready_s": round(seconds, 1), "benches": len(docs),
+                          "max_concurrent": args.max_concurrent}))
+        return
     results = {"first reconcile": [], "no-op reconcile": [], "kubectl apply --server-side": []}
     try:
         kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")

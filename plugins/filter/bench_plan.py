@@ -172,6 +172,20 @@ def _redis(plan, bench, live, settings, apply):
     # any change to it restarts it and loses them, so it stays as it is (no
     # volume, no password) until its owner moves it (docs/FRAPPEBENCH.md).
     in_memory = bool(not secret and queue and not (queue[0].get('spec') or {}).get('volumeClaimTemplates'))
+    queue_storage = str(_or(redis_config.get('storageSize'), settings['default_queue_storage_size']))
+    if queue and not in_memory and not secret:
+        template = (queue[0]['spec']['volumeClaimTemplates'][0].get('spec') or {})
+        live_storage = str(((template.get('resources') or {}).get('requests') or {}).get('storage', ''))
+        if live_storage and k8s_quantity(live_storage) != k8s_quantity(queue_storage, 'spec.redisConfig.storageSize'):
+            # Kubernetes refuses any change to a StatefulSet's volumeClaimTemplates.
+            plan['errors'].append(
+                'spec.redisConfig.storageSize cannot change from %s to %s on the existing queue Redis %s: the volume '
+                'size of a StatefulSet is fixed when it is created. Set it back to %s. To grow the volume, resize the '
+                'claim data-%s-0 (kubectl patch pvc, on a StorageClass with allowVolumeExpansion), then run '
+                'kubectl delete statefulset --cascade=orphan -n %s %s so the next reconcile recreates it with the new '
+                'size (the pod and its queued jobs stay). Nothing was changed.'
+                % (live_storage, queue_storage, plan['names']['redis_queue'], live_storage, plan['names']['redis_queue'],
+                   namespace, plan['names']['redis_queue']))
     plan['redis'] = {
         'secret': secret,
         'secret_version': secret_version,
@@ -185,7 +199,7 @@ def _redis(plan, bench, live, settings, apply):
                       str(k8s_quantity(_or(redis_config.get('maxMemory'), settings['default_cache_max_memory']),
                                        'spec.redisConfig.maxMemory')),
                       '--maxmemory-policy', 'allkeys-lru', '--requirepass', '$(REDIS_PASSWORD)']},
-            {'role': 'queue', 'storage': str(_or(redis_config.get('storageSize'), settings['default_queue_storage_size'])),
+            {'role': 'queue', 'storage': queue_storage,
              'keep_live': in_memory,
              'args': ['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
                       '--requirepass', '$(REDIS_PASSWORD)']}],
@@ -245,54 +259,68 @@ def _config(plan, settings, config_script, live):
         c.get('type') == 'Complete' and c.get('status') == 'True'
         for j in live.get('jobs') or [] if j['metadata']['name'] == job
         for c in (j.get('status') or {}).get('conditions') or [])
-    old = re.compile('^%s[0-9a-f]{10}$' % re.escape(plan['names']['config_prefix']))
-    plan['config'] = {
-        'script': config_script, 'hash': digest, 'job': job, 'done': done,
-        'earlier_jobs': [j['metadata']['name'] for j in live.get('jobs') or []
-                         if old.match(j['metadata']['name']) and j['metadata']['name'] != job],
-    }
+    plan['config'] = {'script': config_script, 'hash': digest, 'job': job, 'done': done}
 
 
 def _render_plan(plan):
-    steps = [{'stage': 'storage', 'template': 'storage/sites-pvc.yaml.j2', 'vars': {}}]
+    """The objects to apply, in order: stage, kind, name, and the template that renders it with its variables."""
+    names = plan['names']
+    steps = []
+
+    def add(stage, kind, name, template, **variables):
+        variables['name'] = name
+        steps.append({'stage': stage, 'kind': kind, 'name': name, 'template': template, 'vars': variables})
+
+    add('storage', 'PersistentVolumeClaim', names['sites'], 'storage/sites-pvc.yaml.j2')
     for redis in plan['redis']['servers']:
-        steps.append({'stage': 'redis', 'template': 'redis/service.yaml.j2', 'vars': {'redis': redis}})
-        steps.append({'stage': 'redis', 'template': 'redis/networkpolicy.yaml.j2', 'vars': {'redis': redis}})
+        name = names['redis_' + redis['role']]
+        add('redis', 'Service', name, 'redis/service.yaml.j2', redis=redis)
+        add('redis', 'NetworkPolicy', name, 'redis/networkpolicy.yaml.j2', redis=redis)
         if not redis['keep_live']:
-            steps.append({'stage': 'redis', 'template': 'redis/statefulset.yaml.j2', 'vars': {'redis': redis}})
-    steps.append({'stage': 'config', 'template': 'config/job.yaml.j2', 'vars': {}})
+            add('redis', 'StatefulSet', name, 'redis/statefulset.yaml.j2', redis=redis)
+    add('config', 'Job', plan['config']['job'], 'config/job.yaml.j2')
     for component in plan['components']:
+        name = names['component'][component['name']]
         if component['port']:
-            steps.append({'stage': 'processes', 'template': 'components/service.yaml.j2', 'vars': {'c': component}})
-        steps.append({'stage': 'processes', 'template': 'components/deployment.yaml.j2', 'vars': {'c': component}})
-    for worker in plan['workers'].values():
-        steps.append({'stage': 'processes', 'template': 'workers/deployment.yaml.j2', 'vars': {'worker': worker}})
-    keda_workers = [w for w in plan['workers'].values() if w['kedaManaged']]
+            add('processes', 'Service', name, 'components/service.yaml.j2', c=component)
+        add('processes', 'Deployment', name, 'components/deployment.yaml.j2', c=component)
+    for worker_type, worker in plan['workers'].items():
+        add('processes', 'Deployment', names['worker'][worker_type], 'workers/deployment.yaml.j2', worker=worker)
     if plan['needs_trigger_auth']:
-        steps.append({'stage': 'keda', 'template': 'workers/triggerauthentication.yaml.j2', 'vars': {}})
-    for worker in keda_workers:
-        steps.append({'stage': 'keda', 'template': 'workers/scaledobject.yaml.j2', 'vars': {'worker': worker}})
+        add('keda', 'TriggerAuthentication', names['trigger_auth'], 'workers/triggerauthentication.yaml.j2')
+    for worker_type, worker in plan['workers'].items():
+        if worker['kedaManaged']:
+            add('keda', 'ScaledObject', names['worker'][worker_type], 'workers/scaledobject.yaml.j2', worker=worker)
     return steps
 
 
-def _deletions(plan, live):
-    """What the bench owns that the plan no longer wants, as it is live now (nothing read, nothing listed)."""
-    def live_names(key):
-        return set(o['metadata']['name'] for o in live.get(key) or [])
+# What a reconcile may delete, in this order (KEDA lets go of a worker before
+# anything else changes): the key of the live read, apiVersion and kind.
+# PersistentVolumeClaims and Secrets are never among them: data and generated
+# passwords outlive any change of plan.
+PRUNABLE = (
+    ('scaledobjects', 'keda.sh/v1alpha1', 'ScaledObject'),
+    ('triggerauthentications', 'keda.sh/v1alpha1', 'TriggerAuthentication'),
+    ('deployments', 'apps/v1', 'Deployment'),
+    ('statefulsets', 'apps/v1', 'StatefulSet'),
+    ('services', 'v1', 'Service'),
+    ('networkpolicies', 'networking.k8s.io/v1', 'NetworkPolicy'),
+    ('jobs', 'batch/v1', 'Job'),
+)
+
+
+def _deletions(plan, live, uid):
+    """What this bench controls (its UID in the controller owner reference) that the plan no longer contains."""
+    wanted = set((step['kind'], step['name']) for step in plan['render'])
+    # A queue Redis that keeps its jobs in memory is kept as it is, not applied.
+    wanted.update(('StatefulSet', plan['names']['redis_' + r['role']]) for r in plan['redis']['servers'] if r['keep_live'])
     unwanted = []
-    for worker_type, worker in plan['workers'].items():
-        name = plan['names']['worker'][worker_type]
-        if not worker['kedaManaged'] and name in live_names('scaledobjects'):
-            unwanted.append({'api_version': 'keda.sh/v1alpha1', 'kind': 'ScaledObject', 'name': name})
-    if not plan['needs_trigger_auth'] and plan['names']['trigger_auth'] in live_names('triggerauthentications'):
-        unwanted.append({'api_version': 'keda.sh/v1alpha1', 'kind': 'TriggerAuthentication',
-                         'name': plan['names']['trigger_auth']})
-    if plan['redis']['secret']:
-        for name in (plan['names']['redis_cache'], plan['names']['redis_queue']):
-            for api_version, kind, key in (('apps/v1', 'StatefulSet', 'statefulsets'), ('v1', 'Service', 'services'),
-                                           ('networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies')):
-                if name in live_names(key):
-                    unwanted.append({'api_version': api_version, 'kind': kind, 'name': name})
+    for key, api_version, kind in PRUNABLE:
+        for obj in live.get(key) or []:
+            owners = (obj.get('metadata') or {}).get('ownerReferences') or []
+            controlled = any(o.get('controller') and o.get('uid') == uid for o in owners)
+            if controlled and (kind, obj['metadata']['name']) not in wanted:
+                unwanted.append({'api_version': api_version, 'kind': kind, 'name': obj['metadata']['name']})
     return unwanted
 
 
@@ -363,7 +391,7 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
     queue_auth = bool(plan['redis']['secret']) or plan['redis']['endpoints'].get('queue', {}).get('auth', False)
     plan['needs_trigger_auth'] = bool(keda_workers) and queue_auth
     plan['render'] = _render_plan(plan)
-    plan['delete'] = _deletions(plan, live) if apply else []
+    plan['delete'] = _deletions(plan, live, meta.get('uid')) if apply else []
     # A KEDA-managed worker keeps the replica count it has now: writing
     # minReplicas back on every reconcile would fight KEDA's HPA.
     plan['live_replicas'] = dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))

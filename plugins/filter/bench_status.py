@@ -145,9 +145,18 @@ def bench_status(plan, state, bench, settings):
           + (' KEDA cannot read the queue of %s.' % ', '.join(scaler_failing) if scaler_failing else ''))},
     ]
     phase = 'Ready' if ready else ('Degraded' if current.get('phase') in ('Ready', 'Degraded') else 'Provisioning')
+    endpoints = plan['redis']['endpoints']
     patch = {'phase': phase, 'benchId': plan['id'],
              'observedGeneration': int((bench or {}).get('metadata', {}).get('generation') or 0),
-             'workerScaling': worker_scaling}
+             'workerScaling': worker_scaling,
+             # What the sites of the bench need, so a site role reads it instead of recomputing it.
+             'image': plan['image'],
+             'sitesClaim': plan['names']['sites'],
+             'redis': {
+                 'cache': '%s:%s' % (endpoints['cache']['host'], endpoints['cache']['port']) if endpoints else '',
+                 'queue': '%s:%s' % (endpoints['queue']['host'], endpoints['queue']['port']) if endpoints else '',
+                 'passwordSecret': '' if redis_secret else plan['redis']['password_secret'],
+                 'connectionSecret': redis_secret}}
     previous = dict((t, (s or {}).get('mode')) for t, s in (current.get('workerScaling') or {}).items())
     mode_changes = [
         {'worker': t, 'mode': s['mode'], 'previous': previous[t], 'message': s['message']}

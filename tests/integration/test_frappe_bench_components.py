@@ -91,6 +91,13 @@ def test_example_bench_converges_to_ready(kube, namespace, frappe_crds, keda_crd
 
     status = bench_object(kube, namespace)["status"]
     assert status["phase"] == "Ready" and status["observedGeneration"] == bench_object(kube, namespace)["metadata"]["generation"]
+    # What a site of the bench needs, each name the one of the object that exists.
+    kube.core.read_namespaced_persistent_volume_claim(status["sitesClaim"], namespace)
+    kube.core.read_namespaced_secret(status["redis"]["passwordSecret"], namespace)
+    for role in ("cache", "queue"):
+        host, port = status["redis"][role].split(":")
+        assert kube.core.read_namespaced_service(host, namespace).spec.ports[0].port == int(port)
+    assert status["image"] == bench_deployments(kube, namespace)["erp-gunicorn"].spec.template.spec.containers[0].image
     conds = conditions(kube, namespace)
     assert {t: conds[t]["status"] for t in ("Ready", "StorageReady", "RedisReady", "ConfigReady", "WorkersReady")} == \
         dict.fromkeys(("Ready", "StorageReady", "RedisReady", "ConfigReady", "WorkersReady"), "True")
@@ -374,3 +381,35 @@ def test_an_in_memory_queue_redis_of_an_earlier_version_is_kept_until_moved(
     assert conditions(kube, namespace)["QueuePersistent"]["reason"] == "AppendOnlyFile"
     env = {e.name for e in kube.batch.list_namespaced_job(namespace).items[0].spec.template.spec.containers[0].env}
     assert "REDIS_QUEUE_PASSWORD" in env
+
+
+def test_a_refused_sites_volume_is_reported_as_such_not_as_a_failed_configuration_job(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    # A quota that admits no claim: the API server refuses the sites volume.
+    kube.core.create_namespaced_resource_quota(namespace, {
+        "metadata": {"name": "no-claims"}, "spec": {"hard": {"persistentvolumeclaims": "0"}}})
+    run = reconcile(kube, tmp_path, example_bench(namespace))
+    assert run.rc != 0 and "erp-sites" in run.failure_message and "quota" in run.failure_message, run.explain()
+    found = conditions(kube, namespace)
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "ApplyFailed"), found
+    assert "ConfigReady" not in found, found
+    assert kube.batch.list_namespaced_job(namespace).items == []
+
+
+def test_a_new_queue_volume_size_is_refused_with_the_way_to_grow_it(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    queue = kube.apps.read_namespaced_stateful_set("erp-redis-queue", namespace)
+    obj["spec"]["redisConfig"] = {"storageSize": "2Gi"}
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc != 0, run.explain()
+    message = run.failure_message
+    assert "spec.redisConfig.storageSize cannot change from 1Gi to 2Gi" in message, message
+    assert "kubectl delete statefulset --cascade=orphan -n %s erp-redis-queue" % namespace in message
+    ready = conditions(kube, namespace)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "Refused")
+    after = kube.apps.read_namespaced_stateful_set("erp-redis-queue", namespace)
+    assert after.metadata.resource_version == queue.metadata.resource_version
+    # The size it has is accepted again.
+    obj["spec"]["redisConfig"] = {"storageSize": "1024Mi"}
+    assert reconcile(kube, tmp_path, obj).rc == 0

@@ -143,3 +143,11 @@ def test_a_queued_job_survives_a_queue_redis_restart_and_a_real_worker_runs_it(o
         assert job.get_status() == "finished" and job.return_value() == 5
     finally:
         server.stop()
+
+
+def test_redis_pods_get_the_image_pull_secrets_too(tmp_path):
+    secrets = [{"name": "registry-credentials"}]
+    objects = render(tmp_path, bench(imageConfig={"repository": "docker.io/frappe/erpnext", "tag": "v15.45.0",
+                                                  "pullSecrets": secrets}))
+    for role in ("cache", "queue"):
+        assert pod_spec(find(objects, "StatefulSet", "erp-redis-%s" % role))["imagePullSecrets"] == secrets

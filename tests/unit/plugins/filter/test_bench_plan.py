@@ -29,10 +29,13 @@ def _role_settings():
 SETTINGS = _role_settings()
 
 
+UID = "0b7c2f5e-1111-2222-3333-444455556666"
+
+
 def bench(name="erp", namespace="erp-ns", status=None, annotations=None, **spec):
     body = {"frappeVersion": "version-15", "imageConfig": {"repository": "docker.io/frappe/erpnext", "tag": "v15.45.0"}}
     body.update(spec)
-    meta = {"name": name, "namespace": namespace, "uid": "0b7c2f5e-1111-2222-3333-444455556666"}
+    meta = {"name": name, "namespace": namespace, "uid": UID}
     if annotations:
         meta["annotations"] = annotations
     obj = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench", "metadata": meta, "spec": body}
@@ -87,14 +90,22 @@ def test_the_configuration_hash_follows_every_input_and_nothing_else():
     assert plan(bench(componentReplicas={"gunicorn": 3}))["config"]["hash"] == first
 
 
+def owned(kind, name, uid=UID, **fields):
+    """A live object this bench (or another, by uid) controls."""
+    return dict({"kind": kind, "metadata": {"name": name, "ownerReferences": [
+        {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench", "name": "erp", "uid": uid, "controller": True}]}},
+        **fields)
+
+
 def test_a_completed_configuration_job_is_not_waited_for_and_earlier_ones_go():
     job = plan()["config"]["job"]
     complete = {"conditions": [{"type": "Complete", "status": "True"}]}
-    p = plan(jobs=[obj("Job", job, status=complete), obj("Job", "erp-config-0123456789", status=complete),
+    p = plan(jobs=[owned("Job", job, status=complete), owned("Job", "erp-config-0123456789", status=complete),
                    obj("Job", "erp-config-backup")])
     assert p["config"]["done"] is True
-    assert p["config"]["earlier_jobs"] == ["erp-config-0123456789"]
-    assert plan(jobs=[obj("Job", job, status={"active": 1})])["config"]["done"] is False
+    # Only what the bench controls goes: a Job someone else made stays.
+    assert p["delete"] == [{"api_version": "batch/v1", "kind": "Job", "name": "erp-config-0123456789"}]
+    assert plan(jobs=[owned("Job", job, status={"active": 1})])["config"]["done"] is False
 
 
 def test_refusals_stop_the_plan_before_anything_is_decided():
@@ -136,28 +147,44 @@ def test_the_sites_volume_follows_its_class_and_an_existing_claim_keeps_what_it_
     assert (grown["size"], grown["class_name"]) == ("30Gi", "")
 
 
-def test_deletions_are_only_of_what_exists_and_the_plan_no_longer_wants():
-    assert plan()["delete"] == []
-    live = {"scaledobjects": [obj("ScaledObject", "erp-worker-default"), obj("ScaledObject", "erp-worker-short")],
-            "statefulsets": [obj("StatefulSet", "erp-redis-queue", spec={"volumeClaimTemplates": [{}]})],
-            "services": [obj("Service", "erp-redis-queue"), obj("Service", "erp-gunicorn")],
-            "networkpolicies": [obj("NetworkPolicy", "erp-redis-cache")]}
+def test_the_prune_takes_what_the_bench_controls_and_no_longer_plans_and_nothing_else():
+    planned = plan()
+    live = dict((key, [owned(step["kind"], step["name"]) for step in planned["render"] if step["kind"] == kind])
+                for key, kind in (("deployments", "Deployment"), ("statefulsets", "StatefulSet"),
+                                  ("services", "Service"), ("networkpolicies", "NetworkPolicy"),
+                                  ("scaledobjects", "ScaledObject"), ("triggerauthentications", "TriggerAuthentication")))
+    # The queue Redis as it runs: with its volume (one without is the in-memory one of old, kept as it is).
+    live["statefulsets"][1]["spec"] = {"volumeClaimTemplates": [{"spec": {"resources": {"requests": {"storage": "1Gi"}}}}]}
+    assert plan(**live)["delete"] == []
+    live["scaledobjects"].append(owned("ScaledObject", "erp-worker-default"))
+    live["deployments"].append(owned("Deployment", "erp-old-process"))
+    live["deployments"].append(owned("Deployment", "erp-of-another-bench", uid="another-uid"))
+    live["deployments"].append(obj("Deployment", "erp-made-by-hand"))
     assert plan(**live)["delete"] == [
-        {"api_version": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "erp-worker-default"}]
+        {"api_version": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "erp-worker-default"},
+        {"api_version": "apps/v1", "kind": "Deployment", "name": "erp-old-process"}]
+    # An external Redis: the in-cluster servers go, ScaledObjects first.
     secret = [{"kind": "Secret", "metadata": {"name": "queue"}, "data": {"host": "", "port": ""}}]
     external = plan(bench(redisConfig={"connectionSecretRef": {"name": "queue"}}), redis_secret=secret, **live)
     assert [(d["kind"], d["name"]) for d in external["delete"]] == [
-        ("ScaledObject", "erp-worker-default"), ("NetworkPolicy", "erp-redis-cache"),
-        ("StatefulSet", "erp-redis-queue"), ("Service", "erp-redis-queue")]
+        ("ScaledObject", "erp-worker-default"), ("Deployment", "erp-old-process"),
+        ("StatefulSet", "erp-redis-cache"), ("StatefulSet", "erp-redis-queue"),
+        ("Service", "erp-redis-cache"), ("Service", "erp-redis-queue"),
+        ("NetworkPolicy", "erp-redis-cache"), ("NetworkPolicy", "erp-redis-queue")]
     # Without KEDA the worker ScaledObjects go, and the TriggerAuthentication with them.
-    gone = plan(unserved=["scaledobjects", "triggerauthentications"],
-                scaledobjects=[], triggerauthentications=[obj("TriggerAuthentication", "erp-redis-queue")])
-    assert gone["keda"] is False and [d["kind"] for d in gone["delete"]] == ["TriggerAuthentication"]
+    gone = plan(unserved=["scaledobjects", "triggerauthentications"], **live)
+    assert gone["keda"] is False
+    assert [d["kind"] for d in gone["delete"]][:4] == ["ScaledObject"] * 3 + ["TriggerAuthentication"]
+    # Never a claim or a Secret, whatever they are.
+    assert all(d["kind"] not in ("PersistentVolumeClaim", "Secret") for d in external["delete"] + gone["delete"])
+    # Render mode deletes nothing.
+    assert plan(mode="render", **live)["delete"] == []
 
 
 def test_a_queue_redis_that_keeps_its_jobs_in_memory_is_left_as_it_is():
-    in_memory = obj("StatefulSet", "erp-redis-queue", spec={})
+    in_memory = owned("StatefulSet", "erp-redis-queue", spec={})
     p = plan(statefulsets=[in_memory])
+    assert p["delete"] == []
     assert p["redis"]["queue_in_memory"] is True
     assert "redis/statefulset.yaml.j2" in [s["template"] for s in p["render"]]  # the cache's
     assert [s["vars"]["redis"]["role"] for s in p["render"] if s["template"] == "redis/statefulset.yaml.j2"] == ["cache"]
@@ -184,3 +211,12 @@ def test_the_plan_does_not_change_its_input():
     before = copy.deepcopy(b)
     plan(b)
     assert b == before
+
+
+def test_a_new_size_for_the_queue_volume_is_refused_with_the_way_out():
+    queue = obj("StatefulSet", "erp-redis-queue", spec={"volumeClaimTemplates": [
+        {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "1Gi"}}}}]})
+    refused = plan(bench(redisConfig={"storageSize": "2Gi"}), statefulsets=[queue])
+    assert refused["errors"][0].startswith("spec.redisConfig.storageSize cannot change from 1Gi to 2Gi")
+    assert plan(bench(redisConfig={"storageSize": "1024Mi"}), statefulsets=[queue])["errors"] == []
+    assert plan(statefulsets=[queue])["errors"] == []  # the default is what it has

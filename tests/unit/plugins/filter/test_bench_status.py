@@ -40,6 +40,10 @@ def test_a_bench_whose_every_part_is_up_is_ready_and_then_unchanged():
     result = bench_status(p, healthy(p), b, SETTINGS)
     assert result["phase"] == "Ready" and all(c["status"] == "True" for c in result["conditions"]), result
     assert result["status"]["workerScaling"]["short"]["mode"] == "autoscaled" and not result["unchanged"]
+    # What a site of the bench needs, published once.
+    assert (result["status"]["image"], result["status"]["sitesClaim"]) == ("docker.io/frappe/erpnext:v15.45.0", "erp-sites")
+    assert result["status"]["redis"] == {"cache": "erp-redis-cache:6379", "queue": "erp-redis-queue:6379",
+                                         "passwordSecret": "erp-redis", "connectionSecret": ""}
     stored = copy.deepcopy(b)
     stored["status"] = dict(result["status"], conditions=[dict(c, lastTransitionTime="2026-11-27T08:00:00Z")
                                                           for c in result["conditions"]])

@@ -46,13 +46,7 @@ options:
     type: str
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
+  - vyogotech.frappe.read_only
 notes:
   - Reads only discovery documents (C(/api), C(/apis/<group>), C(/apis/<group>/<version>)),
     which every authenticated account may read through the default C(system:discovery) role.

@@ -57,13 +57,7 @@ options:
         default: []
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
+  - vyogotech.frappe.read_only
 notes:
   - Built on the API client of C(kubernetes.core) (its connection options and environment variables apply).
   - Under the Ansible Operator SDK's proxy, a list does not register a watch on what it returns; single-object

@@ -50,6 +50,10 @@ def _unreachable(result):
         ' at https://%s:%s' % host.groups() if host else '', reason)
 
 
+# kubernetes.core's words for a kind the API server does not serve (its CRD is missing).
+_NOT_SERVED = re.compile(r"Failed to find exact match for (\S+)\.(\w+) by \[")
+
+
 def k8s_error_message(result):
     """One readable line: the Status message of the API server's answer, else the module's msg."""
     if not isinstance(result, dict):
@@ -57,6 +61,14 @@ def k8s_error_message(result):
     unreachable = _unreachable(result)
     if unreachable:
         return unreachable
+    msg = str(result.get('msg') or '')
+    not_served = _NOT_SERVED.search(msg)
+    if not_served:
+        return 'the cluster does not serve %s %s: its CRD is not installed' % not_served.groups()
+    item = result.get('item') if isinstance(result.get('item'), dict) else {}
+    if '404 page not found' in msg and item.get('kind'):
+        # The path of a kind the server does not serve (kubernetes.core's discovery cache still had it).
+        return 'the cluster does not serve %s %s: its CRD is not installed' % (item.get('apiVersion'), item['kind'])
     msg = str(result.get('msg') or result.get('error') or 'the task failed without a message')
     status, prefix = _status(msg)
     if not status or not status.get('message'):

@@ -38,3 +38,16 @@ def test_anything_else_is_left_as_it_is(result, expected):
 def test_an_unreachable_api_server_is_said_in_words(result):
     assert k8s_error_message(result) == ("cannot reach the Kubernetes API server at https://127.0.0.1:32771 "
                                          "(connection refused); run the reconcile again once it answers")
+
+
+def test_a_kind_the_cluster_does_not_serve_is_said_in_words():
+    result = {"failed": True, "msg": "Failed to find exact match for vyogo.tech/v1alpha1.FrappeBench by "
+                                     "[kind, name, singularName, shortNames]"}
+    assert k8s_error_message(result) == ("the cluster does not serve vyogo.tech/v1alpha1 FrappeBench: "
+                                         "its CRD is not installed")
+    # The same, when kubernetes.core's discovery cache still listed the kind: the API server's plain 404.
+    cached = {"failed": True, "msg": "Failed to apply object: 404 page not found\n",
+              "item": {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench", "metadata": {"name": "erp"}}}
+    assert k8s_error_message(cached) == ("the cluster does not serve vyogo.tech/v1alpha1 FrappeBench: "
+                                         "its CRD is not installed")
+    assert k8s_error_message({"failed": True, "msg": "404 page not found"}) == "404 page not found"

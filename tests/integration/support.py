@@ -228,3 +228,19 @@ def converge(kube, tmp_path, obj):
     assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
                                 if t["hosts"]["localhost"].get("changed")]
     return run
+
+
+def token_kubeconfig(kube, namespace, service_account, path):
+    """A kubeconfig for the cluster that authenticates as a ServiceAccount (a bound token of one hour)."""
+    token = kube.core.create_namespaced_service_account_token(
+        service_account, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+    config = yaml.safe_load(Path(kube.kubeconfig).read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])["context"]
+    cluster = next(c for c in config["clusters"] if c["name"] == context["cluster"])
+    config["users"] = [{"name": service_account, "user": {"token": token}}]
+    config["contexts"] = [{"name": "sa", "context": {
+        "cluster": cluster["name"], "user": service_account, "namespace": namespace}}]
+    config["clusters"] = [cluster]
+    config["current-context"] = "sa"
+    path.write_text(yaml.safe_dump(config))
+    return path

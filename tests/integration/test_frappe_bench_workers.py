@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -16,7 +15,7 @@ from kubernetes.client.rest import ApiException
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
-from support import REPO, AnsibleOperator, reconcile, run_playbook, wait_until, write_manifest
+from support import REPO, AnsibleOperator, reconcile, run_playbook, token_kubeconfig, wait_until, write_manifest
 
 WORKERS = ("short", "long", "default")
 
@@ -383,21 +382,6 @@ def test_site_is_idempotent_and_render_matches_what_it_applied(kube, namespace, 
         assert mismatches == [], (doc["kind"], doc["metadata"]["name"])
 
 
-def _token_kubeconfig(kube, namespace, service_account, path):
-    token = kube.core.create_namespaced_service_account_token(
-        service_account, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
-    config = yaml.safe_load(Path(kube.kubeconfig).read_text())
-    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])["context"]
-    cluster = next(c for c in config["clusters"] if c["name"] == context["cluster"])
-    config["users"] = [{"name": service_account, "user": {"token": token}}]
-    config["contexts"] = [{"name": "sa", "context": {
-        "cluster": cluster["name"], "user": service_account, "namespace": namespace}}]
-    config["clusters"] = [cluster]
-    config["current-context"] = "sa"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def test_reconcile_needs_only_the_shipped_cluster_role(kube, namespace, frappe_crds, keda_crds, tmp_path):
     role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
     kube.apply(role)
@@ -409,10 +393,10 @@ def test_reconcile_needs_only_the_shipped_cluster_role(kube, namespace, frappe_c
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
         "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}]})
     try:
-        allowed = _token_kubeconfig(kube, namespace, "operator", tmp_path / "operator.kubeconfig")
+        allowed = token_kubeconfig(kube, namespace, "operator", tmp_path / "operator.kubeconfig")
         # RBAC is enforced by the API server: without the binding the same run is refused.
         refused = reconcile(kube, tmp_path, bench(namespace),
-                            kubeconfig=_token_kubeconfig(kube, namespace, "nobody", tmp_path / "nobody.kubeconfig"))
+                            kubeconfig=token_kubeconfig(kube, namespace, "nobody", tmp_path / "nobody.kubeconfig"))
         assert refused.rc != 0 and "forbidden" in refused.stdout.lower()
 
         attempts = []

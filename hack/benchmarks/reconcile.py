@@ -125,6 +125,8 @@ def main():
         try:
             kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
             localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
+            if cluster:
+                cluster.ensure_free_volumes(per_class=2 * len(docs) + 4)
             seconds = operator_run(kubectl, env, docs, args.max_concurrent)
         finally:
             if cluster:
@@ -140,6 +142,9 @@ def main():
         localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
         keda = kubectl("get", "--raw", "/apis/keda.sh", check=False).returncode == 0
         for _round in range(args.rounds):
+            if cluster:
+                # Two claims per bench (sites, queue Redis), in two namespaces: fake nodes provision none.
+                cluster.ensure_free_volumes(per_class=4 * len(docs) + 4)
             with tempfile.TemporaryDirectory() as tmp:
                 ns, ns_kubectl = "bench-%s" % uuid.uuid4().hex[:6], "kubectl-%s" % uuid.uuid4().hex[:6]
                 for name in (ns, ns_kubectl):

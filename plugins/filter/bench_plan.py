@@ -25,6 +25,7 @@ from ansible_collections.vyogotech.frappe.plugins.filter.k8s_quantity import k8s
 from ansible_collections.vyogotech.frappe.plugins.filter.lease_renewed import lease_renewed
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling import worker_autoscaling
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_scaling_activity import keda_scaler_errors
+from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
 
 ACCESS_MODES = ('ReadWriteMany', 'ReadWriteOnce')
 DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class'
@@ -314,14 +315,7 @@ def _deletions(plan, live, uid):
     wanted = set((step['kind'], step['name']) for step in plan['render'])
     # A queue Redis that keeps its jobs in memory is kept as it is, not applied.
     wanted.update(('StatefulSet', plan['names']['redis_' + r['role']]) for r in plan['redis']['servers'] if r['keep_live'])
-    unwanted = []
-    for key, api_version, kind in PRUNABLE:
-        for obj in live.get(key) or []:
-            owners = (obj.get('metadata') or {}).get('ownerReferences') or []
-            controlled = any(o.get('controller') and o.get('uid') == uid for o in owners)
-            if controlled and (kind, obj['metadata']['name']) not in wanted:
-                unwanted.append({'api_version': api_version, 'kind': kind, 'name': obj['metadata']['name']})
-    return unwanted
+    return controlled_unwanted(live, PRUNABLE, wanted, uid)
 
 
 def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):

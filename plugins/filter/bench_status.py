@@ -152,6 +152,11 @@ def bench_status(plan, state, bench, settings):
              # What the sites of the bench need, so a site role reads it instead of recomputing it.
              'image': plan['image'],
              'sitesClaim': plan['names']['sites'],
+             # A site Job on a ReadWriteOnce volume joins the node of the bench pods.
+             'sitesAccessMode': plan['sites']['access_mode'],
+             # Where a site's Ingress sends its requests (nginx routes them by Host to the site).
+             'frontend': {'service': plan['names']['component']['nginx'],
+                          'port': [c['port'] for c in plan['components'] if c['name'] == 'nginx'][0]},
              'redis': {
                  'cache': '%s:%s' % (endpoints['cache']['host'], endpoints['cache']['port']) if endpoints else '',
                  'queue': '%s:%s' % (endpoints['queue']['host'], endpoints['queue']['port']) if endpoints else '',

@@ -221,6 +221,53 @@ _RECORD = textwrap.dedent('''\
             log.write(json.dumps(entry) + "\\n")
     ''')
 
+# `bench new-site` with the options Frappe version-15 declares (frappe/commands/site.py):
+# click refuses any other (version-15 has no --db-user), an existing site
+# directory is "already exists" (exit 1, unless --force), and the site's
+# site_config.json gets db_name, db_password and db_type (and db_host, db_port
+# when given), as frappe.installer.make_site_config writes them.
+_NEW_SITE = textwrap.dedent('''\
+    import argparse
+    def new_site(argv):
+        class Refuse(argparse.ArgumentParser):
+            def error(self, message):
+                sys.stderr.write("Error: No such option or bad value: %s\\n" % message)
+                sys.exit(2)
+        p = Refuse(prog="bench new-site", add_help=False, allow_abbrev=False)
+        p.add_argument("site")
+        for opt in ("--db-name", "--db-password", "--db-host", "--db-port", "--admin-password",
+                    "--mariadb-user-host-login-scope"):
+            p.add_argument(opt)
+        p.add_argument("--db-type", choices=["mariadb", "postgres"], default="mariadb")
+        p.add_argument("--db-root-username", "--mariadb-root-username")
+        p.add_argument("--db-root-password", "--mariadb-root-password")
+        p.add_argument("--db-socket", "--mariadb-db-socket")
+        p.add_argument("--source-sql", "--source_sql")
+        p.add_argument("--install-app", action="append", default=[])
+        for flag in ("--no-mariadb-socket", "--verbose", "--force", "--set-default"):
+            p.add_argument(flag, action="store_true")
+        p.add_argument("--setup-db", dest="setup_db", action="store_true", default=True)
+        p.add_argument("--no-setup-db", dest="setup_db", action="store_false")
+        o = p.parse_args(argv)
+        site_dir = os.path.join("sites", o.site)
+        if os.path.exists(site_dir) and not o.force:
+            print("Site %s already exists" % o.site)
+            sys.exit(1)
+        if o.setup_db and not o.db_root_password:
+            sys.exit("bench new-site: would prompt for the database root password (no terminal)")
+        for app in o.install_app:
+            if not os.path.isdir(os.path.join("apps", app)):
+                sys.exit("App %s not found in apps/" % app)
+        os.makedirs(os.path.join(site_dir, "private", "backups"), exist_ok=True)
+        config = {"db_name": o.db_name, "db_password": o.db_password, "db_type": o.db_type}
+        if o.db_host:
+            config["db_host"] = o.db_host
+        if o.db_port:
+            config["db_port"] = int(o.db_port)
+        with open(os.path.join(site_dir, "site_config.json"), "w") as f:
+            f.write(json.dumps(config, indent=1, sort_keys=True))
+    ''')
+
 _STAND_INS = {
     # frappe_docker resources/core/main-entrypoint.sh, with the image's paths
     # mapped onto the harness bench.
@@ -243,7 +290,7 @@ _STAND_INS = {
             sys.exit("nginx-entrypoint.sh: %s not set" % ", ".join(missing))
         record("nginx-entrypoint.sh")
         '''),
-    "bench": "#!@PYTHON@\n" + _RECORD + textwrap.dedent('''\
+    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + textwrap.dedent('''\
         import ast
         args = sys.argv[1:]
         record("bench")
@@ -274,6 +321,16 @@ _STAND_INS = {
                 config.pop(key, None)
             else:
                 config[key] = value
+            with open(path, "w") as f:
+                f.write(json.dumps(config, indent=1, sort_keys=True))
+        elif args[:1] == ["new-site"]:
+            new_site(args[1:])
+        elif args[:1] == ["--site"] and args[2:3] == ["set-config"]:
+            key, value = args[3:5]
+            path = os.path.join("sites", args[1], "site_config.json")
+            with open(path) as f:
+                config = json.loads(f.read())
+            config[key] = value
             with open(path, "w") as f:
                 f.write(json.dumps(config, indent=1, sort_keys=True))
         elif args[:1] in (["worker"], ["schedule"]):

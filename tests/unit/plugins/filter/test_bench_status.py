@@ -44,6 +44,8 @@ def test_a_bench_whose_every_part_is_up_is_ready_and_then_unchanged():
     assert (result["status"]["image"], result["status"]["sitesClaim"]) == ("docker.io/frappe/erpnext:v15.45.0", "erp-sites")
     assert result["status"]["redis"] == {"cache": "erp-redis-cache:6379", "queue": "erp-redis-queue:6379",
                                          "passwordSecret": "erp-redis", "connectionSecret": ""}
+    assert result["status"]["sitesAccessMode"] in ("ReadWriteMany", "ReadWriteOnce")
+    assert result["status"]["frontend"] == {"service": "erp-nginx", "port": 8080}
     stored = copy.deepcopy(b)
     stored["status"] = dict(result["status"], conditions=[dict(c, lastTransitionTime="2026-11-27T08:00:00Z")
                                                           for c in result["conditions"]])

@@ -1,0 +1,523 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The reconcile plan of one FrappeSite, from its object and the live state; docs in site_plan.yml.
+
+Like bench_plan: every name, every decision that depends on the live cluster
+and the ordered list of templates to render are made here; the role's tasks
+read the plan and the templates render one object each from it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
+
+DB_PORT = 3306
+# Kinds of the MariaDB Operator (k8s.mariadb.com/v1alpha1) a site uses.
+MARIADB_API = 'k8s.mariadb.com/v1alpha1'
+SERVER_KINDS = ('MariaDB', 'ExternalMariaDB')
+# Keys of a connectionSecretRef Secret: an administrative login to an external server.
+CONNECTION_KEYS = ('host', 'username', 'password')
+DOMAIN_SOURCES = ('explicit', 'bench-suffix', 'auto-detected', 'sitename-default')
+
+
+def _or(value, default):
+    return value if value else default
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _first(live, key):
+    return (live.get(key) or [None])[0]
+
+
+def _condition(obj, kind='Ready'):
+    for c in (_mapping(obj).get('status') or {}).get('conditions') or []:
+        if c.get('type') == kind:
+            return c
+    return None
+
+
+def _ready(obj):
+    c = _condition(obj)
+    return bool(c) and c.get('status') == 'True'
+
+
+def names(site_name):
+    """The name of every object a FrappeSite owns or uses (the site Job adds the hash of its inputs).
+
+    Database, User, Grant, dedicated MariaDB and Ingress keep the Go frappe-operator's names.
+    """
+    return {
+        'database': '%s-db' % site_name,
+        'user': '%s-user' % site_name,
+        'grant': '%s-grant' % site_name,
+        'mariadb': '%s-mariadb' % site_name,
+        'mariadb_root_secret': '%s-mariadb-root' % site_name,
+        'db_secret': '%s-db-credentials' % site_name,
+        'admin_secret': '%s-admin' % site_name,
+        'ingress': '%s-ingress' % site_name,
+        'tls_secret': '%s-tls' % site_name,
+        'job_prefix': '%s-new-site-' % site_name,
+        'drop_job': '%s-drop-site' % site_name,
+    }
+
+
+def database_name(namespace, site_name):
+    """Deterministic per namespace and site name, unique, valid as a MariaDB database and user name (17 chars)."""
+    return '_' + hashlib.sha256(('%s/%s' % (namespace, site_name)).encode('utf-8')).hexdigest()[:16]
+
+
+def resolve_domain(site, bench):
+    """(domain, source): spec.domain, else siteName + the bench's domainConfig.suffix, else siteName."""
+    spec = site['spec']
+    if spec.get('domain'):
+        return spec['domain'], 'explicit'
+    suffix = _or(_mapping(_mapping(bench).get('spec', {}).get('domainConfig')).get('suffix'), '')
+    if suffix:
+        suffix = suffix.strip('.')
+        if spec['siteName'] == suffix or spec['siteName'].endswith('.' + suffix):
+            return spec['siteName'], 'bench-suffix'
+        return '%s.%s' % (spec['siteName'], suffix), 'bench-suffix'
+    return spec['siteName'], 'sitename-default'
+
+
+def _deleting(obj):
+    return bool(_mapping(obj).get('metadata', {}).get('deletionTimestamp'))
+
+
+def _domain_conflicts(site, bench, domain, live):
+    """Other sites of the same bench that serve `domain` and came first (older, or same age and a smaller name)."""
+    meta = site['metadata']
+    me = (meta.get('creationTimestamp') or '9999', meta['name'])
+    bench_name = site['spec']['benchRef']['name']
+    conflicts = []
+    for other in live.get('sites') or []:
+        ometa = other.get('metadata') or {}
+        if ometa.get('name') == meta['name'] or _deleting(other):
+            continue
+        ospec = other.get('spec') or {}
+        if _mapping(ospec.get('benchRef')).get('name') != bench_name:
+            continue
+        if (ometa.get('creationTimestamp') or '9999', ometa.get('name')) > me:
+            continue
+        other_domain, _source = resolve_domain(other, bench)
+        if domain in (other_domain, ospec.get('siteName')):
+            conflicts.append(ometa['name'])
+    return conflicts
+
+
+def _spec_errors(site, namespace):
+    spec = site['spec']
+    db = _mapping(spec.get('dbConfig'))
+    errors = []
+    bench_ns = _mapping(spec.get('benchRef')).get('namespace')
+    if bench_ns and bench_ns != namespace:
+        errors.append('spec.benchRef.namespace is %s, but a site must live in the namespace of its bench (%s is '
+                      'not): the site Job mounts the bench\'s sites volume, and a claim is only usable in its own '
+                      'namespace. Create the FrappeSite in namespace %s.' % (bench_ns, namespace, bench_ns))
+    provider = _or(db.get('provider'), 'mariadb')
+    if provider == 'postgres':
+        errors.append('spec.dbConfig.provider: postgres is not provisioned by this collection yet (Frappe supports '
+                      'it, but its sites here are created on MariaDB). Use provider: mariadb.')
+    elif provider == 'sqlite':
+        errors.append('spec.dbConfig.provider: sqlite is only supported by Frappe from version 16 for development '
+                      'sites, and not by this collection. Use provider: mariadb.')
+    mode = _or(db.get('mode'), 'shared')
+    if db.get('connectionSecretRef') and mode == 'dedicated':
+        errors.append('spec.dbConfig: connectionSecretRef names an external server, which contradicts mode: '
+                      'dedicated (a server of its own). Remove one of them.')
+    if db.get('connectionSecretRef') and db.get('mariadbRef'):
+        errors.append('spec.dbConfig: set either mariadbRef (a server of the MariaDB Operator) or '
+                      'connectionSecretRef (an external server), not both.')
+    if mode == 'shared' and not db.get('connectionSecretRef') and not db.get('mariadbRef'):
+        errors.append('spec.dbConfig: a shared database needs a server. Set dbConfig.mariadbRef to a MariaDB or '
+                      'ExternalMariaDB of the MariaDB Operator, or dbConfig.connectionSecretRef to a Secret with host, '
+                      'port, username and password of an external server, or use mode: dedicated.')
+    policy = _or(spec.get('deletionPolicy'), 'Retain')
+    if policy not in ('Retain', 'Delete'):
+        errors.append('spec.deletionPolicy must be Retain or Delete, got %r.' % policy)
+    return errors
+
+
+def _server(plan, site, live, settings):
+    """Where the database lives and who provisions it: the MariaDB Operator, or the site Job itself."""
+    spec, namespace = site['spec'], plan['namespace']
+    db = _mapping(spec.get('dbConfig'))
+    n = plan['names']
+    server = {'via': 'operator', 'dedicated': False, 'host': '', 'port': DB_PORT, 'ref': None,
+              'admin': None, 'pending': None}
+    if db.get('connectionSecretRef'):
+        secret_name = db['connectionSecretRef']['name']
+        secret = _first(live, 'connection_secret')
+        server.update(via='connection-secret', admin={'secret': secret_name, 'username_key': 'username',
+                                                      'password_key': 'password'})
+        missing = [k for k in CONNECTION_KEYS if k not in _mapping(_mapping(secret).get('data'))]
+        if secret is None:
+            server['pending'] = ('ConnectionSecretNotFound', 'The Secret %s named by spec.dbConfig.connectionSecretRef '
+                                 'does not exist in namespace %s. Create it with the keys host, port (optional, '
+                                 'default 3306), username and password of an administrative login.'
+                                 % (secret_name, namespace))
+        elif missing:
+            server['pending'] = ('ConnectionSecretInvalid', 'The Secret %s lacks the key(s) %s; it needs host, port '
+                                 '(optional), username and password.' % (secret_name, ', '.join(missing)))
+        return server
+    if plan['mariadb_operator_unserved']:
+        server['pending'] = (
+            'MariaDBOperatorMissing',
+            'The MariaDB Operator is not installed (the cluster does not serve %s). Either install it '
+            '(https://github.com/mariadb-operator/mariadb-operator) and point spec.dbConfig.mariadbRef at a MariaDB '
+            'or ExternalMariaDB, or give spec.dbConfig.connectionSecretRef: a Secret with host, port, username and '
+            'password of a MariaDB server, on which the site Job creates the database itself.' % MARIADB_API)
+        return server
+    if _or(db.get('mode'), 'shared') == 'dedicated':
+        ref = {'name': n['mariadb'], 'namespace': namespace, 'kind': 'MariaDB'}
+        server.update(dedicated=True, storage_size=str(_or(db.get('storageSize'), settings['default_storage_size'])),
+                      resources=_mapping(db.get('resources')))
+        obj = _first(live, 'dedicated_mariadb')
+    else:
+        ref_spec = db['mariadbRef']
+        ref = {'name': ref_spec['name'], 'namespace': _or(ref_spec.get('namespace'), namespace),
+               'kind': _or(ref_spec.get('kind'), 'MariaDB')}
+        obj = _first(live, 'server')
+    server['ref'] = ref
+    if ref['kind'] not in SERVER_KINDS:
+        plan['errors'].append('spec.dbConfig.mariadbRef.kind must be MariaDB or ExternalMariaDB, got %r.' % ref['kind'])
+        return server
+    ospec = _mapping(_mapping(obj).get('spec'))
+    if ref['kind'] == 'ExternalMariaDB':
+        server['host'] = ospec.get('host', '')
+        server['port'] = int(ospec.get('port') or DB_PORT)
+        password_ref = _mapping(ospec.get('passwordSecretKeyRef'))
+        if ref['namespace'] == namespace and password_ref.get('name'):
+            server['admin'] = {'secret': password_ref['name'], 'password_key': password_ref.get('key', 'password'),
+                               'username': ospec.get('username') or 'root'}
+    else:
+        server['host'] = '%s.%s.svc.%s' % (ref['name'], ref['namespace'], settings['cluster_domain'])
+        server['port'] = int(ospec.get('port') or DB_PORT)
+    if obj is None and not server['dedicated']:
+        server['pending'] = ('DatabaseServerNotFound', 'The %s %s/%s named by spec.dbConfig.mariadbRef does not exist.'
+                             % (ref['kind'], ref['namespace'], ref['name']))
+    elif not _ready(obj) and obj is not None:
+        c = _condition(obj) or {}
+        server['pending'] = ('DatabaseServerNotReady', 'The %s %s/%s is not Ready yet%s.' % (
+            ref['kind'], ref['namespace'], ref['name'],
+            (': %s' % c.get('message')) if c.get('message') else ''))
+    elif obj is None:
+        server['pending'] = ('DatabaseServerNotReady', 'The dedicated MariaDB %s is being created.' % n['mariadb'])
+    return server
+
+
+def _database(plan, site, live, settings, server):
+    """Database, User, Grant (MariaDB Operator) and whether they are Ready."""
+    n, policy = plan['names'], plan['deletion_policy']
+    db_name = plan['database_name']
+    # Under Retain the operator must never drop anything when an object goes;
+    # under Delete it drops what it can (a MariaDB), the drop Job the rest.
+    cleanup = 'Delete' if policy == 'Delete' and server['ref'] and server['ref']['kind'] == 'MariaDB' else 'Skip'
+    database = {'name': db_name, 'user': db_name, 'cleanup_policy': cleanup,
+                'max_user_connections': int(settings['max_user_connections']),
+                'character_set': 'utf8mb4', 'collate': 'utf8mb4_unicode_ci'}
+    if server['via'] != 'operator' or server['ref'] is None:
+        ready = server['pending'] is None
+        reason, message = server['pending'] or (
+            'ExternalServer', 'The site Job creates database %s and its user on the server of Secret %s.'
+            % (db_name, server['admin']['secret'] if server['admin'] else ''))
+        database.update(ready=ready and server['via'] == 'connection-secret', reason=reason, message=message)
+        return database
+    objs = [('Database', _first(live, 'database')), ('User', _first(live, 'user')), ('Grant', _first(live, 'grant'))]
+    waiting = []
+    for kind, obj in objs:
+        if not _ready(obj):
+            c = _condition(obj) or {}
+            waiting.append('%s %s%s' % (kind, n[kind.lower() if kind != 'Database' else 'database'],
+                                        (' (%s)' % c.get('message')) if c.get('message') else ''))
+    if server['pending']:
+        database.update(ready=False, reason=server['pending'][0], message=server['pending'][1])
+    elif waiting:
+        database.update(ready=False, reason='Provisioning',
+                        message='Waiting for the MariaDB Operator to make ready: %s.' % '; '.join(waiting))
+    else:
+        database.update(ready=True, reason='Ready', message='Database %s, its user and grant are ready on %s %s/%s.'
+                        % (db_name, server['ref']['kind'], server['ref']['namespace'], server['ref']['name']))
+    return database
+
+
+def _bench(plan, site, live):
+    """What the site takes from its bench's status (published by the bench role) and spec (apps)."""
+    bench = _first(live, 'bench')
+    if bench is None:
+        return {'found': False, 'name': _mapping(site['spec'].get('benchRef')).get('name', ''), 'ready': False,
+                'ready_message': '', 'configured': False, 'image': '', 'sites_claim': '',
+                'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'pull_policy': 'IfNotPresent',
+                'pull_secrets': [], 'apps': [], 'object': None}
+    status = _mapping(bench.get('status'))
+    config = _condition(bench, 'ConfigReady') or {}
+    image_config = _mapping(bench.get('spec', {}).get('imageConfig'))
+    return {
+        'found': True,
+        'name': bench['metadata']['name'],
+        'ready': _ready(bench),
+        'ready_message': (_condition(bench) or {}).get('message', ''),
+        'configured': config.get('status') == 'True' and bool(status.get('image')) and bool(status.get('sitesClaim')),
+        'image': status.get('image', ''),
+        'sites_claim': status.get('sitesClaim', ''),
+        'sites_access_mode': status.get('sitesAccessMode') or 'ReadWriteMany',
+        'frontend': _mapping(status.get('frontend')),
+        'pull_policy': _or(image_config.get('pullPolicy'), 'IfNotPresent'),
+        'pull_secrets': _or(image_config.get('pullSecrets'), []),
+        # frappe is installed by bench new-site itself.
+        'apps': [a['name'] for a in bench.get('spec', {}).get('apps') or []
+                 if isinstance(a, dict) and a.get('name') and a['name'] != 'frappe'],
+        'object': bench,
+    }
+
+
+def _ingress(plan, site):
+    spec = site['spec']
+    ingress = _mapping(spec.get('ingress'))
+    if not ingress.get('enabled'):
+        return None
+    tls = _mapping(ingress.get('tls')) or _mapping(spec.get('tls'))
+    annotations = dict(_mapping(ingress.get('annotations')))
+    if tls.get('enabled') and tls.get('issuer'):
+        annotations.setdefault('cert-manager.io/cluster-issuer', tls['issuer'])
+    return {
+        'class_name': _or(ingress.get('className'), _or(spec.get('ingressClassName'), '')),
+        'annotations': annotations,
+        'tls': bool(tls.get('enabled')),
+        'tls_secret': _or(tls.get('secretName'), plan['names']['tls_secret']),
+        'issuer': tls.get('issuer', ''),
+    }
+
+
+def _job(plan, settings, new_site_script):
+    """The site Job: named by the hash of its inputs, so a change runs it again and nothing else does."""
+    bench, database, server = plan['bench'], plan['database'], plan['server']
+    inputs = {
+        'site': plan['site_name'], 'db_name': database['name'], 'db_host': server['host'], 'db_port': server['port'],
+        'via': server['via'], 'apps': bench['apps'], 'image': bench['image'], 'host_name': plan['host_name'],
+        'admin_secret': plan['admin_password'], 'db_secret': plan['names']['db_secret'], 'script': new_site_script,
+        'claim': bench['sites_claim'],
+    }
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode('utf-8')).hexdigest()[:10]
+    return {'name': plan['names']['job_prefix'] + digest, 'hash': digest, 'script': new_site_script}
+
+
+def _job_state(live, name):
+    for job in live.get('jobs') or []:
+        if job['metadata']['name'] == name:
+            conditions = dict((c.get('type'), c) for c in (job.get('status') or {}).get('conditions') or []
+                              if c.get('status') == 'True')
+            if 'Complete' in conditions:
+                return 'Complete'
+            if 'Failed' in conditions:
+                return 'Failed'
+            return 'Running'
+    return 'Missing'
+
+
+PRUNABLE = (
+    ('jobs', 'batch/v1', 'Job'),
+    ('ingresses', 'networking.k8s.io/v1', 'Ingress'),
+)
+
+
+def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', drop_site_script=''):
+    """The whole reconcile plan of one site; see site_plan.yml."""
+    if not isinstance(site, dict) or not isinstance(site.get('metadata'), dict) or not isinstance(site.get('spec'), dict):
+        raise AnsibleFilterError('site_plan expects a FrappeSite object with metadata and spec')
+    if mode not in ('apply', 'render'):
+        raise AnsibleFilterError('site_plan: mode must be apply or render, got %r' % (mode,))
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError('site_plan: settings must be the mapping of the role settings (frappe_site_settings)')
+    live = live or {}
+    apply = mode == 'apply'
+    meta, spec = site['metadata'], site['spec']
+    name, namespace = meta['name'], meta['namespace']
+    status = _mapping(site.get('status'))
+    plan = {'name': name, 'namespace': namespace, 'names': names(name), 'errors': [], 'warnings': [],
+            'site_name': spec.get('siteName', ''), 'deleting': bool(meta.get('deletionTimestamp')),
+            'deletion_policy': _or(spec.get('deletionPolicy'), 'Retain'), 'render': [], 'delete': [],
+            'mariadb_operator_unserved': 'database' in (live.get('unserved') or []),
+            'cert_manager_unserved': 'certificates' in (live.get('unserved') or [])}
+    if not _mapping(spec.get('benchRef')).get('name') or not spec.get('siteName'):
+        plan['errors'].append('FrappeSite %s/%s needs spec.benchRef.name and spec.siteName.' % (namespace, name))
+        return plan
+    errors = _spec_errors(site, namespace)
+    if errors:
+        plan['errors'].append('FrappeSite %s/%s cannot be reconciled: %s Nothing was changed.'
+                              % (namespace, name, ' '.join(errors)))
+        return plan
+    if apply and not meta.get('uid'):
+        plan['errors'].append('In apply mode the role needs the live FrappeSite (metadata.uid is missing); apply the '
+                              'manifest first or use playbooks/site.yml, which does.')
+        return plan
+    recorded = status.get('databaseName', '')
+    plan['database_name'] = recorded or database_name(namespace, spec['siteName'])
+    plan['labels'] = {
+        'app.kubernetes.io/name': 'frappe',
+        'app.kubernetes.io/instance': spec['benchRef']['name'],
+        'app.kubernetes.io/part-of': 'frappe',
+        'app.kubernetes.io/managed-by': settings['managed_by'],
+        'app.kubernetes.io/component': 'site',
+        'vyogo.tech/bench': spec['benchRef']['name'],
+        'vyogo.tech/site': name,
+    }
+    plan['owner_references'] = [] if not apply else [{
+        'apiVersion': settings['api_version'], 'kind': settings['kind'], 'name': name, 'uid': meta.get('uid'),
+        'controller': True, 'blockOwnerDeletion': True}]
+    bench = _bench(plan, site, live)
+    plan['bench'] = bench
+    domain, source = resolve_domain(site, bench.get('object') or {})
+    if _mapping(_mapping((bench.get('object') or {}).get('spec')).get('domainConfig')).get('autoDetect') and \
+            source == 'sitename-default':
+        plan['warnings'].append('FrappeSite %s/%s: the bench asks for domainConfig.autoDetect, which this collection '
+                                'does not do; the site is served on its siteName %s. Set spec.domain or the bench\'s '
+                                'domainConfig.suffix.' % (namespace, name, spec['siteName']))
+    plan['domain'] = {'resolved': domain, 'source': source}
+    conflicts = _domain_conflicts(site, bench.get('object') or {}, domain, live)
+    if conflicts:
+        plan['errors'].append('FrappeSite %s/%s cannot be reconciled: its domain %s is already served by FrappeSite '
+                              '%s of the same bench. Give it another spec.domain or siteName. Nothing was changed.'
+                              % (namespace, name, domain, ', '.join(conflicts)))
+        return plan
+    plan['ingress'] = _ingress(plan, site)
+    scheme = 'https' if plan['ingress'] and plan['ingress']['tls'] else 'http'
+    plan['site_url'] = '%s://%s' % (scheme, domain)
+    # Frappe builds links from host_name when set; it must be the public URL
+    # when the site is served on another name than its own.
+    plan['host_name'] = plan['site_url'] if domain != spec['siteName'] else ''
+    admin_ref = _mapping(spec.get('adminPasswordSecretRef'))
+    plan['admin_password'] = {'name': admin_ref.get('name') or plan['names']['admin_secret'],
+                              'key': admin_ref.get('key') or 'password', 'generate': not admin_ref}
+    server = _server(plan, site, live, settings)
+    plan['server'] = server
+    if plan['errors']:
+        return plan
+    if apply and plan['deletion_policy'] == 'Delete' and server['via'] == 'operator' and server['ref'] and \
+            server['ref']['kind'] == 'ExternalMariaDB' and server['admin'] is None and server['pending'] is None:
+        plan['errors'].append(
+            'FrappeSite %s/%s: deletionPolicy Delete needs to drop the database on ExternalMariaDB %s/%s itself (the '
+            'MariaDB Operator does not clean up on an ExternalMariaDB), with the login of that ExternalMariaDB, whose '
+            'password Secret a Job can only read in the site\'s own namespace. Put the ExternalMariaDB in namespace '
+            '%s, or use deletionPolicy: Retain and drop the database by hand. Nothing was changed.'
+            % (namespace, name, server['ref']['namespace'], server['ref']['name'], namespace))
+        return plan
+    plan['database'] = _database(plan, site, live, settings, server)
+    plan['job'] = _job(plan, settings, new_site_script)
+    plan['job']['state'] = _job_state(live, plan['job']['name'])
+    plan['drop_job'] = {'name': plan['names']['drop_job'], 'script': drop_site_script,
+                        'state': _job_state(live, plan['names']['drop_job'])}
+    plan['live_database_objects'] = any(_first(live, k) is not None for k in ('database', 'user', 'grant'))
+    plan['secrets'] = {
+        'db': _first(live, 'db_secret') is not None,
+        'admin': (_first(live, 'admin_secret') is not None) if plan['admin_password']['generate'] else True,
+    }
+    if apply and not plan['admin_password']['generate'] and _first(live, 'admin_secret') is None:
+        plan['admin_missing'] = ('AdminSecretNotFound', 'The Secret %s named by spec.adminPasswordSecretRef does not '
+                                 'exist in namespace %s; create it (key %s).'
+                                 % (admin_ref['name'], namespace, plan['admin_password']['key']))
+    else:
+        plan['admin_missing'] = None
+    if plan['ingress'] and plan['ingress']['tls'] and plan['ingress']['issuer'] and plan['cert_manager_unserved']:
+        plan['warnings'].append('FrappeSite %s/%s asks cert-manager for a certificate (tls.issuer %s), but the cluster '
+                                'does not serve cert-manager.io: the Ingress refers to Secret %s, which nothing creates.'
+                                ' Install cert-manager or create the Secret.'
+                                % (namespace, name, plan['ingress']['issuer'], plan['ingress']['tls_secret']))
+    if plan['ingress'] and apply and not bench['frontend'].get('service'):
+        plan['ingress_waiting'] = True
+    else:
+        plan['ingress_waiting'] = False
+    if not apply and server['ref'] and server['ref']['kind'] == 'ExternalMariaDB':
+        plan['warnings'].append('FrappeSite %s/%s: the address of ExternalMariaDB %s comes from the live object; the '
+                                'rendered site Job has an empty DB_HOST. Reconcile with playbooks/site.yml instead.'
+                                % (namespace, name, server['ref']['name']))
+    # Nothing is written for a database nobody can provision yet: the status says what to do.
+    plan['provision'] = apply and not (server['via'] == 'operator' and plan['mariadb_operator_unserved'])
+    plan['job_allowed'] = bool(apply and bench['configured'] and plan['database']['ready'] and not plan['admin_missing'])
+    # Worth waiting for within this reconcile: objects the MariaDB Operator is about to make Ready.
+    plan['database_waiting'] = bool(apply and bench['configured'] and not plan['database']['ready']
+                                    and plan['database']['reason'] == 'Provisioning')
+    plan['render'] = _render_plan(plan, apply)
+    # Decided from; the plan carries only what the templates and status use.
+    bench.pop('object', None)
+    plan['delete'] = controlled_unwanted(live, PRUNABLE, set((s['kind'], s['name']) for s in plan['render']),
+                                         meta.get('uid')) if apply and not plan['deleting'] else []
+    return plan
+
+
+def _render_plan(plan, apply):
+    steps = []
+    n = plan['names']
+
+    def add(stage, kind, name, template, **variables):
+        variables['name'] = name
+        steps.append({'stage': stage, 'kind': kind, 'name': name, 'template': template, 'vars': variables})
+
+    server = plan['server']
+    if server['via'] == 'operator' and server['ref'] and (not apply or not plan['mariadb_operator_unserved']):
+        if server['dedicated']:
+            add('database', 'MariaDB', n['mariadb'], 'database/mariadb.yaml.j2')
+        add('database', 'Database', n['database'], 'database/database.yaml.j2')
+        add('database', 'User', n['user'], 'database/user.yaml.j2')
+        add('database', 'Grant', n['grant'], 'database/grant.yaml.j2')
+    # Rendered always, applied once the plan allows it (job_allowed).
+    add('site', 'Job', plan['job']['name'], 'site/job.yaml.j2')
+    if plan['ingress'] and not plan['ingress_waiting']:
+        add('ingress', 'Ingress', n['ingress'], 'ingress/ingress.yaml.j2')
+    return steps
+
+
+def site_reads(site):
+    """What a reconcile of `site` reads, in one k8s_multi_info run: a key per read; see site_reads.yml."""
+    meta, spec = site['metadata'], site['spec']
+    name, namespace = meta['name'], meta['namespace']
+    n = names(name)
+    db = _mapping(spec.get('dbConfig'))
+    selector = ['vyogo.tech/site=%s' % name]
+
+    def one(key, api_version, kind, obj_name, obj_namespace=namespace):
+        return {'key': key, 'api_version': api_version, 'kind': kind, 'namespace': obj_namespace, 'name': obj_name}
+
+    reads = [
+        one('bench', 'vyogo.tech/v1alpha1', 'FrappeBench', _mapping(spec.get('benchRef')).get('name', '')),
+        # Every site of the namespace: two sites of a bench must not claim one domain.
+        {'key': 'sites', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'FrappeSite', 'namespace': namespace},
+        # One by-name read each: the Ansible Operator SDK watches what it reads by name.
+        one('database', MARIADB_API, 'Database', n['database']),
+        one('user', MARIADB_API, 'User', n['user']),
+        one('grant', MARIADB_API, 'Grant', n['grant']),
+        one('db_secret', 'v1', 'Secret', n['db_secret']),
+        one('admin_secret', 'v1', 'Secret', _or(_mapping(spec.get('adminPasswordSecretRef')).get('name'),
+                                                n['admin_secret'])),
+        {'key': 'jobs', 'api_version': 'batch/v1', 'kind': 'Job', 'namespace': namespace, 'label_selectors': selector},
+        {'key': 'ingresses', 'api_version': 'networking.k8s.io/v1', 'kind': 'Ingress', 'namespace': namespace,
+         'label_selectors': selector},
+        # Only to learn whether cert-manager is served (its list is empty otherwise).
+        {'key': 'certificates', 'api_version': 'cert-manager.io/v1', 'kind': 'Certificate', 'namespace': namespace,
+         'label_selectors': selector},
+    ]
+    if db.get('connectionSecretRef'):
+        reads.append(one('connection_secret', 'v1', 'Secret', db['connectionSecretRef'].get('name', '')))
+    elif _or(db.get('mode'), 'shared') == 'dedicated':
+        reads.append(one('dedicated_mariadb', MARIADB_API, 'MariaDB', n['mariadb']))
+    elif db.get('mariadbRef'):
+        ref = db['mariadbRef']
+        reads.append(one('server', MARIADB_API, _or(ref.get('kind'), 'MariaDB'), ref.get('name', ''),
+                         _or(ref.get('namespace'), namespace)))
+    return reads
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'site_plan': site_plan, 'site_reads': site_reads}

@@ -1,0 +1,105 @@
+"""What the site Job does, rendered without a cluster and run by the script harness.
+
+The Job follows frappe/helm's job-create-site.yaml with the `bench new-site`
+options Frappe version-15 declares (docs/FRAPPESITE.md, "The site Job"); the
+harness's bench stand-in refuses any other option, as click does.
+"""
+
+import json
+
+import pytest
+
+from podscripts import ImageBench, StartError, pod_spec, render, run_container
+
+BENCH = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench", "metadata": {"name": "shop", "namespace": "shop"},
+         "spec": {"frappeVersion": "version-15", "apps": [{"name": "erpnext", "source": "image"}],
+                  "domainConfig": {"suffix": "example.com"}}}
+
+
+def site(name, **spec):
+    body = {"benchRef": {"name": "shop"}, "siteName": name}
+    body.update(spec)
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite", "metadata": {"name": name, "namespace": "shop"},
+            "spec": body}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("sites"), BENCH,
+                  site("erp", dbConfig={"mariadbRef": {"name": "mariadb"}}),
+                  site("crm.acme.test", domain="crm.acme.test", dbConfig={"connectionSecretRef": {"name": "db-admin"}}))
+
+
+def site_job(objects, name):
+    return next(o for o in objects if o["kind"] == "Job" and o["metadata"]["name"].startswith(name + "-new-site-"))
+
+
+SECRETS = {
+    "erp-db-credentials": {"password": "db-s3cret", "username": "_x", "database": "_x"},
+    "erp-admin": {"password": "adm1n"},
+    "crm.acme.test-db-credentials": {"password": "crm-db-pw"},
+    "crm.acme.test-admin": {"password": "crm-adm1n"},
+    "db-admin": {"host": "db.example.internal", "username": "root", "password": "r00t"},
+}
+
+
+def new_site_calls(run):
+    return [c for c in run.calls if c["program"] == "bench" and c["argv"][:1] == ["new-site"]]
+
+
+def test_the_site_job_creates_the_site_on_the_database_the_operator_made(rendered, tmp_path):
+    image = ImageBench(tmp_path)
+    job = site_job(rendered, "erp")
+    run = run_container(image, job, pod_spec(job)["containers"][0], SECRETS)
+    assert run.rc == 0, run.explain()
+    [call] = new_site_calls(run)
+    argv = call["argv"]
+    # The database and its user exist: bench only bootstraps it. Never --force, never --db-user.
+    assert "--no-setup-db" in argv and "--force" not in argv and "--db-user" not in argv
+    assert argv[argv.index("--install-app") + 1] == "erpnext"
+    config = json.loads((image.sites / "erp" / "site_config.json").read_text())
+    db_name = next(e["value"] for e in pod_spec(job)["containers"][0]["env"] if e["name"] == "DB_NAME")
+    assert config["db_name"] == db_name and config["db_password"] == "db-s3cret"
+    assert config["db_host"] == "mariadb.shop.svc.cluster.local" and config["db_port"] == 3306
+    # Served on erp.example.com (the bench's suffix), so Frappe's links use that URL.
+    assert config["host_name"] == "http://erp.example.com"
+    # Passwords reach the pod through Secrets only.
+    env = pod_spec(job)["containers"][0]["env"]
+    for var in ("DB_PASSWORD", "ADMIN_PASSWORD"):
+        assert "secretKeyRef" in next(e for e in env if e["name"] == var)["valueFrom"]
+    assert "s3cret" not in run.stdout + run.stderr
+
+    again = run_container(image, job, pod_spec(job)["containers"][0], SECRETS)
+    assert again.rc == 0 and new_site_calls(again) == [], again.explain()
+    assert "exists" in again.stdout
+
+
+def test_a_half_made_site_directory_is_reported_not_forced(rendered, tmp_path):
+    image = ImageBench(tmp_path)
+    (image.sites / "erp").mkdir()
+    job = site_job(rendered, "erp")
+    run = run_container(image, job, pod_spec(job)["containers"][0], SECRETS)
+    assert run.rc == 1 and new_site_calls(run) == []
+    assert "half-way" in run.stderr
+
+
+def test_on_an_external_server_the_job_creates_the_database_with_the_admin_login(rendered, tmp_path):
+    image = ImageBench(tmp_path)
+    job = site_job(rendered, "crm.acme.test")
+    run = run_container(image, job, pod_spec(job)["containers"][0], SECRETS)
+    assert run.rc == 0, run.explain()
+    [call] = new_site_calls(run)
+    argv = call["argv"]
+    assert "--no-setup-db" not in argv and "--mariadb-user-host-login-scope=%" in argv
+    assert argv[argv.index("--db-root-username") + 1] == "root"
+    config = json.loads((image.sites / "crm.acme.test" / "site_config.json").read_text())
+    # Port left out of the Secret: the MariaDB default.
+    assert (config["db_host"], config["db_port"]) == ("db.example.internal", 3306)
+    assert "host_name" not in config
+
+
+def test_the_site_job_needs_its_password_secrets(rendered, tmp_path):
+    job = site_job(rendered, "erp")
+    secrets = {k: v for k, v in SECRETS.items() if k != "erp-admin"}
+    with pytest.raises(StartError, match="erp-admin"):
+        run_container(ImageBench(tmp_path), job, pod_spec(job)["containers"][0], secrets)

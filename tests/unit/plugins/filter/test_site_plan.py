@@ -1,0 +1,239 @@
+"""Unit tests of site_plan and site_status: names, database, domains, refusals and status of a site's reconcile."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import database_name, site_plan, site_reads
+from ansible_collections.vyogotech.frappe.plugins.filter.site_status import site_status
+
+REPO = Path(__file__).resolve().parents[4]
+ROLE = REPO / "roles" / "frappe_site"
+
+
+def _role_variables(role):
+    variables = {}
+    for path in (REPO / "roles" / role / "defaults" / "main.yml", REPO / "roles" / role / "vars" / "main.yml"):
+        variables.update(yaml.safe_load(path.read_text()))
+    return variables
+
+
+def _role_settings():
+    """frappe_site_settings as the role resolves it from its defaults and vars."""
+    variables = _role_variables("frappe_site")
+    settings = {}
+    for key, value in variables["frappe_site_settings"].items():
+        match = re.fullmatch(r"\{\{ (\w+)(?: \| (bool|int))? \}\}", value)
+        assert match, "frappe_site_settings.%s must name one role variable: %r" % (key, value)
+        name, conversion = match.groups()
+        assert name in variables, "frappe_site_settings.%s names %s, which the role does not define" % (key, name)
+        settings[key] = {"bool": bool, "int": int, None: lambda v: v}[conversion](variables[name])
+    return settings
+
+
+SETTINGS = _role_settings()
+UID = "5a5a5a5a-1111-2222-3333-444455556666"
+
+
+def site(name="erp", namespace="shop", status=None, **spec):
+    body = {"benchRef": {"name": "shop"}, "siteName": "erp.example.com", "dbConfig": {"mariadbRef": {"name": "mariadb"}}}
+    body.update(spec)
+    obj = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite",
+           "metadata": {"name": name, "namespace": namespace, "uid": UID, "generation": 1,
+                        "creationTimestamp": "2026-11-27T10:00:00Z"}, "spec": body}
+    if status:
+        obj["status"] = status
+    return obj
+
+
+def ready(kind, name, **spec):
+    return {"kind": kind, "metadata": {"name": name}, "spec": spec,
+            "status": {"conditions": [{"type": "Ready", "status": "True", "message": "ok"}]}}
+
+
+def bench(configured=True, ready_=True, **spec):
+    body = {"frappeVersion": "version-15", "apps": [{"name": "frappe"}, {"name": "erpnext"}, {"name": "hrms"}]}
+    body.update(spec)
+    status = {"image": "docker.io/frappe/erpnext:v15.45.0", "sitesClaim": "shop-sites", "sitesAccessMode": "ReadWriteOnce",
+              "frontend": {"service": "shop-nginx", "port": 8080},
+              "conditions": [{"type": "ConfigReady", "status": "True" if configured else "False"},
+                             {"type": "Ready", "status": "True" if ready_ else "False"}]}
+    return {"kind": "FrappeBench", "metadata": {"name": "shop"}, "spec": body, "status": status}
+
+
+def live(**overrides):
+    state = {"bench": [bench()], "server": [ready("MariaDB", "mariadb", port=3307)],
+             "database": [ready("Database", "erp-db")], "user": [ready("User", "erp-user")],
+             "grant": [ready("Grant", "erp-grant")], "db_secret": [{"metadata": {"name": "erp-db-credentials"}}],
+             "admin_secret": [{"metadata": {"name": "erp-admin"}}], "jobs": [], "unserved": []}
+    state.update(overrides)
+    return state
+
+
+def plan(s=None, mode="apply", **overrides):
+    return site_plan(s or site(), live=live(**overrides), settings=SETTINGS, mode=mode,
+                     new_site_script="echo new", drop_site_script="echo drop")
+
+
+def test_settings_that_copy_the_bench_role_agree_with_it():
+    bench_vars, site_vars = _role_variables("frappe_bench"), _role_variables("frappe_site")
+    assert site_vars["frappe_site_bench_dir"] == bench_vars["frappe_bench_bench_dir"]
+    assert site_vars["frappe_site_sites_node_label"] == bench_vars["frappe_bench_sites_node_label"]
+    assert site_vars["frappe_site_run_as_user"] == bench_vars["frappe_bench_run_as_user"]
+
+
+def test_the_finalizer_is_the_one_watches_yaml_names():
+    watches = yaml.safe_load((REPO / "watches.yaml").read_text())
+    entry = [w for w in watches if w["kind"] == "FrappeSite"][0]
+    assert entry["finalizer"]["name"] == _role_variables("frappe_site")["frappe_site_finalizer"]
+    assert entry["role"] == entry["finalizer"]["role"] == "vyogotech.frappe.frappe_site"
+
+
+def test_a_site_on_a_ready_database_gets_its_job_with_names_kept_from_the_go_operator():
+    p = plan()
+    assert p["errors"] == [] and p["job_allowed"]
+    assert [(s["kind"], s["name"]) for s in p["render"]] == [
+        ("Database", "erp-db"), ("User", "erp-user"), ("Grant", "erp-grant"), ("Job", p["job"]["name"])]
+    assert p["job"]["name"].startswith("erp-new-site-")
+    # One database name per namespace and site, a valid MariaDB user name too.
+    assert p["database"]["name"] == p["database"]["user"] == database_name("shop", "erp.example.com")
+    assert re.fullmatch(r"_[0-9a-f]{16}", p["database"]["name"])
+    assert database_name("other", "erp.example.com") != p["database"]["name"]
+    assert p["server"]["host"] == "mariadb.shop.svc.cluster.local" and p["server"]["port"] == 3307
+    assert p["bench"]["apps"] == ["erpnext", "hrms"]
+    # Retain (the default): the MariaDB Operator must never drop anything.
+    assert p["database"]["cleanup_policy"] == "Skip"
+    assert p["database"]["max_user_connections"] == 100
+
+
+def test_the_recorded_database_name_is_kept():
+    p = plan(site(status={"databaseName": "_recorded"}))
+    assert p["database"]["name"] == "_recorded"
+
+
+def test_the_job_name_follows_its_inputs():
+    first = plan()["job"]["name"]
+    assert plan()["job"]["name"] == first
+    assert plan(bench=[bench(apps=[{"name": "erpnext"}])])["job"]["name"] != first
+
+
+def test_delete_policy_on_a_mariadb_lets_the_operator_drop_but_not_on_an_external_one():
+    assert plan(site(deletionPolicy="Delete"))["database"]["cleanup_policy"] == "Delete"
+    external = site(deletionPolicy="Delete", dbConfig={"mariadbRef": {"name": "ext", "kind": "ExternalMariaDB"}})
+    p = plan(external, server=[ready("ExternalMariaDB", "ext", host="10.0.0.5", port=3306, username="admin",
+                                     passwordSecretKeyRef={"name": "ext-root", "key": "password"})])
+    assert p["errors"] == [] and p["database"]["cleanup_policy"] == "Skip"
+    assert p["server"]["host"] == "10.0.0.5"
+    assert p["server"]["admin"] == {"secret": "ext-root", "password_key": "password", "username": "admin"}
+
+
+def test_delete_policy_on_an_external_server_of_another_namespace_is_refused():
+    external = site(deletionPolicy="Delete",
+                    dbConfig={"mariadbRef": {"name": "ext", "namespace": "db", "kind": "ExternalMariaDB"}})
+    p = plan(external, server=[ready("ExternalMariaDB", "ext", host="h", username="admin",
+                                     passwordSecretKeyRef={"name": "ext-root", "key": "password"})])
+    assert len(p["errors"]) == 1 and "deletionPolicy" in p["errors"][0] and "namespace shop" in p["errors"][0]
+
+
+def test_without_the_mariadb_operator_the_site_waits_and_nothing_is_provisioned():
+    p = plan(unserved=["database", "user", "grant", "server"], database=[], user=[], grant=[], server=[],
+             db_secret=[], admin_secret=[])
+    assert p["errors"] == [] and not p["provision"] and not p["job_allowed"]
+    assert [s["kind"] for s in p["render"]] == ["Job"]  # rendered, never applied without job_allowed
+    assert p["database"]["reason"] == "MariaDBOperatorMissing"
+    assert "connectionSecretRef" in p["database"]["message"] and "install" in p["database"]["message"]
+    result = site_status(p, site())
+    assert result["phase"] == "Pending"
+    assert {c["type"]: c["status"] for c in result["conditions"]}["DatabaseReady"] == "False"
+
+
+def test_a_connection_secret_makes_the_job_create_the_database():
+    s = site(dbConfig={"connectionSecretRef": {"name": "db-admin"}})
+    p = plan(s, connection_secret=[{"metadata": {"name": "db-admin"},
+                                    "data": {"host": "", "username": "", "password": ""}}])
+    assert p["errors"] == [] and p["server"]["via"] == "connection-secret" and p["job_allowed"]
+    assert [s["kind"] for s in p["render"]] == ["Job"]
+    missing = plan(s, connection_secret=[{"metadata": {"name": "db-admin"}, "data": {"host": ""}}])
+    assert not missing["job_allowed"] and missing["database"]["reason"] == "ConnectionSecretInvalid"
+    assert "username, password" in missing["database"]["message"]
+
+
+def test_unsupported_input_is_refused_with_the_field_and_the_fix():
+    for spec, words in (
+            ({"dbConfig": {"provider": "postgres", "mariadbRef": {"name": "m"}}}, "provider: mariadb"),
+            ({"dbConfig": {"provider": "sqlite"}}, "sqlite"),
+            ({"dbConfig": {}}, "dbConfig.mariadbRef"),
+            ({"benchRef": {"name": "shop", "namespace": "elsewhere"}}, "namespace of its bench"),
+            ({"dbConfig": {"mode": "dedicated", "connectionSecretRef": {"name": "x"}}}, "contradicts")):
+        p = plan(site(**spec))
+        assert len(p["errors"]) == 1 and words in p["errors"][0] and "Nothing was changed" in p["errors"][0], p["errors"]
+
+
+def test_domains_resolve_explicit_then_bench_suffix_then_site_name():
+    p = plan(site(domain="crm.example.org"))
+    assert p["domain"] == {"resolved": "crm.example.org", "source": "explicit"}
+    assert p["host_name"] == "http://crm.example.org"
+    p = plan(site(siteName="erp"), bench=[bench(domainConfig={"suffix": ".example.com"})])
+    assert p["domain"] == {"resolved": "erp.example.com", "source": "bench-suffix"}
+    p = plan()
+    assert p["domain"] == {"resolved": "erp.example.com", "source": "sitename-default"} and p["host_name"] == ""
+
+
+def test_a_second_site_claiming_a_served_domain_is_refused_and_the_first_keeps_it():
+    first = site(name="erp", siteName="erp.example.com")
+    second = site(name="erp2", siteName="erp2.example.com", domain="erp.example.com")
+    second["metadata"]["creationTimestamp"] = "2026-11-27T11:00:00Z"
+    assert plan(first, sites=[first, second])["errors"] == []
+    p = plan(second, sites=[first, second])
+    assert len(p["errors"]) == 1 and "already served by FrappeSite erp" in p["errors"][0]
+
+
+def test_the_job_waits_for_the_bench_configuration_and_the_database():
+    assert not plan(bench=[bench(configured=False)])["job_allowed"]
+    p = plan(database=[{"kind": "Database", "metadata": {"name": "erp-db"}}])
+    assert not p["job_allowed"] and p["database_waiting"] and p["database"]["reason"] == "Provisioning"
+    assert not plan(bench=[])["job_allowed"]
+
+
+def test_ingress_goes_to_the_bench_nginx_with_tls_from_cert_manager():
+    p = plan(site(ingress={"enabled": True, "className": "nginx", "tls": {"enabled": True, "issuer": "le"}}),
+             unserved=["certificates"])
+    assert p["ingress"]["annotations"] == {"cert-manager.io/cluster-issuer": "le"}
+    assert p["site_url"] == "https://erp.example.com" and ("Ingress", "erp-ingress") in [
+        (s["kind"], s["name"]) for s in p["render"]]
+    assert any("cert-manager" in w for w in p["warnings"])
+
+
+def test_old_site_jobs_this_site_controls_are_pruned():
+    owner = [{"controller": True, "uid": UID}]
+    old = {"metadata": {"name": "erp-new-site-0000000000", "ownerReferences": owner}}
+    foreign = {"metadata": {"name": "erp-new-site-1111111111", "ownerReferences": [{"controller": True, "uid": "x"}]}}
+    p = plan(jobs=[old, foreign])
+    assert p["delete"] == [{"api_version": "batch/v1", "kind": "Job", "name": "erp-new-site-0000000000"}]
+
+
+def test_status_ready_once_the_job_completed_and_unchanged_when_stored():
+    p = plan()
+    p["job"]["state"] = "Complete"
+    result = site_status(p, site())
+    assert result["phase"] == "Ready", result["conditions"]
+    assert result["status"]["databaseName"] == p["database"]["name"]
+    assert result["status"]["siteURL"] == "http://erp.example.com"
+    stored = site(status=dict(result["status"], conditions=[dict(c, lastTransitionTime="2026-11-27T10:00:00Z")
+                                                            for c in result["conditions"]]))
+    assert site_status(p, stored)["unchanged"]
+    p["job"]["state"] = "Failed"
+    failed = site_status(p, site())
+    assert failed["phase"] == "Failed"
+    assert "kubectl logs" in {c["type"]: c for c in failed["conditions"]}["SiteCreated"]["message"]
+
+
+def test_reads_are_by_name_and_follow_the_database_mode():
+    keys = {r["key"]: r for r in site_reads(site())}
+    assert keys["server"]["kind"] == "MariaDB" and keys["server"]["name"] == "mariadb"
+    assert keys["database"]["name"] == "erp-db" and "label_selectors" in keys["jobs"]
+    keys = {r["key"] for r in site_reads(site(dbConfig={"connectionSecretRef": {"name": "x"}}))}
+    assert "connection_secret" in keys and "server" not in keys
+    keys = {r["key"] for r in site_reads(site(dbConfig={"mode": "dedicated"}))}
+    assert "dedicated_mariadb" in keys

@@ -143,6 +143,11 @@ def _spec_errors(site, namespace):
         errors.append('spec.dbConfig: a shared database needs a server. Set dbConfig.mariadbRef to a MariaDB or '
                       'ExternalMariaDB of the MariaDB Operator, or dbConfig.connectionSecretRef to a Secret with host, '
                       'port, username and password of an external server, or use mode: dedicated.')
+    longest = len(site['metadata']['name']) + len('-new-site-') + 10
+    if longest > 63:
+        errors.append('metadata.name %s is too long: the site Job is named <name>-new-site-<hash>, and a Job name has '
+                      'at most 63 characters. Use a name of at most 43 characters (siteName may stay as it is).'
+                      % site['metadata']['name'])
     policy = _or(spec.get('deletionPolicy'), 'Retain')
     if policy not in ('Retain', 'Delete'):
         errors.append('spec.deletionPolicy must be Retain or Delete, got %r.' % policy)

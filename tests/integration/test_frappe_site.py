@@ -1,0 +1,167 @@
+"""FrappeSite against the real MariaDB Operator and a real MariaDB server.
+
+The MariaDB Operator runs on this host against the local control plane and
+reaches a loopback mariadbd through an ExternalMariaDB; every claim about the
+database is checked with SQL on that server. kwok completes the site and drop
+Jobs without running them, so the drop Job's script is run by the script
+harness against the same server.
+"""
+
+import base64
+import sys
+import time
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from support import REPO, run_playbook, wait_until, write_manifest
+
+sys.path.insert(0, str(REPO / "tests" / "harness"))
+from podscripts import ImageBench, pod_spec, run_container  # noqa: E402
+
+pytestmark = [pytest.mark.mariadb]
+
+
+def bench(namespace):
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench", "metadata": {"name": "shop", "namespace": namespace},
+            "spec": {"frappeVersion": "version-15", "imageConfig": {"repository": "docker.io/frappe/erpnext",
+                                                                    "tag": "v15.45.0"},
+                     "apps": [{"name": "erpnext", "source": "image"}], "domainConfig": {"suffix": "example.com"}}}
+
+
+def site(namespace, name, **spec):
+    body = {"benchRef": {"name": "shop"}, "siteName": name,
+            "dbConfig": {"mariadbRef": {"name": "mariadb", "kind": "ExternalMariaDB"}}}
+    body.update(spec)
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite", "metadata": {"name": name, "namespace": namespace},
+            "spec": body}
+
+
+def external_mariadb(kube, namespace, server):
+    kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mariadb-root", "namespace": namespace},
+                "stringData": {"password": server.root_password}})
+    kube.apply({"apiVersion": "k8s.mariadb.com/v1alpha1", "kind": "ExternalMariaDB",
+                "metadata": {"name": "mariadb", "namespace": namespace},
+                "spec": {"host": server.host, "port": server.port, "username": server.root_user,
+                         "passwordSecretKeyRef": {"name": "mariadb-root", "key": "password"}}})
+    wait_until(lambda: _ready(kube.custom.get_namespaced_custom_object(
+        "k8s.mariadb.com", "v1alpha1", namespace, "externalmariadbs", "mariadb")), 60,
+        "the ExternalMariaDB to be Ready")
+
+
+def _ready(obj):
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in obj.get("status", {}).get("conditions", []))
+
+
+def frappe_site(kube, namespace, name):
+    return kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", name)
+
+
+def secret_value(kube, namespace, name, key):
+    return base64.b64decode(kube.core.read_namespaced_secret(name, namespace).data[key]).decode()
+
+
+def site_yml(kube, tmp_path, *objects):
+    run = run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, *objects))})
+    assert run.rc == 0, run.explain()
+    return run
+
+
+def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_asked(
+        kube, namespace, frappe_crds, keda_crds, mariadb_operator, mariadb_server, tmp_path):
+    external_mariadb(kube, namespace, mariadb_server)
+    objects = [bench(namespace), site(namespace, "erp", ingress={"enabled": True, "className": "nginx"}),
+               site(namespace, "crm.acme.test", domain="crm.acme.test", deletionPolicy="Delete")]
+
+    started = time.monotonic()
+    site_yml(kube, tmp_path, *objects)
+    first_s = time.monotonic() - started
+    erp, crm = frappe_site(kube, namespace, "erp"), frappe_site(kube, namespace, "crm.acme.test")
+    for obj in (erp, crm):
+        conditions = {c["type"]: c for c in obj["status"]["conditions"]}
+        assert obj["status"]["phase"] == "Ready", (first_s, conditions)
+        assert all(c["status"] == "True" for c in conditions.values()), conditions
+    # erp is served on erp.example.com (the bench's suffix), and Frappe is told so.
+    assert (erp["status"]["resolvedDomain"], erp["status"]["domainSource"]) == ("erp.example.com", "bench-suffix")
+    assert erp["status"]["siteURL"] == "http://erp.example.com"
+    # Its Ingress goes to the bench's nginx, which routes by Host.
+    rule = client.NetworkingV1Api(kube.api).read_namespaced_ingress("erp-ingress", namespace).spec.rules[0]
+    assert rule.host == "erp.example.com" and rule.http.paths[0].backend.service.name == "shop-nginx"
+
+    db = {}
+    for obj in (erp, crm):
+        name = obj["metadata"]["name"]
+        db_name = obj["status"]["databaseName"]
+        assert obj["status"]["databaseCredentialsSecret"] == "%s-db-credentials" % name
+        password = secret_value(kube, namespace, "%s-db-credentials" % name, "password")
+        db[name] = (db_name, password)
+        # The database, with Frappe's character set, made by the MariaDB Operator.
+        assert mariadb_server.sql(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME = '%s'" % db_name).split() == ["utf8mb4", "utf8mb4_unicode_ci"]
+        # Its user is named like it, logs in with the password of its Secret and holds its grant.
+        assert mariadb_server.sql("SELECT DATABASE()", user=db_name, password=password, database=db_name).strip() \
+            == db_name
+        grants = mariadb_server.sql("SHOW GRANTS FOR '%s'@'%%'" % db_name)
+        assert "GRANT ALL PRIVILEGES ON `%s`.* TO `%s`@`%%`" % (db_name, db_name) in grants, grants
+        assert mariadb_server.sql("SELECT max_user_connections FROM mysql.user WHERE user = '%s'"
+                                  % db_name).strip() == "100"
+        # The site Job ran (kwok completes it) with passwords from Secrets only.
+        [job] = [j for j in kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site=%s" % name).items
+                 if j.metadata.name.startswith(name + "-new-site-")]
+        assert any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or [])
+        env = {e.name: e for e in job.spec.template.spec.containers[0].env}
+        assert env["DB_PASSWORD"].value_from.secret_key_ref.name == "%s-db-credentials" % name
+        assert env["ADMIN_PASSWORD"].value_from.secret_key_ref.name == "%s-admin" % name
+        assert env["DB_HOST"].value == mariadb_server.host and env["DB_PORT"].value == str(mariadb_server.port)
+        assert env["INSTALL_APPS"].value == "erpnext"
+    versions = {n: kube.core.read_namespaced_secret("%s-db-credentials" % n, namespace).metadata.resource_version
+                for n in db}
+
+    # Idempotent, and the generated passwords are never regenerated.
+    again = site_yml(kube, tmp_path, *objects)
+    assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
+                                if t["hosts"]["localhost"].get("changed")]
+    assert versions == {n: kube.core.read_namespaced_secret("%s-db-credentials" % n, namespace).metadata.resource_version
+                        for n in db}
+
+    # Deleting both: erp (Retain, the default) keeps everything, crm (Delete) is dropped.
+    for name in db:
+        kube.custom.delete_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", name)
+    site_yml(kube, tmp_path, objects[0])
+    for name in db:
+        with pytest.raises(ApiException) as gone:
+            frappe_site(kube, namespace, name)
+        assert gone.value.status == 404
+
+    erp_db, erp_password = db["erp"]
+    assert mariadb_server.sql("SELECT 1", user=erp_db, password=erp_password, database=erp_db).strip() == "1"
+    assert secret_value(kube, namespace, "erp-db-credentials", "password") == erp_password
+    database = kube.custom.get_namespaced_custom_object("k8s.mariadb.com", "v1alpha1", namespace, "databases", "erp-db")
+    assert database["spec"]["cleanupPolicy"] == "Skip"
+
+    # crm: its objects and Secrets are gone; the drop Job the role ran (kwok
+    # completes it) is run for real here, on a bench directory holding the site.
+    crm_db, _ = db["crm.acme.test"]
+    for plural in ("databases", "users", "grants"):
+        names = [o["metadata"]["name"] for o in kube.custom.list_namespaced_custom_object(
+            "k8s.mariadb.com", "v1alpha1", namespace, plural)["items"]]
+        assert not [n for n in names if n.startswith("crm.acme.test-")], (plural, names)
+    with pytest.raises(ApiException):
+        kube.core.read_namespaced_secret("crm.acme.test-db-credentials", namespace)
+    drop = kube.batch.read_namespaced_job("crm.acme.test-drop-site", namespace)
+    assert not drop.metadata.owner_references and drop.spec.ttl_seconds_after_finished
+    image = ImageBench(tmp_path / "bench")
+    (image.sites / "crm.acme.test").mkdir()
+    (image.sites / "crm.acme.test" / "site_config.json").write_text('{"db_name": "%s"}' % crm_db)
+    job = kube.api.sanitize_for_serialization(drop)
+    run = run_container(image, job, pod_spec(job)["containers"][0], {"mariadb-root": {"password": mariadb_server.root_password}})
+    assert run.rc == 0, run.explain()
+    assert mariadb_server.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '%s'"
+                              % crm_db).strip() == "0"
+    assert mariadb_server.sql("SELECT COUNT(*) FROM mysql.user WHERE user = '%s'" % crm_db).strip() == "0"
+    assert not (image.sites / "crm.acme.test").exists()
+    assert [p.name.split(".2")[0] for p in (image.sites / "archived_sites").iterdir()] == ["crm.acme.test"]
+    # erp's database is untouched by crm's drop.
+    assert mariadb_server.sql("SELECT 1", user=erp_db, password=erp_password, database=erp_db).strip() == "1"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the binaries of the local control plane from their published Go modules.
 #
-#   build-binaries.sh [kubernetes|etcd|kwok|keda|ansible-operator ...]   (default: all)
+#   build-binaries.sh [kubernetes|etcd|kwok|keda|ansible-operator|mariadb-operator ...]
+#                                                           (default: all)
 #
 # Each component lands in its own per-version directory under the cache
 # ($LOCALCLUSTER_CACHE, default ${XDG_CACHE_HOME:-~/.cache}/vyogotech-frappe/localcluster):
@@ -48,6 +49,17 @@ user_provided() {
 # mod_file MODULE@VERSION : path of the module's go.mod in the module cache
 mod_file() {
   go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p'
+}
+
+# mod_dir MODULE@VERSION : the module's extracted source in the module cache
+mod_dir() {
+  go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+
+# copy_replaces GO_MOD WRAPPER_GO_MOD : append the replace directives of GO_MOD
+copy_replaces() {
+  awk '/^replace \($/{inblock=1; print; next} inblock{print; if ($0 ~ /^\)/) inblock=0; next} /^replace /{print}' \
+    "$1" >>"$2"
 }
 
 # new_wrapper DIR MODULE VERSION : a fresh wrapper module requiring MODULE@VERSION
@@ -136,8 +148,7 @@ build_keda() {
     new_wrapper "$root/wrapper" github.com/kedacore/keda/v2 "$KEDA_VERSION"
     # KEDA pins some dependencies with replace directives; a wrapper module
     # must repeat them or the build resolves incompatible versions.
-    awk '/^replace \($/{inblock=1; print; next} inblock{print; if ($0 ~ /^\)/) inblock=0; next} /^replace /{print}' \
-      "$(mod_file "github.com/kedacore/keda/v2@$KEDA_VERSION")" >>"$root/wrapper/go.mod"
+    copy_replaces "$(mod_file "github.com/kedacore/keda/v2@$KEDA_VERSION")" "$root/wrapper/go.mod"
     build_in "$root/wrapper" "$root/bin.tmp" "-X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v}" \
       github.com/kedacore/keda/v2/cmd/operator
     mkdir -p "$root/bin"
@@ -147,7 +158,7 @@ build_keda() {
   # The CRDs ship inside the module; keep a copy beside the binary.
   if [ ! -d "$root/crd" ]; then
     local src
-    src=$(go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    src=$(mod_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")
     mkdir -p "$root/crd.tmp"
     cp -r "$src/config/crd/." "$root/crd.tmp/"
     chmod -R u+w "$root/crd.tmp"
@@ -163,8 +174,8 @@ build_ansible_operator() {
     log "ansible-operator $ANSIBLE_OPERATOR_VERSION: cached"
   else
     new_wrapper "$root/wrapper" github.com/operator-framework/ansible-operator-plugins "$ANSIBLE_OPERATOR_VERSION"
-    awk '/^replace \($/{inblock=1; print; next} inblock{print; if ($0 ~ /^\)/) inblock=0; next} /^replace /{print}' \
-      "$(mod_file "github.com/operator-framework/ansible-operator-plugins@$ANSIBLE_OPERATOR_VERSION")" >>"$root/wrapper/go.mod"
+    copy_replaces "$(mod_file "github.com/operator-framework/ansible-operator-plugins@$ANSIBLE_OPERATOR_VERSION")" \
+      "$root/wrapper/go.mod"
     build_in "$root/wrapper" "$root/bin" "" \
       github.com/operator-framework/ansible-operator-plugins/cmd/ansible-operator
   fi
@@ -172,15 +183,53 @@ build_ansible_operator() {
   # same module; the Python environment installs it from this directory.
   if [ ! -d "$root/ansible_runner_http" ]; then
     local src
-    src=$(go mod download -json "github.com/operator-framework/ansible-operator-plugins@$ANSIBLE_OPERATOR_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    src=$(mod_dir "github.com/operator-framework/ansible-operator-plugins@$ANSIBLE_OPERATOR_VERSION")
     cp -r "$src/images/ansible-operator/ansible_runner_http" "$root/ansible_runner_http.tmp"
     chmod -R u+w "$root/ansible_runner_http.tmp"
     mv "$root/ansible_runner_http.tmp" "$root/ansible_runner_http"
   fi
 }
 
+build_mariadb_operator() {
+  local module=github.com/mariadb-operator/mariadb-operator/v25
+  local root="$cache/mariadb-operator-$MARIADB_OPERATOR_VERSION"
+  # The proxy serves this module, but the checksum database has no entry for
+  # it (and its version list is refused, so `go install pkg@version` fails
+  # too): skip the checksum database for this module only. The go.sum copied
+  # below still pins every dependency, and the module itself is fetched
+  # through the proxy like any other.
+  local -x GONOSUMDB=github.com/mariadb-operator/mariadb-operator
+  if user_provided mariadb-operator; then
+    log "mariadb-operator: using $LOCALCLUSTER_BIN_DIR"
+  elif have_all "$root/bin" mariadb-operator; then
+    log "mariadb-operator $MARIADB_OPERATOR_VERSION: cached"
+  else
+    new_wrapper "$root/wrapper" "$module" "$MARIADB_OPERATOR_VERSION"
+    local src
+    src=$(mod_dir "$module@$MARIADB_OPERATOR_VERSION")
+    # Its go.sum holds the checksums of the exact dependency versions it was
+    # released with; replace directives (if any) must be repeated here.
+    cp "$src/go.sum" "$root/wrapper/go.sum"
+    chmod u+w "$root/wrapper/go.sum"
+    copy_replaces "$src/go.mod" "$root/wrapper/go.mod"
+    build_in "$root/wrapper" "$root/bin.tmp" "" "$module/cmd/controller"
+    mkdir -p "$root/bin"
+    mv "$root/bin.tmp/controller" "$root/bin/mariadb-operator"
+    rm -rf "$root/bin.tmp"
+  fi
+  # The CRDs ship inside the module; keep a copy beside the binary.
+  if [ ! -d "$root/crd" ]; then
+    local crd_src
+    crd_src=$(mod_dir "$module@$MARIADB_OPERATOR_VERSION")
+    mkdir -p "$root/crd.tmp"
+    cp -r "$crd_src/config/crd/bases/." "$root/crd.tmp/"
+    chmod -R u+w "$root/crd.tmp"
+    mv "$root/crd.tmp" "$root/crd"
+  fi
+}
+
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes keda ansible-operator)
+[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes keda ansible-operator mariadb-operator)
 for c in "${components[@]}"; do
   start=$(date +%s)
   case "$c" in
@@ -189,7 +238,9 @@ for c in "${components[@]}"; do
     kwok) build_kwok ;;
     keda) build_keda ;;
     ansible-operator) build_ansible_operator ;;
-    *) log "unknown component '$c' (expected kubernetes, etcd, kwok, keda or ansible-operator)"; exit 2 ;;
+    mariadb-operator) build_mariadb_operator ;;
+    *) log "unknown component '$c' (expected kubernetes, etcd, kwok, keda, ansible-operator or mariadb-operator)"
+       exit 2 ;;
   esac
   log "$c: done in $(( $(date +%s) - start ))s"
 done

@@ -53,6 +53,7 @@ BINARY_COMPONENT = {
     "kwokctl": "kwok",
     "keda-operator": "keda",
     "ansible-operator": "ansible-operator",
+    "mariadb-operator": "mariadb-operator",
 }
 COMPONENT_VERSION_KEY = {
     "kubernetes": "KUBERNETES_VERSION",
@@ -60,6 +61,7 @@ COMPONENT_VERSION_KEY = {
     "kwok": "KWOK_VERSION",
     "keda": "KEDA_VERSION",
     "ansible-operator": "ANSIBLE_OPERATOR_VERSION",
+    "mariadb-operator": "MARIADB_OPERATOR_VERSION",
 }
 CONTROL_PLANE_COMPONENTS = ("etcd", "kwok", "kubernetes")
 

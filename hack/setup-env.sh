@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the main playbook need, reusing what is
 # already there:
-#   - Debian packages: redis-server (test Redis servers), openssl (KEDA certs),
-#     and for hack/lint.sh (ansible-test sanity) shellcheck
+#   - Debian packages: redis-server (test Redis servers), mariadb-server (test
+#     MariaDB servers: mariadbd, mariadb-install-db and the mariadb client),
+#     openssl (KEDA certs), and for hack/lint.sh (ansible-test sanity) shellcheck
 #   - the Go-built binaries of the local control plane (hack/localcluster)
 #   - a Python virtual environment from requirements/dev.txt, kept in the cache
 #     and keyed by the requirements' hash, plus ansible-runner's HTTP event
@@ -17,6 +18,7 @@ log() { printf '[setup-env] %s\n' "$*" >&2; }
 # -- Debian packages ---------------------------------------------------------
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+{ command -v mariadb-install-db && command -v mariadb; } >/dev/null || missing+=(mariadb-server)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -26,7 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
 fi
-# The Debian package starts a system-wide Redis; the tests start their own.
+# The Debian packages may start a system-wide Redis and MariaDB; the tests
+# ignore them and start their own servers, on free loopback ports with their
+# own data directories, sockets and no configuration files read.
 
 # -- control-plane binaries ----------------------------------------------------
 bash "$repo/hack/localcluster/build-binaries.sh" >&2

@@ -4,9 +4,10 @@ etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake
 nodes that run pods without containers) are started by ``kwokctl --runtime
 binary`` from binaries built out of their upstream Go modules
 (build-binaries.sh).  Optional pieces a test can ask for: the KEDA CRDs, the
-KEDA operator running on this host against the cluster, and Redis servers on
-loopback ports. LocalCluster.apiserver_stopped() takes kube-apiserver down for
-fault tests and brings it back.
+KEDA operator running on this host against the cluster, Redis servers on
+loopback ports, the MariaDB Operator's CRDs and controller, and MariaDB
+servers on loopback ports. LocalCluster.apiserver_stopped() takes
+kube-apiserver down for fault tests and brings it back.
 
 Command line::
 
@@ -15,6 +16,7 @@ Command line::
     localcluster.py down [--name N]
     localcluster.py kubeconfig [--name N]   print the kubeconfig path
     localcluster.py keda-crds install|remove [--name N]
+    localcluster.py mariadb-crds install|remove [--name N]
 
 Only the Python standard library is used, so the tool runs before any
 virtual environment exists.
@@ -206,8 +208,13 @@ def remove_keda_crds(kubectl):
     operator removes them, and the CRDs are not deleted while any object
     still holds one (as when the operator was stopped before).
     """
-    kubectl("delete", "--ignore-not-found", "--wait=false", *["crd/" + crd for crd in KEDA_CRDS])
-    for kind in KEDA_CRDS:
+    _remove_crds(kubectl, KEDA_CRDS, "keda.sh", "KEDA")
+
+
+def _remove_crds(kubectl, crds, group, what):
+    """Delete CRDs of one API group, dropping their objects' finalizers, until the group leaves discovery."""
+    kubectl("delete", "--ignore-not-found", "--wait=false", *["crd/" + crd for crd in crds])
+    for kind in crds:
         listed = kubectl("get", kind, "--all-namespaces", "--ignore-not-found",
                          "-o", "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}{\"\\n\"}{end}",
                          check=False)
@@ -215,15 +222,42 @@ def remove_keda_crds(kubectl):
             *namespace, name = line.split()  # cluster-scoped kinds have no namespace
             kubectl("patch", kind, name, *(["-n"] + namespace if namespace else []), "--type=merge",
                     "-p", '{"metadata":{"finalizers":null}}', check=False)
-    kubectl("wait", "--for=delete", "--timeout=120s", *["crd/" + crd for crd in KEDA_CRDS], check=False)
-    left = kubectl("get", "--ignore-not-found", "-o", "name", *["crd/" + crd for crd in KEDA_CRDS], check=False)
+    kubectl("wait", "--for=delete", "--timeout=120s", *["crd/" + crd for crd in crds], check=False)
+    left = kubectl("get", "--ignore-not-found", "-o", "name", *["crd/" + crd for crd in crds], check=False)
     if left.stdout.strip():
-        raise ClusterError("KEDA CRDs not deleted within 120 s: %s" % left.stdout.strip())
+        raise ClusterError("%s CRDs not deleted within 120 s: %s" % (what, left.stdout.strip()))
 
     def gone():
-        proc = kubectl("get", "--raw", "/apis/keda.sh", check=False)
+        proc = kubectl("get", "--raw", "/apis/" + group, check=False)
         return proc.returncode != 0 and "NotFound" in (proc.stderr or "")
-    wait_for(gone, 60, "the keda.sh API group to leave discovery")
+    wait_for(gone, 60, "the %s API group to leave discovery" % group)
+
+
+# Every CRD of the MariaDB Operator: its controller indexes and watches all of
+# them at start and exits when one is missing.
+MARIADB_OPERATOR_CRDS = tuple("%s.k8s.mariadb.com" % plural for plural in (
+    "backups", "connections", "databases", "externalmariadbs", "grants", "mariadbs", "maxscales",
+    "physicalbackups", "restores", "sqljobs", "users"))
+
+
+def install_mariadb_operator_crds(kubectl):
+    """Apply the CRDs that ship in the MariaDB Operator's Go module (config/crd/bases)."""
+    crd_dir = component_dir("mariadb-operator") / "crd"
+    if not crd_dir.is_dir():
+        raise ClusterError("MariaDB Operator CRDs missing in %s; run: %s mariadb-operator" % (crd_dir, BUILD_SCRIPT))
+    # Server-side apply: the MariaDB and MaxScale CRDs are far larger than the
+    # last-applied annotation allows.
+    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=localcluster", "-f", crd_dir)
+    wait_established(kubectl, MARIADB_OPERATOR_CRDS)
+
+
+def remove_mariadb_operator_crds(kubectl):
+    """Delete the MariaDB Operator's CRDs (and every object of them), as remove_keda_crds does for KEDA.
+
+    Objects lose their finalizers without the operator running them, so a
+    Database or User is left on its server, whatever its cleanupPolicy.
+    """
+    _remove_crds(kubectl, MARIADB_OPERATOR_CRDS, "k8s.mariadb.com", "MariaDB Operator")
 
 
 class LocalCluster:
@@ -652,6 +686,244 @@ class KedaOperator(ManagedProcess):
         self.cluster.kubectl("delete", "lease", self.LEASE, "-n", self.NAMESPACE, "--ignore-not-found", check=False)
 
 
+def _program(*names):
+    """Path of the first of names on PATH or in the sbin directories (mariadbd lives in /usr/sbin)."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+    for name in names:
+        found = shutil.which(name, path=search)
+        if found:
+            return found
+    return None
+
+
+def _sql_string(value):
+    """value as a single-quoted SQL string literal."""
+    return "'%s'" % value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class MariaDBError(ClusterError):
+    """A statement run through the mariadb client failed; stderr says why."""
+
+    def __init__(self, message, stderr):
+        super().__init__(message)
+        self.stderr = stderr
+
+
+class MariaDBServer(ManagedProcess):
+    """mariadbd on a loopback port, with a fresh data directory of its own.
+
+    `root_user` logs in over TCP (as root@'%' and root@127.0.0.1) with
+    `root_password`, which also guards root@localhost on the socket. A fresh
+    data directory also holds accounts without a password (root@::1,
+    root@<hostname>, with some versions anonymous users) that can shadow
+    root@'%' and the users tests create for TCP logins; they are dropped.
+    The server starts in well under a second. No option file is read
+    (--no-defaults), so a system-wide MariaDB and its configuration do not
+    matter. stop() removes the data directory and keeps the log.
+    """
+
+    def __init__(self, root_password=None, logdir=None):
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.root_user = "root"
+        self.root_password = root_password or "root-%s" % os.urandom(8).hex()
+        self.server = _program("mariadbd", "mysqld")
+        self.install_db = _program("mariadb-install-db", "mysql_install_db")
+        self.client = _program("mariadb", "mysql")
+        if not (self.server and self.install_db and self.client):
+            raise ClusterError("mariadbd, mariadb-install-db or the mariadb client is missing "
+                               "(Debian package mariadb-server)")
+        logdir = Path(logdir or tempfile.mkdtemp(prefix="localcluster-mariadb-"))
+        self.datadir = logdir / "data"
+        # A Unix socket path must fit in 108 bytes; a deep log directory would not.
+        self.rundir = logdir if len(str(logdir)) < 80 else Path(tempfile.mkdtemp(prefix="mariadb-"))
+        self.socket = self.rundir / "mariadbd.sock"
+        self.pid_file = self.rundir / "mariadbd.pid"
+        self.startup_seconds = None  # install + start + securing root, once started
+        cmd = [self.server] + self._common_args() + [
+            "--port=%d" % self.port,
+            "--bind-address=127.0.0.1",
+            "--socket=%s" % self.socket,
+            "--pid-file=%s" % self.pid_file,
+            "--tmpdir=%s" % self.rundir,
+        ]
+        super().__init__("mariadb-%d" % self.port, cmd, logdir=logdir)
+
+    def _common_args(self):
+        # --no-defaults must come first. mariadbd refuses to run as root unless told to.
+        args = ["--no-defaults", "--datadir=%s" % self.datadir]
+        if os.geteuid() == 0:
+            args.append("--user=root")
+        # Small buffers: a test server holds a few tiny databases and starts fast.
+        args += ["--skip-name-resolve", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"]
+        return args
+
+    def start(self):
+        started = time.monotonic()
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([self.install_db] + self._common_args() + [
+            "--auth-root-authentication-method=normal", "--skip-test-db"],
+            capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise ClusterError("mariadb-install-db failed: %s" % (proc.stderr or proc.stdout).strip()[-2000:])
+        super().start()
+
+        def answers():
+            self.check_alive()
+            return self._client("SELECT 1", self.root_user, "", socket_login=True).returncode == 0
+        try:
+            wait_for(answers, 60, "mariadbd on port %d (log: %s)" % (self.port, self.logfile), interval=0.2)
+            self._secure_root()
+        except BaseException:
+            self.stop()  # nobody else holds it yet
+            raise
+        self.startup_seconds = time.monotonic() - started
+        return self
+
+    def _secure_root(self):
+        accounts = self._client("SELECT User, Host FROM mysql.user WHERE is_role = 'N'",
+                                self.root_user, "", socket_login=True)
+        statements = []
+        for line in accounts.stdout.splitlines():
+            user, host = line.split("\t")
+            if user == "" or (user == self.root_user and host not in ("localhost", "127.0.0.1")):
+                statements.append("DROP USER %s@%s" % (_sql_string(user), _sql_string(host)))
+        password = _sql_string(self.root_password)
+        for host in ("localhost", "127.0.0.1", "%"):
+            statements.append("CREATE USER IF NOT EXISTS %s@%s" % (_sql_string(self.root_user), _sql_string(host)))
+            statements.append("ALTER USER %s@%s IDENTIFIED BY %s" % (
+                _sql_string(self.root_user), _sql_string(host), password))
+            statements.append("GRANT ALL PRIVILEGES ON *.* TO %s@%s WITH GRANT OPTION" % (
+                _sql_string(self.root_user), _sql_string(host)))
+        proc = self._client("; ".join(statements), self.root_user, "", socket_login=True)
+        if proc.returncode != 0:
+            raise ClusterError("securing root on mariadbd port %d failed: %s" % (self.port, proc.stderr.strip()))
+
+    def _client(self, statement, user, password, database=None, socket_login=False):
+        cmd = [self.client, "--no-defaults", "--batch", "--skip-column-names", "--user=%s" % user]
+        if socket_login:
+            cmd += ["--protocol=SOCKET", "--socket=%s" % self.socket]
+        else:
+            cmd += ["--protocol=TCP", "--host=%s" % self.host, "--port=%d" % self.port]
+        if database:
+            cmd.append("--database=%s" % database)
+        env = dict(os.environ)
+        # The password goes through the environment, not the command line.
+        env.pop("MYSQL_PWD", None)
+        if password:
+            env["MYSQL_PWD"] = password
+        return subprocess.run(cmd + ["--execute=%s" % statement], env=env, capture_output=True, text=True,
+                              check=False, timeout=60)
+
+    def sql(self, statement, user=None, password=None, database=None):
+        """Run statement(s) with the mariadb client over TCP and return its stdout (tab-separated rows).
+
+        Without user, as root with the root password. Raises MariaDBError
+        (a ClusterError) with the client's stderr when it fails.
+        """
+        if user is None:
+            user = self.root_user
+            if password is None:
+                password = self.root_password
+        proc = self._client(statement, user, password or "", database)
+        if proc.returncode != 0:
+            raise MariaDBError("mariadb as %s on port %d failed: %s" % (user, self.port, proc.stderr.strip()),
+                               proc.stderr)
+        return proc.stdout
+
+    def stop(self, timeout=20):
+        super().stop(timeout=timeout)
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        if self.rundir != self.logdir:
+            shutil.rmtree(self.rundir, ignore_errors=True)
+
+
+class MariaDBOperator(ManagedProcess):
+    """The MariaDB Operator's controller running on this host against the local cluster.
+
+    It needs its CRDs installed first (install_mariadb_operator_crds) and runs
+    without webhooks and without leader election. Objects that make it run
+    pods (MariaDB, MaxScale, backups) are of no use on fake nodes; the SQL
+    kinds (Database, User, Grant) work against an ExternalMariaDB such as a
+    MariaDBServer on loopback.
+    """
+
+    NAMESPACE = "mariadb-operator"
+    # Ready once these controllers run their workers (see start()).
+    CONTROLLERS = ("externalmariadb", "database", "user", "grant")
+
+    def __init__(self, cluster, logdir=None, extra_args=()):
+        self.cluster = cluster
+        logdir = Path(logdir or tempfile.mkdtemp(prefix="localcluster-mariadb-operator-"))
+        self.health_port = free_port()
+        self.metrics_port = free_port()
+        # It reads the file only to authenticate to the agents of MariaDB pods it runs itself.
+        sa_token = logdir / "serviceaccount-token"
+        version = versions()["MARIADB_OPERATOR_VERSION"].lstrip("v")
+        env = dict(os.environ)
+        env.update({
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "WATCH_NAMESPACE": "",
+            # Required at start; the images (the defaults of the module's own
+            # Makefile) only matter for pods it would run.
+            "MARIADB_OPERATOR_NAME": "mariadb-operator",
+            "MARIADB_OPERATOR_NAMESPACE": self.NAMESPACE,
+            "MARIADB_OPERATOR_SA_PATH": str(sa_token),
+            "MARIADB_OPERATOR_IMAGE": "docker-registry3.mariadb.com/mariadb-operator/mariadb-operator:%s" % version,
+            "RELATED_IMAGE_MARIADB": "docker-registry1.mariadb.com/library/mariadb:11.8.2",
+            "RELATED_IMAGE_MARIADB_NAME": "docker-registry1.mariadb.com/library/mariadb",
+            "RELATED_IMAGE_MAXSCALE": "docker-registry2.mariadb.com/mariadb/maxscale:23.08.5",
+            "RELATED_IMAGE_EXPORTER": "prom/mysqld-exporter:v0.15.1",
+            "RELATED_IMAGE_EXPORTER_MAXSCALE":
+                "docker-registry2.mariadb.com/mariadb/maxscale-prometheus-exporter-ubi:v0.0.1",
+            "MARIADB_GALERA_LIB_PATH": "/usr/lib/galera/libgalera_smm.so",
+            "MARIADB_DEFAULT_VERSION": "11.8",
+        })
+        self._sa_token = sa_token
+        cmd = [
+            binary("mariadb-operator"),
+            "--metrics-addr", "127.0.0.1:%d" % self.metrics_port,
+            "--health-addr", "127.0.0.1:%d" % self.health_port,
+            "--leader-elect=false",
+            "--log-level=info",
+        ] + list(extra_args)
+        super().__init__("mariadb-operator", cmd, env=env, logdir=logdir)
+
+    def _started_controllers(self):
+        started = set()
+        try:
+            lines = self.logfile.read_text(errors="replace").splitlines()
+        except OSError:
+            return started
+        for line in lines:
+            if '"Starting workers"' not in line:
+                continue
+            try:
+                started.add(json.loads(line).get("controller"))
+            except ValueError:
+                continue
+        return started
+
+    def start(self):
+        self.cluster.kubectl("create", "namespace", self.NAMESPACE, check=False)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        self._sa_token.write_text("not-a-token\n")
+        super().start()
+
+        # Without --webhook it registers no health checks, so /healthz and
+        # /readyz answer 404; its log says when the controllers run instead.
+        def ready():
+            self.check_alive()
+            return set(self.CONTROLLERS) <= self._started_controllers()
+        try:
+            wait_for(ready, 90, "the MariaDB Operator's controllers %s to start (log: %s)" % (
+                ", ".join(self.CONTROLLERS), self.logfile), interval=0.2)
+        except BaseException:
+            self.stop()  # nobody else holds it yet
+            raise
+        return self
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -664,7 +936,9 @@ def main(argv=None):
     sub.add_parser("status", help="exit 0 when the cluster answers /readyz")
     p_crds = sub.add_parser("keda-crds", help="install or remove the KEDA CRDs")
     p_crds.add_argument("action", choices=("install", "remove"))
-    for p in (p_up, sub.choices["down"], sub.choices["kubeconfig"], sub.choices["status"], p_crds):
+    p_mdb_crds = sub.add_parser("mariadb-crds", help="install or remove the MariaDB Operator's CRDs")
+    p_mdb_crds.add_argument("action", choices=("install", "remove"))
+    for p in (p_up, sub.choices["down"], sub.choices["kubeconfig"], sub.choices["status"], p_crds, p_mdb_crds):
         p.add_argument("--name", default=os.environ.get("LOCALCLUSTER_NAME", DEFAULT_CLUSTER))
     args = parser.parse_args(argv)
 
@@ -685,6 +959,10 @@ def main(argv=None):
         elif args.command == "keda-crds":
             build(["keda"])
             action = install_keda_crds if args.action == "install" else remove_keda_crds
+            action(Kubectl(cluster.kubeconfig))
+        elif args.command == "mariadb-crds":
+            build(["mariadb-operator"])
+            action = install_mariadb_operator_crds if args.action == "install" else remove_mariadb_operator_crds
             action(Kubectl(cluster.kubeconfig))
     except (ClusterError, subprocess.CalledProcessError) as exc:
         log("error: %s" % exc)

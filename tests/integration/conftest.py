@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from support import REPO, KedaCrds, Kube, localcluster
+from support import REPO, KedaCrds, Kube, localcluster, wait_until
 
 TEST_CLUSTER = os.environ.get("LOCALCLUSTER_NAME", "frappe-test")
 
@@ -151,6 +151,61 @@ def redis_factory(tmp_path_factory):
 @pytest.fixture
 def redis_server(redis_factory):
     return redis_factory()
+
+
+@pytest.fixture(scope="session")
+def _mariadb_operator_build():
+    localcluster.build(["mariadb-operator"])
+
+
+@pytest.fixture(scope="session")
+def mariadb_operator_crds(kube, _mariadb_operator_build):
+    """The MariaDB Operator's CRDs (group k8s.mariadb.com), installed once for the session and left in place.
+
+    A cluster we did not start that serves the group already keeps its own
+    (they belong to the operator installed there).
+    """
+    if kube.local is None and kube.group_served("k8s.mariadb.com"):
+        return
+    localcluster.install_mariadb_operator_crds(kube.kubectl)
+    wait_until(lambda: kube.group_served("k8s.mariadb.com"), 60, "k8s.mariadb.com in discovery")
+
+
+@pytest.fixture(scope="session")
+def mariadb_operator(kube, request, tmp_path_factory):
+    """The real MariaDB Operator, running on this host against the local cluster, for the whole session.
+
+    Its CRDs come with it (mariadb_operator_crds).
+    """
+    if kube.local is None:
+        pytest.skip("the MariaDB Operator fixture runs only against the local cluster")
+    request.getfixturevalue("mariadb_operator_crds")
+    proc = localcluster.MariaDBOperator(kube.local, logdir=tmp_path_factory.mktemp("mariadb-operator")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def mariadb_factory(tmp_path_factory):
+    """Start MariaDB servers on loopback ports, each with a fresh data directory:
+    mariadb_factory(root_password=None). Stopped (data removed) after the test."""
+    servers = []
+
+    def make(root_password=None):
+        server = localcluster.MariaDBServer(root_password=root_password,
+                                            logdir=tmp_path_factory.mktemp("mariadb")).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def mariadb_server(mariadb_factory):
+    """A fresh MariaDB server for this test (it starts in well under a second)."""
+    return mariadb_factory()
 
 
 @pytest.fixture(scope="session")

@@ -143,7 +143,7 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
 
     # crm: its objects and Secrets are gone; the drop Job the role ran (kwok
     # completes it) is run for real here, on a bench directory holding the site.
-    crm_db, _ = db["crm.acme.test"]
+    crm_db = db["crm.acme.test"][0]
     for plural in ("databases", "users", "grants"):
         names = [o["metadata"]["name"] for o in kube.custom.list_namespaced_custom_object(
             "k8s.mariadb.com", "v1alpha1", namespace, plural)["items"]]

@@ -3,7 +3,8 @@
 # already there:
 #   - Debian packages: redis-server (test Redis servers), mariadb-server (test
 #     MariaDB servers: mariadbd, mariadb-install-db and the mariadb client),
-#     openssl (KEDA certs), and for hack/lint.sh (ansible-test sanity) shellcheck
+#     openssl (KEDA certs), nginx-light and gettext-base (the bench nginx routing
+#     loaded by a real nginx), and for hack/lint.sh (ansible-test sanity) shellcheck
 #   - the Go-built binaries of the local control plane (hack/localcluster)
 #   - a Python virtual environment from requirements/dev.txt, kept in the cache
 #     and keyed by the requirements' hash, plus ansible-runner's HTTP event
@@ -20,6 +21,9 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 { command -v mariadb-install-db && command -v mariadb; } >/dev/null || missing+=(mariadb-server)
 command -v openssl >/dev/null || missing+=(openssl)
+# nginx and envsubst: the bench's nginx routing, loaded by a real nginx in the tests.
+{ command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null || missing+=(nginx-light)
+command -v envsubst >/dev/null || missing+=(gettext-base)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

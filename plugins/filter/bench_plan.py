@@ -23,6 +23,7 @@ from ansible_collections.vyogotech.frappe.plugins.filter.bench_ignored_fields im
 from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors import bench_spec_errors
 from ansible_collections.vyogotech.frappe.plugins.filter.k8s_quantity import k8s_quantity
 from ansible_collections.vyogotech.frappe.plugins.filter.lease_renewed import lease_renewed
+from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import resolve_domain
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling import worker_autoscaling
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_scaling_activity import keda_scaler_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
@@ -51,6 +52,7 @@ def names(bench_name):
         'redis_queue': '%s-redis-queue' % bench_name,
         'trigger_auth': '%s-redis-queue' % bench_name,
         'config_prefix': '%s-config-' % bench_name,
+        'routes': '%s-nginx-routes' % bench_name,
         'component': dict((c, '%s-%s' % (bench_name, c)) for c in ('gunicorn', 'nginx', 'socketio', 'scheduler')),
         'worker': dict((w, '%s-worker-%s' % (bench_name, w)) for w in ('short', 'long', 'default')),
     }
@@ -84,6 +86,38 @@ def _components(name, spec, bench_dir):
         {'name': 'scheduler', 'args': ['bench', 'schedule'], 'port': 0, 'replicas': 1, 'recreate': True,
          'needs_config': True},
     ]
+
+
+# Where nginx finds the map of the sites served on another domain than their
+# name: a file of its own in conf.d, beside the frappe.conf the image's
+# entrypoint writes there (frappe_docker's nginx-template.conf).
+ROUTES_FILE = 'frappe-sites.conf'
+ROUTES_PATH = '/etc/nginx/conf.d/' + ROUTES_FILE
+
+
+def _routes(plan, bench, live):
+    """domain -> siteName of every site of this bench served on another domain than its name.
+
+    Frappe serves the site directory named by X-Frappe-Site-Name, which nginx
+    sets from $host; such a domain would reach no site without the map. A
+    domain two sites claim goes to the older one (the younger is refused).
+    """
+    sites = [s for s in live.get('sites') or []
+             if _mapping(_mapping(s.get('spec')).get('benchRef')).get('name') == plan['name']
+             and not _mapping(s.get('metadata')).get('deletionTimestamp') and _mapping(s.get('spec')).get('siteName')]
+    sites.sort(key=lambda s: (s['metadata'].get('creationTimestamp') or '', s['metadata']['name']))
+    routes = {}
+    for site in sites:
+        domain, _source = resolve_domain(site, bench)
+        if domain != site['spec']['siteName'] and domain not in routes:
+            routes[domain] = site['spec']['siteName']
+    conf = ''
+    if routes:
+        conf = ('# The site directory of each domain that is not a site name (FrappeBench %s).\n'
+                'map $host $frappe_site_name {\n    default $host;\n%s}\n'
+                % (plan['name'], ''.join('    %s %s;\n' % (d, routes[d]) for d in sorted(routes))))
+    return {'map': routes, 'conf': conf, 'file': ROUTES_FILE, 'path': ROUTES_PATH,
+            'checksum': hashlib.sha256(conf.encode('utf-8')).hexdigest()[:16] if conf else ''}
 
 
 def _bench_id(bench):
@@ -280,6 +314,8 @@ def _render_plan(plan):
         if not redis['keep_live']:
             add('redis', 'StatefulSet', name, 'redis/statefulset.yaml.j2', redis=redis)
     add('config', 'Job', plan['config']['job'], 'config/job.yaml.j2')
+    if plan['routes']['conf']:
+        add('config', 'ConfigMap', names['routes'], 'components/routes-configmap.yaml.j2')
     for component in plan['components']:
         name = names['component'][component['name']]
         if component['port']:
@@ -307,6 +343,7 @@ PRUNABLE = (
     ('services', 'v1', 'Service'),
     ('networkpolicies', 'networking.k8s.io/v1', 'NetworkPolicy'),
     ('jobs', 'batch/v1', 'Job'),
+    ('configmaps', 'v1', 'ConfigMap'),
 )
 
 
@@ -370,6 +407,13 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
         _workers(plan, bench, live, settings, apply)
         _redis(plan, bench, live, settings, apply)
         plan['components'] = _components(name, spec, settings['bench_dir'])
+        plan['routes'] = _routes(plan, bench, live)
+        if plan['routes']['conf']:
+            nginx = [c for c in plan['components'] if c['name'] == 'nginx'][0]
+            # nginx's template sets X-Frappe-Site-Name from this variable: the map's answer.
+            nginx['env'] = [dict(e, value='$frappe_site_name') if e['name'] == 'FRAPPE_SITE_NAME_HEADER' else e
+                            for e in nginx['env']]
+            nginx['routes'] = plan['routes']
         _config(plan, settings, config_script, live)
         plan['sites'] = _storage(plan, bench, live, settings, apply)
     except AnsibleFilterError as exc:

@@ -155,6 +155,8 @@ def bench_status(plan, state, bench, settings):
              # A site Job on a ReadWriteOnce volume joins the node of the bench pods.
              'sitesAccessMode': plan['sites']['access_mode'],
              # Where a site's Ingress sends its requests (nginx routes them by Host to the site).
+             # The domains nginx maps to another site name, so a site knows its route is in place.
+             'routes': plan['routes']['map'],
              'frontend': {'service': plan['names']['component']['nginx'],
                           'port': [c['port'] for c in plan['components'] if c['name'] == 'nginx'][0]},
              'redis': {

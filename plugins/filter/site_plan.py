@@ -263,7 +263,7 @@ def _bench(plan, site, live):
     if bench is None:
         return {'found': False, 'name': _mapping(site['spec'].get('benchRef')).get('name', ''), 'ready': False,
                 'ready_message': '', 'configured': False, 'image': '', 'sites_claim': '',
-                'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'pull_policy': 'IfNotPresent',
+                'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'routes': {}, 'pull_policy': 'IfNotPresent',
                 'pull_secrets': [], 'apps': [], 'object': None}
     status = _mapping(bench.get('status'))
     config = _condition(bench, 'ConfigReady') or {}
@@ -278,6 +278,7 @@ def _bench(plan, site, live):
         'sites_claim': status.get('sitesClaim', ''),
         'sites_access_mode': status.get('sitesAccessMode') or 'ReadWriteMany',
         'frontend': _mapping(status.get('frontend')),
+        'routes': _mapping(status.get('routes')),
         'pull_policy': _or(image_config.get('pullPolicy'), 'IfNotPresent'),
         'pull_secrets': _or(image_config.get('pullSecrets'), []),
         # frappe is installed by bench new-site itself.
@@ -402,6 +403,10 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     # Frappe builds links from host_name when set; it must be the public URL
     # when the site is served on another name than its own.
     plan['host_name'] = plan['site_url'] if domain != spec['siteName'] else ''
+    # Frappe picks the site by X-Frappe-Site-Name, which the bench's nginx sets
+    # from the Host: another domain needs its entry in the bench's map.
+    plan['route_ready'] = domain == spec['siteName'] or bench['routes'].get(domain) == spec['siteName']
+    plan['route_request'] = '%s=%s' % (spec['siteName'], domain)
     admin_ref = _mapping(spec.get('adminPasswordSecretRef'))
     plan['admin_password'] = {'name': admin_ref.get('name') or plan['names']['admin_secret'],
                               'key': admin_ref.get('key') or 'password', 'generate': not admin_ref}

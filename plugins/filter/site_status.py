@@ -54,7 +54,12 @@ def site_status(plan, site):
         site_reason, site_message = 'Waiting', 'The site Job starts once the bench is configured and the database is ' \
             'ready.'
 
-    if not ingress:
+    if not plan['route_ready']:
+        ingress_ok, ingress_reason, ingress_message = False, 'RoutePending', (
+            'The nginx of FrappeBench %s does not route %s to site %s yet: the bench\'s reconcile adds it to its map '
+            '(asked for with the annotation vyogo.tech/routes-requested on the bench).'
+            % (bench_name, plan['domain']['resolved'], plan['site_name']))
+    elif not ingress:
         ingress_ok, ingress_reason, ingress_message = True, 'Disabled', (
             'No Ingress (spec.ingress.enabled is not true); the bench nginx Service serves %s by its Host header.'
             % plan['domain']['resolved'])

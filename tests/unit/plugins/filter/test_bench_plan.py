@@ -220,3 +220,40 @@ def test_a_new_size_for_the_queue_volume_is_refused_with_the_way_out():
     assert refused["errors"][0].startswith("spec.redisConfig.storageSize cannot change from 1Gi to 2Gi")
     assert plan(bench(redisConfig={"storageSize": "1024Mi"}), statefulsets=[queue])["errors"] == []
     assert plan(statefulsets=[queue])["errors"] == []  # the default is what it has
+
+
+def _site(name, site_name, bench_name="erp", created="2026-11-27T10:00:00Z", deleting=False, **spec):
+    meta = {"name": name, "creationTimestamp": created}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-11-27T12:00:00Z"
+    return {"kind": "FrappeSite", "metadata": meta,
+            "spec": dict({"benchRef": {"name": bench_name}, "siteName": site_name}, **spec)}
+
+
+def test_nginx_maps_the_domains_of_sites_served_on_another_name():
+    sites = [_site("crm", "crm.acme.test", domain="crm.example.org"),
+             _site("plain", "plain.example.com"),
+             _site("other", "x.test", bench_name="elsewhere", domain="x.example.org"),
+             _site("gone", "gone.test", deleting=True, domain="gone.example.org"),
+             # Claims crm's domain later: crm keeps it (the younger site is refused by site_plan).
+             _site("late", "late.test", created="2026-11-27T11:00:00Z", domain="crm.example.org")]
+    p = plan(sites=sites)
+    assert p["routes"]["map"] == {"crm.example.org": "crm.acme.test"}
+    assert "crm.example.org crm.acme.test;" in p["routes"]["conf"] and "default $host;" in p["routes"]["conf"]
+    assert ("ConfigMap", "erp-nginx-routes") in [(s["kind"], s["name"]) for s in p["render"]]
+    nginx = [c for c in p["components"] if c["name"] == "nginx"][0]
+    assert {e["name"]: e["value"] for e in nginx["env"]}["FRAPPE_SITE_NAME_HEADER"] == "$frappe_site_name"
+    assert nginx["routes"]["checksum"] == p["routes"]["checksum"] != ""
+    # A new map is a new checksum: nginx rolls and reads it.
+    assert plan(sites=sites + [_site("b", "b.test", domain="b.example.org")])["routes"]["checksum"] != \
+        p["routes"]["checksum"]
+
+
+def test_without_sites_on_other_domains_nginx_routes_by_host_alone_and_the_map_is_pruned():
+    p = plan(sites=[_site("plain", "plain.example.com")])
+    assert p["routes"]["map"] == {} and "ConfigMap" not in [s["kind"] for s in p["render"]]
+    nginx = [c for c in p["components"] if c["name"] == "nginx"][0]
+    assert {e["name"]: e["value"] for e in nginx["env"]}["FRAPPE_SITE_NAME_HEADER"] == "$host"
+    owned = {"name": "erp-nginx-routes", "ownerReferences": [{"controller": True, "uid": UID}]}
+    p = plan(configmaps=[{"metadata": owned}])
+    assert {"api_version": "v1", "kind": "ConfigMap", "name": "erp-nginx-routes"} in p["delete"]

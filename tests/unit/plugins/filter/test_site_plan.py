@@ -237,3 +237,16 @@ def test_reads_are_by_name_and_follow_the_database_mode():
     assert "connection_secret" in keys and "server" not in keys
     keys = {r["key"] for r in site_reads(site(dbConfig={"mode": "dedicated"}))}
     assert "dedicated_mariadb" in keys
+
+
+def test_a_site_on_another_domain_waits_for_its_nginx_route_and_asks_the_bench_for_it():
+    s = site(domain="erp.example.org")
+    p = plan(s)
+    assert not p["route_ready"] and p["route_request"] == "erp.example.com=erp.example.org"
+    p["job"]["state"] = "Complete"
+    conditions = {c["type"]: c for c in site_status(p, s)["conditions"]}
+    assert conditions["IngressReady"]["reason"] == "RoutePending" and conditions["Ready"]["status"] == "False"
+    routed = bench()
+    routed["status"]["routes"] = {"erp.example.org": "erp.example.com"}
+    p = plan(s, bench=[routed])
+    assert p["route_ready"]

@@ -222,6 +222,15 @@ def _server(plan, site, live, settings):
     return server
 
 
+def _adopted(live, key, settings):
+    """The spec of a live object of `key` made by someone else (the Go frappe-operator), else {}."""
+    obj = _mapping(_first(live, key))
+    labels = _mapping(_mapping(obj.get('metadata')).get('labels'))
+    if not obj or labels.get('app.kubernetes.io/managed-by') == settings['managed_by']:
+        return {}
+    return _mapping(obj.get('spec'))
+
+
 def _database(plan, site, live, settings, server):
     """Database, User, Grant (MariaDB Operator) and whether they are Ready."""
     n, policy = plan['names'], plan['deletion_policy']
@@ -229,7 +238,13 @@ def _database(plan, site, live, settings, server):
     # Under Retain the operator must never drop anything when an object goes;
     # under Delete it drops what it can (a MariaDB), the drop Job the rest.
     cleanup = 'Delete' if policy == 'Delete' and server['ref'] and server['ref']['kind'] == 'MariaDB' else 'Skip'
-    database = {'name': db_name, 'user': db_name, 'cleanup_policy': cleanup,
+    # A User already there keeps its name and password Secret: a new password
+    # would no longer match the site_config.json of its site.
+    live_user = _adopted(live, 'user', settings)
+    password_ref = _mapping(live_user.get('passwordSecretKeyRef'))
+    database = {'name': db_name, 'user': live_user.get('name') or db_name, 'cleanup_policy': cleanup,
+                'password_secret': {'name': password_ref.get('name') or n['db_secret'],
+                                    'key': password_ref.get('key') or 'password'},
                 'max_user_connections': int(settings['max_user_connections']),
                 'character_set': 'utf8mb4', 'collate': 'utf8mb4_unicode_ci'}
     if server['via'] != 'operator' or server['ref'] is None:
@@ -312,7 +327,8 @@ def _job(plan, settings, new_site_script):
     inputs = {
         'site': plan['site_name'], 'db_name': database['name'], 'db_host': server['host'], 'db_port': server['port'],
         'via': server['via'], 'apps': bench['apps'], 'image': bench['image'], 'host_name': plan['host_name'],
-        'admin_secret': plan['admin_password'], 'db_secret': plan['names']['db_secret'], 'script': new_site_script,
+        'admin_secret': plan['admin_password'], 'db_secret': plan['database']['password_secret'],
+        'script': new_site_script,
         'claim': bench['sites_claim'],
     }
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode('utf-8')).hexdigest()[:10]
@@ -368,8 +384,12 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
         plan['errors'].append('In apply mode the role needs the live FrappeSite (metadata.uid is missing); apply the '
                               'manifest first or use playbooks/site.yml, which does.')
         return plan
-    recorded = status.get('databaseName', '')
-    plan['database_name'] = recorded or database_name(namespace, spec['siteName'])
+    # Never changed once chosen: the recorded name, else that of a Database
+    # already there (a site of the Go frappe-operator, or one retained and
+    # created again), else a new one.
+    adopted = _adopted(live, 'database', settings)
+    plan['database_name'] = status.get('databaseName') or adopted.get('name') or \
+        database_name(namespace, spec['siteName'])
     plan['labels'] = {
         'app.kubernetes.io/name': 'frappe',
         'app.kubernetes.io/instance': spec['benchRef']['name'],
@@ -428,9 +448,10 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     plan['job']['state'] = _job_state(live, plan['job']['name'])
     plan['drop_job'] = {'name': plan['names']['drop_job'], 'script': drop_site_script,
                         'state': _job_state(live, plan['names']['drop_job'])}
+    n = plan['names']
     plan['live_database_objects'] = any(_first(live, k) is not None for k in ('database', 'user', 'grant'))
     plan['secrets'] = {
-        'db': _first(live, 'db_secret') is not None,
+        'db': _first(live, 'db_secret') is not None or plan['database']['password_secret']['name'] != n['db_secret'],
         'admin': (_first(live, 'admin_secret') is not None) if plan['admin_password']['generate'] else True,
     }
     if apply and not plan['admin_password']['generate'] and _first(live, 'admin_secret') is None:

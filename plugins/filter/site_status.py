@@ -100,7 +100,7 @@ def site_status(plan, site):
         'databaseReady': database['ready'],
         # Recorded once: later reconciles keep it (site_plan reads it back).
         'databaseName': database['name'],
-        'databaseCredentialsSecret': plan['names']['db_secret'],
+        'databaseCredentialsSecret': database['password_secret']['name'],
         'resolvedDomain': plan['domain']['resolved'],
         'domainSource': plan['domain']['source'],
         'siteURL': plan['site_url'],

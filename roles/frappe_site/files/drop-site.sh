@@ -9,7 +9,7 @@
 # MariaDB Operator drops them when the role deletes its objects.
 # Runs again safely: what is already gone is skipped.
 #
-# Environment: SITE_NAME, DB_NAME, DB_HOST, DB_PORT; and DB_ROOT_USERNAME with
+# Environment: SITE_NAME, DB_NAME, DB_USER, DB_HOST, DB_PORT; and DB_ROOT_USERNAME with
 # MYSQL_PWD (the mariadb client reads the password from it, so it is never an
 # argument) when the Job drops the database itself.
 set -euo pipefail
@@ -18,10 +18,10 @@ set -euo pipefail
 DB_PORT=${DB_PORT:-3306}
 
 if [ -n "${DB_ROOT_USERNAME:-}" ]; then
-  echo "Dropping database $DB_NAME and user $DB_NAME on $DB_HOST:$DB_PORT"
+  echo "Dropping database $DB_NAME and user $DB_USER on $DB_HOST:$DB_PORT"
   mariadb --host="$DB_HOST" --port="$DB_PORT" --user="$DB_ROOT_USERNAME" --batch <<SQL
 DROP DATABASE IF EXISTS \`$DB_NAME\`;
-DROP USER IF EXISTS '$DB_NAME'@'%';
+DROP USER IF EXISTS '$DB_USER'@'%';
 SQL
 fi
 

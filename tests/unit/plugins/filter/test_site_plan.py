@@ -47,8 +47,8 @@ def site(name="erp", namespace="shop", status=None, **spec):
     return obj
 
 
-def ready(kind, name, **spec):
-    return {"kind": kind, "metadata": {"name": name}, "spec": spec,
+def ready(kind, obj_name, **spec):
+    return {"kind": kind, "metadata": {"name": obj_name}, "spec": spec,
             "status": {"conditions": [{"type": "Ready", "status": "True", "message": "ok"}]}}
 
 
@@ -250,3 +250,22 @@ def test_a_site_on_another_domain_waits_for_its_nginx_route_and_asks_the_bench_f
     routed["status"]["routes"] = {"erp.example.org": "erp.example.com"}
     p = plan(s, bench=[routed])
     assert p["route_ready"]
+
+
+def test_a_database_and_user_already_there_are_adopted_with_their_password_secret():
+    """A site of the Go frappe-operator, or one retained and created again: nothing is renamed or re-passworded."""
+    database = ready("Database", "erp-db", name="erp_legacy")
+    user = ready("User", "erp-user", name="erp_legacy_user", passwordSecretKeyRef={"name": "erp-db-pw", "key": "pw"})
+    p = plan(database=[database], user=[user], db_secret=[])
+    assert (p["database"]["name"], p["database"]["user"]) == ("erp_legacy", "erp_legacy_user")
+    assert p["database"]["password_secret"] == {"name": "erp-db-pw", "key": "pw"}
+    # Its own Secret is not created: the User's is the one in use.
+    assert p["secrets"]["db"]
+    p["job"]["state"] = "Complete"
+    assert site_status(p, site())["status"]["databaseCredentialsSecret"] == "erp-db-pw"
+
+
+def test_a_database_of_this_collection_is_not_adopted_under_another_site_name():
+    ours = ready("Database", "erp-db", name="_0123456789abcdef")
+    ours["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "vyogotech.frappe"}
+    assert plan(database=[ours])["database"]["name"] == database_name("shop", "erp.example.com")

@@ -158,31 +158,60 @@ def _mariadb_operator_build():
     localcluster.build(["mariadb-operator"])
 
 
-@pytest.fixture(scope="session")
-def mariadb_operator_crds(kube, _mariadb_operator_build):
-    """The MariaDB Operator's CRDs (group k8s.mariadb.com), installed once for the session and left in place.
-
-    A cluster we did not start that serves the group already keeps its own
-    (they belong to the operator installed there).
-    """
-    if kube.local is None and kube.group_served("k8s.mariadb.com"):
-        return
+def _install_mariadb_crds(kube):
     localcluster.install_mariadb_operator_crds(kube.kubectl)
     wait_until(lambda: kube.group_served("k8s.mariadb.com"), 60, "k8s.mariadb.com in discovery")
 
 
-@pytest.fixture(scope="session")
-def mariadb_operator(kube, request, tmp_path_factory):
-    """The real MariaDB Operator, running on this host against the local cluster, for the whole session.
+@pytest.fixture
+def mariadb_operator_crds(kube, _mariadb_operator_build):
+    """The MariaDB Operator's CRDs (group k8s.mariadb.com), installed when missing and left in place.
 
-    Its CRDs come with it (mariadb_operator_crds).
+    A cluster we did not start that serves the group already keeps its own
+    (they belong to the operator installed there).
+    """
+    if not kube.group_served("k8s.mariadb.com"):
+        _install_mariadb_crds(kube)
+
+
+@pytest.fixture(scope="session")
+def _mariadb_operator_process(kube):
+    holder = {}
+    yield holder
+    if holder.get("proc"):
+        holder["proc"].stop()
+
+
+@pytest.fixture
+def mariadb_operator(kube, _mariadb_operator_build, _mariadb_operator_process, tmp_path_factory):
+    """The real MariaDB Operator, running on this host against the local cluster, with its CRDs.
+
+    Started once and kept while tests ask for it; started again after a test
+    removed its CRDs (no_mariadb_crds stops it first).
     """
     if kube.local is None:
         pytest.skip("the MariaDB Operator fixture runs only against the local cluster")
-    request.getfixturevalue("mariadb_operator_crds")
-    proc = localcluster.MariaDBOperator(kube.local, logdir=tmp_path_factory.mktemp("mariadb-operator")).start()
-    yield proc
-    proc.stop()
+    if not kube.group_served("k8s.mariadb.com"):
+        _install_mariadb_crds(kube)
+    proc = _mariadb_operator_process.get("proc")
+    if proc is None or not proc.running():
+        proc = localcluster.MariaDBOperator(kube.local, logdir=tmp_path_factory.mktemp("mariadb-operator")).start()
+        _mariadb_operator_process["proc"] = proc
+    return proc
+
+
+@pytest.fixture
+def no_mariadb_crds(kube, _mariadb_operator_build, _mariadb_operator_process):
+    """A cluster that does not serve k8s.mariadb.com: an operator an earlier test started is stopped
+    (it watches those kinds) and the CRDs are removed."""
+    if kube.local is None:
+        pytest.skip("removing the MariaDB Operator's CRDs is only done on the local cluster")
+    proc = _mariadb_operator_process.get("proc")
+    if proc is not None:
+        proc.stop()
+    if kube.group_served("k8s.mariadb.com"):
+        localcluster.remove_mariadb_operator_crds(kube.kubectl)
+    wait_until(lambda: not kube.group_served("k8s.mariadb.com"), 60, "k8s.mariadb.com to leave discovery")
 
 
 @pytest.fixture

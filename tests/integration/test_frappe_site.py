@@ -8,14 +8,16 @@ harness against the same server.
 """
 
 import base64
+import os
 import sys
 import time
 
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from support import REPO, run_playbook, wait_until, write_manifest
+from support import REPO, AnsibleOperator, run_playbook, token_kubeconfig, wait_until, write_manifest
 
 sys.path.insert(0, str(REPO / "tests" / "harness"))
 from podscripts import ImageBench, pod_spec, run_container  # noqa: E402
@@ -62,20 +64,40 @@ def secret_value(kube, namespace, name, key):
     return base64.b64decode(kube.core.read_namespaced_secret(name, namespace).data[key]).decode()
 
 
-def site_yml(kube, tmp_path, *objects):
-    run = run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, *objects))})
+def site_yml(kube, tmp_path, *objects, kubeconfig=None):
+    run = run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, *objects))}, kubeconfig)
     assert run.rc == 0, run.explain()
     return run
 
 
+@pytest.fixture
+def shipped_role(kube, namespace, tmp_path):
+    """A kubeconfig of a ServiceAccount bound to config/rbac/role.yaml, and nothing else."""
+    role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
+    kube.apply(role)
+    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "operator"}})
+    binding = "frappe-operator-" + namespace
+    kube.apply({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": binding},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}]})
+    account = "system:serviceaccount:%s:operator" % namespace
+    # A new binding can take a moment to reach the API server's authorizer cache.
+    wait_until(lambda: kube.kubectl("auth", "can-i", "create", "databases.k8s.mariadb.com", "-n", namespace,
+                                    "--as", account, check=False).stdout.strip() == "yes", 60, "the binding")
+    yield token_kubeconfig(kube, namespace, "operator", tmp_path / "operator.kubeconfig")
+    kube.kubectl("delete", "clusterrolebinding", binding, "--ignore-not-found")
+
+
 def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_asked(
-        kube, namespace, frappe_crds, keda_crds, mariadb_operator, mariadb_server, tmp_path):
+        kube, namespace, frappe_crds, keda_crds, mariadb_operator, mariadb_server, shipped_role, tmp_path):
+    """Reconciled with nothing but the shipped ClusterRole (config/rbac/role.yaml)."""
     external_mariadb(kube, namespace, mariadb_server)
     objects = [bench(namespace), site(namespace, "erp", ingress={"enabled": True, "className": "nginx"}),
                site(namespace, "crm.acme.test", domain="crm.acme.test", deletionPolicy="Delete")]
 
     started = time.monotonic()
-    site_yml(kube, tmp_path, *objects)
+    site_yml(kube, tmp_path, *objects, kubeconfig=shipped_role)
     first_s = time.monotonic() - started
     erp, crm = frappe_site(kube, namespace, "erp"), frappe_site(kube, namespace, "crm.acme.test")
     for obj in (erp, crm):
@@ -126,7 +148,7 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
                 for n in db}
 
     # Idempotent, and the generated passwords are never regenerated.
-    again = site_yml(kube, tmp_path, *objects)
+    again = site_yml(kube, tmp_path, *objects, kubeconfig=shipped_role)
     assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
                                 if t["hosts"]["localhost"].get("changed")]
     assert versions == {n: kube.core.read_namespaced_secret("%s-db-credentials" % n, namespace).metadata.resource_version
@@ -135,7 +157,7 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
     # Deleting both: erp (Retain, the default) keeps everything, crm (Delete) is dropped.
     for name in db:
         kube.custom.delete_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", name)
-    site_yml(kube, tmp_path, objects[0])
+    site_yml(kube, tmp_path, objects[0], kubeconfig=shipped_role)
     for name in db:
         with pytest.raises(ApiException) as gone:
             frappe_site(kube, namespace, name)
@@ -174,3 +196,67 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
     assert [p.name.split(".2")[0] for p in (image.sites / "archived_sites").iterdir()] == ["crm.acme.test"]
     # erp's database is untouched by crm's drop.
     assert mariadb_server.sql("SELECT 1", user=erp_db, password=erp_password, database=erp_db).strip() == "1"
+
+
+@pytest.mark.operator
+def test_the_operator_reconciles_a_site_and_runs_its_finalizer(
+        kube, namespace, frappe_crds, no_keda_crds, mariadb_operator, mariadb_server, tmp_path):
+    external_mariadb(kube, namespace, mariadb_server)
+    operator = AnsibleOperator(kube, REPO / "watches.yaml", namespace, tmp_path,
+                               collections_path=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0],
+                               extra_args=["--inject-owner-ref=false"]).start()
+    try:
+        kube.custom.create_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches",
+                                                    bench(namespace))
+        kube.custom.create_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites",
+                                                    site(namespace, "erp.example.com"))
+
+        def ready():
+            operator.check_alive()
+            status = frappe_site(kube, namespace, "erp.example.com").get("status", {})
+            return status.get("phase") == "Ready" and status
+        status = wait_until(ready, 300, lambda: "the operator to make the site Ready (status %s, log %s)" % (
+            frappe_site(kube, namespace, "erp.example.com").get("status"), operator.logfile))
+        db_name = status["databaseName"]
+        password = secret_value(kube, namespace, "erp.example.com-db-credentials", "password")
+        assert mariadb_server.sql("SELECT DATABASE()", user=db_name, password=password, database=db_name).strip() \
+            == db_name
+        # The SDK added the finalizer watches.yaml names; the role names the same one.
+        assert frappe_site(kube, namespace, "erp.example.com")["metadata"]["finalizers"] == ["vyogo.tech/site-cleanup"]
+
+        kube.custom.delete_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites",
+                                                    "erp.example.com")
+
+        def gone():
+            operator.check_alive()
+            try:
+                frappe_site(kube, namespace, "erp.example.com")
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+        wait_until(gone, 120, lambda: "the operator to run the finalizer (log %s)" % operator.logfile)
+        # Retain: the database and its password stay.
+        assert mariadb_server.sql("SELECT 1", user=db_name, password=password, database=db_name).strip() == "1"
+        assert secret_value(kube, namespace, "erp.example.com-db-credentials", "password") == password
+    finally:
+        operator.stop()
+
+
+def test_without_the_mariadb_operator_a_site_waits_and_nothing_is_provisioned(
+        kube, namespace, frappe_crds, no_mariadb_crds, tmp_path):
+    objects = [bench(namespace), site(namespace, "erp")]
+    run = site_yml(kube, tmp_path, *objects)
+    status = frappe_site(kube, namespace, "erp")["status"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert status["phase"] == "Pending", conditions
+    database = conditions["DatabaseReady"]
+    assert (database["status"], database["reason"]) == ("False", "MariaDBOperatorMissing")
+    assert "install" in database["message"] and "connectionSecretRef" in database["message"]
+    assert not run.failures
+    # No password generated, no Job: nothing waits on a database nobody can make.
+    secrets = [s.metadata.name for s in kube.core.list_namespaced_secret(namespace).items]
+    assert not [s for s in secrets if s.startswith("erp-")], secrets
+    assert kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site=erp").items == []
+    again = site_yml(kube, tmp_path, *objects)
+    assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
+                                if t["hosts"]["localhost"].get("changed")]

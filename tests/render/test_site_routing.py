@@ -108,8 +108,8 @@ def start_nginx(tmp_path, env, routes_conf, upstream):
     port = free_port()
     variables = dict(env, BACKEND="127.0.0.1:%d" % upstream, NGINX_LISTEN_PORT=str(port), SITES_DIR=str(sites))
     frappe_conf = subprocess.run(
-        ["envsubst", " ".join("${%s}" % v for v in ("BACKEND", "NGINX_LISTEN_PORT", "SITES_DIR",
-                                                     "FRAPPE_SITE_NAME_HEADER"))],
+        ["envsubst", " ".join("${%s}" % v for v in (
+            "BACKEND", "NGINX_LISTEN_PORT", "SITES_DIR", "FRAPPE_SITE_NAME_HEADER"))],
         input=SERVER_TEMPLATE, capture_output=True, text=True, check=True, env=variables).stdout
     (conf_d / "frappe.conf").write_text(frappe_conf)
     if routes_conf is not None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -244,3 +245,26 @@ def token_kubeconfig(kube, namespace, service_account, path):
     config["current-context"] = "sa"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def fresh_clone(dest):
+    """The files a clone of this checkout would have (tracked and new, not ignored), links kept."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=str(REPO), capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src, dst = REPO / rel, dest / rel
+        if not (src.exists() or src.is_symlink()):
+            continue  # deleted in the work tree
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(str(src)), str(dst))
+        else:
+            shutil.copy2(str(src), str(dst))
+    return dest
+
+
+def plain_env(kube=None):
+    """The user's environment: the pinned tools on PATH, a kubeconfig, nothing pointing at the checkout."""
+    env = {k: v for k, v in (kube.env() if kube else os.environ).items() if not k.startswith("ANSIBLE_")}
+    env["PATH"] = "%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", ""))
+    return env

@@ -5,16 +5,12 @@ exactly as written, from a copy of the project laid out as a fresh clone, with
 only the pinned environment on PATH.
 """
 
-import os
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import yaml
 
-from support import REPO
+from support import REPO, fresh_clone, plain_env
 
 README_BLOCK = re.compile(r"\*\*ansible-playbook\*\*.*?```sh\n(?P<body>.*?)```", re.S)
 
@@ -25,29 +21,6 @@ def readme_commands():
     assert match, "README.md has no ```sh block after **ansible-playbook**"
     body = match.group("body").replace("\\\n", " ")
     return [line.strip() for line in body.splitlines() if line.strip().startswith("ansible-playbook ")]
-
-
-def fresh_clone(dest):
-    """The files a clone of this checkout would have (tracked and new, not ignored), links kept."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=str(REPO), capture_output=True, check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        src, dst = REPO / rel, dest / rel
-        if not (src.exists() or src.is_symlink()):
-            continue  # deleted in the work tree
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            os.symlink(os.readlink(str(src)), str(dst))
-        else:
-            shutil.copy2(str(src), str(dst))
-    return dest
-
-
-def plain_env(kube=None):
-    """The user's environment: the pinned tools on PATH, a kubeconfig, nothing pointing at the checkout."""
-    env = {k: v for k, v in (kube.env() if kube else os.environ).items() if not k.startswith("ANSIBLE_")}
-    env["PATH"] = "%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", ""))
-    return env
 
 
 def test_readme_lists_both_playbooks():

@@ -17,30 +17,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "hack" / "localcluster"))
-sys.path.insert(0, str(REPO / "tests"))
-
-import localcluster  # noqa: E402
-import conftest as collection_path  # noqa: E402  (sets ANSIBLE_COLLECTIONS_PATH to this checkout)
-
-
-def timed(cmd, env):
-    start = time.monotonic()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(REPO), check=False)
-    elapsed = time.monotonic() - start
-    if proc.returncode != 0:
-        sys.exit("failed: %s\n%s\n%s" % (" ".join(cmd), proc.stdout[-3000:], proc.stderr[-2000:]))
-    return elapsed, proc
+# The checkout, the local cluster's helpers and timed() as the reconcile benchmark has them.
+from reconcile import REPO, collection_path, localcluster, timed  # noqa: E402  (beside this script)
 
 
 def documents(namespace, sites):

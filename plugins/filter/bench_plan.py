@@ -27,6 +27,7 @@ from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import resolv
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling import worker_autoscaling
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_scaling_activity import keda_scaler_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
 
 ACCESS_MODES = ('ReadWriteMany', 'ReadWriteOnce')
 DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class'
@@ -357,12 +358,7 @@ def _deletions(plan, live, uid):
 
 def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
     """The whole reconcile plan of one bench; see bench_plan.yml."""
-    if not isinstance(bench, dict) or not isinstance(bench.get('metadata'), dict) or not isinstance(bench.get('spec'), dict):
-        raise AnsibleFilterError('bench_plan expects a FrappeBench object with metadata and spec')
-    if mode not in ('apply', 'render'):
-        raise AnsibleFilterError("bench_plan: mode must be apply or render, got %r" % (mode,))
-    if not isinstance(settings, dict):
-        raise AnsibleFilterError('bench_plan: settings must be the mapping of the role settings (frappe_bench_settings)')
+    check_plan_input('bench_plan', 'FrappeBench', bench, mode, settings, 'frappe_bench_settings')
     live = live or {}
     apply = mode == 'apply'
     meta, spec = bench['metadata'], bench['spec']

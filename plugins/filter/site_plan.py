@@ -15,9 +15,8 @@ __metaclass__ = type
 import hashlib
 import json
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
 
 DB_PORT = 3306
 # Kinds of the MariaDB Operator (k8s.mariadb.com/v1alpha1) a site uses.
@@ -356,12 +355,7 @@ PRUNABLE = (
 
 def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', drop_site_script=''):
     """The whole reconcile plan of one site; see site_plan.yml."""
-    if not isinstance(site, dict) or not isinstance(site.get('metadata'), dict) or not isinstance(site.get('spec'), dict):
-        raise AnsibleFilterError('site_plan expects a FrappeSite object with metadata and spec')
-    if mode not in ('apply', 'render'):
-        raise AnsibleFilterError('site_plan: mode must be apply or render, got %r' % (mode,))
-    if not isinstance(settings, dict):
-        raise AnsibleFilterError('site_plan: settings must be the mapping of the role settings (frappe_site_settings)')
+    check_plan_input('site_plan', 'FrappeSite', site, mode, settings, 'frappe_site_settings')
     live = live or {}
     apply = mode == 'apply'
     meta, spec = site['metadata'], site['spec']

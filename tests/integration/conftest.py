@@ -6,6 +6,7 @@ cluster instead (kind, a cloud cluster) and nothing is started or stopped.
 Every test gets fresh namespaces that enforce PodSecurity `restricted`.
 """
 
+import contextlib
 import os
 import time
 import uuid
@@ -133,19 +134,28 @@ def keda_operator(kube, _keda_build, _keda_operator_process, tmp_path_factory):
     return proc
 
 
-@pytest.fixture
-def redis_factory(tmp_path_factory):
-    """Start Redis servers on loopback ports: redis_factory(password=None)."""
+@contextlib.contextmanager
+def _servers(tmp_path_factory, server_class, name):
+    """make(**options) starts a server_class with a log directory of its own; all are stopped at the end."""
     servers = []
 
-    def make(password=None):
-        server = localcluster.RedisServer(password=password, logdir=tmp_path_factory.mktemp("redis")).start()
+    def make(**options):
+        server = server_class(logdir=tmp_path_factory.mktemp(name), **options).start()
         servers.append(server)
         return server
 
-    yield make
-    for server in servers:
-        server.stop()
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def redis_factory(tmp_path_factory):
+    """Start Redis servers on loopback ports: redis_factory(password=None)."""
+    with _servers(tmp_path_factory, localcluster.RedisServer, "redis") as make:
+        yield make
 
 
 @pytest.fixture
@@ -218,17 +228,8 @@ def no_mariadb_crds(kube, _mariadb_operator_build, _mariadb_operator_process):
 def mariadb_factory(tmp_path_factory):
     """Start MariaDB servers on loopback ports, each with a fresh data directory:
     mariadb_factory(root_password=None). Stopped (data removed) after the test."""
-    servers = []
-
-    def make(root_password=None):
-        server = localcluster.MariaDBServer(root_password=root_password,
-                                            logdir=tmp_path_factory.mktemp("mariadb")).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
+    with _servers(tmp_path_factory, localcluster.MariaDBServer, "mariadb") as make:
+        yield make
 
 
 @pytest.fixture

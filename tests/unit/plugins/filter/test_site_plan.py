@@ -3,7 +3,9 @@
 import re
 from pathlib import Path
 
+import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import database_name, site_plan, site_reads
 from ansible_collections.vyogotech.frappe.plugins.filter.site_status import site_status
@@ -269,3 +271,10 @@ def test_a_database_of_this_collection_is_not_adopted_under_another_site_name():
     ours = ready("Database", "erp-db", name="_0123456789abcdef")
     ours["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "vyogotech.frappe"}
     assert plan(database=[ours])["database"]["name"] == database_name("shop", "erp.example.com")
+
+
+def test_input_that_is_no_frappesite_is_refused_by_the_filter():
+    with pytest.raises(AnsibleFilterError, match="expects a FrappeSite object"):
+        site_plan({"metadata": {}}, settings=SETTINGS)
+    with pytest.raises(AnsibleFilterError, match="mode must be apply or render"):
+        site_plan(site(), settings=SETTINGS, mode="dry")

@@ -53,14 +53,23 @@ def timed(cmd, env):
     return elapsed, proc
 
 
-def operator_run(kubectl, env, docs, max_concurrent, timeout=1800):
-    """Seconds from creating every bench at once until all report Ready under ansible-operator."""
-    namespace = "operator-%s" % uuid.uuid4().hex[:6]
-    kubectl("create", "namespace", namespace)
+PLURALS = {"FrappeBench": "frappebenches", "FrappeSite": "frappesites"}
+
+
+def operator_run(kubectl, env, docs, max_concurrent, timeout=1800, namespace=None):
+    """Seconds from creating every object of `docs` at once until all report Ready under ansible-operator.
+
+    Without `namespace` a fresh one is made (and deleted afterwards).
+    """
+    owned = namespace is None
+    if owned:
+        namespace = "operator-%s" % uuid.uuid4().hex[:6]
+        kubectl("create", "namespace", namespace)
     with tempfile.TemporaryDirectory() as tmp:
         operator_env = dict(env, WATCH_NAMESPACE=namespace, ANSIBLE_LOCAL_TEMP=str(Path(tmp) / "ansible-tmp"),
                             PATH="%s:%s" % (Path(sys.executable).parent, env.get("PATH", "")),
-                            MAX_CONCURRENT_RECONCILES_FRAPPEBENCH_VYOGO_TECH=str(max_concurrent))
+                            MAX_CONCURRENT_RECONCILES_FRAPPEBENCH_VYOGO_TECH=str(max_concurrent),
+                            MAX_CONCURRENT_RECONCILES_FRAPPESITE_VYOGO_TECH=str(max_concurrent))
         operator_env.pop("ANSIBLE_STDOUT_CALLBACK", None)
         # The kubeconfig ansible-operator hands to ansible-runner names localhost:8888.
         operator = localcluster.ManagedProcess("ansible-operator", [
@@ -73,24 +82,28 @@ def operator_run(kubectl, env, docs, max_concurrent, timeout=1800):
         try:
             time.sleep(5)
             operator.check_alive()
-            manifest = Path(tmp) / "benches.yaml"
+            manifest = Path(tmp) / "objects.yaml"
             manifest.write_text(yaml.safe_dump_all([dict(d, metadata=dict(d["metadata"], namespace=namespace))
                                                     for d in docs]))
+            kinds = sorted(set(d["kind"] for d in docs))
             start = time.monotonic()
             kubectl("apply", "--server-side", "-f", manifest)
             while True:
                 operator.check_alive()
-                listed = json.loads(kubectl("get", "frappebenches", "-n", namespace, "-o", "json").stdout)["items"]
-                ready = [b for b in listed if (b.get("status") or {}).get("phase") == "Ready"]
-                if len(ready) == len(docs):
+                ready = 0
+                for kind in kinds:
+                    listed = json.loads(kubectl("get", PLURALS[kind], "-n", namespace, "-o", "json").stdout)["items"]
+                    ready += len([o for o in listed if (o.get("status") or {}).get("phase") == "Ready"])
+                if ready == len(docs):
                     return time.monotonic() - start
                 if time.monotonic() - start > timeout:
-                    sys.exit("only %d of %d benches Ready after %d s; log: %s" % (
-                        len(ready), len(docs), timeout, operator.logfile))
+                    sys.exit("only %d of %d objects Ready after %d s; log: %s" % (
+                        ready, len(docs), timeout, operator.logfile))
                 time.sleep(2)
         finally:
             operator.stop()
-            kubectl("delete", "namespace", namespace, "--wait=false")
+            if owned:
+                kubectl("delete", "namespace", namespace, "--wait=false")
 
 
 def main():

@@ -1,6 +1,7 @@
 """Wall time of reconciling one bench with 1 ... N sites in one site.yml run, on a real MariaDB.
 
     python hack/benchmarks/sites.py [--sites 1,10] [--rounds 3]
+    python hack/benchmarks/sites.py --operator --sites 10
 
 Starts (and afterwards stops) the embedded local control plane, the MariaDB
 Operator and a MariaDB server on this host (an ExternalMariaDB points at it),
@@ -10,6 +11,9 @@ as the tests do. Each round of each size uses a fresh namespace:
   2. site.yml again, nothing to change (no-op reconcile)
 The bench alone is timed the same way, so the table shows what the sites add
 (per site). The last line is one JSON object. A benchmark, not a test.
+With --operator, the real ansible-operator binary runs watches.yaml instead:
+the bench and its N sites are created at once and the time until all report
+Ready is printed (JSON: operator_ready_s, sites, max_concurrent).
 Run it from the environment `make test` builds (it needs ansible-playbook).
 """
 
@@ -25,7 +29,7 @@ from pathlib import Path
 import yaml
 
 # The checkout, the local cluster's helpers and timed() as the reconcile benchmark has them.
-from reconcile import REPO, collection_path, localcluster, timed  # noqa: E402  (beside this script)
+from reconcile import REPO, collection_path, localcluster, operator_run, timed  # noqa: E402  (beside this script)
 
 
 def documents(namespace, sites):
@@ -38,10 +42,24 @@ def documents(namespace, sites):
         for i in range(sites)]
 
 
+def external_mariadb(kubectl, namespace, server):
+    """A namespace whose ExternalMariaDB "mariadb" is the server on this host."""
+    kubectl("create", "namespace", namespace)
+    kubectl("create", "secret", "generic", "mariadb-root", "-n", namespace,
+            "--from-literal=password=%s" % server.root_password)
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "k8s.mariadb.com/v1alpha1", "kind": "ExternalMariaDB", "metadata": {"name": "mariadb"},
+        "spec": {"host": server.host, "port": server.port, "username": server.root_user,
+                 "passwordSecretKeyRef": {"name": "mariadb-root", "key": "password"}}}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sites", default="1,10", help="comma-separated numbers of sites")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--operator", action="store_true", help="time ansible-operator bringing them to Ready")
+    parser.add_argument("--max-concurrent", type=int, default=4,
+                        help="with --operator: MAX_CONCURRENT_RECONCILES_<KIND>_VYOGO_TECH")
     args = parser.parse_args()
     sizes = [0] + [int(n) for n in args.sites.split(",")]
 
@@ -62,18 +80,23 @@ def main():
             localcluster.install_mariadb_operator_crds(kubectl)
             server = localcluster.MariaDBServer(logdir=Path(tmp) / "mariadb").start()
             operator = localcluster.MariaDBOperator(cluster, logdir=Path(tmp) / "operator").start()
+            if args.operator:
+                localcluster.build(["ansible-operator"])
+                n = max(sizes)
+                cluster.ensure_free_volumes(per_class=4)
+                namespace = "operator-sites-%s" % uuid.uuid4().hex[:6]
+                external_mariadb(kubectl, namespace, server)
+                seconds = operator_run(kubectl, env, documents(namespace, n), args.max_concurrent, namespace=namespace)
+                print("ansible-operator, a bench and %d sites created at once, %d reconciled at a time per kind: "
+                      "all Ready in %.1f s" % (n, args.max_concurrent, seconds))
+                print(json.dumps({"operator_ready_s": round(seconds, 1), "sites": n,
+                                  "max_concurrent": args.max_concurrent}))
+                return
             for _round in range(args.rounds):
                 for n in sizes:
                     cluster.ensure_free_volumes(per_class=4)
                     namespace = "sites-%d-%s" % (n, uuid.uuid4().hex[:6])
-                    kubectl("create", "namespace", namespace)
-                    kubectl("create", "secret", "generic", "mariadb-root", "-n", namespace,
-                            "--from-literal=password=%s" % server.root_password)
-                    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump({
-                        "apiVersion": "k8s.mariadb.com/v1alpha1", "kind": "ExternalMariaDB",
-                        "metadata": {"name": "mariadb"},
-                        "spec": {"host": server.host, "port": server.port, "username": server.root_user,
-                                 "passwordSecretKeyRef": {"name": "mariadb-root", "key": "password"}}}))
+                    external_mariadb(kubectl, namespace, server)
                     manifest = Path(tmp) / ("%s.yaml" % namespace)
                     manifest.write_text(yaml.safe_dump_all(documents(namespace, n)))
                     site = [playbook, "playbooks/site.yml", "-e", "frappe_manifest=%s" % manifest]

@@ -260,3 +260,22 @@ def test_without_the_mariadb_operator_a_site_waits_and_nothing_is_provisioned(
     again = site_yml(kube, tmp_path, *objects)
     assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
                                 if t["hosts"]["localhost"].get("changed")]
+
+
+def test_a_dedicated_mariadb_is_made_for_the_site_and_the_site_waits_for_it_with_a_reason(
+        kube, namespace, frappe_crds, mariadb_operator, tmp_path):
+    """Fake nodes run no MariaDB, so the dedicated server never becomes Ready here: its object and the wait are checked."""
+    objects = [bench(namespace), site(namespace, "erp", dbConfig={"mode": "dedicated", "storageSize": "5Gi"})]
+    site_yml(kube, tmp_path, *objects)
+    server = kube.custom.get_namespaced_custom_object("k8s.mariadb.com", "v1alpha1", namespace, "mariadbs", "erp-mariadb")
+    assert server["spec"]["storage"]["size"] == "5Gi"
+    assert server["spec"]["rootPasswordSecretKeyRef"] == {"name": "erp-mariadb-root", "key": "password", "generate": True}
+    assert not server["metadata"].get("ownerReferences")  # it holds the data: no garbage collection with the site
+    database = kube.custom.get_namespaced_custom_object("k8s.mariadb.com", "v1alpha1", namespace, "databases", "erp-db")
+    assert database["spec"]["mariaDbRef"]["name"] == "erp-mariadb" and database["spec"]["cleanupPolicy"] == "Skip"
+    status = frappe_site(kube, namespace, "erp")["status"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert status["phase"] in ("Pending", "Provisioning")
+    assert conditions["DatabaseReady"]["reason"] == "DatabaseServerNotReady", conditions["DatabaseReady"]
+    assert "erp-mariadb" in conditions["DatabaseReady"]["message"]
+    assert kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site=erp").items == []

@@ -279,3 +279,40 @@ def test_a_dedicated_mariadb_is_made_for_the_site_and_the_site_waits_for_it_with
     assert conditions["DatabaseReady"]["reason"] == "DatabaseServerNotReady", conditions["DatabaseReady"]
     assert "erp-mariadb" in conditions["DatabaseReady"]["message"]
     assert kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site=erp").items == []
+
+
+def test_deleting_the_bench_drops_no_database_and_a_failed_cleanup_keeps_the_finalizer(
+        kube, namespace, frappe_crds, mariadb_operator, mariadb_server, tmp_path):
+    external_mariadb(kube, namespace, mariadb_server)
+    shop = bench(namespace)
+    erp = site(namespace, "erp", deletionPolicy="Delete")
+    site_yml(kube, tmp_path, shop, erp)
+    status = frappe_site(kube, namespace, "erp")["status"]
+    assert status["phase"] == "Ready", status
+    db_name = status["databaseName"]
+    password = secret_value(kube, namespace, "erp-db-credentials", "password")
+
+    kube.custom.delete_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", "shop")
+    wait_until(lambda: not kube.custom.list_namespaced_custom_object(
+        "vyogo.tech", "v1alpha1", namespace, "frappebenches")["items"], 60, "the bench to go")
+    # The bench's objects go with it; the site's database does not.
+    assert mariadb_server.sql("SELECT 1", user=db_name, password=password, database=db_name).strip() == "1"
+
+    # Delete needs the bench's image and volume for its drop Job: without them the
+    # cleanup stops, says why, and keeps the finalizer (and the data).
+    kube.custom.delete_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", "erp")
+    run = run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, erp, name="site-only.yaml"))})
+    assert run.rc != 0 and "deletionPolicy" in run.failure_message and "Recreate the bench" in run.failure_message
+    obj = frappe_site(kube, namespace, "erp")
+    assert obj["metadata"]["finalizers"] == ["vyogo.tech/site-cleanup"]
+    ready = {c["type"]: c for c in obj["status"]["conditions"]}["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "CleanupFailed")
+    assert mariadb_server.sql("SELECT 1", user=db_name, password=password, database=db_name).strip() == "1"
+
+    # Keeping the data instead, as the message says, lets it go.
+    kube.custom.patch_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", "erp",
+                                               {"spec": {"deletionPolicy": "Retain"}})
+    site_yml(kube, tmp_path, shop)
+    with pytest.raises(ApiException):
+        frappe_site(kube, namespace, "erp")
+    assert mariadb_server.sql("SELECT 1", user=db_name, password=password, database=db_name).strip() == "1"

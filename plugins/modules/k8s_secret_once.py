@@ -102,7 +102,7 @@ ALPHABET = string.ascii_letters + string.digits
 
 
 def generated(length):
-    return ''.join(secrets.choice(ALPHABET) for _ in range(length))
+    return ''.join(secrets.choice(ALPHABET) for _position in range(length))
 
 
 def secret_body(params):

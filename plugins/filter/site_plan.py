@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import hashlib
 import json
+import re
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
@@ -25,6 +26,7 @@ SERVER_KINDS = ('MariaDB', 'ExternalMariaDB')
 # Keys of a connectionSecretRef Secret: an administrative login to an external server.
 CONNECTION_KEYS = ('host', 'username', 'password')
 DOMAIN_SOURCES = ('explicit', 'bench-suffix', 'auto-detected', 'sitename-default')
+SQL_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_$-]{0,63}$')
 
 
 def _or(value, default):
@@ -438,6 +440,17 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
             % (namespace, name, server['ref']['namespace'], server['ref']['name'], namespace))
         return plan
     plan['database'] = _database(plan, site, live, settings, server)
+    # Adopted names reach SQL (the drop Job) and bench's arguments: only plain identifiers.
+    for what in ('name', 'user'):
+        if not SQL_NAME.match(plan['database'][what]):
+            plan['errors'].append(
+                'FrappeSite %s/%s: the database %s %r (taken from the existing %s %s) is not a plain identifier '
+                '(letters, digits, _, $, -; at most 64). Rename it, or delete that object to get a new database. '
+                'Nothing was changed.' % (namespace, name, what, plan['database'][what],
+                                          'Database' if what == 'name' else 'User',
+                                          plan['names']['database' if what == 'name' else 'user']))
+    if plan['errors']:
+        return plan
     plan['job'] = _job(plan, settings, new_site_script)
     plan['job']['state'] = _job_state(live, plan['job']['name'])
     plan['drop_job'] = {'name': plan['names']['drop_job'], 'script': drop_site_script,

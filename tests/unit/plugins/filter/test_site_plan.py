@@ -278,3 +278,11 @@ def test_input_that_is_no_frappesite_is_refused_by_the_filter():
         site_plan({"metadata": {}}, settings=SETTINGS)
     with pytest.raises(AnsibleFilterError, match="mode must be apply or render"):
         site_plan(site(), settings=SETTINGS, mode="dry")
+
+
+def test_an_adopted_name_that_is_no_plain_identifier_is_refused():
+    database = ready("Database", "erp-db", name="erp`; DROP DATABASE mysql; --")
+    p = plan(database=[database])
+    # The user is named like the database here, so both are refused.
+    assert p["errors"] and all("not a plain identifier" in e for e in p["errors"])
+    assert "existing Database erp-db" in p["errors"][0] and p["render"] == []

@@ -105,6 +105,7 @@ def _routes(plan, bench, live):
     """
     sites = [s for s in live.get('sites') or []
              if _mapping(_mapping(s.get('spec')).get('benchRef')).get('name') == plan['name']
+             and _mapping(s.get('metadata')).get('namespace', plan['namespace']) == plan['namespace']
              and not _mapping(s.get('metadata')).get('deletionTimestamp') and _mapping(s.get('spec')).get('siteName')]
     sites.sort(key=lambda s: (s['metadata'].get('creationTimestamp') or '', s['metadata']['name']))
     routes = {}

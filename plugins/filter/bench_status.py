@@ -156,7 +156,9 @@ def bench_status(plan, state, bench, settings):
              'sitesAccessMode': plan['sites']['access_mode'],
              # Where a site's Ingress sends its requests (nginx routes them by Host to the site).
              # The domains nginx maps to another site name, so a site knows its route is in place.
-             'routes': plan['routes']['map'],
+             # A merge patch keeps keys it does not name: a route no longer wanted is named with null.
+             'routes': dict(dict((d, None) for d in (current.get('routes') or {}) if d not in plan['routes']['map']),
+                            **plan['routes']['map']),
              'frontend': {'service': plan['names']['component']['nginx'],
                           'port': [c['port'] for c in plan['components'] if c['name'] == 'nginx'][0]},
              'redis': {

@@ -25,7 +25,6 @@ MARIADB_API = 'k8s.mariadb.com/v1alpha1'
 SERVER_KINDS = ('MariaDB', 'ExternalMariaDB')
 # Keys of a connectionSecretRef Secret: an administrative login to an external server.
 CONNECTION_KEYS = ('host', 'username', 'password')
-DOMAIN_SOURCES = ('explicit', 'bench-suffix', 'auto-detected', 'sitename-default')
 SQL_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_$-]{0,63}$')
 
 
@@ -73,9 +72,10 @@ def names(site_name):
     }
 
 
-def database_name(namespace, site_name):
-    """Deterministic per namespace and site name, unique, valid as a MariaDB database and user name (17 chars)."""
-    return '_' + hashlib.sha256(('%s/%s' % (namespace, site_name)).encode('utf-8')).hexdigest()[:16]
+def database_name(namespace, name):
+    """Deterministic per namespace and FrappeSite name (a site created again under its name finds its database),
+    unique, valid as a MariaDB database and user name (17 chars)."""
+    return '_' + hashlib.sha256(('%s/%s' % (namespace, name)).encode('utf-8')).hexdigest()[:16]
 
 
 def resolve_domain(site, bench):
@@ -112,7 +112,8 @@ def _domain_conflicts(site, bench, domain, live):
         if (ometa.get('creationTimestamp') or '9999', ometa.get('name')) > me:
             continue
         other_domain, _source = resolve_domain(other, bench)
-        if domain in (other_domain, ospec.get('siteName')):
+        # One site directory per siteName on a bench's volume, one route per domain.
+        if domain in (other_domain, ospec.get('siteName')) or ospec.get('siteName') == site['spec']['siteName']:
             conflicts.append(ometa['name'])
     return conflicts
 
@@ -223,13 +224,9 @@ def _server(plan, site, live, settings):
     return server
 
 
-def _adopted(live, key, settings):
-    """The spec of a live object of `key` made by someone else (the Go frappe-operator), else {}."""
-    obj = _mapping(_first(live, key))
-    labels = _mapping(_mapping(obj.get('metadata')).get('labels'))
-    if not obj or labels.get('app.kubernetes.io/managed-by') == settings['managed_by']:
-        return {}
-    return _mapping(obj.get('spec'))
+def _live_spec(live, key):
+    """The spec of the live object read under `key`, else {}."""
+    return _mapping(_mapping(_first(live, key)).get('spec'))
 
 
 def _database(plan, site, live, settings, server):
@@ -239,9 +236,9 @@ def _database(plan, site, live, settings, server):
     # Under Retain the operator must never drop anything when an object goes;
     # under Delete it drops what it can (a MariaDB), the drop Job the rest.
     cleanup = 'Delete' if policy == 'Delete' and server['ref'] and server['ref']['kind'] == 'MariaDB' else 'Skip'
-    # A User already there keeps its name and password Secret: a new password
-    # would no longer match the site_config.json of its site.
-    live_user = _adopted(live, 'user', settings)
+    # The User already there keeps its name and password Secret, whoever made
+    # it: a new password would no longer match the site_config.json of its site.
+    live_user = _live_spec(live, 'user')
     password_ref = _mapping(live_user.get('passwordSecretKeyRef'))
     database = {'name': db_name, 'user': live_user.get('name') or db_name, 'cleanup_policy': cleanup,
                 'password_secret': {'name': password_ref.get('name') or n['db_secret'],
@@ -380,12 +377,11 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
         plan['errors'].append('In apply mode the role needs the live FrappeSite (metadata.uid is missing); apply the '
                               'manifest first or use playbooks/site.yml, which does.')
         return plan
-    # Never changed once chosen: the recorded name, else that of a Database
+    # Never changed once chosen: the recorded name, else that of the Database
     # already there (a site of the Go frappe-operator, or one retained and
     # created again), else a new one.
-    adopted = _adopted(live, 'database', settings)
-    plan['database_name'] = status.get('databaseName') or adopted.get('name') or \
-        database_name(namespace, spec['siteName'])
+    plan['database_name'] = status.get('databaseName') or _live_spec(live, 'database').get('name') or \
+        database_name(namespace, name)
     plan['labels'] = {
         'app.kubernetes.io/name': 'frappe',
         'app.kubernetes.io/instance': spec['benchRef']['name'],
@@ -409,9 +405,10 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     plan['domain'] = {'resolved': domain, 'source': source}
     conflicts = _domain_conflicts(site, bench.get('object') or {}, domain, live)
     if conflicts:
-        plan['errors'].append('FrappeSite %s/%s cannot be reconciled: its domain %s is already served by FrappeSite '
-                              '%s of the same bench. Give it another spec.domain or siteName. Nothing was changed.'
-                              % (namespace, name, domain, ', '.join(conflicts)))
+        plan['errors'].append('FrappeSite %s/%s cannot be reconciled: its siteName %s or its domain %s is already taken '
+                              'by FrappeSite %s of the same bench (one site directory per siteName, one site per '
+                              'domain). Give it another spec.siteName or spec.domain. Nothing was changed.'
+                              % (namespace, name, spec['siteName'], domain, ', '.join(conflicts)))
         return plan
     plan['ingress'] = _ingress(plan, site)
     scheme = 'https' if plan['ingress'] and plan['ingress']['tls'] else 'http'
@@ -453,20 +450,21 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
         return plan
     plan['job'] = _job(plan, settings, new_site_script)
     plan['job']['state'] = _job_state(live, plan['job']['name'])
-    plan['drop_job'] = {'name': plan['names']['drop_job'], 'script': drop_site_script,
-                        'state': _job_state(live, plan['names']['drop_job'])}
+    # Named after this FrappeSite's uid: a site deleted, created again and deleted
+    # within the finished Job's TTL must not find the earlier Job done.
+    uid = meta.get('uid') or ''
+    plan['drop_job'] = {'name': '%s-%s' % (plan['names']['drop_job'], uid[:8]) if uid else plan['names']['drop_job'],
+                        'script': drop_site_script}
     n = plan['names']
-    plan['live_database_objects'] = any(_first(live, k) is not None for k in ('database', 'user', 'grant'))
+    live_kinds = [kind for kind, key in (('MariaDB', 'dedicated_mariadb'), ('Database', 'database'),
+                                         ('User', 'user'), ('Grant', 'grant')) if _first(live, key) is not None]
+    plan['live_database_kinds'] = live_kinds
+    plan['live_database_objects'] = any(k in live_kinds for k in ('Database', 'User', 'Grant'))
     plan['secrets'] = {
         'db': _first(live, 'db_secret') is not None or plan['database']['password_secret']['name'] != n['db_secret'],
         'admin': (_first(live, 'admin_secret') is not None) if plan['admin_password']['generate'] else True,
     }
-    if apply and not plan['admin_password']['generate'] and _first(live, 'admin_secret') is None:
-        plan['admin_missing'] = ('AdminSecretNotFound', 'The Secret %s named by spec.adminPasswordSecretRef does not '
-                                 'exist in namespace %s; create it (key %s).'
-                                 % (admin_ref['name'], namespace, plan['admin_password']['key']))
-    else:
-        plan['admin_missing'] = None
+    plan['secret_problem'] = _secret_problem(plan, live, admin_ref) if apply else None
     if plan['ingress'] and plan['ingress']['tls'] and plan['ingress']['issuer'] and plan['cert_manager_unserved']:
         plan['warnings'].append('FrappeSite %s/%s asks cert-manager for a certificate (tls.issuer %s), but the cluster '
                                 'does not serve cert-manager.io: the Ingress refers to Secret %s, which nothing creates.'
@@ -482,16 +480,40 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                                 % (namespace, name, server['ref']['name']))
     # Nothing is written for a database nobody can provision yet: the status says what to do.
     plan['provision'] = apply and not (server['via'] == 'operator' and plan['mariadb_operator_unserved'])
-    plan['job_allowed'] = bool(apply and bench['configured'] and plan['database']['ready'] and not plan['admin_missing'])
+    plan['job_allowed'] = bool(apply and bench['configured'] and plan['database']['ready'] and not plan['secret_problem'])
     # Worth waiting for within this reconcile: objects the MariaDB Operator is about to make Ready.
     plan['database_waiting'] = bool(apply and bench['configured'] and not plan['database']['ready']
                                     and plan['database']['reason'] == 'Provisioning')
     plan['render'] = _render_plan(plan, apply)
     # Decided from; the plan carries only what the templates and status use.
     bench.pop('object', None)
-    plan['delete'] = controlled_unwanted(live, PRUNABLE, set((s['kind'], s['name']) for s in plan['render']),
-                                         meta.get('uid')) if apply and not plan['deleting'] else []
+    wanted = set((s['kind'], s['name']) for s in plan['render'])
+    if plan['ingress'] and plan['ingress_waiting']:
+        # Not rendered while the bench's Service is unknown; the live one keeps serving.
+        wanted.add(('Ingress', n['ingress']))
+    plan['delete'] = controlled_unwanted(live, PRUNABLE, wanted, meta.get('uid')) if apply and not plan['deleting'] else []
     return plan
+
+
+def _secret_problem(plan, live, admin_ref):
+    """(reason, message) when a password Secret the site Job needs is missing or lacks its key, else None."""
+    namespace = plan['namespace']
+    checks = [(_first(live, 'admin_secret'), plan['admin_password'], plan['admin_password']['generate'],
+               'spec.adminPasswordSecretRef' if admin_ref else 'the generated Administrator password')]
+    if plan['database']['password_secret']['name'] == plan['names']['db_secret']:
+        checks.append((_first(live, 'db_secret'), plan['database']['password_secret'], True,
+                       'the generated database password'))
+    for secret, ref, generated, what in checks:
+        if secret is None:
+            if generated:
+                continue  # created in this reconcile, before the Job
+            return ('AdminSecretNotFound', 'The Secret %s named by %s does not exist in namespace %s; create it with '
+                    'the key %s.' % (ref['name'], what, namespace, ref['key']))
+        if ref['key'] not in _mapping(secret.get('data')):
+            return ('PasswordSecretInvalid', 'The Secret %s (%s) has no key %s, which the site Job reads; add it. A '
+                    'generated Secret is never replaced: if nothing uses it, delete it and the next reconcile makes '
+                    'a new one.' % (ref['name'], what, ref['key']))
+    return None
 
 
 def _render_plan(plan, apply):
@@ -531,7 +553,7 @@ def site_reads(site):
         one('bench', 'vyogo.tech/v1alpha1', 'FrappeBench', _mapping(spec.get('benchRef')).get('name', '')),
         # Every site of the namespace: two sites of a bench must not claim one domain.
         {'key': 'sites', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'FrappeSite', 'namespace': namespace},
-        # One by-name read each: the Ansible Operator SDK watches what it reads by name.
+        # Single objects by name: each read is one object, not a list to search.
         one('database', MARIADB_API, 'Database', n['database']),
         one('user', MARIADB_API, 'User', n['user']),
         one('grant', MARIADB_API, 'Grant', n['grant']),

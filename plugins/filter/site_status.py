@@ -38,8 +38,18 @@ def site_status(plan, site):
     else:
         bench_reason, bench_message = 'Ready', 'FrappeBench %s is Ready.' % bench_name
 
-    site_created = job['state'] == 'Complete'
-    if site_created:
+    # A site stays created while a Job of new inputs (another bench image, a new
+    # host_name) runs again over it: its directory and database are there.
+    created_before = any(c.get('type') == 'SiteCreated' and c.get('status') == 'True'
+                         for c in current.get('conditions') or [])
+    site_created = job['state'] == 'Complete' or (created_before and job['state'] != 'Failed')
+    if job['state'] == 'Running' and created_before:
+        site_reason, site_message = 'Updating', 'Site %s exists; Job %s applies its new inputs (host_name).' % (
+            plan['site_name'], job['name'])
+    elif site_created and job['state'] != 'Complete':
+        site_reason, site_message = 'Created', 'Site %s exists; Job %s applies its new inputs once the bench and ' \
+            'the database are ready.' % (plan['site_name'], job['name'])
+    elif site_created:
         site_reason, site_message = 'Created', 'Job %s created site %s%s.' % (
             job['name'], plan['site_name'], ' and set its host_name to %s' % plan['host_name'] if plan['host_name'] else '')
     elif job['state'] == 'Failed':
@@ -48,8 +58,8 @@ def site_status(plan, site):
             'it again.' % (job['name'], namespace, job['name']))
     elif job['state'] == 'Running':
         site_reason, site_message = 'Creating', 'Job %s runs bench new-site for %s.' % (job['name'], plan['site_name'])
-    elif plan['admin_missing']:
-        site_reason, site_message = plan['admin_missing']
+    elif plan['secret_problem']:
+        site_reason, site_message = plan['secret_problem']
     else:
         site_reason, site_message = 'Waiting', 'The site Job starts once the bench is configured and the database is ' \
             'ready.'
@@ -88,7 +98,7 @@ def site_status(plan, site):
         phase = 'Ready'
     elif job['state'] == 'Failed':
         phase = 'Failed'
-    elif not bench['found'] or database['reason'] in PENDING_REASONS or (
+    elif not bench['found'] or database['reason'] in PENDING_REASONS or plan['secret_problem'] or (
             not bench['configured'] and job['state'] == 'Missing'):
         phase = 'Pending'
     else:

@@ -14,6 +14,9 @@ what a pod's command would do. This harness does, for the shell side of it:
   - ``entrypoint.sh``, the image ENTRYPOINT (frappe_docker
     ``resources/core/main-entrypoint.sh``): umask 0002, ``sites/assets``
     linked to the built assets, then ``exec "$@"``;
+  - ``mariadb``, the image's MariaDB client: records its call and answers a
+    query with ``HARNESS_MARIADB_ANSWER`` (default ``0``), or runs the real
+    client of this machine with ``HARNESS_MARIADB_REAL=1``;
   - ``start.sh``, the image CMD (gunicorn), ``nginx-entrypoint.sh``, ``node``:
     record that they ran and with which environment, then exit;
   - ``bench``: records its arguments and reproduces what matters of Frappe's
@@ -191,7 +194,7 @@ def argv(container):
     return list(entrypoint) + list(cmd)
 
 
-def run_container(bench, obj, container, secrets=None, timeout=60):
+def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=None):
     """Run `container` of `obj` in `bench` (an ImageBench) as the kubelet would start it."""
     env = resolve_env(container, secrets or {})
     proc_env = {bench.map_path(k): bench.map_path(v) for k, v in env.items()}
@@ -202,6 +205,8 @@ def run_container(bench, obj, container, secrets=None, timeout=60):
         "HARNESS_BENCH": str(bench.bench),
         "LANG": "C.UTF-8",
     })
+    # Settings of the stand-ins (HARNESS_MARIADB_ANSWER, HARNESS_MARIADB_REAL).
+    proc_env.update(harness_env or {})
     before = len(bench.calls())
     command = [expand(bench.map_path(a), env) for a in argv(container)]
     cwd = bench.map_path(container.get("workingDir", str(bench.root)))
@@ -269,6 +274,14 @@ _NEW_SITE = textwrap.dedent('''\
     ''')
 
 _STAND_INS = {
+    # The mariadb client of the image: records its call and answers a query
+    # with HARNESS_MARIADB_ANSWER (default "0"); HARNESS_MARIADB_REAL=1 runs
+    # the real client of this machine instead (against a real server).
+    "mariadb": "#!/bin/bash\n"
+               "if [ \"${HARNESS_MARIADB_REAL:-}\" = 1 ]; then exec /usr/bin/mariadb \"$@\"; fi\n"
+               "@PYTHON@ - \"$@\" <<'PY'\n" + _RECORD + "record('mariadb')\nPY\n"
+               "cat > /dev/null\n"
+               "echo \"${HARNESS_MARIADB_ANSWER:-0}\"\n",
     # frappe_docker resources/core/main-entrypoint.sh, with the image's paths
     # mapped onto the harness bench.
     "entrypoint.sh": textwrap.dedent('''\

@@ -103,3 +103,19 @@ def test_the_site_job_needs_its_password_secrets(rendered, tmp_path):
     secrets = {k: v for k, v in SECRETS.items() if k != "erp-admin"}
     with pytest.raises(StartError, match="erp-admin"):
         run_container(ImageBench(tmp_path), job, pod_spec(job)["containers"][0], secrets)
+
+
+def test_a_database_that_already_holds_tables_is_never_bootstrapped_over(rendered, tmp_path):
+    """--no-setup-db runs Frappe's framework SQL, which drops its tables first: a site directory lost while its
+    database was kept must be restored, not created anew over the data."""
+    image = ImageBench(tmp_path)
+    job = site_job(rendered, "erp")
+    run = run_container(image, job, pod_spec(job)["containers"][0], SECRETS,
+                        harness_env={"HARNESS_MARIADB_ANSWER": "87"})
+    assert run.rc == 1 and new_site_calls(run) == [], run.explain()
+    assert "already holds 87 tables" in run.stderr
+    [query] = [c for c in run.calls if c["program"] == "mariadb"]
+    db_name = next(e["value"] for e in pod_spec(job)["containers"][0]["env"] if e["name"] == "DB_NAME")
+    assert "--user=%s" % db_name in query["argv"] and "db-s3cret" not in " ".join(query["argv"])
+    assert query["env"]["MYSQL_PWD"] == "db-s3cret"  # the password reaches the client by its environment
+    assert not (image.sites / "erp").exists()

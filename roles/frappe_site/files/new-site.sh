@@ -11,7 +11,8 @@
 #   user is named like the database, which every version logs in as.
 #
 # Idempotent: a site directory that already holds site_config.json is left as
-# it is (never --force); a directory without it is a half-made site, reported.
+# it is (never --force); a directory without it is a half-made site, reported;
+# a database that already holds tables is never bootstrapped over.
 #
 # Environment (set by the Job; passwords come from Secrets, never from args):
 #   SITE_NAME, DB_NAME, DB_HOST, DB_PORT, INSTALL_APPS (space-separated)
@@ -33,6 +34,19 @@ elif [ -e "$site_dir" ]; then
   echo "Inspect it (its database $DB_NAME may be half-made too), remove the directory, and the Job runs again." >&2
   exit 1
 else
+  if [ -z "${DB_ROOT_USERNAME:-}" ]; then
+    # --no-setup-db bootstraps the database with Frappe's framework SQL, which
+    # drops its tables first: a database that already holds tables belongs to
+    # a site whose directory is gone, and is never written over.
+    tables=$(MYSQL_PWD="$DB_PASSWORD" mariadb --host="$DB_HOST" --port="$DB_PORT" --user="$DB_NAME" \
+      --batch --skip-column-names \
+      --execute="SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$DB_NAME'")
+    if [ "$tables" != 0 ]; then
+      echo "Database $DB_NAME already holds $tables tables, but sites/$SITE_NAME has no site_config.json." >&2
+      echo "Restore the site directory (or bench restore into a new site) instead; nothing was written." >&2
+      exit 1
+    fi
+  fi
   args=(new-site "$SITE_NAME" --db-type mariadb --db-host "$DB_HOST" --db-port "$DB_PORT"
         --db-name "$DB_NAME" --db-password "$DB_PASSWORD" --admin-password "$ADMIN_PASSWORD")
   if [ -n "${DB_ROOT_USERNAME:-}" ]; then

@@ -107,3 +107,12 @@ def test_rollout_pending_uses_the_same_predicates():
     live["deployments"][1] = deployment("erp-nginx", generation=2)
     live["deployments"][1]["status"]["observedGeneration"] = 1
     assert bench_rollout_pending(live) == ["erp-nginx"]
+
+
+def test_a_route_no_longer_wanted_leaves_the_status():
+    """The status writer merges: a dropped route must be named with null, or a site would trust it."""
+    p, b = plan(), bench()
+    b["status"] = {"routes": {"old.example.org": "erp.example.com"}}
+    p["routes"]["map"] = {"new.example.org": "erp.example.com"}
+    routes = bench_status(p, healthy(p), b, SETTINGS)["status"]["routes"]
+    assert routes == {"old.example.org": None, "new.example.org": "erp.example.com"}

@@ -67,8 +67,10 @@ def bench(configured=True, ready_=True, **spec):
 def live(**overrides):
     state = {"bench": [bench()], "server": [ready("MariaDB", "mariadb", port=3307)],
              "database": [ready("Database", "erp-db")], "user": [ready("User", "erp-user")],
-             "grant": [ready("Grant", "erp-grant")], "db_secret": [{"metadata": {"name": "erp-db-credentials"}}],
-             "admin_secret": [{"metadata": {"name": "erp-admin"}}], "jobs": [], "unserved": []}
+             "grant": [ready("Grant", "erp-grant")],
+             # Secrets as k8s_multi_info reads them: the keys, never the values.
+             "db_secret": [{"metadata": {"name": "erp-db-credentials"}, "data": {"password": ""}}],
+             "admin_secret": [{"metadata": {"name": "erp-admin"}, "data": {"password": ""}}], "jobs": [], "unserved": []}
     state.update(overrides)
     return state
 
@@ -99,9 +101,9 @@ def test_a_site_on_a_ready_database_gets_its_job_with_names_kept_from_the_go_ope
         ("Database", "erp-db"), ("User", "erp-user"), ("Grant", "erp-grant"), ("Job", p["job"]["name"])]
     assert p["job"]["name"].startswith("erp-new-site-")
     # One database name per namespace and site, a valid MariaDB user name too.
-    assert p["database"]["name"] == p["database"]["user"] == database_name("shop", "erp.example.com")
+    assert p["database"]["name"] == p["database"]["user"] == database_name("shop", "erp")
     assert re.fullmatch(r"_[0-9a-f]{16}", p["database"]["name"])
-    assert database_name("other", "erp.example.com") != p["database"]["name"]
+    assert database_name("other", "erp") != p["database"]["name"]
     assert p["server"]["host"] == "mariadb.shop.svc.cluster.local" and p["server"]["port"] == 3307
     assert p["bench"]["apps"] == ["erpnext", "hrms"]
     # Retain (the default): the MariaDB Operator must never drop anything.
@@ -188,7 +190,7 @@ def test_a_second_site_claiming_a_served_domain_is_refused_and_the_first_keeps_i
     second["metadata"]["creationTimestamp"] = "2026-11-27T11:00:00Z"
     assert plan(first, sites=[first, second])["errors"] == []
     p = plan(second, sites=[first, second])
-    assert len(p["errors"]) == 1 and "already served by FrappeSite erp" in p["errors"][0]
+    assert len(p["errors"]) == 1 and "already taken by FrappeSite erp " in p["errors"][0]
 
 
 def test_the_job_waits_for_the_bench_configuration_and_the_database():
@@ -267,12 +269,58 @@ def test_a_database_and_user_already_there_are_adopted_with_their_password_secre
     assert site_status(p, site())["status"]["databaseCredentialsSecret"] == "erp-db-pw"
 
 
-def test_a_database_of_this_collection_is_not_adopted_under_another_site_name():
-    ours = ready("Database", "erp-db", name="_0123456789abcdef")
-    ours["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "vyogotech.frappe"}
-    assert plan(database=[ours])["database"]["name"] == database_name("shop", "erp.example.com")
+def test_an_adopted_user_keeps_its_name_and_password_on_every_later_reconcile():
+    """After the first apply the adopted objects carry this collection's labels: they stay adopted all the same."""
+    database = ready("Database", "erp-db", name="erp_legacy")
+    user = ready("User", "erp-user", name="erp_legacy_user", passwordSecretKeyRef={"name": "erp-db-pw", "key": "pw"})
+    for obj in (database, user):
+        obj["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "vyogotech.frappe"}
+    p = plan(site(status={"databaseName": "erp_legacy"}), database=[database], user=[user], db_secret=[])
+    assert (p["database"]["name"], p["database"]["user"]) == ("erp_legacy", "erp_legacy_user")
+    assert p["database"]["password_secret"] == {"name": "erp-db-pw", "key": "pw"} and p["secrets"]["db"]
 
 
+def test_two_sites_of_a_bench_never_share_a_site_name_and_two_benches_never_share_a_database():
+    first = site(name="a", siteName="erp.example.com", domain="a.example.org")
+    second = site(name="b", siteName="erp.example.com", domain="b.example.org")
+    second["metadata"]["creationTimestamp"] = "2026-11-27T11:00:00Z"
+    p = plan(second, sites=[first, second])
+    assert len(p["errors"]) == 1 and "siteName erp.example.com" in p["errors"][0]
+    # On another bench the same siteName is another directory on another volume, with its own database.
+    other = site(name="b", siteName="erp.example.com", benchRef={"name": "staging"})
+    assert database_name("shop", "a") != database_name("shop", "b")
+    assert plan(other, sites=[first, other], bench=[])["errors"] == []
+
+
+def test_a_password_secret_without_its_key_holds_the_job_with_a_reason():
+    p = plan(admin_secret=[{"metadata": {"name": "erp-admin"}, "data": {"other": ""}}])
+    assert not p["job_allowed"] and p["secret_problem"][0] == "PasswordSecretInvalid"
+    assert site_status(p, site())["phase"] == "Pending"
+    s = site(adminPasswordSecretRef={"name": "mine", "key": "pw"})
+    p = plan(s, admin_secret=[])
+    assert p["secret_problem"][0] == "AdminSecretNotFound" and "mine" in p["secret_problem"][1]
+
+
+def test_a_created_site_stays_created_while_a_job_of_new_inputs_runs():
+    p = plan()
+    p["job"]["state"] = "Running"
+    stored = site(status={"conditions": [{"type": "SiteCreated", "status": "True", "reason": "Created",
+                                          "lastTransitionTime": "2026-11-27T10:00:00Z"}]})
+    result = site_status(p, stored)
+    created = {c["type"]: c for c in result["conditions"]}["SiteCreated"]
+    assert (created["status"], created["reason"]) == ("True", "Updating")
+
+
+def test_the_live_ingress_is_kept_while_the_bench_has_not_published_its_service():
+    owned = {"metadata": {"name": "erp-ingress", "ownerReferences": [{"controller": True, "uid": UID}]}}
+    unpublished = bench()
+    unpublished["status"].pop("frontend")
+    p = plan(site(ingress={"enabled": True}), bench=[unpublished], ingresses=[owned])
+    assert p["ingress_waiting"] and p["delete"] == []
+
+
+def test_the_drop_job_is_named_after_the_frappesite_uid():
+    assert plan()["drop_job"]["name"] == "erp-drop-site-" + UID[:8]
 def test_input_that_is_no_frappesite_is_refused_by_the_filter():
     with pytest.raises(AnsibleFilterError, match="expects a FrappeSite object"):
         site_plan({"metadata": {}}, settings=SETTINGS)

@@ -321,6 +321,8 @@ def test_the_live_ingress_is_kept_while_the_bench_has_not_published_its_service(
 
 def test_the_drop_job_is_named_after_the_frappesite_uid():
     assert plan()["drop_job"]["name"] == "erp-drop-site-" + UID[:8]
+
+
 def test_input_that_is_no_frappesite_is_refused_by_the_filter():
     with pytest.raises(AnsibleFilterError, match="expects a FrappeSite object"):
         site_plan({"metadata": {}}, settings=SETTINGS)

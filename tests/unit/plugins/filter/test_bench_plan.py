@@ -2,31 +2,12 @@
 
 import copy
 import re
-from pathlib import Path
-
-import yaml
 
 from ansible_collections.vyogotech.frappe.plugins.filter.bench_plan import bench_plan
 
-ROLE = Path(__file__).resolve().parents[4] / "roles" / "frappe_bench"
+from role_settings import role_settings
 
-
-def _role_settings():
-    """frappe_bench_settings as the role resolves it from its defaults and vars."""
-    variables = {}
-    for path in (ROLE / "defaults" / "main.yml", ROLE / "vars" / "main.yml"):
-        variables.update(yaml.safe_load(path.read_text()))
-    settings = {}
-    for key, value in variables["frappe_bench_settings"].items():
-        match = re.fullmatch(r"\{\{ (\w+)(?: \| (bool|int))? \}\}", value)
-        assert match, "frappe_bench_settings.%s must name one role variable: %r" % (key, value)
-        name, conversion = match.groups()
-        assert name in variables, "frappe_bench_settings.%s names %s, which the role does not define" % (key, name)
-        settings[key] = {"bool": bool, "int": int, None: lambda v: v}[conversion](variables[name])
-    return settings
-
-
-SETTINGS = _role_settings()
+SETTINGS = role_settings("frappe_bench", "frappe_bench_settings")
 
 
 UID = "0b7c2f5e-1111-2222-3333-444455556666"

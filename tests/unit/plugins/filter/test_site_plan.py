@@ -1,7 +1,6 @@
 """Unit tests of site_plan and site_status: names, database, domains, refusals and status of a site's reconcile."""
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -10,31 +9,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import database_name, site_plan, site_reads
 from ansible_collections.vyogotech.frappe.plugins.filter.site_status import site_status
 
-REPO = Path(__file__).resolve().parents[4]
-ROLE = REPO / "roles" / "frappe_site"
+from role_settings import REPO, role_settings, role_variables as _role_variables
 
-
-def _role_variables(role):
-    variables = {}
-    for path in (REPO / "roles" / role / "defaults" / "main.yml", REPO / "roles" / role / "vars" / "main.yml"):
-        variables.update(yaml.safe_load(path.read_text()))
-    return variables
-
-
-def _role_settings():
-    """frappe_site_settings as the role resolves it from its defaults and vars."""
-    variables = _role_variables("frappe_site")
-    settings = {}
-    for key, value in variables["frappe_site_settings"].items():
-        match = re.fullmatch(r"\{\{ (\w+)(?: \| (bool|int))? \}\}", value)
-        assert match, "frappe_site_settings.%s must name one role variable: %r" % (key, value)
-        name, conversion = match.groups()
-        assert name in variables, "frappe_site_settings.%s names %s, which the role does not define" % (key, name)
-        settings[key] = {"bool": bool, "int": int, None: lambda v: v}[conversion](variables[name])
-    return settings
-
-
-SETTINGS = _role_settings()
+SETTINGS = role_settings("frappe_site", "frappe_site_settings")
 UID = "5a5a5a5a-1111-2222-3333-444455556666"
 
 

@@ -18,6 +18,10 @@ description:
     holds, so a generated password is never regenerated, not even when a stale read made the caller believe it was
     missing (C(kubernetes.core.k8s) with C(state=present) would patch an existing one).
   - The generated values are made in the module and never returned, logged or passed as arguments.
+  - The Secret keeps exactly the O(owner_references) given. Under the Ansible Operator SDK the API proxy appends a
+    reference to the reconciled object to whatever is created; when the created Secret comes back with other
+    references than asked for, the module sets them back with a merge patch in the same run, so a Secret meant to
+    outlive its owner (none given) is not deleted with it.
 author:
   - vyogotech maintainers (@vyogotech)
 options:
@@ -47,7 +51,7 @@ options:
     type: dict
     default: {}
   owner_references:
-    description: Owner references of the Secret (left out, it outlives every other object).
+    description: Owner references of the Secret (none, and it outlives every other object).
     type: list
     elements: dict
     default: []
@@ -97,6 +101,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_requests impo
     api_client_of,
     api_request,
 )
+from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import owner_fix
 
 ALPHABET = string.ascii_letters + string.digits
 
@@ -139,16 +144,28 @@ def main():
     result = dict(changed=True, created=False, name=params['name'])
     if module.check_mode:
         module.exit_json(**result)
+    client = api_client_of(module)
     path = '/api/v1/namespaces/%s/secrets' % params['namespace']
     try:
-        api_request(api_client_of(module), 'POST', path, body=secret_body(params),
-                    permission='create on secrets (core API group) in namespace %s' % params['namespace'])
+        created = api_request(client, 'POST', path, body=secret_body(params),
+                              permission='create on secrets (core API group) in namespace %s' % params['namespace'])
         result['created'] = True
     except K8sClientError as exc:
         if exc.status != 409:
             module.fail_json(msg=str(exc), status=exc.status)
         # AlreadyExists: it keeps what it holds.
         result['changed'] = False
+        module.exit_json(**result)
+    # Only the owner references are sent back: the data stays as created.
+    fix = owner_fix(created or {}, params['owner_references'])
+    if fix:
+        try:
+            api_request(client, 'PATCH', '%s/%s' % (path, params['name']), body={'metadata': fix['metadata']},
+                        content_type='application/merge-patch+json',
+                        permission='patch on secrets (core API group) in namespace %s' % params['namespace'])
+        except K8sClientError as exc:
+            module.fail_json(msg='Secret %s/%s was created, but its owner references could not be set to those asked '
+                             'for: %s' % (params['namespace'], params['name'], exc), status=exc.status, **result)
     module.exit_json(**result)
 
 

@@ -28,6 +28,36 @@ def test_a_missing_secret_is_created_with_a_generated_password_never_returned(ru
     assert second != data["password"]
 
 
+PROXY_REF = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite", "name": "erp", "uid": "u-1"}
+
+
+def test_owner_references_added_on_create_are_set_back_to_those_asked_for(run_module, fake_api):
+    # The Ansible Operator SDK's proxy appends a reference to the reconciled object on every create.
+    def created(request):
+        body = dict(request["body"])
+        body["metadata"] = dict(body["metadata"], ownerReferences=body["metadata"]["ownerReferences"] + [PROXY_REF])
+        return 201, body
+    fake_api.routes[("POST", PATH)] = created
+    fake_api.routes[("PATCH", PATH + "/erp-db-credentials")] = lambda request: (200, request["body"])
+    failed, result = run_module(k8s_secret_once, args(fake_api))
+    assert not failed and result["created"], result
+    post, patch = fake_api.requests
+    assert dict(patch["headers"])["Content-Type"] == "application/merge-patch+json"
+    # Only the references: the generated values are never sent again.
+    assert patch["body"] == {"metadata": {"name": "erp-db-credentials", "namespace": "shop", "ownerReferences": None}}
+
+    owner = dict(PROXY_REF, controller=True, blockOwnerDeletion=True)
+    fake_api.requests.clear()
+    failed, result = run_module(k8s_secret_once, args(fake_api, owner_references=[owner]))
+    assert fake_api.requests[1]["body"]["metadata"]["ownerReferences"] == [owner]
+
+
+def test_a_created_secret_with_the_references_asked_for_is_not_patched(run_module, fake_api):
+    fake_api.routes[("POST", PATH)] = lambda request: (201, request["body"])
+    failed, result = run_module(k8s_secret_once, args(fake_api))
+    assert [r["method"] for r in fake_api.requests] == ["POST"]
+
+
 def test_an_existing_secret_is_left_as_it_is(run_module, fake_api):
     fake_api.routes[("POST", PATH)] = (409, fake_api.status(409, "AlreadyExists", 'secrets "erp-db-credentials" already exists'))
     failed, result = run_module(k8s_secret_once, args(fake_api))

@@ -26,11 +26,14 @@ from ansible_collections.vyogotech.frappe.plugins.filter.lease_renewed import le
 from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import resolve_domain
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling import worker_autoscaling
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_scaling_activity import keda_scaler_errors
+from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
 
 ACCESS_MODES = ('ReadWriteMany', 'ReadWriteOnce')
 DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class'
+# Delete: the sites volume goes with the bench; anything else keeps it.
+SITES_DELETION_ANNOTATION = 'vyogo.tech/sites-deletion-policy'
 REDIS_PORT = '6379'
 SOCKETIO_PORT = 9000
 
@@ -180,7 +183,10 @@ def _storage(plan, bench, live, settings, apply):
                 'ReadWriteMany if the class supports it.'
                 % (namespace, name, (found or {}).get('metadata', {}).get('name', '(cluster default)'),
                    (found or {}).get('provisioner', 'unknown'), settings['access_mode_annotation']))
-    return {'exists': bool(claim), 'access_mode': mode, 'class_name': class_name, 'size': size}
+    # Owned by the bench only when asked: by default deleting the bench keeps the data.
+    policy = _mapping(bench['metadata'].get('annotations')).get(SITES_DELETION_ANNOTATION) or 'Retain'
+    return {'exists': bool(claim), 'access_mode': mode, 'class_name': class_name, 'size': size,
+            'owned': policy == 'Delete'}
 
 
 def _redis(plan, bench, live, settings, apply):
@@ -427,6 +433,11 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
     plan['needs_trigger_auth'] = bool(keda_workers) and queue_auth
     plan['render'] = _render_plan(plan)
     plan['delete'] = _deletions(plan, live, meta.get('uid')) if apply else []
+    # A kept sites volume is nobody's: the Ansible Operator SDK's proxy puts a
+    # reference to the bench on it when it is created, and a reconcile stopped
+    # before that reference was taken off leaves it (found here the next time).
+    plan['owner_fixes'] = [] if not apply or plan['sites']['owned'] else [
+        fix for fix in [without_owner(c, meta.get('uid')) for c in live.get('sites_claim') or []] if fix]
     # A KEDA-managed worker keeps the replica count it has now: writing
     # minReplicas back on every reconcile would fight KEDA's HPA.
     plan['live_replicas'] = dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))

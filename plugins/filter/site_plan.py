@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
 
@@ -492,7 +493,24 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
         # Not rendered while the bench's Service is unknown; the live one keeps serving.
         wanted.add(('Ingress', n['ingress']))
     plan['delete'] = controlled_unwanted(live, PRUNABLE, wanted, meta.get('uid')) if apply and not plan['deleting'] else []
+    plan['owner_fixes'] = _outliving_owned(plan, live, meta.get('uid')) if apply else []
     return plan
+
+
+def _outliving_owned(plan, live, uid):
+    """Merge patches that take the site off what must outlive it, where a reference to it is found.
+
+    The role never renders one there; the Ansible Operator SDK's proxy adds
+    one to whatever a role creates, and a reconcile stopped between the create
+    and the patch that takes it off leaves it (found here the next time).
+    """
+    keys = ['database', 'user', 'grant', 'dedicated_mariadb']
+    if plan['database']['password_secret']['name'] == plan['names']['db_secret']:
+        keys.append('db_secret')
+    if plan['admin_password']['generate']:
+        keys.append('admin_secret')
+    fixes = [without_owner(obj, uid) for key in keys for obj in live.get(key) or []]
+    return [fix for fix in fixes if fix]
 
 
 def _secret_problem(plan, live, admin_ref):

@@ -122,10 +122,25 @@ def test_the_sites_volume_follows_its_class_and_an_existing_claim_keeps_what_it_
     claim = obj("PersistentVolumeClaim", "erp-sites", spec={
         "accessModes": ["ReadWriteMany"], "storageClassName": "shared-nfs", "resources": {"requests": {"storage": "20Gi"}}})
     kept = plan(bench(storageClassName="standard", storageSize="10Gi"), sites_claim=[claim])
-    assert kept["sites"] == {"exists": True, "access_mode": "ReadWriteMany", "class_name": "shared-nfs", "size": "20Gi"}
+    assert kept["sites"] == {"exists": True, "access_mode": "ReadWriteMany", "class_name": "shared-nfs", "size": "20Gi",
+                             "owned": False}
     assert any("the class of a claim cannot change" in w for w in kept["warnings"])
     grown = plan(bench(storageSize="30Gi"), sites_claim=[claim])["sites"]
     assert (grown["size"], grown["class_name"]) == ("30Gi", "")
+
+
+def test_a_kept_sites_volume_is_taken_off_the_bench_and_an_owned_one_left_alone():
+    # What the Ansible Operator SDK's proxy appends on a create: the bench, not as controller.
+    proxy = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench", "name": "erp", "uid": UID}
+    claim = obj("PersistentVolumeClaim", "erp-sites", apiVersion="v1", spec={"accessModes": ["ReadWriteMany"]},
+                metadata={"name": "erp-sites", "namespace": "erp-ns", "ownerReferences": [proxy]})
+    kept = plan(sites_claim=[claim])
+    assert not kept["sites"]["owned"]
+    assert kept["owner_fixes"] == [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                    "metadata": {"name": "erp-sites", "namespace": "erp-ns", "ownerReferences": None}}]
+    deleted_with_it = plan(bench(annotations={"vyogo.tech/sites-deletion-policy": "Delete"}), sites_claim=[claim])
+    assert deleted_with_it["sites"]["owned"] and deleted_with_it["owner_fixes"] == []
+    assert plan()["owner_fixes"] == [] and plan(mode="render")["owner_fixes"] == []
 
 
 def test_the_prune_takes_what_the_bench_controls_and_no_longer_plans_and_nothing_else():

@@ -313,3 +313,22 @@ def test_an_adopted_name_that_is_no_plain_identifier_is_refused():
     # The user is named like the database here, so both are refused.
     assert p["errors"] and all("not a plain identifier" in e for e in p["errors"])
     assert "existing Database erp-db" in p["errors"][0] and p["render"] == []
+
+
+def test_what_must_outlive_the_site_is_taken_off_it_where_a_reference_to_it_is_found():
+    # What the Ansible Operator SDK's proxy appends on a create, and someone else's reference.
+    to_site = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite", "name": "erp", "uid": UID}
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "keeper", "uid": "u-9"}
+
+    def owned(obj, *refs):
+        return dict(obj, apiVersion="x/v1", metadata=dict(obj["metadata"], namespace="shop", ownerReferences=list(refs)))
+    p = plan(database=[owned(ready("Database", "erp-db"), to_site, other)],
+             db_secret=[owned({"kind": "Secret", "metadata": {"name": "erp-db-credentials"}, "data": {}}, to_site)],
+             user=[owned(ready("User", "erp-user"), other)])
+    assert [(f["kind"], f["metadata"]["name"], f["metadata"]["ownerReferences"]) for f in p["owner_fixes"]] == [
+        ("Database", "erp-db", [other]), ("Secret", "erp-db-credentials", None)]
+    assert plan()["owner_fixes"] == []
+    # A password Secret the user gave is theirs: left as it is.
+    mine = plan(s=site(adminPasswordSecretRef={"name": "mine", "key": "pw"}),
+                admin_secret=[owned({"kind": "Secret", "metadata": {"name": "mine"}, "data": {"pw": ""}}, to_site)])
+    assert mine["owner_fixes"] == []

@@ -88,6 +88,13 @@ class KedaCrds:
         return self.kube.group_served("keda.sh")
 
 
+def manager_proxy_args():
+    """The proxy flags of the shipped manager (config/manager/manager.yaml), to run the binary as it runs there."""
+    manager = yaml.safe_load((REPO / "config" / "manager" / "manager.yaml").read_text())
+    args = manager["spec"]["template"]["spec"]["containers"][0]["args"]
+    return [a for a in args if a.startswith("--inject-owner-ref")]
+
+
 class AnsibleOperator(localcluster.ManagedProcess):
     """The real ansible-operator binary running a watches file against the cluster."""
 

@@ -15,7 +15,8 @@ from kubernetes.client.rest import ApiException
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
-from support import REPO, AnsibleOperator, reconcile, run_playbook, token_kubeconfig, wait_until, write_manifest
+from support import (REPO, AnsibleOperator, manager_proxy_args, reconcile, run_playbook, token_kubeconfig, wait_until,
+                     write_manifest)
 
 WORKERS = ("short", "long", "default")
 
@@ -415,13 +416,45 @@ def test_reconcile_needs_only_the_shipped_cluster_role(kube, namespace, frappe_c
         kube.kubectl("delete", "clusterrolebinding", "frappe-operator-" + namespace, "--ignore-not-found")
 
 
+# What a bench owns, by kind (its plan's kinds, KEDA's aside: its CRDs are off here).
+OWNED_KINDS = ("Deployment", "StatefulSet", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim", "Job",
+               "NetworkPolicy")
+
+
+def owned_objects(kube, namespace, name="erp"):
+    """Every object of the bench's kinds labelled as its, as (kind, name, ownerReferences)."""
+    out = []
+    for kind in OWNED_KINDS:
+        items = json.loads(kube.kubectl("get", kind, "-n", namespace, "-l", "app.kubernetes.io/instance=" + name,
+                                        "-o", "json").stdout)["items"]
+        out += [(kind, i["metadata"]["name"], i["metadata"].get("ownerReferences", [])) for i in items]
+    return out
+
+
+def _quiet(operator, seconds=6):
+    """Wait until the operator's log has not grown for `seconds`: no run in flight (its proxy logs every request)."""
+    seen = [operator.logfile.stat().st_size, time.monotonic()]
+
+    def settled():
+        operator.check_alive()
+        size = operator.logfile.stat().st_size
+        if size != seen[0]:
+            seen[:] = [size, time.monotonic()]
+        return time.monotonic() - seen[1] >= seconds
+    wait_until(settled, 120, "the operator's reconciles to settle (log %s)" % operator.logfile, interval=1)
+
+
 @pytest.mark.operator
-def test_ansible_operator_reconciles_a_frappebench(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
-    # The role sets controller owner references itself; the proxy's injected
-    # (non-controller) copy would duplicate them.
-    operator = AnsibleOperator(kube, REPO / "watches.yaml", namespace, tmp_path,
+def test_the_operator_repairs_a_deleted_or_edited_dependent_at_once_and_after_a_restart(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    # The proxy flags as shipped: owner reference injection on, which is what
+    # makes the proxy watch dependents; the roles keep one reference each.
+    def start():
+        return AnsibleOperator(kube, REPO / "watches.yaml", namespace, tmp_path,
                                collections_path=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0],
-                               extra_args=["--inject-owner-ref=false"]).start()
+                               extra_args=manager_proxy_args()).start()
+    assert manager_proxy_args() == ["--inject-owner-ref=true"]
+    operator = start()
     try:
         obj = bench(namespace)
         kube.custom.create_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", obj)
@@ -436,9 +469,54 @@ def test_ansible_operator_reconciles_a_frappebench(kube, namespace, frappe_crds,
         assert status["workerScaling"]["short"]["mode"] == "static"
         cr_uid = kube.custom.get_namespaced_custom_object(
             "vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp")["metadata"]["uid"]
-        for worker in WORKERS:
-            owners = deployment(kube, namespace, "erp-worker-%s" % worker).metadata.owner_references
-            assert [(o.kind, o.uid, o.controller) for o in owners] == [("FrappeBench", cr_uid, True)]
+        # Exactly one owner reference on everything the bench owns: the role's
+        # controller reference, the proxy's copy taken off after the create;
+        # and none on the sites volume, which a bench keeps unless told otherwise.
+        owned = owned_objects(kube, namespace)
+        assert {kind for kind, _n, _o in owned} >= {"Deployment", "StatefulSet", "Service", "Secret",
+                                                    "PersistentVolumeClaim", "Job"}, owned
+        expected = dict(PersistentVolumeClaim=[])
+        wrong = [(kind, name, [(o["kind"], o["uid"], o.get("controller")) for o in owners])
+                 for kind, name, owners in owned
+                 if [(o["kind"], o["uid"], o.get("controller")) for o in owners]
+                 != expected.get(kind, [("FrappeBench", cr_uid, True)])]
+        assert not wrong, wrong
+
+        def repaired(worker):
+            _quiet(operator)
+            service = kube.core.read_namespaced_service("erp-gunicorn", namespace)
+            selector = dict(service.spec.selector)
+            edited = dict(selector, **{"app.kubernetes.io/component": "edited"})
+            kube.core.patch_namespaced_service("erp-gunicorn", namespace, {"spec": {"selector": edited}})
+            kube.apps.delete_namespaced_deployment("erp-worker-" + worker, namespace)
+            started = time.monotonic()
+
+            def back():
+                operator.check_alive()
+                try:
+                    deployment(kube, namespace, "erp-worker-" + worker)
+                except ApiException as exc:
+                    if exc.status == 404:
+                        return False
+                    raise
+                return kube.core.read_namespaced_service("erp-gunicorn", namespace).spec.selector == selector
+            # reconcilePeriod is 5 minutes: only a dependent watch repairs this within the minute.
+            wait_until(back, 60, "the deleted Deployment and the edited Service to be repaired (log %s)"
+                       % operator.logfile)
+            return time.monotonic() - started
+        first = repaired("short")
+        # A restarted operator has no watches until its reconciles read the
+        # dependents by name again (the proxy then watches their kinds).
+        operator.stop()
+        operator = start()
+        again = repaired("long")
+        # The same reconcile takes the proxy's copy off the Deployment it created.
+
+        def one_owner():
+            owners = deployment(kube, namespace, "erp-worker-long").metadata.owner_references
+            return [(o.kind, o.uid, o.controller) for o in owners] == [("FrappeBench", cr_uid, True)]
+        wait_until(one_owner, 30, "one owner reference on the Deployment created again")
+        print("repaired in %.1f s, after a restart in %.1f s" % (first, again))
     finally:
         operator.stop()
 

@@ -17,7 +17,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from support import REPO, AnsibleOperator, run_playbook, token_kubeconfig, wait_until, write_manifest
+from support import (REPO, AnsibleOperator, manager_proxy_args, run_playbook, token_kubeconfig, wait_until,
+                     write_manifest)
 
 sys.path.insert(0, str(REPO / "tests" / "harness"))
 from podscripts import ImageBench, pod_spec, run_container  # noqa: E402
@@ -205,14 +206,15 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
 def test_the_operator_reconciles_a_site_and_runs_its_finalizer(
         kube, namespace, frappe_crds, no_keda_crds, mariadb_operator, mariadb_server, tmp_path):
     external_mariadb(kube, namespace, mariadb_server)
+    # As shipped: the proxy injects owner references (and so watches dependents).
     operator = AnsibleOperator(kube, REPO / "watches.yaml", namespace, tmp_path,
                                collections_path=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0],
-                               extra_args=["--inject-owner-ref=false"]).start()
+                               extra_args=manager_proxy_args()).start()
     try:
         kube.custom.create_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches",
                                                     bench(namespace))
         kube.custom.create_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites",
-                                                    site(namespace, "erp.example.com"))
+                                                    site(namespace, "erp.example.com", ingress={"enabled": True}))
 
         def ready():
             operator.check_alive()
@@ -225,7 +227,29 @@ def test_the_operator_reconciles_a_site_and_runs_its_finalizer(
         assert mariadb_server.sql("SELECT DATABASE()", user=db_name, password=password, database=db_name).strip() \
             == db_name
         # The SDK added the finalizer watches.yaml names; the role names the same one.
-        assert frappe_site(kube, namespace, "erp.example.com")["metadata"]["finalizers"] == ["vyogo.tech/site-cleanup"]
+        site_obj = frappe_site(kube, namespace, "erp.example.com")
+        assert site_obj["metadata"]["finalizers"] == ["vyogo.tech/site-cleanup"]
+        # One owner reference, the role's, on what the site owns; none on what
+        # must outlive it, though the proxy added one to each on create.
+        networking = client.NetworkingV1Api(kube.api)
+        owned = kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site=erp.example.com").items
+        assert len(owned) == 1
+        owned.append(networking.read_namespaced_ingress("erp.example.com-ingress", namespace))
+        for obj in owned:
+            assert [(o.kind, o.uid, o.controller) for o in obj.metadata.owner_references] == [
+                ("FrappeSite", site_obj["metadata"]["uid"], True)], obj.metadata
+        database_objects = [
+            kube.custom.get_namespaced_custom_object("k8s.mariadb.com", "v1alpha1", namespace, plural, name)
+            for plural, name in (("databases", "erp.example.com-db"), ("users", "erp.example.com-user"),
+                                 ("grants", "erp.example.com-grant"))]
+        outliving = [o["metadata"].get("ownerReferences") for o in database_objects]
+        outliving += [kube.core.read_namespaced_secret(n, namespace).metadata.owner_references
+                      for n in ("erp.example.com-db-credentials", "erp.example.com-admin")]
+        assert outliving == [None] * 5, outliving
+        # A deleted Ingress is back well before reconcilePeriod (5 minutes): the proxy watches Ingresses.
+        networking.delete_namespaced_ingress("erp.example.com-ingress", namespace)
+        wait_until(lambda: networking.read_namespaced_ingress("erp.example.com-ingress", namespace), 60,
+                   lambda: "the deleted Ingress of the site to be repaired (log %s)" % operator.logfile)
 
         kube.custom.delete_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites",
                                                     "erp.example.com")

@@ -39,9 +39,9 @@ def test_config_default_installs_a_running_manager_whose_account_can_reconcile(
         assert pod["spec"]["serviceAccountName"] == ACCOUNT
         args = pod["spec"]["containers"][0]["args"]
         assert "--leader-elect" in args and "--health-probe-bind-address=:6789" in args
-        # As the operator tests run it: the proxy adds no owner reference, so a
-        # site's password Secrets and database objects outlive the FrappeSite.
-        assert "--inject-owner-ref=false" in args
+        # As the operator tests run it (support.manager_proxy_args): owner
+        # reference injection on, which is what makes dependent watches work.
+        assert "--inject-owner-ref=true" in args
         can = kube.kubectl("auth", "can-i", "create", "leases.coordination.k8s.io", "-n", NAMESPACE,
                            "--as", "system:serviceaccount:%s:%s" % (NAMESPACE, ACCOUNT), check=False)
         assert can.stdout.strip() == "yes", can.stderr

@@ -55,6 +55,16 @@ options:
         type: list
         elements: str
         default: []
+  read_one_by_name:
+    description:
+      - After each list that returned an object with owner references, read the first such object again by name
+        (the answer is not returned).
+      - Under the Ansible Operator SDK's proxy (owner reference injection on), a by-name read of an object owned by
+        the reconciled kind is what starts the watch on its kind again after the operator restarted; a list does not.
+        A reconcile that then has nothing to apply still brings the watches back. One request per kind; outside the
+        SDK it only costs that request.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - vyogotech.frappe.read_only
@@ -124,6 +134,7 @@ READ_SPEC = dict(
 def _argspec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec['reads'] = dict(type='list', elements='dict', required=True, options=READ_SPEC)
+    spec['read_one_by_name'] = dict(type='bool', default=False)
     return spec
 
 
@@ -140,7 +151,14 @@ def _clean(obj, resource):
     return obj
 
 
-def read_all(client, reads):
+def _read_by_name(client, resource, meta):
+    try:
+        client.get(resource, name=meta['name'], namespace=meta.get('namespace'))
+    except NotFoundError:
+        pass  # gone since the list: nothing to watch for it
+
+
+def read_all(client, reads, read_one_by_name=False):
     """({key: [objects]}, [keys of kinds not served]) for the reads, with one client."""
     objects, unserved = {}, []
     for read in reads:
@@ -161,6 +179,9 @@ def read_all(client, reads):
                 if read.get('label_selectors'):
                     params['label_selector'] = ','.join(read['label_selectors'])
                 objects[key] = [_clean(item, resource) for item in client.get(resource, **params).items]
+                owned = [o for o in objects[key] if o.get('metadata', {}).get('ownerReferences')]
+                if read_one_by_name and owned:
+                    _read_by_name(client, resource, owned[0]['metadata'])
         except NotFoundError:
             # A missing object; or a kind whose CRD went away after discovery was cached.
             objects[key] = []
@@ -177,7 +198,7 @@ def main():
         module.fail_json(msg='reads: each key must be unique; repeated: %s' % ', '.join(duplicates))
     try:
         client = get_api_client(module)
-        objects, unserved = read_all(client, module.params['reads'])
+        objects, unserved = read_all(client, module.params['reads'], module.params['read_one_by_name'])
     except CoreException as exc:
         module.fail_from_exception(exc)
     except Exception as exc:  # pylint: disable=broad-except

@@ -106,6 +106,49 @@ def test_example_bench_converges_to_ready(kube, namespace, frappe_crds, keda_crd
     assert table[1].split()[:6] == ["erp", "Ready", "version-15", "autoscaled", "autoscaled", "static"]
 
 
+APPLY_TASKS = ("Apply the sites volume, Redis and the configuration Job", "Apply the bench processes and their autoscaling")
+
+
+def applied_objects(run):
+    """(kind, name) of every object the bench's apply tasks sent in a run."""
+    out = []
+    for task in APPLY_TASKS:
+        for result in run.task_results(task):
+            if result.get("skipped"):
+                continue
+            inner = result.get("result", {})
+            for item in inner.get("results", [{"result": inner}]):
+                out.append((item["result"]["kind"], item["result"]["metadata"]["name"]))
+    return out
+
+
+def test_a_reconcile_applies_only_what_differs_and_still_puts_an_edited_object_back(
+        kube, namespace, frappe_crds, keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    # Nothing differs: no apply module runs at all.
+    again = reconcile(kube, tmp_path, obj)
+    assert again.rc == 0 and applied_objects(again) == [], applied_objects(again)
+    assert all(r.get("skipped") for task in APPLY_TASKS for r in again.task_results(task))
+
+    # An edit by hand is a difference: that object, and only it, is applied back.
+    selector = kube.core.read_namespaced_service("erp-gunicorn", namespace).spec.selector
+    kube.core.patch_namespaced_service("erp-gunicorn", namespace,
+                                       {"spec": {"selector": dict(selector, **{"app.kubernetes.io/component": "x"})}})
+    repaired = reconcile(kube, tmp_path, obj)
+    assert repaired.rc == 0, repaired.explain()
+    assert applied_objects(repaired) == [("Service", "erp-gunicorn")]
+    assert kube.core.read_namespaced_service("erp-gunicorn", namespace).spec.selector == selector
+
+    # A change of the spec reaches the objects it renders differently.
+    obj["spec"]["imageConfig"]["tag"] = "v15.46.0"
+    changed = reconcile(kube, tmp_path, obj)
+    assert changed.rc == 0, changed.explain()
+    assert ("Deployment", "erp-gunicorn") in applied_objects(changed)
+    assert kube.apps.read_namespaced_deployment("erp-gunicorn", namespace).spec.template.spec.containers[0].image \
+        .endswith(":v15.46.0")
+
+
 def test_changes_roll_out_and_settle(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
     obj = example_bench(namespace)
     converge(kube, tmp_path, obj)

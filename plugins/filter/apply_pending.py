@@ -11,8 +11,10 @@ import copy
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import identity
+
 try:
-    # The very decision kubernetes.core.k8s (apply: true) makes after its own read.
+    # The patch kubernetes.core.k8s (apply: true) computes after its own read.
     from ansible_collections.kubernetes.core.plugins.module_utils.apply import apply_patch
 except ImportError as exc:  # pragma: no cover - kubernetes.core is a declared dependency
     apply_patch = None
@@ -21,18 +23,13 @@ else:
     IMPORT_ERROR = None
 
 
-def _identity(obj):
-    meta = obj.get('metadata') or {}
-    return (obj.get('kind'), meta.get('namespace') or '', meta.get('name'))
-
-
 def live_index(live):
     """(kind, namespace, name) -> object, over every list of a k8s_multi_info result."""
     index = {}
     for objects in (live or {}).values():
         for obj in objects or []:
             if isinstance(obj, dict) and obj.get('kind'):
-                index[_identity(obj)] = obj
+                index[identity(obj)] = obj
     return index
 
 
@@ -102,7 +99,7 @@ def apply_pending(items, live, attribute=None):
     pending = []
     for item in items or []:
         definition = item[attribute] if attribute else item
-        if not in_sync(definition, index.get(_identity(definition))):
+        if not in_sync(definition, index.get(identity(definition))):
             pending.append(item)
     return pending
 

@@ -62,7 +62,8 @@ def applied_objects(applied):
     return [result]
 
 
-def _identity(obj):
+def identity(obj):
+    """(kind, namespace, name): how an object the API server returned is matched with its rendered definition."""
     meta = obj.get('metadata') or {}
     return (obj.get('kind'), meta.get('namespace') or '', meta.get('name'))
 
@@ -75,13 +76,13 @@ def owner_reference_fixes(applied, definitions):
     namespace and name. An object without a definition, or returned without
     metadata (a failed item), is left alone.
     """
-    wanted = dict((_identity(d), (d.get('metadata') or {}).get('ownerReferences')) for d in definitions or [])
+    wanted = dict((identity(d), (d.get('metadata') or {}).get('ownerReferences')) for d in definitions or [])
     fixes = []
     for result in applied if isinstance(applied, list) else [applied]:
         for obj in applied_objects(result):
-            if _identity(obj) not in wanted:
+            if identity(obj) not in wanted:
                 continue
-            fix = owner_fix(obj, wanted[_identity(obj)])
+            fix = owner_fix(obj, wanted[identity(obj)])
             if fix:
                 fixes.append(fix)
     return fixes

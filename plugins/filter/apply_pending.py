@@ -8,19 +8,32 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import sys
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import identity
 
-try:
-    # The patch kubernetes.core.k8s (apply: true) computes after its own read.
-    from ansible_collections.kubernetes.core.plugins.module_utils.apply import apply_patch
-except ImportError as exc:  # pragma: no cover - kubernetes.core is a declared dependency
-    apply_patch = None
-    IMPORT_ERROR = exc
-else:
-    IMPORT_ERROR = None
+def _apply_patch():
+    """kubernetes.core's apply_patch, imported when first needed.
+
+    Ansible loads every filter file of a collection to find any one of its
+    filters, so an import here at the top would cost each task that uses one.
+    apply_patch itself needs no Kubernetes client: the client import (about
+    0.15 s, the kubernetes package loads all its models) that kubernetes.core's
+    apply module tries, for apply_object only, is kept from happening.
+    """
+    blocked = 'kubernetes.dynamic.exceptions' not in sys.modules
+    if blocked:
+        sys.modules['kubernetes.dynamic.exceptions'] = None  # an ImportError, which that module allows for
+    try:
+        from ansible_collections.kubernetes.core.plugins.module_utils.apply import apply_patch
+    except ImportError as exc:  # pragma: no cover - kubernetes.core is a declared dependency
+        raise AnsibleFilterError('apply_pending needs kubernetes.core: %s' % exc)
+    finally:
+        if blocked:
+            del sys.modules['kubernetes.dynamic.exceptions']
+    return apply_patch
 
 
 def live_index(live):
@@ -87,14 +100,12 @@ def in_sync(definition, live_obj):
     if live_obj is None:
         return False
     # apply_patch may change what it is given: the facts stay as they are.
-    actual, patch = apply_patch(copy.deepcopy(live_obj), copy.deepcopy(definition))
+    actual, patch = _apply_patch()(copy.deepcopy(live_obj), copy.deepcopy(definition))
     return actual is patch or _stored(_without_fixed(merge_patched(actual, patch))) == _stored(_without_fixed(actual))
 
 
 def apply_pending(items, live, attribute=None):
     """The items whose object a client-side apply would create or change, in their order."""
-    if apply_patch is None:
-        raise AnsibleFilterError('apply_pending needs kubernetes.core: %s' % IMPORT_ERROR)
     index = live_index(live)
     pending = []
     for item in items or []:

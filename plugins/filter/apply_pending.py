@@ -12,7 +12,8 @@ import sys
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import identity
+from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import identity, live_index
+
 
 def _apply_patch():
     """kubernetes.core's apply_patch, imported when first needed.
@@ -34,16 +35,6 @@ def _apply_patch():
         if blocked:
             del sys.modules['kubernetes.dynamic.exceptions']
     return apply_patch
-
-
-def live_index(live):
-    """(kind, namespace, name) -> object, over every list of a k8s_multi_info result."""
-    index = {}
-    for objects in (live or {}).values():
-        for obj in objects or []:
-            if isinstance(obj, dict) and obj.get('kind'):
-                index[identity(obj)] = obj
-    return index
 
 
 def merge_patched(target, patch):

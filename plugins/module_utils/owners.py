@@ -68,6 +68,42 @@ def identity(obj):
     return (obj.get('kind'), meta.get('namespace') or '', meta.get('name'))
 
 
+def live_index(live):
+    """(kind, namespace, name) -> object, over every list of a k8s_multi_info result."""
+    index = {}
+    for objects in (live or {}).values():
+        for obj in objects or []:
+            if isinstance(obj, dict) and obj.get('kind'):
+                index[identity(obj)] = obj
+    return index
+
+
+def current_objects(definitions, applied, live):
+    """Each definition's object as the API server holds it now: what its apply returned, else what the read found.
+
+    applied: what kubernetes.core.k8s registered (a loop's result too), or a
+    list of such results; live: the objects of a k8s_multi_info read taken
+    before the apply. None for a definition neither applied nor found.
+    """
+    now = live_index(live)
+    for result in _results(applied):
+        for obj in applied_objects(result):
+            if obj.get('metadata'):
+                now[identity(obj)] = obj
+    return [now.get(identity(d)) for d in definitions or []]
+
+
+def _results(applied):
+    """The single runs of what kubernetes.core.k8s registered: a loop registers one per item."""
+    out = []
+    for result in applied if isinstance(applied, list) else [applied]:
+        if isinstance(result, dict) and isinstance(result.get('results'), list) and 'result' not in result:
+            out.extend(result['results'])
+        else:
+            out.append(result)
+    return out
+
+
 def owner_reference_fixes(applied, definitions):
     """Merge patches for the objects of `applied` whose owner references differ from their definition's.
 

@@ -1,6 +1,12 @@
 """owners: the merge patches that give objects back the owner references a role rendered."""
 
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.vyogotech.frappe.plugins.filter.current_objects import current_objects as current_objects_filter
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import (
+    current_objects,
+    live_index,
     owner_fix,
     owner_reference_fixes,
     same_owners,
@@ -68,3 +74,36 @@ def test_fixes_cover_one_and_several_definitions_and_skip_what_has_no_definition
     assert owner_reference_fixes(one, definitions) == fixes[1:]
     # Matched by kind, namespace and name, not by position.
     assert owner_reference_fixes(one, [obj("ConfigMap", "erp-config", [BENCH], namespace="other")]) == []
+
+
+def bench(name, generation, namespace="shop"):
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench",
+            "metadata": {"name": name, "namespace": namespace, "generation": generation}}
+
+
+def test_the_live_index_keys_every_listed_object_by_kind_namespace_and_name():
+    live = {"benches-shop": [bench("erp", 1)], "sites-shop": [], "benches-crm": [bench("erp", 4, "crm")]}
+    index = live_index(live)
+    assert sorted(index) == [("FrappeBench", "crm", "erp"), ("FrappeBench", "shop", "erp")]
+    assert index[("FrappeBench", "crm", "erp")]["metadata"]["generation"] == 4
+
+
+def test_current_objects_take_what_an_apply_returned_else_what_the_read_found():
+    definitions = [bench("erp", None), bench("crm", None)]
+    live = {"benches-shop": [bench("erp", 1), bench("crm", 1)]}
+    # A loop registered one run per applied item; crm had nothing to change and was not applied.
+    applied = {"changed": True, "results": [{"item": definitions[0], "changed": True, "result": bench("erp", 2)}]}
+    got = current_objects(definitions, applied, live)
+    assert [(o["metadata"]["name"], o["metadata"]["generation"]) for o in got] == [("erp", 2), ("crm", 1)]
+
+
+def test_a_loop_with_nothing_to_apply_leaves_every_object_as_read():
+    skipped = {"changed": False, "skipped": True, "skipped_reason": "No items in the list", "results": []}
+    live = {"benches-shop": [bench("erp", 3)]}
+    assert current_objects([bench("erp", None)], skipped, live) == [bench("erp", 3)]
+
+
+def test_a_definition_neither_applied_nor_read_is_named_by_the_filter():
+    assert current_objects([bench("erp", None)], {"results": []}, {}) == [None]
+    with pytest.raises(AnsibleFilterError, match="neither applied nor found by the read: FrappeBench shop/erp"):
+        current_objects_filter([bench("erp", None)], {"results": []}, {})

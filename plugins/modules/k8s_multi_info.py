@@ -65,6 +65,27 @@ options:
         SDK it only costs that request.
     type: bool
     default: false
+  wait_until:
+    description:
+      - Read again, in the same run, until what was read meets this, or O(wait_timeout) passes. One module run
+        waits with one client, where a task retried with C(until) would start a Python process per read.
+      - V(finished) means every Job read has finished (its C(Complete) or C(Failed) condition is C(True)) and every
+        read by O(reads[].name) found its object.
+      - V(settled) means no Deployment or StatefulSet read is still rolling out, as C(kubectl rollout status) means
+        it (the controller has seen the latest spec and every replica is updated and available).
+      - A timeout is not an error; RV(wait_timed_out) says so, and RV(objects) is the last read.
+      - A read that fails while waiting (the API server restarting) is tried again until the timeout; the error of
+        the last one fails the module.
+    type: str
+    choices: [finished, settled]
+  wait_timeout:
+    description: With O(wait_until), the longest wait, in seconds.
+    type: int
+    default: 60
+  wait_sleep:
+    description: With O(wait_until), the pause between two reads, in seconds.
+    type: float
+    default: 0.5
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - vyogotech.frappe.read_only
@@ -87,6 +108,14 @@ EXAMPLES = r'''
       - {key: storage_classes, api_version: storage.k8s.io/v1, kind: StorageClass}
   register: bench_state
 
+- name: Wait for a Job to finish, reading it twice a second, for at most ten minutes
+  vyogotech.frappe.k8s_multi_info:
+    reads:
+      - {key: job, api_version: batch/v1, kind: Job, namespace: erp, name: erp-config-0f3a9c}
+    wait_until: finished
+    wait_timeout: 600
+  register: config_job
+
 - name: Is KEDA there?
   ansible.builtin.debug:
     msg: "{{ 'scaledobjects' not in bench_state.unserved }}"
@@ -104,15 +133,27 @@ unserved:
   type: list
   elements: str
   sample: [scaledobjects]
+waited:
+  description: With O(wait_until), the seconds spent waiting.
+  returned: success
+  type: float
+  sample: 1.5
+wait_timed_out:
+  description: With O(wait_until), whether the wait ended on O(wait_timeout) rather than on the condition.
+  returned: success
+  type: bool
+  sample: false
 '''
 
 import copy
+import time
 
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_finished, rolling
 
 try:
     from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError, ResourceNotUniqueError
@@ -135,6 +176,9 @@ def _argspec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec['reads'] = dict(type='list', elements='dict', required=True, options=READ_SPEC)
     spec['read_one_by_name'] = dict(type='bool', default=False)
+    spec['wait_until'] = dict(type='str', choices=['finished', 'settled'])
+    spec['wait_timeout'] = dict(type='int', default=60)
+    spec['wait_sleep'] = dict(type='float', default=0.5)
     return spec
 
 
@@ -190,6 +234,41 @@ def read_all(client, reads, read_one_by_name=False):
     return objects, unserved
 
 
+def condition_met(until, reads, objects):
+    """Whether what was read meets `until` (see the wait_until option)."""
+    read = [obj for key in objects for obj in objects[key]]
+    if until == 'finished':
+        return (all(job_finished(obj) for obj in read if obj.get('kind') == 'Job')
+                and all(objects.get(r['key']) for r in reads if r.get('name')))
+    return not rolling(read)
+
+
+def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
+    """read_all, again every wait_sleep seconds until wait_until holds or wait_timeout passes.
+
+    While waiting, a read that fails (the API server restarting) is tried again
+    until the timeout, as a task retried with `until` would; the last error is
+    raised when the time is up.
+    """
+    start = clock()
+    while True:
+        if not params.get('wait_until'):
+            objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
+            return objects, unserved, {}
+        error = None
+        try:
+            objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
+        except Exception as exc:  # pylint: disable=broad-except
+            error = exc
+        met = error is None and condition_met(params['wait_until'], params['reads'], objects)
+        waited = clock() - start
+        if met or waited + params['wait_sleep'] > params['wait_timeout']:
+            if error is not None:
+                raise error
+            return objects, unserved, {'waited': round(waited, 2), 'wait_timed_out': not met}
+        sleep(params['wait_sleep'])
+
+
 def main():
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=_argspec(), supports_check_mode=True)
     keys = [read['key'] for read in module.params['reads']]
@@ -198,13 +277,13 @@ def main():
         module.fail_json(msg='reads: each key must be unique; repeated: %s' % ', '.join(duplicates))
     try:
         client = get_api_client(module)
-        objects, unserved = read_all(client, module.params['reads'], module.params['read_one_by_name'])
+        objects, unserved, wait = read_until(client, module.params)
     except CoreException as exc:
         module.fail_from_exception(exc)
     except Exception as exc:  # pylint: disable=broad-except
         # With the API server's answer (a Status) in it, for the caller to quote.
         module.fail_json(msg='Failed to read from the Kubernetes API: %s' % exc, status=getattr(exc, 'status', None))
-    module.exit_json(changed=False, objects=objects, unserved=unserved)
+    module.exit_json(changed=False, objects=objects, unserved=unserved, **wait)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The FrappeBench and FrappeSite objects of a manifest; docs in manifest_objects.yml."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+API_VERSION = 'vyogo.tech/v1alpha1'
+KINDS = ('FrappeBench', 'FrappeSite')
+
+
+def manifest_objects(documents, namespace, manifest='the manifest'):
+    """{'benches': [...], 'sites': [...], 'errors': [...]}: each document checked (a message per one that
+    is not a FrappeBench or FrappeSite), a v1 List standing for its items, metadata.namespace defaulted."""
+    objects = []
+    for doc in documents or []:
+        if not doc:
+            continue  # an empty document of the stream
+        if isinstance(doc, dict) and doc.get('kind') == 'List':
+            objects.extend(doc.get('items') or [])
+        else:
+            objects.append(doc)
+    out = {'benches': [], 'sites': [], 'errors': []}
+    for index, doc in enumerate(objects):
+        metadata = doc.get('metadata') if isinstance(doc, dict) else None
+        if (not isinstance(doc, dict) or doc.get('apiVersion') != API_VERSION or doc.get('kind') not in KINDS
+                or not isinstance(metadata, dict) or not metadata.get('name')):
+            got = (doc.get('apiVersion') or '(no apiVersion)', doc.get('kind') or '(no kind)') if isinstance(doc, dict) \
+                else ('(not a mapping)', type(doc).__name__)
+            out['errors'].append('Document %d of %s must be a %s FrappeBench or FrappeSite with metadata.name; got %s %s.'
+                                 % (index + 1, manifest, API_VERSION, got[0], got[1]))
+            continue
+        doc = copy.deepcopy(doc)
+        if not doc['metadata'].get('namespace'):
+            doc['metadata']['namespace'] = namespace
+        out['benches' if doc['kind'] == 'FrappeBench' else 'sites'].append(doc)
+    return out
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'manifest_objects': manifest_objects}

@@ -1,0 +1,49 @@
+"""manifest_objects: a manifest's FrappeBench and FrappeSite objects, checked, with a namespace each."""
+
+import pytest
+
+from ansible_collections.vyogotech.frappe.plugins.filter.manifest_objects import manifest_objects
+
+
+def doc(kind, name, namespace=None):
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": kind, "metadata": meta, "spec": {}}
+
+
+def test_objects_are_sorted_by_kind_in_their_order_and_get_the_namespace_they_lack():
+    docs = [doc("FrappeSite", "erp.example.com"), doc("FrappeBench", "erp", "shop"), None,
+            doc("FrappeBench", "crm")]
+    got = manifest_objects(docs, "default", "m.yaml")
+    assert [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in got["benches"]] == [
+        ("erp", "shop"), ("crm", "default")]
+    assert [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in got["sites"]] == [
+        ("erp.example.com", "default")]
+    assert got["errors"] == []
+    # What was read is left as it was.
+    assert "namespace" not in docs[0]["metadata"]
+
+
+def test_a_list_stands_for_its_items():
+    listed = {"apiVersion": "v1", "kind": "List", "items": [doc("FrappeBench", "erp"), doc("FrappeSite", "a")]}
+    got = manifest_objects([listed], "shop")
+    assert [o["kind"] for o in got["benches"] + got["sites"]] == ["FrappeBench", "FrappeSite"]
+
+
+@pytest.mark.parametrize("bad, says", [
+    ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}, "got v1 ConfigMap"),
+    ({"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench", "metadata": {}}, "got vyogo.tech/v1alpha1 FrappeBench"),
+    ({"kind": "FrappeBench", "metadata": {"name": "erp"}}, "got (no apiVersion) FrappeBench"),
+    ("just text", "got (not a mapping) str"),
+])
+def test_anything_else_is_refused_naming_the_document(bad, says):
+    got = manifest_objects([doc("FrappeBench", "erp"), bad], "shop", "benches.yaml")
+    [error] = got["errors"]
+    assert error.startswith("Document 2 of benches.yaml must be a vyogo.tech/v1alpha1 FrappeBench or "
+                            "FrappeSite with metadata.name; ")
+    assert says in error
+
+
+def test_an_empty_manifest_has_no_objects():
+    assert manifest_objects([None], "shop") == {"benches": [], "sites": [], "errors": []}

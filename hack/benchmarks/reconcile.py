@@ -27,6 +27,8 @@ With --operator, the real ansible-operator binary runs watches.yaml instead:
 the N benches are created at once and the time until every one reports
 Ready is printed (JSON: operator_ready_s, benches, max_concurrent).
 Run it from the environment `make test` builds (it needs ansible-playbook).
+What one module run costs over kubectl, the floor under any reconcile made of
+Ansible tasks, is timed with the two playbooks of hack/benchmarks/floor/.
 A benchmark, not a test: it prints numbers and asserts nothing about them.
 """
 
@@ -49,6 +51,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import localcluster  # noqa: E402
 import conftest as collection_path  # noqa: E402  (sets ANSIBLE_COLLECTIONS_PATH to this checkout)
+
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from support import manager_proxy_args  # noqa: E402  (the shipped manager's proxy flags)
 
 
 # The stages of a first reconcile (bench_plan's render plan): these kinds go
@@ -119,7 +124,7 @@ def operator_run(kubectl, env, docs, max_concurrent, timeout=1800, namespace=Non
         # The kubeconfig ansible-operator hands to ansible-runner names localhost:8888.
         operator = localcluster.ManagedProcess("ansible-operator", [
             localcluster.binary("ansible-operator"), "run", "--watches-file", REPO / "watches.yaml",
-            "--leader-elect=false", "--proxy-port", "8888", "--inject-owner-ref=false",
+            "--leader-elect=false", "--proxy-port", "8888", *manager_proxy_args(),
             "--ansible-collections-path", collection_path.COLLECTIONS_ROOT,
             "--metrics-bind-address", "127.0.0.1:%d" % localcluster.free_port(),
             "--health-probe-bind-address", "127.0.0.1:%d" % localcluster.free_port(),

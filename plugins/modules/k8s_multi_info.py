@@ -134,13 +134,13 @@ unserved:
   elements: str
   sample: [scaledobjects]
 waited:
-  description: With O(wait_until), the seconds spent waiting.
-  returned: success
+  description: The seconds spent waiting.
+  returned: when O(wait_until) is set
   type: float
   sample: 1.5
 wait_timed_out:
-  description: With O(wait_until), whether the wait ended on O(wait_timeout) rather than on the condition.
-  returned: success
+  description: Whether the wait ended on O(wait_timeout) rather than on the condition.
+  returned: when O(wait_until) is set
   type: bool
   sample: false
 '''

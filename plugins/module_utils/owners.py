@@ -114,7 +114,7 @@ def owner_reference_fixes(applied, definitions):
     """
     wanted = dict((identity(d), (d.get('metadata') or {}).get('ownerReferences')) for d in definitions or [])
     fixes = []
-    for result in applied if isinstance(applied, list) else [applied]:
+    for result in _results(applied):
         for obj in applied_objects(result):
             if identity(obj) not in wanted:
                 continue

@@ -250,11 +250,11 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
     until the timeout, as a task retried with `until` would; the last error is
     raised when the time is up.
     """
+    if not params.get('wait_until'):
+        objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
+        return objects, unserved, {}
     start = clock()
     while True:
-        if not params.get('wait_until'):
-            objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
-            return objects, unserved, {}
         error = None
         try:
             objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])

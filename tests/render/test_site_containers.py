@@ -48,7 +48,9 @@ SECRETS = {
 
 
 def new_site_calls(run):
-    return [c for c in run.calls if c["program"] == "bench" and c["argv"][:1] == ["new-site"]]
+    """The bench new-site runs that make a site (not the --help that tells which options the image has)."""
+    return [c for c in run.calls if c["program"] == "bench" and c["argv"][:1] == ["new-site"]
+            and "--help" not in c["argv"]]
 
 
 def bench_calls(run):

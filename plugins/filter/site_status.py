@@ -16,7 +16,40 @@ def _flag(value):
     return 'True' if value else 'False'
 
 
-def site_status(plan, site):
+# The end of a failed container's log the status keeps (the kubelet keeps at
+# most 80 lines / 2048 bytes of it as the termination message).
+FAILURE_TAIL_LINES = 15
+FAILURE_TAIL_CHARS = 1500
+
+
+def job_failure(pods):
+    """Why the site Job's last pod failed: its exit and the end of its log, or '' when no pod says.
+
+    The site Job's container has terminationMessagePolicy FallbackToLogsOnError,
+    so the kubelet puts the end of its log into the terminated state's message;
+    restartPolicy Never keeps the failed pods. The newest pod that says anything wins.
+    """
+    said = []
+    for pod in pods or []:
+        meta, status = pod.get('metadata') or {}, pod.get('status') or {}
+        for container in status.get('containerStatuses') or []:
+            for state in (container.get('state') or {}, container.get('lastState') or {}):
+                ended = state.get('terminated')
+                if ended and ended.get('exitCode'):
+                    said.append((ended.get('finishedAt') or meta.get('creationTimestamp') or '', meta.get('name', ''),
+                                 container.get('name', ''), ended))
+                    break
+    if not said:
+        return ''
+    _when, pod_name, container_name, ended = max(said, key=lambda s: s[0])
+    lines = [line for line in (ended.get('message') or '').strip().splitlines() if line.strip()]
+    tail = '\n'.join(lines[-FAILURE_TAIL_LINES:])[-FAILURE_TAIL_CHARS:]
+    return 'container %s of pod %s exited %s (%s)%s' % (
+        container_name, pod_name, ended.get('exitCode'), ended.get('reason') or 'Error',
+        '; its log ends with:\n%s' % tail if tail else '')
+
+
+def site_status(plan, site, pods=None):
     """Status patch, conditions, phase and whether anything changes; see site_status.yml."""
     if not isinstance(plan, dict) or 'database' not in plan:
         raise AnsibleFilterError('site_status expects a complete site_plan (one without errors)')
@@ -53,9 +86,10 @@ def site_status(plan, site):
         site_reason, site_message = 'Created', 'Job %s created site %s%s.' % (
             job['name'], plan['site_name'], ' and set its host_name to %s' % plan['host_name'] if plan['host_name'] else '')
     elif job['state'] == 'Failed':
+        failure = job_failure(pods)
         site_reason, site_message = 'JobFailed', (
-            'Job %s failed; see kubectl logs -n %s job/%s. Fix the cause and delete the Job; the next reconcile runs '
-            'it again.' % (job['name'], namespace, job['name']))
+            'Job %s failed%s. See kubectl logs -n %s job/%s. Fix the cause and delete the Job; the next reconcile runs '
+            'it again.' % (job['name'], ': %s\n' % failure if failure else '', namespace, job['name']))
     elif job['state'] == 'Running':
         site_reason, site_message = 'Creating', 'Job %s runs bench new-site for %s.' % (job['name'], plan['site_name'])
     elif plan['secret_problem']:
@@ -92,7 +126,7 @@ def site_status(plan, site):
         {'type': 'Ready', 'status': _flag(ready),
          'reason': 'Ready' if ready else (site_reason if job['state'] == 'Failed' else 'NotReady'),
          'message': 'Site %s is served at %s.' % (plan['site_name'], plan['site_url']) if ready else
-         'Waiting for: %s.' % ', '.join(waiting_for)},
+         site_message if job['state'] == 'Failed' else 'Waiting for: %s.' % ', '.join(waiting_for)},
     ]
     if ready:
         phase = 'Ready'

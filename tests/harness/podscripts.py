@@ -226,60 +226,222 @@ _RECORD = textwrap.dedent('''\
             log.write(json.dumps(entry) + "\\n")
     ''')
 
-# `bench new-site` with the options Frappe version-15 declares (frappe/commands/site.py):
-# click refuses any other (version-15 has no --db-user), an existing site
-# directory is "already exists" (exit 1, unless --force), and the site's
-# site_config.json gets db_name, db_password and db_type (and db_host, db_port
-# when given), as frappe.installer.make_site_config writes them.
-_NEW_SITE = textwrap.dedent('''\
-    import argparse
+# `bench new-site`, `bench --site S install-app` against a real MariaDB.
+#
+# Follows frappe/frappe (version-15) frappe/commands/site.py `new_site` and
+# frappe/installer.py `_new_site` -> `install_db` step by step, each step
+# done for real on the server (through the mariadb client, where Frappe uses
+# PyMySQL), so that a site the stand-in leaves behind, complete or half-made,
+# is what Frappe would leave:
+#   - click refuses an option the version does not declare (exit 2, "No such
+#     option"); HARNESS_FRAPPE_VERSION picks the version (default 15.55.1):
+#     --mariadb-user-host-login-scope exists from 15.46.0, --no-mariadb-socket
+#     in every version-15 release (the way the user's host was set before);
+#   - `_new_site`: an existing site directory without --force is "Site ...
+#     already exists" (exit 1); `make_site_dirs`;
+#   - `install_db` -> `make_conf` (`make_site_config`): site_config.json is
+#     written FIRST, and only when absent (kept on --force);
+#   - `setup_database` (frappe/database/mariadb/setup_db.py, unless
+#     --no-setup-db): with the root login, an existing database is dropped
+#     with --force, else "Database ... already exists"; the user (host: the
+#     scope, % for --no-mariadb-socket, else the host the root login comes
+#     from, DbManager.get_current_host), the database and its grant are made;
+#   - `bootstrap_database`: as the site's own user, the framework tables are
+#     dropped and made again (framework SQL), tabDefaultValue among them;
+#   - `install_app` for frappe then each --install-app: the app's tables, then
+#     `add_to_installed_apps` records it in the `installed_apps` global
+#     (frappe/defaults.py `set_default`: a row of tabDefaultValue with parent
+#     __global, defkey installed_apps, defvalue a JSON list), committed.
+# HARNESS_NEW_SITE_DIE_AFTER=make_conf|setup_database|bootstrap|install:<app>
+# kills it right after that step (install:<app>: after the app's tables,
+# before add_to_installed_apps), as a pod killed or an error midway would.
+_NEW_SITE = textwrap.dedent(r"""
+    import argparse, subprocess, time
+    FRAPPE_VERSION = tuple(int(x) for x in os.environ.get("HARNESS_FRAPPE_VERSION", "15.55.1").split("."))
+    REAL_CLIENT = "/usr/bin/mariadb"
+
+    def new_site_options():
+        opts = [("--db-name", "VALUE"), ("--db-password", "VALUE"), ("--db-type", "VALUE"), ("--db-socket", "VALUE"),
+                ("--mariadb-db-socket", "VALUE"), ("--db-host", "VALUE"), ("--db-port", "VALUE"),
+                ("--db-root-username", "VALUE"), ("--mariadb-root-username", "VALUE"),
+                ("--db-root-password", "VALUE"), ("--mariadb-root-password", "VALUE"),
+                ("--no-mariadb-socket", "FLAG"), ("--admin-password", "VALUE"), ("--verbose", "FLAG"),
+                ("--source-sql", "VALUE"), ("--source_sql", "VALUE"), ("--install-app", "MULTI"),
+                ("--force", "FLAG"), ("--set-default", "FLAG"), ("--setup-db", "FLAG"), ("--no-setup-db", "FLAG")]
+        if FRAPPE_VERSION >= (15, 46, 0):
+            opts.append(("--mariadb-user-host-login-scope", "VALUE"))
+        return dict(opts)
+
+    def refuse(message):
+        sys.stderr.write("Usage: bench new-site [OPTIONS] SITE\nTry 'bench new-site --help' for help.\n\n")
+        sys.stderr.write("Error: %s\n" % message)
+        sys.exit(2)
+
+    def parse_new_site(argv):
+        known = new_site_options()
+        values, flags, apps, positional = {}, set(), [], []
+        i = 0
+        while i < len(argv):
+            arg = argv[i]
+            if arg.startswith("--"):
+                name, eq, value = arg.partition("=")
+                if name not in known:
+                    refuse("No such option: %s" % name)
+                if known[name] == "FLAG":
+                    flags.add(name)
+                else:
+                    if not eq:
+                        i += 1
+                        if i >= len(argv):
+                            refuse("Option '%s' requires an argument." % name)
+                        value = argv[i]
+                    if known[name] == "MULTI":
+                        apps.append(value)
+                    else:
+                        values[name] = value
+            else:
+                positional.append(arg)
+            i += 1
+        if len(positional) != 1:
+            refuse("Missing argument 'SITE'." if not positional else "Got unexpected extra argument")
+        get = lambda *names: next((values[n] for n in names if n in values), None)
+        return {"site": positional[0], "db_name": get("--db-name"), "db_password": get("--db-password"),
+                "db_type": get("--db-type") or "mariadb", "db_host": get("--db-host"), "db_port": get("--db-port"),
+                "root_user": get("--db-root-username", "--mariadb-root-username") or "root",
+                "root_password": get("--db-root-password", "--mariadb-root-password"),
+                "scope": get("--mariadb-user-host-login-scope"), "no_socket": "--no-mariadb-socket" in flags,
+                "force": "--force" in flags, "setup_db": "--no-setup-db" not in flags, "apps": apps}
+
+    def die_after(step):
+        if os.environ.get("HARNESS_NEW_SITE_DIE_AFTER") == step:
+            sys.stderr.write("bench new-site: killed after %s\n" % step)
+            os._exit(137)
+
+    def sql(statement, user, password, host, port, database=None):
+        if os.environ.get("HARNESS_MARIADB_REAL") != "1":
+            sys.exit("bench: this stand-in creates sites on a real MariaDB only (HARNESS_MARIADB_REAL=1)")
+        cmd = [REAL_CLIENT, "--no-defaults", "--protocol=TCP", "--host=%s" % host, "--port=%s" % port,
+               "--user=%s" % user, "--batch", "--skip-column-names", "--execute=%s" % statement]
+        if database:
+            cmd.append("--database=%s" % database)
+        env = dict(os.environ, MYSQL_PWD=password or "")
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr)
+            raise SystemExit("pymysql.err.OperationalError: %s" % proc.stderr.strip())
+        return proc.stdout
+
+    def site_conf(site):
+        with open(os.path.join("sites", site, "site_config.json")) as f:
+            return json.loads(f.read())
+
+    def as_site(site, statement):
+        conf = site_conf(site)
+        return sql(statement, conf.get("db_user") or conf["db_name"], conf["db_password"],
+                   conf.get("db_host", "127.0.0.1"), conf.get("db_port", 3306), conf["db_name"])
+
+    def installed_apps(site):
+        out = as_site(site, "SELECT defvalue FROM `tabDefaultValue` WHERE parent = '__global' "
+                            "AND defkey = 'installed_apps' ORDER BY creation DESC LIMIT 1").strip()
+        return json.loads(out or "[]")
+
+    def install_app(site, app):
+        # frappe/installer.py install_app: the app must be on the bench; an
+        # installed one is skipped; sync_for makes its tables; then
+        # add_to_installed_apps records it (set_global: delete + insert, commit).
+        if not os.path.isdir(os.path.join("apps", app)):
+            raise SystemExit("Exception: App %s not in apps.txt" % app)
+        apps = installed_apps(site)
+        if app in apps:
+            print("App %s already installed" % app)
+            return
+        print("\nInstalling %s..." % app)
+        as_site(site, "CREATE TABLE IF NOT EXISTS `tab%s Settings` (name VARCHAR(140) PRIMARY KEY)" % app.title())
+        die_after("install:%s" % app)
+        apps.append(app)
+        value = json.dumps(apps).replace("\\", "\\\\").replace("'", "\\'")
+        as_site(site, "DELETE FROM `tabDefaultValue` WHERE parent = '__global' AND defkey = 'installed_apps'; "
+                      "INSERT INTO `tabDefaultValue` (name, creation, modified, parent, parenttype, parentfield, "
+                      "defkey, defvalue) VALUES ('%s', NOW(6), NOW(6), '__global', '__default', 'system_defaults', "
+                      "'installed_apps', '%s'); COMMIT" % (os.urandom(5).hex(), value))
+
+    FRAMEWORK_TABLES = {
+        "tabDefaultValue": "name VARCHAR(140) PRIMARY KEY, creation DATETIME(6), modified DATETIME(6), "
+                           "parent VARCHAR(140), parenttype VARCHAR(140), parentfield VARCHAR(140), "
+                           "defkey VARCHAR(140), defvalue TEXT",
+        "tabDocType": "name VARCHAR(140) PRIMARY KEY, module VARCHAR(140)",
+        "tabSingles": "doctype VARCHAR(140), field VARCHAR(140), value TEXT",
+        "__Auth": "doctype VARCHAR(140), name VARCHAR(255), fieldname VARCHAR(140), password TEXT",
+    }
+
     def new_site(argv):
-        class Refuse(argparse.ArgumentParser):
-            def error(self, message):
-                sys.stderr.write("Error: No such option or bad value: %s\\n" % message)
-                sys.exit(2)
-        p = Refuse(prog="bench new-site", add_help=False, allow_abbrev=False)
-        p.add_argument("site")
-        for opt in ("--db-name", "--db-password", "--db-host", "--db-port", "--admin-password",
-                    "--mariadb-user-host-login-scope"):
-            p.add_argument(opt)
-        p.add_argument("--db-type", choices=["mariadb", "postgres"], default="mariadb")
-        p.add_argument("--db-root-username", "--mariadb-root-username")
-        p.add_argument("--db-root-password", "--mariadb-root-password")
-        p.add_argument("--db-socket", "--mariadb-db-socket")
-        p.add_argument("--source-sql", "--source_sql")
-        p.add_argument("--install-app", action="append", default=[])
-        for flag in ("--no-mariadb-socket", "--verbose", "--force", "--set-default"):
-            p.add_argument(flag, action="store_true")
-        p.add_argument("--setup-db", dest="setup_db", action="store_true", default=True)
-        p.add_argument("--no-setup-db", dest="setup_db", action="store_false")
-        o = p.parse_args(argv)
-        site_dir = os.path.join("sites", o.site)
-        if os.path.exists(site_dir) and not o.force:
-            print("Site %s already exists" % o.site)
+        if "--help" in argv:
+            print("Usage: bench new-site [OPTIONS] SITE\n\n  Create a new site\n\nOptions:")
+            for name in sorted(new_site_options()):
+                print("  %s" % name)
+            return
+        o = parse_new_site(argv)
+        site, site_dir = o["site"], os.path.join("sites", o["site"])
+        if not o["force"] and os.path.exists(site_dir):
+            print("Site %s already exists, use `--force` to proceed anyway" % site)
             sys.exit(1)
-        if o.setup_db and not o.db_root_password:
+        if o["setup_db"] and not o["root_password"]:
             sys.exit("bench new-site: would prompt for the database root password (no terminal)")
-        for app in o.install_app:
-            if not os.path.isdir(os.path.join("apps", app)):
-                sys.exit("App %s not found in apps/" % app)
-        os.makedirs(os.path.join(site_dir, "private", "backups"), exist_ok=True)
-        config = {"db_name": o.db_name, "db_password": o.db_password, "db_type": o.db_type}
-        if o.db_host:
-            config["db_host"] = o.db_host
-        if o.db_port:
-            config["db_port"] = int(o.db_port)
-        with open(os.path.join(site_dir, "site_config.json"), "w") as f:
-            f.write(json.dumps(config, indent=1, sort_keys=True))
-    ''')
+        db_name = o["db_name"] or "_" + os.urandom(8).hex()
+        # make_site_dirs
+        for sub in (("private", "backups"), ("public", "files"), ("private", "files"), ("locks",)):
+            os.makedirs(os.path.join(site_dir, *sub), exist_ok=True)
+        # install_db -> make_conf -> make_site_config: only when absent
+        conf_path = os.path.join(site_dir, "site_config.json")
+        if not os.path.exists(conf_path):
+            config = {"db_name": db_name, "db_password": o["db_password"] or os.urandom(8).hex(),
+                      "db_type": o["db_type"]}
+            if o["db_host"]:
+                config["db_host"] = o["db_host"]
+            if o["db_port"]:
+                config["db_port"] = int(o["db_port"])
+            with open(conf_path, "w") as f:
+                f.write(json.dumps(config, indent=1, sort_keys=True))
+        die_after("make_conf")
+        conf = site_conf(site)
+        host, port = conf.get("db_host", "127.0.0.1"), conf.get("db_port", 3306)
+        db_name = conf["db_name"]
+        if o["setup_db"]:
+            def root(statement):
+                return sql(statement, o["root_user"], o["root_password"], host, port)
+            scope = o["scope"] if o["scope"] is not None else ("%" if o["no_socket"] else None)
+            if scope is None:  # DbManager.get_current_host: where the root login comes from
+                scope = root("SELECT USER()").strip().split("@")[1]
+            if not o["force"] and db_name in root("SHOW DATABASES").split():
+                raise SystemExit("Exception: Database %s already exists" % db_name)
+            root("DROP USER IF EXISTS '%s'@'%s'; DROP DATABASE IF EXISTS `%s`" % (db_name, scope, db_name))
+            root("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'; CREATE DATABASE `%s` CHARACTER SET utf8mb4 "
+                 "COLLATE utf8mb4_unicode_ci; GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%s'; FLUSH PRIVILEGES"
+                 % (db_name, scope, conf["db_password"].replace("'", "\\'"), db_name, db_name, db_name, scope))
+        die_after("setup_database")
+        # bootstrap_database: the framework SQL drops and makes its tables
+        as_site(site, "; ".join("DROP TABLE IF EXISTS `%s`; CREATE TABLE `%s` (%s)" % (t, t, cols)
+                                for t, cols in FRAMEWORK_TABLES.items()))
+        die_after("bootstrap")
+        for app in ["frappe"] + o["apps"]:
+            install_app(site, app)
+        print("*** Scheduler is disabled ***")
+
+    def site_install_app(site, apps):
+        # frappe/commands/site.py install_app: each app through installer.install_app on the site
+        if not os.path.isfile(os.path.join("sites", site, "site_config.json")):
+            raise SystemExit("Site %s does not exist!" % site)
+        for app in apps:
+            install_app(site, app)
+    """)
 
 _STAND_INS = {
-    # The mariadb client of the image: records its call and answers a query
-    # with HARNESS_MARIADB_ANSWER (default "0"); HARNESS_MARIADB_REAL=1 runs
-    # the real client of this machine instead (against a real server).
+    # The mariadb client of the image: records its call, then answers a query
+    # with HARNESS_MARIADB_ANSWER (default "0"), or with HARNESS_MARIADB_REAL=1
+    # runs the real client of this machine (against a real server).
     "mariadb": "#!/bin/bash\n"
-               "if [ \"${HARNESS_MARIADB_REAL:-}\" = 1 ]; then exec /usr/bin/mariadb \"$@\"; fi\n"
                "@PYTHON@ - \"$@\" <<'PY'\n" + _RECORD + "record('mariadb')\nPY\n"
+               "if [ \"${HARNESS_MARIADB_REAL:-}\" = 1 ]; then exec /usr/bin/mariadb \"$@\"; fi\n"
                "cat > /dev/null\n"
                "echo \"${HARNESS_MARIADB_ANSWER:-0}\"\n",
     # frappe_docker resources/core/main-entrypoint.sh, with the image's paths
@@ -338,6 +500,8 @@ _STAND_INS = {
                 f.write(json.dumps(config, indent=1, sort_keys=True))
         elif args[:1] == ["new-site"]:
             new_site(args[1:])
+        elif args[:1] == ["--site"] and args[2:3] == ["install-app"]:
+            site_install_app(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["set-config"]:
             key, value = args[3:5]
             path = os.path.join("sites", args[1], "site_config.json")

@@ -5,8 +5,12 @@ options Frappe version-15 declares (docs/FRAPPESITE.md, "The site Job"); the
 harness's bench stand-in refuses any other option, as click does.
 """
 
+import copy
 import json
+import shutil
+import time
 
+import localcluster
 import pytest
 
 from podscripts import ImageBench, StartError, pod_spec, render, run_container
@@ -44,13 +48,83 @@ SECRETS = {
 
 
 def new_site_calls(run):
-    return [c for c in run.calls if c["program"] == "bench" and c["argv"][:1] == ["new-site"]]
+    """The bench new-site runs that make a site (not the --help that tells which options the image has)."""
+    return [c for c in run.calls if c["program"] == "bench" and c["argv"][:1] == ["new-site"]
+            and "--help" not in c["argv"]]
 
 
-def test_the_site_job_creates_the_site_on_the_database_the_operator_made(rendered, tmp_path):
+def bench_calls(run):
+    return [c["argv"] for c in run.calls if c["program"] == "bench" and "--help" not in c["argv"]]
+
+
+def env_value(job, name):
+    return next(e["value"] for e in pod_spec(job)["containers"][0]["env"] if e["name"] == name)
+
+
+def configured_bench(tmp_path, redis_pair):
+    """A bench whose configuration Job has run: common_site_config.json names its two (real) Redis."""
+    cache, queue = redis_pair
     image = ImageBench(tmp_path)
-    job = site_job(rendered, "erp")
-    run = run_container(image, job, pod_spec(job)["containers"][0], SECRETS)
+    (image.sites / "common_site_config.json").write_text(json.dumps({
+        "redis_cache": "redis://%s" % cache.address,
+        "redis_queue": "redis://default:%s@%s" % (queue.password, queue.address),
+        "redis_socketio": "redis://default:%s@%s" % (queue.password, queue.address)}, indent=1, sort_keys=True))
+    return image
+
+
+def on_server(job, server):
+    """The site Job of the MariaDB Operator path, pointed at the real server (as mariadb.shop.svc would be)."""
+    job = copy.deepcopy(job)
+    for var in pod_spec(job)["containers"][0]["env"]:
+        if var["name"] == "DB_HOST":
+            var["value"] = server.host
+        if var["name"] == "DB_PORT":
+            var["value"] = str(server.port)
+    return job
+
+
+def with_env(job, **values):
+    job = copy.deepcopy(job)
+    for var in pod_spec(job)["containers"][0]["env"]:
+        if var["name"] in values:
+            var["value"] = values[var["name"]]
+    return job
+
+
+def operator_made_database(server, db_name, password="db-s3cret"):
+    """What the MariaDB Operator's Database, User and Grant make."""
+    server.sql("CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; "
+               "CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%%'"
+               % (db_name, db_name, password, db_name, db_name))
+
+
+def installed_apps(server, db_name):
+    """frappe.get_installed_apps() of the site, read on the server (the installed_apps global)."""
+    tables = server.sql("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' "
+                        "AND TABLE_NAME = 'tabDefaultValue'" % db_name).strip()
+    if tables == "0":
+        return []
+    return json.loads(server.sql("SELECT defvalue FROM `%s`.`tabDefaultValue` WHERE parent = '__global' "
+                                 "AND defkey = 'installed_apps'" % db_name).strip() or "[]")
+
+
+REAL = {"HARNESS_MARIADB_REAL": "1", "SITE_WAIT_SECONDS": "3"}
+
+
+def run_site_job(image, job, secrets=SECRETS, **harness_env):
+    return run_container(image, job, pod_spec(job)["containers"][0], secrets, timeout=120,
+                         harness_env=dict(REAL, **harness_env))
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_the_site_job_creates_the_site_on_the_database_the_operator_made(rendered, tmp_path, mariadb_server,
+                                                                          redis_pair):
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(rendered, "erp"), mariadb_server)
+    db_name = env_value(job, "DB_NAME")
+    operator_made_database(mariadb_server, db_name)
+    run = run_site_job(image, job)
     assert run.rc == 0, run.explain()
     [call] = new_site_calls(run)
     argv = call["argv"]
@@ -58,9 +132,10 @@ def test_the_site_job_creates_the_site_on_the_database_the_operator_made(rendere
     assert "--no-setup-db" in argv and "--force" not in argv and "--db-user" not in argv
     assert argv[argv.index("--install-app") + 1] == "erpnext"
     config = json.loads((image.sites / "erp" / "site_config.json").read_text())
-    db_name = next(e["value"] for e in pod_spec(job)["containers"][0]["env"] if e["name"] == "DB_NAME")
     assert config["db_name"] == db_name and config["db_password"] == "db-s3cret"
-    assert config["db_host"] == "mariadb.shop.svc.cluster.local" and config["db_port"] == 3306
+    assert (config["db_host"], config["db_port"]) == (mariadb_server.host, mariadb_server.port)
+    # Frappe has recorded both apps on the database.
+    assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"]
     # Served on erp.example.com (the bench's suffix), so Frappe's links use that URL.
     assert config["host_name"] == "http://erp.example.com"
     # Passwords reach the pod through Secrets only.
@@ -68,34 +143,151 @@ def test_the_site_job_creates_the_site_on_the_database_the_operator_made(rendere
     for var in ("DB_PASSWORD", "ADMIN_PASSWORD"):
         assert "secretKeyRef" in next(e for e in env if e["name"] == var)["valueFrom"]
     assert "s3cret" not in run.stdout + run.stderr
+    # Every query of the script logs in as the site's user, its password in the environment only.
+    queries = [c for c in run.calls if c["program"] == "mariadb"]
+    assert queries and all("--user=%s" % db_name in q["argv"] for q in queries)
+    assert all("db-s3cret" not in " ".join(q["argv"]) and q["env"]["MYSQL_PWD"] == "db-s3cret" for q in queries)
 
-    again = run_container(image, job, pod_spec(job)["containers"][0], SECRETS)
+    again = run_site_job(image, job)
     assert again.rc == 0 and new_site_calls(again) == [], again.explain()
-    assert "exists" in again.stdout
+    assert "is installed" in again.stdout
 
 
-def test_a_half_made_site_directory_is_reported_not_forced(rendered, tmp_path):
-    image = ImageBench(tmp_path)
+@pytest.mark.mariadb
+@pytest.mark.redis
+@pytest.mark.parametrize("step", ["make_conf", "bootstrap", "install:frappe", "install:erpnext"])
+def test_a_site_job_killed_midway_is_completed_by_the_next_run(rendered, tmp_path, mariadb_server, redis_pair, step):
+    """bench new-site writes site_config.json first: a run killed after that leaves a folder that looks like a site.
+    The next run must finish it, and only then report it created."""
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(rendered, "erp"), mariadb_server)
+    db_name = env_value(job, "DB_NAME")
+    operator_made_database(mariadb_server, db_name)
+    first = run_site_job(image, job, HARNESS_NEW_SITE_DIE_AFTER=step)
+    assert first.rc != 0, first.explain()
+    assert (image.sites / "erp" / "site_config.json").exists()
+    assert "frappe" not in installed_apps(mariadb_server, db_name) or step == "install:erpnext"
+    assert "erpnext" not in installed_apps(mariadb_server, db_name)
+
+    retried = run_site_job(image, job)
+    assert retried.rc == 0, retried.explain()
+    assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"], retried.explain()
+    if step == "install:erpnext":
+        # frappe was complete: the app is installed on the site, never a new site over it.
+        assert new_site_calls(retried) == []
+        assert ["--site", "erp", "install-app", "erpnext"] in bench_calls(retried)
+    else:
+        [call] = new_site_calls(retried)
+        assert "--force" in call["argv"] and "--no-setup-db" in call["argv"]
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_a_complete_site_is_never_made_again_and_gets_the_apps_added_later(rendered, tmp_path, mariadb_server,
+                                                                             redis_pair):
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(rendered, "erp"), mariadb_server)
+    db_name = env_value(job, "DB_NAME")
+    operator_made_database(mariadb_server, db_name)
+    first = run_site_job(image, with_env(job, INSTALL_APPS=""))
+    assert first.rc == 0, first.explain()
+    assert installed_apps(mariadb_server, db_name) == ["frappe"]
+    mariadb_server.sql("INSERT INTO `%s`.`tabDocType` (name, module) VALUES ('Invoice of a user', 'Accounts')"
+                       % db_name)
+
+    # The bench gets ERPNext later: the site's Job runs again with it.
+    run = run_site_job(image, job)
+    assert run.rc == 0, run.explain()
+    assert new_site_calls(run) == []
+    assert ["--site", "erp", "install-app", "erpnext"] in bench_calls(run)
+    assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"]
+    assert mariadb_server.sql("SELECT module FROM `%s`.`tabDocType` WHERE name = 'Invoice of a user'"
+                              % db_name).strip() == "Accounts"
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_a_complete_database_without_its_site_directory_is_refused(rendered, tmp_path, mariadb_server, redis_pair):
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(rendered, "erp"), mariadb_server)
+    db_name = env_value(job, "DB_NAME")
+    operator_made_database(mariadb_server, db_name)
+    assert run_site_job(image, job).rc == 0
+    shutil.rmtree(str(image.sites / "erp"))
+    run = run_site_job(image, job)
+    assert run.rc == 1 and new_site_calls(run) == [], run.explain()
+    assert "holds a complete Frappe site" in run.stderr and "Restore the site directory" in run.stderr
+    assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"]
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_a_half_made_site_directory_on_an_empty_database_is_completed(rendered, tmp_path, mariadb_server, redis_pair):
+    image = configured_bench(tmp_path, redis_pair)
     (image.sites / "erp").mkdir()
-    job = site_job(rendered, "erp")
-    run = run_container(image, job, pod_spec(job)["containers"][0], SECRETS)
-    assert run.rc == 1 and new_site_calls(run) == []
-    assert "half-way" in run.stderr
+    job = on_server(site_job(rendered, "erp"), mariadb_server)
+    db_name = env_value(job, "DB_NAME")
+    operator_made_database(mariadb_server, db_name)
+    run = run_site_job(image, job)
+    assert run.rc == 0, run.explain()
+    [call] = new_site_calls(run)
+    assert "--force" in call["argv"]
+    assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"]
 
 
-def test_on_an_external_server_the_job_creates_the_database_with_the_admin_login(rendered, tmp_path):
-    image = ImageBench(tmp_path)
+@pytest.mark.mariadb
+@pytest.mark.redis
+@pytest.mark.parametrize("version,flag", [("15.45.0", "--no-mariadb-socket"),
+                                          ("15.55.1", "--mariadb-user-host-login-scope=%")])
+def test_on_an_external_server_the_job_creates_the_database_with_the_admin_login(
+        rendered, tmp_path, mariadb_server, redis_pair, version, flag):
+    """The flag that lets the user log in from every pod is chosen from what the image's bench new-site offers."""
+    image = configured_bench(tmp_path, redis_pair)
     job = site_job(rendered, "crm.acme.test")
-    run = run_container(image, job, pod_spec(job)["containers"][0], SECRETS)
+    db_name = env_value(job, "DB_NAME")
+    secrets = dict(SECRETS, **{"db-admin": {"host": mariadb_server.host, "port": str(mariadb_server.port),
+                                            "username": "root", "password": mariadb_server.root_password}})
+    run = run_site_job(image, job, secrets, HARNESS_FRAPPE_VERSION=version)
     assert run.rc == 0, run.explain()
     [call] = new_site_calls(run)
     argv = call["argv"]
-    assert "--no-setup-db" not in argv and "--mariadb-user-host-login-scope=%" in argv
+    assert "--no-setup-db" not in argv and flag in argv
     assert argv[argv.index("--db-root-username") + 1] == "root"
     config = json.loads((image.sites / "crm.acme.test" / "site_config.json").read_text())
-    # Port left out of the Secret: the MariaDB default.
-    assert (config["db_host"], config["db_port"]) == ("db.example.internal", 3306)
+    assert (config["db_host"], config["db_port"]) == (mariadb_server.host, mariadb_server.port)
     assert "host_name" not in config
+    # The user may log in from any host (every pod of the bench), with the password of its Secret.
+    assert mariadb_server.sql("SELECT Host FROM mysql.user WHERE User = '%s'" % db_name).split() == ["%"]
+    assert mariadb_server.sql("SELECT 1", user=db_name, password="crm-db-pw", database=db_name).strip() == "1"
+    assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"]
+
+    # Killed after the database was set up: the next run drops and makes it again (--force).
+    mariadb_server.sql("DROP DATABASE `%s`; DROP USER '%s'@'%%'" % (db_name, db_name))
+    shutil.rmtree(str(image.sites / "crm.acme.test"))
+    first = run_site_job(image, job, secrets, HARNESS_FRAPPE_VERSION=version,
+                         HARNESS_NEW_SITE_DIE_AFTER="setup_database")
+    assert first.rc != 0 and installed_apps(mariadb_server, db_name) == []
+    retried = run_site_job(image, job, secrets, HARNESS_FRAPPE_VERSION=version)
+    assert retried.rc == 0, retried.explain()
+    assert "--force" in new_site_calls(retried)[0]["argv"]
+    assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"]
+
+
+def test_the_bench_new_site_stand_in_refuses_options_its_version_lacks(tmp_path):
+    """click's answer to an undeclared option: exit 2, "No such option"."""
+    image = ImageBench(tmp_path)
+    container = {"workingDir": "/home/frappe/frappe-bench",
+                 "args": ["bench", "new-site", "x", "--mariadb-user-host-login-scope=%"]}
+    run = run_container(image, {}, container, harness_env={"HARNESS_FRAPPE_VERSION": "15.45.0"})
+    assert run.rc == 2 and "No such option: --mariadb-user-host-login-scope" in run.stderr
+    assert not (image.sites / "x").exists()
+
+
+def test_a_failed_site_job_keeps_its_pods_with_the_end_of_their_log(rendered):
+    """The FrappeSite status shows why the Job failed from its pods: they must stay, and carry their log's end."""
+    spec = pod_spec(site_job(rendered, "erp"))
+    assert spec["restartPolicy"] == "Never"
+    assert spec["containers"][0]["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
 def test_the_site_job_needs_its_password_secrets(rendered, tmp_path):
@@ -105,17 +297,46 @@ def test_the_site_job_needs_its_password_secrets(rendered, tmp_path):
         run_container(ImageBench(tmp_path), job, pod_spec(job)["containers"][0], secrets)
 
 
-def test_a_database_that_already_holds_tables_is_never_bootstrapped_over(rendered, tmp_path):
-    """--no-setup-db runs Frappe's framework SQL, which drops its tables first: a site directory lost while its
-    database was kept must be restored, not created anew over the data."""
-    image = ImageBench(tmp_path)
-    job = site_job(rendered, "erp")
-    run = run_container(image, job, pod_spec(job)["containers"][0], SECRETS,
-                        harness_env={"HARNESS_MARIADB_ANSWER": "87"})
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_a_database_that_already_holds_tables_is_never_bootstrapped_over(rendered, tmp_path, mariadb_server,
+                                                                          redis_pair):
+    """--no-setup-db runs Frappe's framework SQL, which drops its tables first: tables that no bench new-site of
+    this site left (no site_config.json names the database) must be restored, not created anew over the data."""
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(rendered, "erp"), mariadb_server)
+    db_name = env_value(job, "DB_NAME")
+    operator_made_database(mariadb_server, db_name)
+    mariadb_server.sql("CREATE TABLE `%s`.orders (id INT); CREATE TABLE `%s`.customers (id INT); "
+                       "INSERT INTO `%s`.orders VALUES (7)" % (db_name, db_name, db_name))
+    run = run_site_job(image, job)
     assert run.rc == 1 and new_site_calls(run) == [], run.explain()
-    assert "already holds 87 tables" in run.stderr
-    [query] = [c for c in run.calls if c["program"] == "mariadb"]
-    db_name = next(e["value"] for e in pod_spec(job)["containers"][0]["env"] if e["name"] == "DB_NAME")
-    assert "--user=%s" % db_name in query["argv"] and "db-s3cret" not in " ".join(query["argv"])
-    assert query["env"]["MYSQL_PWD"] == "db-s3cret"  # the password reaches the client by its environment
+    assert "already holds 2 tables" in run.stderr
+    assert mariadb_server.sql("SELECT id FROM `%s`.orders" % db_name).strip() == "7"
+    assert not (image.sites / "erp").exists()
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+@pytest.mark.parametrize("missing", ["database", "redis_cache", "redis_queue"])
+def test_the_site_job_waits_for_the_database_and_both_redis_then_gives_up_saying_which(
+        rendered, tmp_path, mariadb_server, redis_pair, missing):
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(rendered, "erp"), mariadb_server)
+    operator_made_database(mariadb_server, env_value(job, "DB_NAME"))
+    closed = localcluster.free_port()
+    if missing == "database":
+        job = with_env(job, DB_PORT=str(closed))
+        what = "the database server 127.0.0.1:%d" % closed
+    else:
+        config = json.loads((image.sites / "common_site_config.json").read_text())
+        config[missing] = "redis://127.0.0.1:%d" % closed
+        (image.sites / "common_site_config.json").write_text(json.dumps(config, indent=1, sort_keys=True))
+        what = "Redis %s at 127.0.0.1:%d" % (missing, closed)
+    started = time.monotonic()
+    run = run_site_job(image, job, SITE_WAIT_SECONDS="2")
+    assert run.rc == 1 and new_site_calls(run) == [], run.explain()
+    assert "Gave up after 2s (SITE_WAIT_SECONDS) waiting for %s" % what in run.stderr, run.explain()
+    assert "Waiting for %s" % what in run.stdout
+    assert time.monotonic() - started < 30
     assert not (image.sites / "erp").exists()

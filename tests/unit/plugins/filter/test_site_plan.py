@@ -210,6 +210,50 @@ def test_status_ready_once_the_job_completed_and_unchanged_when_stored():
     assert "kubectl logs" in {c["type"]: c for c in failed["conditions"]}["SiteCreated"]["message"]
 
 
+def failed_pod(name, finished, exit_code, message, restarted=False):
+    ended = {"terminated": {"exitCode": exit_code, "reason": "Error", "finishedAt": finished, "message": message}}
+    container = {"name": "new-site", "state": {"running": {}} if restarted else ended}
+    if restarted:
+        container["lastState"] = ended
+    return {"metadata": {"name": name, "creationTimestamp": finished},
+            "status": {"phase": "Failed", "containerStatuses": [container]}}
+
+
+def test_a_failed_site_job_puts_its_reason_and_the_end_of_its_log_in_the_status():
+    p = plan()
+    p["job"]["state"] = "Failed"
+    log = "\n".join(["line %d" % i for i in range(40)] + [
+        "Database _0123 already holds 2 tables but no complete Frappe site (frappe is not in its installed_apps),",
+        "Drop that database, or restore the site (bench restore into a new site) instead; nothing was written."])
+    pods = [failed_pod("erp-new-site-abc-x1", "2026-11-27T10:00:00Z", 1, "an older attempt"),
+            failed_pod("erp-new-site-abc-x2", "2026-11-27T10:05:00Z", 1, log)]
+    result = site_status(p, site(), pods=pods)
+    conditions = {c["type"]: c for c in result["conditions"]}
+    assert result["phase"] == "Failed"
+    for kind in ("SiteCreated", "Ready"):
+        message = conditions[kind]["message"]
+        assert "new-site of pod erp-new-site-abc-x2 exited 1 (Error)" in message, message
+        assert "already holds 2 tables" in message and "nothing was written" in message
+        assert "an older attempt" not in message and "line 20" not in message  # the newest pod, the end of its log
+        assert "kubectl logs" in message
+    assert conditions["Ready"]["reason"] == "JobFailed"
+    # A pod that says nothing (deleted, or not run yet) leaves the plain advice.
+    plain = {c["type"]: c for c in site_status(p, site(), pods=[])["conditions"]}["SiteCreated"]["message"]
+    assert plain.startswith("Job %s failed. See kubectl logs" % p["job"]["name"])
+
+
+def test_the_site_role_reads_the_failed_jobs_pods_and_may_by_the_shipped_role():
+    tasks = yaml.safe_load((REPO / "roles" / "frappe_site" / "tasks" / "status.yml").read_text())
+    [read] = [t for t in tasks if "vyogotech.frappe.k8s_multi_info" in t]
+    [pods] = read["vyogotech.frappe.k8s_multi_info"]["reads"]
+    assert (pods["api_version"], pods["kind"]) == ("v1", "Pod")
+    assert pods["label_selectors"] == ["job-name={{ frappe_site_plan.job.name }}"]
+    assert read["when"] == "frappe_site_plan.job.state == 'Failed'"
+    role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
+    # Under the Ansible Operator SDK the proxy answers reads from an informer cache: list and watch.
+    assert [r["verbs"] for r in role["rules"] if "pods" in r["resources"]] == [["get", "list", "watch"]]
+
+
 def test_reads_are_by_name_and_follow_the_database_mode():
     keys = {r["key"]: r for r in site_reads(site())}
     assert keys["server"]["kind"] == "MariaDB" and keys["server"]["name"] == "mariadb"

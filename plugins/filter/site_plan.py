@@ -307,12 +307,17 @@ def _bench(plan, site, live):
     }
 
 
+def _tls(spec):
+    """The site's TLS settings: spec.ingress.tls when given, else spec.tls."""
+    return _mapping(_mapping(spec.get('ingress')).get('tls')) or _mapping(spec.get('tls'))
+
+
 def _ingress(plan, site):
     spec = site['spec']
     ingress = _mapping(spec.get('ingress'))
     if not ingress.get('enabled'):
         return None
-    tls = _mapping(ingress.get('tls')) or _mapping(spec.get('tls'))
+    tls = _tls(spec)
     annotations = dict(_mapping(ingress.get('annotations')))
     if tls.get('enabled') and tls.get('issuer'):
         annotations.setdefault('cert-manager.io/cluster-issuer', tls['issuer'])
@@ -427,11 +432,16 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                               % (namespace, name, spec['siteName'], domain, ', '.join(conflicts)))
         return plan
     plan['ingress'] = _ingress(plan, site)
-    scheme = 'https' if plan['ingress'] and plan['ingress']['tls'] else 'http'
+    # Served with TLS by the site's Ingress, or (without one) by whatever the
+    # owner put in front of the bench, as spec.tls.enabled says.
+    scheme = 'https' if _tls(spec).get('enabled') else 'http'
     plan['site_url'] = '%s://%s' % (scheme, domain)
-    # Frappe builds links from host_name when set; it must be the public URL
-    # when the site is served on another name than its own.
-    plan['host_name'] = plan['site_url'] if domain != spec['siteName'] else ''
+    # Frappe's get_url (frappe/utils/data.py) builds the links made outside a
+    # request (mails, PDFs, OAuth redirects, webhooks) from site_config's
+    # host_name, else http://<site name>: a site served with TLS or on another
+    # domain needs it; one on its own name over http does not, and a host_name
+    # left from an earlier domain or TLS setting is removed (new-site.sh).
+    plan['host_name'] = plan['site_url'] if scheme == 'https' or domain != spec['siteName'] else ''
     # Frappe picks the site by X-Frappe-Site-Name, which the bench's nginx sets
     # from the Host: another domain needs its entry in the bench's map.
     plan['route_ready'] = domain == spec['siteName'] or bench['routes'].get(domain) == spec['siteName']

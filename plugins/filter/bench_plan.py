@@ -28,6 +28,7 @@ from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling impo
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_scaling_activity import keda_scaler_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.job_resources import job_resources
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
 
 ACCESS_MODES = ('ReadWriteMany', 'ReadWriteOnce')
@@ -286,6 +287,8 @@ def _workers(plan, bench, live, settings, apply):
 
 
 def _config(plan, settings, config_script, live):
+    # A Job's pod template cannot change: new resources are a new Job.
+    resources = job_resources(plan['spec'], 'maintenance')
     inputs = {
         'bench_id': plan['id'],
         'redis': plan['redis']['endpoints'],
@@ -294,6 +297,7 @@ def _config(plan, settings, config_script, live):
         'image': plan['image'],
         'socketio_port': SOCKETIO_PORT,
         'script': config_script,
+        'resources': resources,
     }
     # The same bytes as Ansible's to_json | hash('sha256'): names stay what they were.
     digest = hashlib.sha256(json.dumps(inputs).encode('utf-8')).hexdigest()[:10]
@@ -302,7 +306,7 @@ def _config(plan, settings, config_script, live):
         c.get('type') == 'Complete' and c.get('status') == 'True'
         for j in live.get('jobs') or [] if j['metadata']['name'] == job
         for c in (j.get('status') or {}).get('conditions') or [])
-    plan['config'] = {'script': config_script, 'hash': digest, 'job': job, 'done': done}
+    plan['config'] = {'script': config_script, 'hash': digest, 'job': job, 'done': done, 'resources': resources}
 
 
 def _render_plan(plan):

@@ -17,6 +17,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.vyogotech.frappe.plugins.filter.k8s_quantity import k8s_quantity
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils import job_resources
 from ansible.errors import AnsibleFilterError
 
 # The longest name derived from a bench name: KEDA names the HPA of the default
@@ -45,7 +46,8 @@ IMAGE_REFERENCE_PATTERN = r'^%s?%s(?:/%s)*(?::%s)?(?:@%s)?$' % (
 POSITIVE_QUANTITIES = ('storageSize', 'redisConfig.maxMemory', 'redisConfig.storageSize')
 RESOURCE_OWNERS = ('componentResources.gunicorn', 'componentResources.nginx', 'componentResources.scheduler',
                    'componentResources.socketio', 'componentResources.workerDefault',
-                   'componentResources.workerLong', 'componentResources.workerShort', 'redisConfig.resources')
+                   'componentResources.workerLong', 'componentResources.workerShort', 'redisConfig.resources') + tuple(
+    'jobResources.%s' % kind for kind in ('default',) + job_resources.KINDS)
 
 
 def _get(spec, dotted):
@@ -123,6 +125,7 @@ def bench_spec_errors(bench):
                     errors.append('%s must not be negative, got %r' % (path, value))
                 else:
                     _quantity(value, path, errors)
+    errors.extend(job_resources.job_resources_errors(spec))
     return errors
 
 

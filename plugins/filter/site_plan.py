@@ -18,6 +18,8 @@ import re
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
+from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors import bench_spec_errors
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.job_resources import KINDS, job_resources
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
 
 DB_PORT = 3306
@@ -278,7 +280,8 @@ def _bench(plan, site, live):
         return {'found': False, 'name': _mapping(site['spec'].get('benchRef')).get('name', ''), 'ready': False,
                 'ready_message': '', 'configured': False, 'image': '', 'sites_claim': '',
                 'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'routes': {}, 'pull_policy': 'IfNotPresent',
-                'pull_secrets': [], 'apps': [], 'object': None}
+                'pull_secrets': [], 'apps': [], 'object': None,
+                'job_resources': dict((kind, job_resources({}, kind)) for kind in KINDS)}
     status = _mapping(bench.get('status'))
     config = _condition(bench, 'ConfigReady') or {}
     image_config = _mapping(bench.get('spec', {}).get('imageConfig'))
@@ -298,8 +301,15 @@ def _bench(plan, site, live):
         # frappe is installed by bench new-site itself.
         'apps': [a['name'] for a in bench.get('spec', {}).get('apps') or []
                  if isinstance(a, dict) and a.get('name') and a['name'] != 'frappe'],
+        # The site and drop Jobs are sized like every Job of the bench (spec.jobResources).
+        'job_resources': dict((kind, job_resources(bench.get('spec'), kind)) for kind in KINDS),
         'object': bench,
     }
+
+
+def _tls(spec):
+    """The site's TLS settings: spec.ingress.tls when given, else spec.tls."""
+    return _mapping(_mapping(spec.get('ingress')).get('tls')) or _mapping(spec.get('tls'))
 
 
 def _ingress(plan, site):
@@ -307,7 +317,7 @@ def _ingress(plan, site):
     ingress = _mapping(spec.get('ingress'))
     if not ingress.get('enabled'):
         return None
-    tls = _mapping(ingress.get('tls')) or _mapping(spec.get('tls'))
+    tls = _tls(spec)
     annotations = dict(_mapping(ingress.get('annotations')))
     if tls.get('enabled') and tls.get('issuer'):
         annotations.setdefault('cert-manager.io/cluster-issuer', tls['issuer'])
@@ -329,9 +339,12 @@ def _job(plan, settings, new_site_script):
         'admin_secret': plan['admin_password'], 'db_secret': plan['database']['password_secret'],
         'script': new_site_script,
         'claim': bench['sites_claim'],
+        # A Job's pod template cannot change: new resources are a new Job.
+        'resources': bench['job_resources']['siteInit'],
     }
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode('utf-8')).hexdigest()[:10]
-    return {'name': plan['names']['job_prefix'] + digest, 'hash': digest, 'script': new_site_script}
+    return {'name': plan['names']['job_prefix'] + digest, 'hash': digest, 'script': new_site_script,
+            'resources': bench['job_resources']['siteInit']}
 
 
 def _job_state(live, name):
@@ -397,6 +410,13 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
         'controller': True, 'blockOwnerDeletion': True}]
     bench = _bench(plan, site, live)
     plan['bench'] = bench
+    # The bench refuses such a spec too; its Jobs here would never start either.
+    job_errors = [e for e in bench_spec_errors(bench['object']) if e.startswith('spec.jobResources')] \
+        if bench['object'] else []
+    if job_errors:
+        plan['errors'].append('FrappeSite %s/%s cannot be reconciled: FrappeBench %s sizes its Jobs wrongly: %s. Fix '
+                              'the bench. Nothing was changed.' % (namespace, name, bench['name'], '; '.join(job_errors)))
+        return plan
     domain, source = resolve_domain(site, bench.get('object') or {})
     if _mapping(_mapping((bench.get('object') or {}).get('spec')).get('domainConfig')).get('autoDetect') and \
             source == 'sitename-default':
@@ -412,11 +432,16 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                               % (namespace, name, spec['siteName'], domain, ', '.join(conflicts)))
         return plan
     plan['ingress'] = _ingress(plan, site)
-    scheme = 'https' if plan['ingress'] and plan['ingress']['tls'] else 'http'
+    # Served with TLS by the site's Ingress, or (without one) by whatever the
+    # owner put in front of the bench, as spec.tls.enabled says.
+    scheme = 'https' if _tls(spec).get('enabled') else 'http'
     plan['site_url'] = '%s://%s' % (scheme, domain)
-    # Frappe builds links from host_name when set; it must be the public URL
-    # when the site is served on another name than its own.
-    plan['host_name'] = plan['site_url'] if domain != spec['siteName'] else ''
+    # Frappe's get_url (frappe/utils/data.py) builds the links made outside a
+    # request (mails, PDFs, OAuth redirects, webhooks) from site_config's
+    # host_name, else http://<site name>: a site served with TLS or on another
+    # domain needs it; one on its own name over http does not, and a host_name
+    # left from an earlier domain or TLS setting is removed (new-site.sh).
+    plan['host_name'] = plan['site_url'] if scheme == 'https' or domain != spec['siteName'] else ''
     # Frappe picks the site by X-Frappe-Site-Name, which the bench's nginx sets
     # from the Host: another domain needs its entry in the bench's map.
     plan['route_ready'] = domain == spec['siteName'] or bench['routes'].get(domain) == spec['siteName']
@@ -455,7 +480,7 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     # within the finished Job's TTL must not find the earlier Job done.
     uid = meta.get('uid') or ''
     plan['drop_job'] = {'name': '%s-%s' % (plan['names']['drop_job'], uid[:8]) if uid else plan['names']['drop_job'],
-                        'script': drop_site_script}
+                        'script': drop_site_script, 'resources': bench['job_resources']['maintenance']}
     n = plan['names']
     live_kinds = [kind for kind, key in (('MariaDB', 'dedicated_mariadb'), ('Database', 'database'),
                                          ('User', 'user'), ('Grant', 'grant')) if _first(live, key) is not None]

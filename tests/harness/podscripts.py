@@ -20,12 +20,15 @@ what a pod's command would do. This harness does, for the shell side of it:
   - ``start.sh``, the image CMD (gunicorn), ``nginx-entrypoint.sh``, ``node``:
     record that they ran and with which environment, then exit;
   - ``bench``: records its arguments and reproduces what matters of Frappe's
-    ``bench set-config`` (frappe/commands/site.py, frappe/installer.py): it
-    must run in the bench directory, it *reads* ``sites/common_site_config.json``
-    before writing it (a missing file is FileNotFoundError), merges one key,
-    turns ``"0"``/``"1"``/``"true"``/``"false"`` into numbers and booleans, and
-    with ``-p`` parses the value as a Python literal. ``worker`` and
-    ``schedule`` only record.
+    ``bench [--site S] set-config`` (frappe/commands/utils.py ``set_config``,
+    frappe/installer.py ``update_site_config``): it must run in the bench
+    directory, it *reads* ``sites/common_site_config.json`` (``-g``) or the
+    site's ``site_config.json`` before writing it (a missing common file is
+    FileNotFoundError, a missing site "does not exist"), merges one key, turns
+    ``"0"``/``"1"``/``"true"``/``"false"`` into numbers and booleans, deletes
+    the key for the value ``"None"``, and with ``-p`` parses the value as a
+    Python literal. ``new-site`` is described at ``_NEW_SITE``; ``worker``
+    and ``schedule`` only record.
 
 * ``run_container(bench, obj, container, secrets)`` starts a container as the
   kubelet would: ``command`` replaces the image ENTRYPOINT, ``args`` replace
@@ -435,6 +438,53 @@ _NEW_SITE = textwrap.dedent(r"""
             install_app(site, app)
     """)
 
+# `bench [--site S] set-config [-g] [-p] KEY VALUE`, as Frappe version-15 runs it:
+# frappe/commands/utils.py `set_config` (-p: ast.literal_eval of the value; -g:
+# sites/common_site_config.json, else each site's site_config.json after
+# frappe.init, whose get_site_config in frappe/__init__.py raises
+# IncorrectSitePath "<site> does not exist" without one), then
+# frappe/installer.py `update_site_config` -> `_update_config_file`: the file is
+# read first (a missing one is FileNotFoundError), "0"/"1" become numbers,
+# "true"/"false" booleans, the value "None" deletes the key (nothing happens
+# when it is absent), and the file is written back with indent 1, sorted keys.
+_SET_CONFIG = textwrap.dedent('''\
+    import ast
+    def update_config_file(key, value, config_file):
+        with open(config_file) as f:
+            site_config = json.loads(f.read())
+        if value in ("0", "1"):
+            value = int(value)
+        if value == "false":
+            value = False
+        if value == "true":
+            value = True
+        if value == "None":
+            if key in site_config:
+                del site_config[key]
+        else:
+            site_config[key] = value
+        with open(config_file, "w") as f:
+            f.write(json.dumps(site_config, indent=1, sort_keys=True))
+
+    def set_config(site, rest):
+        flags = [a for a in rest if a.startswith("-")]
+        key, value = [a for a in rest if not a.startswith("-")]
+        def given(short, long_):
+            return any(f == long_ or (not f.startswith("--") and short in f[1:]) for f in flags)
+        if given("p", "--parse"):
+            value = ast.literal_eval(value)
+        if given("g", "--global"):
+            update_config_file(key, value, os.path.join("sites", "common_site_config.json"))
+            return
+        if site is None:
+            sys.exit("bench set-config: the stand-in needs --site or -g")
+        path = os.path.join("sites", site, "site_config.json")
+        if not os.path.exists(path):
+            sys.stderr.write("frappe.exceptions.IncorrectSitePath: %s does not exist\\n" % site)
+            sys.exit(1)
+        update_config_file(key, value, path)
+    ''')
+
 _STAND_INS = {
     # The mariadb client of the image: records its call, then answers a query
     # with HARNESS_MARIADB_ANSWER (default "0"), or with HARNESS_MARIADB_REAL=1
@@ -465,51 +515,19 @@ _STAND_INS = {
             sys.exit("nginx-entrypoint.sh: %s not set" % ", ".join(missing))
         record("nginx-entrypoint.sh")
         '''),
-    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + textwrap.dedent('''\
-        import ast
+    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + textwrap.dedent('''\
         args = sys.argv[1:]
         record("bench")
         if not (os.path.isdir("apps") and os.path.isdir("sites")):
             sys.exit("bench: not in a bench directory (no apps/ and sites/ in %s)" % os.getcwd())
         if args[:1] == ["set-config"]:
-            rest = args[1:]
-            flags = [a for a in rest if a.startswith("-")]
-            key, value = [a for a in rest if not a.startswith("-")]
-            is_global = any(f in ("-g", "--global") or (f.startswith("-") and not f.startswith("--") and "g" in f)
-                            for f in flags)
-            parse = any(f in ("-p", "--parse") or (f.startswith("-") and not f.startswith("--") and "p" in f)
-                        for f in flags)
-            if not is_global:
-                sys.exit("bench set-config: only -g is reproduced by this stand-in")
-            if parse:
-                value = ast.literal_eval(value)
-            path = os.path.join("sites", "common_site_config.json")
-            with open(path) as f:  # FileNotFoundError on a new volume, as in Frappe
-                config = json.loads(f.read())
-            if value in ("0", "1"):
-                value = int(value)
-            if value == "false":
-                value = False
-            if value == "true":
-                value = True
-            if value == "None":
-                config.pop(key, None)
-            else:
-                config[key] = value
-            with open(path, "w") as f:
-                f.write(json.dumps(config, indent=1, sort_keys=True))
+            set_config(None, args[1:])
         elif args[:1] == ["new-site"]:
             new_site(args[1:])
         elif args[:1] == ["--site"] and args[2:3] == ["install-app"]:
             site_install_app(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["set-config"]:
-            key, value = args[3:5]
-            path = os.path.join("sites", args[1], "site_config.json")
-            with open(path) as f:
-                config = json.loads(f.read())
-            config[key] = value
-            with open(path, "w") as f:
-                f.write(json.dumps(config, indent=1, sort_keys=True))
+            set_config(args[1], args[3:])
         elif args[:1] in (["worker"], ["schedule"]):
             pass
         else:

@@ -63,3 +63,29 @@ def test_bench_refuses_to_run_outside_the_bench_directory(tmp_path):
     bench = ImageBench(tmp_path)
     run = run_container(bench, {}, {"workingDir": IMAGE_BENCH_DIR + "/sites", "args": ["bench", "schedule"]})
     assert run.rc != 0 and "not in a bench directory" in run.stderr
+
+
+def test_bench_site_set_config_updates_the_site_config_as_frappe_does(tmp_path):
+    """frappe/commands/utils.py set_config -> frappe/installer.py update_site_config (_update_config_file)."""
+    bench = ImageBench(tmp_path)
+
+    def set_config(*argv):
+        return run_container(bench, {}, {"workingDir": IMAGE_BENCH_DIR,
+                                         "args": ["bench", "--site", "erp"] + ["set-config"] + list(argv)})
+
+    # frappe.init of a site without site_config.json: IncorrectSitePath.
+    missing = set_config("host_name", "https://erp.example.com")
+    assert missing.rc == 1 and "erp does not exist" in missing.stderr
+    (bench.sites / "erp").mkdir()
+    (bench.sites / "erp" / "site_config.json").write_text(json.dumps({"db_name": "_x"}))
+    for argv in (("host_name", "https://erp.example.com"), ("maintenance_mode", "1"), ("pause", "false"),
+                 ("-p", "limits", "{'users': 5}")):
+        assert set_config(*argv).rc == 0
+    config = json.loads((bench.sites / "erp" / "site_config.json").read_text())
+    assert config == {"db_name": "_x", "host_name": "https://erp.example.com", "maintenance_mode": 1, "pause": False,
+                      "limits": {"users": 5}}
+    # The value None removes the key; removing an absent key changes nothing.
+    assert set_config("host_name", "None").rc == 0 and set_config("absent", "None").rc == 0
+    text = (bench.sites / "erp" / "site_config.json").read_text()
+    assert json.loads(text) == {"db_name": "_x", "maintenance_mode": 1, "pause": False, "limits": {"users": 5}}
+    assert text == json.dumps(json.loads(text), indent=1, sort_keys=True)

@@ -340,3 +340,72 @@ def test_the_site_job_waits_for_the_database_and_both_redis_then_gives_up_saying
     assert "Waiting for %s" % what in run.stdout
     assert time.monotonic() - started < 30
     assert not (image.sites / "erp").exists()
+
+
+# -- host_name: Frappe's get_url (frappe/utils/data.py) builds the links made
+# outside a request from site_config's host_name, else http://<site name>.
+
+TLS_SITES = (
+    site("secure.example.com", ingress={"enabled": True, "tls": {"enabled": True}},
+         dbConfig={"mariadbRef": {"name": "mariadb"}}),
+    site("plain.example.com", dbConfig={"mariadbRef": {"name": "mariadb"}}),
+    site("moved.example.com", domain="moved.acme.test", tls={"enabled": True},
+         dbConfig={"mariadbRef": {"name": "mariadb"}}),
+)
+TLS_SECRETS = dict(item for s in TLS_SITES for item in (
+    ("%s-db-credentials" % s["metadata"]["name"], {"password": "pw"}),
+    ("%s-admin" % s["metadata"]["name"], {"password": "adm1n"})))
+
+
+@pytest.fixture(scope="module")
+def tls_rendered(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("tls-sites"), BENCH, *TLS_SITES)
+
+
+def host_name_env(job):
+    return next(e["value"] for e in pod_spec(job)["containers"][0]["env"] if e["name"] == "HOST_NAME")
+
+
+def existing_site(image, name, **config):
+    """A complete site an earlier site Job left on the volume."""
+    (image.sites / name).mkdir(parents=True)
+    config = dict({"db_name": "_x", "db_password": "pw", "db_type": "mariadb"}, **config)
+    (image.sites / name / "site_config.json").write_text(json.dumps(config, indent=1, sort_keys=True))
+
+
+def site_config(image, name):
+    return json.loads((image.sites / name / "site_config.json").read_text())
+
+
+def test_the_site_job_gets_the_public_url_of_the_site_as_host_name(tls_rendered):
+    assert host_name_env(site_job(tls_rendered, "secure.example.com")) == "https://secure.example.com"
+    assert host_name_env(site_job(tls_rendered, "moved.example.com")) == "https://moved.acme.test"
+    assert host_name_env(site_job(tls_rendered, "plain.example.com")) == ""
+
+
+def test_a_site_served_with_tls_on_its_own_name_links_over_https(tls_rendered, tmp_path):
+    image = ImageBench(tmp_path)
+    job = site_job(tls_rendered, "secure.example.com")
+    run = run_container(image, job, pod_spec(job)["containers"][0], TLS_SECRETS)
+    assert run.rc == 0 and len(new_site_calls(run)) == 1, run.explain()
+    assert site_config(image, "secure.example.com")["host_name"] == "https://secure.example.com"
+
+
+def test_tls_turned_off_on_its_own_name_removes_the_host_name(tls_rendered, tmp_path):
+    image = ImageBench(tmp_path)
+    existing_site(image, "plain.example.com", host_name="https://plain.example.com", encryption_key="k")
+    job = site_job(tls_rendered, "plain.example.com")
+    run = run_container(image, job, pod_spec(job)["containers"][0], TLS_SECRETS)
+    assert run.rc == 0 and new_site_calls(run) == [], run.explain()
+    config = site_config(image, "plain.example.com")
+    # Links fall back to http://plain.example.com; nothing else of the site's configuration changes.
+    assert "host_name" not in config and config["encryption_key"] == "k" and config["db_name"] == "_x"
+
+
+def test_a_new_domain_corrects_the_host_name_of_an_existing_site(tls_rendered, tmp_path):
+    image = ImageBench(tmp_path)
+    existing_site(image, "moved.example.com", host_name="http://old.acme.test")
+    job = site_job(tls_rendered, "moved.example.com")
+    run = run_container(image, job, pod_spec(job)["containers"][0], TLS_SECRETS)
+    assert run.rc == 0 and new_site_calls(run) == [], run.explain()
+    assert site_config(image, "moved.example.com")["host_name"] == "https://moved.acme.test"

@@ -194,7 +194,17 @@ for app in frappe ${INSTALL_APPS:-}; do
 done
 echo "Site $SITE_NAME has ${installed// /, } installed."
 
+# Frappe's get_url (frappe/utils/data.py) builds the links made outside a
+# request (mails, PDFs, OAuth redirects, webhooks) from host_name, else
+# http://<site name>. The FrappeSite owns the key: HOST_NAME is the public URL
+# when the site is served with TLS or on another domain, and empty otherwise,
+# which removes the key (set-config's value "None" deletes a key:
+# frappe/installer.py _update_config_file). A change of domain or TLS gives
+# the Job a new name, so an existing site is corrected here too.
 if [ -n "${HOST_NAME:-}" ]; then
-  # Frappe builds the links it sends (mails, redirects) from host_name.
+  echo "Site $SITE_NAME: host_name $HOST_NAME"
   bench --site "$SITE_NAME" set-config host_name "$HOST_NAME"
+else
+  echo "Site $SITE_NAME: served on its own name over http, no host_name"
+  bench --site "$SITE_NAME" set-config host_name None
 fi

@@ -376,3 +376,27 @@ def test_what_must_outlive_the_site_is_taken_off_it_where_a_reference_to_it_is_f
     mine = plan(s=site(adminPasswordSecretRef={"name": "mine", "key": "pw"}),
                 admin_secret=[owned({"kind": "Secret", "metadata": {"name": "mine"}, "data": {"pw": ""}}, to_site)])
     assert mine["owner_fixes"] == []
+
+
+@pytest.mark.parametrize("spec,site_url,host_name", [
+    # Frappe's get_url makes http://<site name> without host_name: right only for a plain http site on its name.
+    ({}, "http://erp.example.com", ""),
+    ({"domain": "crm.example.org"}, "http://crm.example.org", "http://crm.example.org"),
+    ({"ingress": {"enabled": True, "tls": {"enabled": True}}}, "https://erp.example.com", "https://erp.example.com"),
+    ({"tls": {"enabled": True}, "ingress": {"enabled": True}}, "https://erp.example.com", "https://erp.example.com"),
+    # TLS given by the owner's own proxy in front of the bench (no Ingress of the site).
+    ({"tls": {"enabled": True}}, "https://erp.example.com", "https://erp.example.com"),
+    ({"tls": {"enabled": True}, "domain": "crm.example.org"}, "https://crm.example.org", "https://crm.example.org"),
+    # ingress.tls, when given, is the site's TLS setting.
+    ({"tls": {"enabled": True}, "ingress": {"enabled": True, "tls": {"enabled": False}}}, "http://erp.example.com", ""),
+])
+def test_a_site_served_with_tls_or_on_another_domain_gets_its_public_url_as_host_name(spec, site_url, host_name):
+    p = plan(site(**spec))
+    assert p["errors"] == [] and (p["site_url"], p["host_name"]) == (site_url, host_name)
+
+
+def test_a_change_of_tls_or_domain_is_a_new_site_job():
+    names = set(plan(site(**spec))["job"]["name"] for spec in (
+        {}, {"tls": {"enabled": True}}, {"domain": "crm.example.org"},
+        {"domain": "crm.example.org", "tls": {"enabled": True}}))
+    assert len(names) == 4

@@ -24,7 +24,7 @@ from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors impor
 from ansible_collections.vyogotech.frappe.plugins.filter.k8s_quantity import k8s_quantity
 from ansible_collections.vyogotech.frappe.plugins.filter.lease_renewed import lease_renewed
 from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import resolve_domain
-from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling import worker_autoscaling
+from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling import declared_queues, worker_autoscaling
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_scaling_activity import keda_scaler_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
@@ -190,6 +190,41 @@ def _storage(plan, bench, live, settings, apply):
             'owned': policy == 'Delete'}
 
 
+# PodSecurity's enforce label on the namespace: "restricted" forbids a root
+# container, so the opt-in chown of the sites volume cannot run there.
+POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce'
+VOLUME_FIX_FIELD = 'spec.sitesVolume.fixPermissions'
+OWN_THE_EXPORT = (
+    'Make the storage hand the volume to uid %(uid)s: an NFS export owned by %(uid)s:%(uid)s (or all_squash with '
+    'anonuid=%(uid)s,anongid=%(uid)s), an EFS access point with posixUser and creationInfo uid/gid %(uid)s, a CSI '
+    'driver that honours fsGroup (fsGroupPolicy File)')
+
+
+def _volume_fix(plan, bench, live, settings, apply, check_script):
+    """Whether a root init container chowns the sites volume (opt-in), and what to tell a user whose volume is not writable."""
+    uid = settings['run_as_user']
+    fix = _mapping(bench['spec'].get('sitesVolume')).get('fixPermissions', False)
+    if not isinstance(fix, bool):
+        raise AnsibleFilterError('%s must be true or false, got %r' % (VOLUME_FIX_FIELD, fix))
+    own = OWN_THE_EXPORT % {'uid': uid}
+    if fix:
+        namespace = (live.get('namespace') or [{}])[0]
+        level = _mapping(_mapping(namespace.get('metadata')).get('labels')).get(POD_SECURITY_ENFORCE_LABEL, '')
+        if apply and level == 'restricted':
+            raise AnsibleFilterError(
+                '%s needs a root init container that chowns the sites volume to uid %s, and namespace %s enforces '
+                'PodSecurity restricted (label %s=restricted), which admits no root container. %s, then remove '
+                '%s; or run the bench in a namespace that enforces baseline. Nothing was changed.'
+                % (VOLUME_FIX_FIELD, uid, plan['namespace'], POD_SECURITY_ENFORCE_LABEL, own, VOLUME_FIX_FIELD))
+        remedy = ('%s is set, so a root init container chowned it, yet it is still not writable: the storage refuses '
+                  'root (NFS root_squash). %s.' % (VOLUME_FIX_FIELD, own))
+    else:
+        remedy = ('Its storage ignores fsGroup (NFS and many ReadWriteMany provisioners do). %s; or set %s: true on '
+                  'the FrappeBench, which chowns it in a root init container (not where the namespace enforces '
+                  'PodSecurity restricted).' % (own, VOLUME_FIX_FIELD))
+    return {'fix_permissions': fix, 'remedy': remedy, 'uid': uid, 'check_script': check_script}
+
+
 def _redis(plan, bench, live, settings, apply):
     spec, name, namespace = bench['spec'], plan['name'], plan['namespace']
     redis_config = _or(spec.get('redisConfig'), {})
@@ -277,6 +312,11 @@ def _workers(plan, bench, live, settings, apply):
             'KEDA is not available (%s), so worker(s) %s run with static replicas (%s) instead of scaling to zero; '
             'install KEDA and reconcile again to hand them over'
             % (why, ', '.join(w['type'] for w in unscaled), ', '.join(str(w['staticReplicas']) for w in unscaled)))
+    consumed = set(q for w in plan['workers'].values() for q in w['queues'])
+    idle = sorted(q for q in declared_queues(bench['spec']) if q not in consumed)
+    if idle:
+        warnings.append('spec.queues declares %s, which no worker consumes: jobs enqueued there wait until a worker '
+                        'lists it in its queues' % ', '.join(idle))
     # The filter words the missing KEDA once per worker; it is said once, above.
     for worker in plan['workers'].values():
         for warning in worker['warnings']:
@@ -296,6 +336,10 @@ def _config(plan, settings, config_script, live):
         'secret_version': plan['redis']['secret_version'],
         'image': plan['image'],
         'socketio_port': SOCKETIO_PORT,
+        # Frappe's `workers` (spec.queues): a changed queue is a new Job, and a
+        # new hash rolls every process that caches get_queues_timeout.
+        'workers': declared_queues(plan['spec']),
+        'volume': plan['volume'],
         'script': config_script,
         'resources': resources,
     }
@@ -306,7 +350,8 @@ def _config(plan, settings, config_script, live):
         c.get('type') == 'Complete' and c.get('status') == 'True'
         for j in live.get('jobs') or [] if j['metadata']['name'] == job
         for c in (j.get('status') or {}).get('conditions') or [])
-    plan['config'] = {'script': config_script, 'hash': digest, 'job': job, 'done': done, 'resources': resources}
+    plan['config'] = {'script': config_script, 'hash': digest, 'job': job, 'done': done, 'resources': resources,
+                      'workers': inputs['workers']}
 
 
 def _render_plan(plan):
@@ -367,7 +412,7 @@ def _deletions(plan, live, uid):
     return controlled_unwanted(live, PRUNABLE, wanted, uid)
 
 
-def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
+def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', volume_check_script=''):
     """The whole reconcile plan of one bench; see bench_plan.yml."""
     check_plan_input('bench_plan', 'FrappeBench', bench, mode, settings, 'frappe_bench_settings')
     live = live or {}
@@ -421,6 +466,7 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
             nginx['env'] = [dict(e, value='$frappe_site_name') if e['name'] == 'FRAPPE_SITE_NAME_HEADER' else e
                             for e in nginx['env']]
             nginx['routes'] = plan['routes']
+        plan['volume'] = _volume_fix(plan, bench, live, settings, apply, volume_check_script)
         _config(plan, settings, config_script, live)
         plan['sites'] = _storage(plan, bench, live, settings, apply)
     except AnsibleFilterError as exc:

@@ -75,11 +75,18 @@ ALLOWED_BLOCK_KEYS = frozenset(INT_FIELDS + BOOL_FIELDS + ('queues',))
 # Queues a worker consumes when the block does not list any.
 DEFAULT_QUEUES = {worker_type: [worker_type] for worker_type in WORKER_TYPES}
 
-# Frappe's default RQ job timeouts (seconds) per queue name.  A queue
-# declared only in common_site_config.json ``workers`` may have any timeout,
-# so unknown queue names assume the longest built-in one.
+# Frappe's default RQ job timeouts (seconds) per queue name, and the timeout
+# of a queue declared under ``workers`` in common_site_config.json without
+# one (frappe/utils/background_jobs.py, get_queues_timeout, version-15).
 JOB_TIMEOUTS = {'short': 300, 'default': 300, 'long': 1500}
-UNKNOWN_QUEUE_TIMEOUT = 1500
+DEFAULT_QUEUE_TIMEOUT = 300
+
+# spec.queues: the queues the bench declares to Frappe, name -> {timeout}.
+# The configuration Job writes them as the ``workers`` key of
+# common_site_config.json: Frappe's validate_queue accepts no other queue
+# than short, default, long and those keys (on enqueue and for
+# ``bench worker --queue``).
+QUEUES_FIELD = 'queues'
 
 # Seconds added to the job timeout for terminationGracePeriodSeconds, so a
 # worker told to stop (RQ warm shutdown on SIGTERM) can finish its job.
@@ -228,8 +235,61 @@ def _check_bench_id(bench_id, path):
     return bench_id
 
 
-def _job_timeout(queues):
-    return max(JOB_TIMEOUTS.get(queue, UNKNOWN_QUEUE_TIMEOUT) for queue in queues)
+def declared_queues(spec):
+    """spec.queues validated: {name: {'timeout': seconds}}, Frappe's ``workers`` entry of common_site_config.json.
+
+    The bench owns that key: the configuration Job writes exactly this (``{}``
+    when nothing is declared), so a queue taken out of spec.queues is taken
+    out of Frappe's too.
+    """
+    path = 'spec.%s' % QUEUES_FIELD
+    section = spec.get(QUEUES_FIELD)
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise AnsibleFilterError(
+            '%s must be a mapping of queue name to {timeout: <seconds>}, got %s %r: '
+            'write for example queues: {reports: {timeout: 5000}}' % (path, _type_name(section), section))
+    workers = {}
+    for name in sorted(section, key=str):
+        item_path = '%s.%s' % (path, name)
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise AnsibleFilterError(
+                '%s: the queue name %r must match %s: use letters, digits, "_", "." or "-" only'
+                % (path, name, NAME_PATTERN))
+        block = section[name]
+        if block is None:
+            block = {}
+        if not isinstance(block, dict):
+            raise AnsibleFilterError(
+                '%s must be a mapping such as {timeout: 1500}, got %s %r' % (item_path, _type_name(block), block))
+        unknown = sorted(str(key) for key in block if key != 'timeout')
+        if unknown:
+            raise AnsibleFilterError(
+                '%s has unknown field(s) %s: the only field is timeout' % (item_path, ', '.join(unknown)))
+        timeout = DEFAULT_QUEUE_TIMEOUT
+        if block.get('timeout') is not None:
+            timeout = _as_int(block['timeout'], '%s.timeout' % item_path)
+            _check_minimum(timeout, 1, '%s.timeout' % item_path)
+        workers[name] = {'timeout': timeout}
+    return workers
+
+
+def queue_timeouts(spec):
+    """Every queue Frappe accepts on this bench and its job timeout, as get_queues_timeout computes it."""
+    timeouts = dict(JOB_TIMEOUTS)
+    timeouts.update((name, entry['timeout']) for name, entry in declared_queues(spec).items())
+    return timeouts
+
+
+def _check_declared(queues, timeouts, path):
+    for index, queue in enumerate(queues):
+        if queue not in timeouts:
+            raise AnsibleFilterError(
+                '%s[%d] (%r) is neither a Frappe queue (short, default, long) nor declared in spec.%s: Frappe '
+                'refuses it ("Queue should be one of %s") and the worker would not start. Declare it with its job '
+                'timeout, for example spec.%s: {%s: {timeout: 1500}}'
+                % (path, index, queue, QUEUES_FIELD, ', '.join(timeouts), QUEUES_FIELD, queue))
 
 
 def worker_autoscaling(spec, keda_available=False, bench_id=None, scaler_errors=None):
@@ -261,6 +321,7 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None, scaler_errors=
         raise AnsibleFilterError(
             'scaler_errors must map worker types to KEDA\'s message, got %r' % (scaler_errors,))
 
+    timeouts = queue_timeouts(spec)
     config_blocks = _get_section(spec, CONFIG_FIELD)
     deprecated_blocks = _get_section(spec, DEPRECATED_FIELD)
 
@@ -322,6 +383,7 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None, scaler_errors=
                 '%s (%d) is ignored because %s is set: use %s.staticReplicas instead'
                 % (legacy_path, legacy_replicas, chosen_path, config_path))
 
+        _check_declared(settings['queues'], timeouts, '%s.queues' % (chosen_path or config_path))
         if settings['minReplicas'] > settings['maxReplicas']:
             field_path = chosen_path or config_path
             raise AnsibleFilterError(
@@ -367,13 +429,7 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None, scaler_errors=
             warnings.append(
                 'worker %s has 0 static replicas: jobs on queue(s) %s will not run'
                 % (worker_type, ', '.join(queues)))
-        for queue in queues:
-            if queue not in JOB_TIMEOUTS:
-                warnings.append(
-                    'queue %s is not a Frappe default queue: assuming a job timeout of %d s'
-                    % (queue, UNKNOWN_QUEUE_TIMEOUT))
-
-        job_timeout = _job_timeout(queues)
+        job_timeout = max(timeouts[queue] for queue in queues)
         entry = dict(settings)
         entry.update({
             'type': worker_type,

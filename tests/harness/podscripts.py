@@ -27,8 +27,11 @@ what a pod's command would do. This harness does, for the shell side of it:
     FileNotFoundError, a missing site "does not exist"), merges one key, turns
     ``"0"``/``"1"``/``"true"``/``"false"`` into numbers and booleans, deletes
     the key for the value ``"None"``, and with ``-p`` parses the value as a
-    Python literal. ``new-site`` is described at ``_NEW_SITE``; ``worker``
-    and ``schedule`` only record.
+    Python literal. ``new-site`` is described at ``_NEW_SITE``. ``worker``
+    checks its queues as Frappe's ``start_worker`` does (``validate_queue``
+    against short, default, long and the ``workers`` of
+    common_site_config.json) and records the RQ queues it would listen on;
+    ``schedule`` only records.
 
 * ``run_container(bench, obj, container, secrets)`` starts a container as the
   kubelet would: ``command`` replaces the image ENTRYPOINT, ``args`` replace
@@ -197,8 +200,18 @@ def argv(container):
     return list(entrypoint) + list(cmd)
 
 
-def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=None):
-    """Run `container` of `obj` in `bench` (an ImageBench) as the kubelet would start it."""
+# The capabilities that let root write where the frappe user (uid 1000, no
+# capabilities) may not: dropped when the harness itself runs as root.
+ROOT_OVERRIDES = "-dac_override,-dac_read_search,-fowner"
+
+
+def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=None, as_image_user=False):
+    """Run `container` of `obj` in `bench` (an ImageBench) as the kubelet would start it.
+
+    as_image_user: file permissions bind the process as they bind the image's
+    frappe user (a harness running as root runs it without the capabilities
+    that override them).
+    """
     env = resolve_env(container, secrets or {})
     proc_env = {bench.map_path(k): bench.map_path(v) for k, v in env.items()}
     proc_env.update({
@@ -212,6 +225,8 @@ def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=N
     proc_env.update(harness_env or {})
     before = len(bench.calls())
     command = [expand(bench.map_path(a), env) for a in argv(container)]
+    if as_image_user and os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set", ROOT_OVERRIDES, "--"] + command
     cwd = bench.map_path(container.get("workingDir", str(bench.root)))
     proc = subprocess.run(command, cwd=cwd, env=proc_env, capture_output=True, text=True,
                           timeout=timeout, check=False)
@@ -485,6 +500,39 @@ _SET_CONFIG = textwrap.dedent('''\
         update_config_file(key, value, path)
     ''')
 
+# `bench worker [--queue q1,q2]` up to the point where the real one blocks in
+# Worker.work: frappe/utils/background_jobs.py (version-15) start_worker reads
+# the bench config (frappe.init_site; get_redis_conn raises "redis_queue
+# missing in common_site_config.json" without it), splits --queue on commas
+# and checks every name with get_queue_list -> validate_queue against
+# get_queues_timeout(): short, default, long and the keys of `workers` in
+# common_site_config.json, else frappe.throw("Queue should be one of ...")
+# (a ValidationError: click prints it and exits 1). A worker that passes
+# records the RQ queue names it would listen on (<bench_id>:<queue>,
+# generate_qname) and exits instead of blocking.
+_WORKER = textwrap.dedent('''\
+    def start_worker(argv):
+        queue = None
+        if argv[:1] == ["--queue"]:
+            queue = argv[1]
+        path = os.path.join("sites", "common_site_config.json")
+        conf = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                conf = json.loads(f.read())
+        if not conf.get("redis_queue"):
+            sys.exit("Exception: redis_queue missing in common_site_config.json")
+        timeouts = {"short": 300, "default": 300, "long": 1500}
+        timeouts.update((w, c.get("timeout", 300)) for w, c in (conf.get("workers") or {}).items())
+        queues = [q.strip() for q in queue.split(",")] if queue else list(timeouts)
+        for q in queues:
+            if q not in timeouts:
+                sys.exit("frappe.exceptions.ValidationError: Queue should be one of %s" % ", ".join(timeouts))
+        bench_id = conf.get("bench_id") or os.getcwd().strip("/").replace("/", "-")
+        record("bench-worker", listens=["%s:%s" % (bench_id, q) for q in queues],
+               timeouts=dict((q, timeouts[q]) for q in queues))
+    ''')
+
 _STAND_INS = {
     # The mariadb client of the image: records its call, then answers a query
     # with HARNESS_MARIADB_ANSWER (default "0"), or with HARNESS_MARIADB_REAL=1
@@ -515,7 +563,7 @@ _STAND_INS = {
             sys.exit("nginx-entrypoint.sh: %s not set" % ", ".join(missing))
         record("nginx-entrypoint.sh")
         '''),
-    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + textwrap.dedent('''\
+    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + textwrap.dedent('''\
         args = sys.argv[1:]
         record("bench")
         if not (os.path.isdir("apps") and os.path.isdir("sites")):
@@ -528,7 +576,9 @@ _STAND_INS = {
             site_install_app(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["set-config"]:
             set_config(args[1], args[3:])
-        elif args[:1] in (["worker"], ["schedule"]):
+        elif args[:1] == ["worker"]:
+            start_worker(args[1:])
+        elif args[:1] == ["schedule"]:
             pass
         else:
             sys.exit("bench: the stand-in does not reproduce %r" % args)

@@ -89,3 +89,25 @@ def test_bench_site_set_config_updates_the_site_config_as_frappe_does(tmp_path):
     text = (bench.sites / "erp" / "site_config.json").read_text()
     assert json.loads(text) == {"db_name": "_x", "maintenance_mode": 1, "pause": False, "limits": {"users": 5}}
     assert text == json.dumps(json.loads(text), indent=1, sort_keys=True)
+
+
+def test_bench_worker_accepts_only_the_queues_frappe_knows(tmp_path):
+    """frappe/utils/background_jobs.py start_worker -> get_queue_list -> validate_queue (version-15)."""
+    bench = ImageBench(tmp_path)
+    worker = {"workingDir": IMAGE_BENCH_DIR, "args": ["bench", "worker", "--queue", "long,reports"]}
+    run = run_container(bench, {}, worker)
+    assert run.rc != 0 and "redis_queue missing in common_site_config.json" in run.stderr
+    (bench.sites / "common_site_config.json").write_text(json.dumps({"redis_queue": "redis://q:6379", "bench_id": "b"}))
+    run = run_container(bench, {}, worker)
+    assert run.rc != 0 and "Queue should be one of short, default, long" in run.stderr, run.explain()
+    (bench.sites / "common_site_config.json").write_text(json.dumps(
+        {"redis_queue": "redis://q:6379", "bench_id": "b", "workers": {"reports": {"timeout": 5000}, "x": {}}}))
+    run = run_container(bench, {}, worker)
+    assert run.rc == 0, run.explain()
+    started = [c for c in run.calls if c["program"] == "bench-worker"]
+    assert started[0]["listens"] == ["b:long", "b:reports"]
+    assert started[0]["timeouts"] == {"long": 1500, "reports": 5000}
+    # A worker without --queue listens on every queue, a declared one without timeout at Frappe's 300 s.
+    run = run_container(bench, {}, {"workingDir": IMAGE_BENCH_DIR, "args": ["bench", "worker"]})
+    assert [c for c in run.calls if c["program"] == "bench-worker"][0]["timeouts"] == {
+        "short": 300, "default": 300, "long": 1500, "reports": 5000, "x": 300}

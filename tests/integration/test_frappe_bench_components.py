@@ -456,3 +456,80 @@ def test_a_new_queue_volume_size_is_refused_with_the_way_to_grow_it(kube, namesp
     # The size it has is accepted again.
     obj["spec"]["redisConfig"] = {"storageSize": "1024Mi"}
     assert reconcile(kube, tmp_path, obj).rc == 0
+
+
+def _set_nodes_unschedulable(kube, value):
+    for node in kube.core.list_node().items:
+        kube.core.patch_node(node.metadata.name, {"spec": {"unschedulable": value}})
+
+
+def test_an_unwritable_sites_volume_is_reported_in_the_status_with_what_to_do(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    """kwok completes every pod of a Job and writes no termination message; here the nodes take no
+    pod, and the test stands in for the kubelet of a node whose volume the frappe user cannot write."""
+    import sys
+    sys.path.insert(0, str(REPO / "tests" / "harness"))
+    from podscripts import ImageBench, run_container
+
+    obj = example_bench(namespace)
+    _set_nodes_unschedulable(kube, True)
+    try:
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(run=reconcile(kube, tmp_path, obj)), daemon=True)
+        thread.start()
+        pod = wait_until(lambda: (kube.core.list_namespaced_pod(
+            namespace, label_selector="app.kubernetes.io/component=config").items or [None])[0], 120,
+            "the configuration Job's pod")
+        # What the kubelet of such a node reports: the check's own words from
+        # /dev/termination-log, produced by running the rendered init container.
+        check = next(c for c in pod.spec.init_containers if c.name == "sites-check")
+        image = ImageBench(tmp_path / "image")
+        image.sites.chmod(0o555)
+        try:
+            container = kube.api.sanitize_for_serialization(check)
+            ran = run_container(image, {}, container, as_image_user=True)
+        finally:
+            image.sites.chmod(0o755)
+        assert ran.rc == 3, ran.explain()
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        terminated = {"exitCode": 3, "reason": "Error", "message": ran.stderr.strip(),
+                      "startedAt": now, "finishedAt": now}
+        kube.core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": {
+            "phase": "Failed",
+            "initContainerStatuses": [{"name": "sites-check", "image": check.image, "imageID": "", "ready": False,
+                                       "restartCount": 0, "state": {"terminated": terminated}}],
+            "containerStatuses": [{"name": "config", "image": pod.spec.containers[0].image, "imageID": "",
+                                   "ready": False, "restartCount": 0,
+                                   "state": {"waiting": {"reason": "PodInitializing"}}}]}})
+        thread.join(timeout=300)
+    finally:
+        _set_nodes_unschedulable(kube, False)
+    run = result["run"]
+    assert run.rc != 0, run.explain()
+    found = conditions(kube, namespace)
+    assert (found["ConfigReady"]["status"], found["ConfigReady"]["reason"]) == ("False", "JobFailed"), found
+    message = found["ConfigReady"]["message"]
+    assert "failed: sites-check: The sites volume is not writable by uid" in message, message
+    assert "spec.sitesVolume.fixPermissions: true" in message and "anonuid=1000" in message, message
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "ConfigJobFailed")
+    # The Job failed at once (podFailurePolicy), not after its retries; no process was started on that volume.
+    job = kube.batch.list_namespaced_job(namespace).items[0]
+    assert job.status.failed == 1 and any(c.type == "Failed" and c.reason == "PodFailurePolicy"
+                                          for c in job.status.conditions), job.status
+    assert bench_deployments(kube, namespace) == {}
+
+
+def test_the_root_chown_is_refused_in_a_namespace_that_enforces_restricted(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    kube.core.patch_namespace(namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}})
+    obj = example_bench(namespace)
+    obj["spec"]["sitesVolume"] = {"fixPermissions": True}
+    run = reconcile(kube, tmp_path, obj)
+    assert run.rc != 0, run.explain()
+    assert "pod-security.kubernetes.io/enforce=restricted" in run.failure_message, run.explain()
+    assert "Nothing was changed" in run.failure_message
+    ready = conditions(kube, namespace)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "Refused")
+    # Nothing of the bench was written.
+    assert kube.batch.list_namespaced_job(namespace).items == []
+    assert kube.apps.list_namespaced_stateful_set(namespace).items == []

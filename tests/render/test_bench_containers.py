@@ -49,6 +49,7 @@ def test_config_job_configures_an_empty_sites_volume(rendered, tmp_path):
         "redis_queue": "redis://:gen3rated@erp-redis-queue:6379",
         "redis_socketio": "redis://:gen3rated@erp-redis-queue:6379",
         "socketio_port": 9000,
+        "workers": {},  # the bench owns it: no queue declared, none there
     }
 
 
@@ -112,7 +113,8 @@ def test_every_frappe_container_starts_with_the_assets_linked(rendered, tmp_path
     assert programs["erp-gunicorn"] == ["start.sh"]
     assert programs["erp-nginx"] == ["nginx-entrypoint.sh"]
     assert programs["erp-socketio"] == ["node"]
-    assert programs["erp-worker-short"] == ["bench"]
+    # The worker got past Frappe's queue check (the stand-in's start_worker).
+    assert programs["erp-worker-short"] == ["bench", "bench-worker"]
 
 
 # -- 3. PodSecurity restricted without a runAsGroup that locks nginx out --------
@@ -219,3 +221,109 @@ def test_pods_of_a_read_write_once_volume_follow_each_other(tmp_path, mode):
                 "topologyKey": "kubernetes.io/hostname"}]}}
         else:
             assert label is None and affinity is None, o["metadata"]["name"]
+
+
+# -- 10. custom queues: declared to Frappe by the configuration Job ----------------
+
+REPORTS = {"queues": {"reports": {"timeout": 5000}},
+           "workerAutoscalingConfig": {"long": {"queues": ["long", "reports"]}}}
+
+
+def test_a_custom_queue_worker_starts_only_with_the_config_written(tmp_path):
+    objects = render(tmp_path / "render", bench(**REPORTS), keda=False)
+    image = ImageBench(tmp_path / "image")
+    worker = by_name(objects, "Deployment", "erp-worker-long")
+    container = pod_spec(worker)["containers"][0]
+    assert container["args"] == ["bench", "worker", "--queue", "long,reports"]
+    # A volume configured without the queue (any bench before it was declared):
+    # Frappe's validate_queue refuses it, the worker does not start.
+    (image.sites / "common_site_config.json").write_text(json.dumps(
+        {"redis_queue": "redis://:gen3rated@erp-redis-queue:6379", "bench_id": "erp-ns.erp"}))
+    run = run_container(image, worker, container, PASSWORD_SECRET)
+    assert run.rc != 0 and "Queue should be one of short, default, long" in run.stderr, run.explain()
+    # The bench's configuration Job declares it, with its timeout.
+    job = config_job(objects)
+    run = run_container(image, job, pod_spec(job)["containers"][0], PASSWORD_SECRET)
+    assert run.rc == 0, run.explain()
+    assert image.common_site_config["workers"] == {"reports": {"timeout": 5000}}
+    run = run_container(image, worker, container, PASSWORD_SECRET)
+    assert run.rc == 0, run.explain()
+    started = [c for c in run.calls if c["program"] == "bench-worker"][0]
+    assert started["listens"] == ["erp-ns.erp:long", "erp-ns.erp:reports"]
+    # One source: Frappe's timeout and the grace period a stopping worker gets.
+    assert pod_spec(worker)["terminationGracePeriodSeconds"] == started["timeouts"]["reports"] + 60
+
+
+def test_a_queue_taken_out_of_the_bench_is_taken_out_of_frappe(tmp_path):
+    image = ImageBench(tmp_path / "image")
+    hashes = []
+    for index, spec in enumerate((REPORTS, {})):
+        objects = render(tmp_path / str(index), bench(**spec), keda=False)
+        job = config_job(objects)
+        assert run_container(image, job, pod_spec(job)["containers"][0], PASSWORD_SECRET).rc == 0
+        hashes.append({o["metadata"]["name"]: o["spec"]["template"]["metadata"].get("annotations", {}).get(
+            "vyogo.tech/config-hash") for o in objects if o["kind"] == "Deployment"})
+    assert image.common_site_config["workers"] == {}
+    # Every process that caches Frappe's queue list (get_queues_timeout) rolls with the new configuration.
+    for name in ("erp-gunicorn", "erp-scheduler", "erp-worker-short", "erp-worker-long", "erp-worker-default"):
+        assert hashes[0][name] and hashes[0][name] != hashes[1][name], name
+
+
+def test_an_undeclared_queue_is_refused_before_anything_is_rendered(tmp_path):
+    from podscripts import RenderError
+    with pytest.raises(RenderError) as refused:
+        render(tmp_path, bench(workerAutoscalingConfig={"long": {"queues": ["long", "reports"]}}))
+    message = str(refused.value)
+    assert "spec.workerAutoscalingConfig.long.queues[1] ('reports')" in message
+    assert "spec.queues: {reports: {timeout: 1500}}" in message
+
+
+# -- 11. a sites volume the frappe user cannot write --------------------------------
+
+def test_config_job_stops_first_on_a_sites_volume_it_cannot_write(rendered, tmp_path):
+    image = ImageBench(tmp_path)
+    job = config_job(rendered[True])
+    pod = pod_spec(job)
+    # Started before the container that runs the image ENTRYPOINT, which itself
+    # writes into sites/ (frappe_docker's main-entrypoint.sh links sites/assets).
+    assert [c["name"] for c in pod["initContainers"]] == ["sites-check"]
+    check = pod["initContainers"][0]
+    assert check["command"][:2] == ["bash", "-c"] and "args" not in check
+    image.sites.chmod(0o555)  # owned by someone else, as NFS hands it over
+    try:
+        run = run_container(image, job, check, PASSWORD_SECRET, as_image_user=True)
+        # The image ENTRYPOINT fails there too, without a word of what to do.
+        bare = run_container(image, job, pod["containers"][0], PASSWORD_SECRET, as_image_user=True)
+    finally:
+        image.sites.chmod(0o755)
+    assert run.rc == 3, run.explain()
+    assert "The sites volume is not writable by uid" in run.stderr
+    assert "spec.sitesVolume.fixPermissions: true" in run.stderr and "anonuid=1000" in run.stderr
+    assert bare.rc != 0 and "Permission denied" in bare.stderr and "fixPermissions" not in bare.stderr
+    # A writable volume passes, leaving nothing behind.
+    run = run_container(image, job, check, PASSWORD_SECRET, as_image_user=True)
+    assert run.rc == 0 and sorted(p.name for p in image.sites.iterdir()) == [], run.explain()
+    # Exit 3 fails the Job at once, and the pod keeps the message for the bench status.
+    assert check["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert pod["containers"][0]["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert pod["restartPolicy"] == "Never"
+    assert job["spec"]["podFailurePolicy"]["rules"] == [
+        {"action": "FailJob", "onExitCodes": {"containerName": "sites-check", "operator": "In", "values": [3]}}]
+
+
+def test_the_root_chown_of_the_volume_is_opt_in(rendered, tmp_path):
+    assert [c["name"] for c in pod_spec(config_job(rendered[True]))["initContainers"]] == ["sites-check"]
+    objects = render(tmp_path, bench(sitesVolume={"fixPermissions": True}))
+    pod = pod_spec(config_job(objects))
+    init, check = pod["initContainers"]
+    assert (init["name"], check["name"]) == ("sites-ownership", "sites-check")
+    assert init["securityContext"]["runAsUser"] == 0 and init["securityContext"]["runAsNonRoot"] is False
+    assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER"]}
+    assert init["volumeMounts"] == [{"name": "sites", "mountPath": IMAGE_BENCH_DIR + "/sites"}]
+    assert "chown -R 1000:1000 sites" in init["args"][0]
+    # Only the configuration Job: every other pod stays restricted.
+    assert [o["metadata"]["name"] for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")
+            and "initContainers" in pod_spec(o)] == [config_job(objects)["metadata"]["name"]]
+    # The remedy the script gives now names what is left: the storage refusing root.
+    env = {e["name"]: e.get("value") for e in check["env"]}
+    assert "root_squash" in env["VOLUME_REMEDY"]

@@ -12,6 +12,9 @@
 #                                     optional credentials (from the bench's
 #                                     password Secret or the external Redis
 #                                     Secret; unset when there are none)
+#   FRAPPE_WORKERS                    Frappe's `workers` (spec.queues) as JSON
+# The init container sites-check (check-sites-volume.sh) has made sure the
+# volume is writable.
 set -euo pipefail
 
 # Frappe reads the installed apps from here.
@@ -59,3 +62,6 @@ bench set-config -g redis_cache "$redis_cache"
 bench set-config -g redis_queue "$redis_queue"
 bench set-config -g redis_socketio "$redis_queue"
 bench set-config -gp socketio_port "$SOCKETIO_PORT"
+# The bench owns `workers`: exactly the queues of spec.queues, each with its
+# timeout ({} when none), so Frappe's validate_queue accepts them.
+bench set-config -gp workers "$FRAPPE_WORKERS"

@@ -253,3 +253,30 @@ def test_without_sites_on_other_domains_nginx_routes_by_host_alone_and_the_map_i
     owned = {"name": "erp-nginx-routes", "ownerReferences": [{"controller": True, "uid": UID}]}
     p = plan(configmaps=[{"metadata": owned}])
     assert {"api_version": "v1", "kind": "ConfigMap", "name": "erp-nginx-routes"} in p["delete"]
+
+
+RESTRICTED = {"kind": "Namespace", "metadata": {"name": "erp-ns", "labels": {
+    "pod-security.kubernetes.io/enforce": "restricted"}}}
+
+
+def test_the_root_chown_of_the_volume_is_refused_where_the_namespace_enforces_restricted():
+    p = plan(bench(sitesVolume={"fixPermissions": True}), namespace=[RESTRICTED])
+    [error] = p["errors"]
+    assert "spec.sitesVolume.fixPermissions" in error and "pod-security.kubernetes.io/enforce=restricted" in error
+    assert "anonuid=1000" in error and "Nothing was changed" in error
+    # Nothing to render, so nothing is written.
+    assert "render" not in p
+    # Without the opt-in the namespace does not matter; under baseline the fix is allowed.
+    assert plan(bench(), namespace=[RESTRICTED])["errors"] == []
+    baseline = copy.deepcopy(RESTRICTED)
+    baseline["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "baseline"
+    fixed = plan(bench(sitesVolume={"fixPermissions": True}), namespace=[baseline])
+    assert fixed["errors"] == [] and fixed["volume"]["fix_permissions"] is True
+
+
+def test_queues_and_the_volume_fix_are_inputs_of_the_configuration_hash():
+    first = plan()["config"]["hash"]
+    queued = plan(bench(queues={"reports": {"timeout": 5000}}))
+    assert queued["config"]["hash"] != first and queued["config"]["workers"] == {"reports": {"timeout": 5000}}
+    assert plan(bench(sitesVolume={"fixPermissions": True}))["config"]["hash"] != first
+    assert any("spec.queues declares reports, which no worker consumes" in w for w in queued["warnings"])

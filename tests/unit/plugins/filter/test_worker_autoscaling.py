@@ -349,7 +349,8 @@ def test_grace_period_rejects_what_is_not_a_whole_number_of_seconds(value):
 
 
 def test_queues_override_and_keys():
-    spec = {'workerAutoscalingConfig': {'default': {'queues': ['default', 'reports.v2']}}}
+    spec = {'queues': {'reports.v2': {'timeout': 2400}},
+            'workerAutoscalingConfig': {'default': {'queues': ['default', 'reports.v2']}}}
     entry = resolve(spec, bench_id='b-1.x')['default']
     assert entry['queues'] == ['default', 'reports.v2']
     assert entry['rqQueues'] == ['b-1.x:default', 'b-1.x:reports.v2']
@@ -358,9 +359,45 @@ def test_queues_override_and_keys():
         {'queue': 'reports.v2', 'waiting': 'rq:queue:b-1.x:reports.v2',
          'started': 'rq:wip:b-1.x:reports.v2'},
     ]
-    # reports.v2 is not a Frappe default queue: the long timeout is assumed
-    assert entry['jobTimeout'] == 1500
-    assert any('queue reports.v2 is not a Frappe default queue' in w for w in entry['warnings'])
+    # The timeout the bench declares for Frappe sizes the grace period too.
+    assert entry['jobTimeout'] == 2400
+    assert entry['terminationGracePeriodSeconds'] == 2460
+
+
+def test_a_queue_frappe_would_refuse_is_refused_naming_the_fix():
+    spec = {'workerAutoscalingConfig': {'default': {'queues': ['default', 'reports.v2']}}}
+    message = raises(spec, match="spec.workerAutoscalingConfig.default.queues[1] ('reports.v2')")
+    assert "Queue should be one of short, default, long" in message
+    assert 'spec.queues: {reports.v2: {timeout: 1500}}' in message
+
+
+def test_declared_queues_are_frappes_workers_entry():
+    spec = {'queues': {'reports': {'timeout': '5000'}, 'mail': None, 'long': {'timeout': 3000}}}
+    assert wa.declared_queues(spec) == {
+        'long': {'timeout': 3000}, 'mail': {'timeout': 300}, 'reports': {'timeout': 5000}}
+    # get_queues_timeout: an entry may retime a built-in queue.
+    assert wa.queue_timeouts(spec) == {'short': 300, 'default': 300, 'long': 3000, 'mail': 300, 'reports': 5000}
+    assert resolve(dict(spec, frappeVersion='version-15'))['long']['terminationGracePeriodSeconds'] == 3060
+    assert wa.declared_queues({}) == {}
+
+
+@pytest.mark.parametrize('queues,match', [
+    (['reports'], 'spec.queues must be a mapping'),
+    ({'bad name': {}}, "queue name 'bad name' must match"),
+    ({'reports': {'timeout': 0}}, r'spec.queues.reports.timeout \(0\) must be >= 1'),
+    ({'reports': {'timeout': True}}, 'spec.queues.reports.timeout must be an integer'),
+    ({'reports': {'background_workers': 2}}, 'spec.queues.reports has unknown field'),
+])
+def test_declared_queues_refuse_bad_input(queues, match):
+    with pytest.raises(AnsibleFilterError, match=match):
+        wa.declared_queues({'queues': queues})
+
+
+def test_crd_queue_timeout_default_is_frappes(bench_spec_schema):
+    timeout = bench_spec_schema['properties']['queues']['additionalProperties']['properties']['timeout']
+    assert timeout['default'] == wa.DEFAULT_QUEUE_TIMEOUT and timeout['minimum'] == 1
+    rule = bench_spec_schema['properties']['queues']['x-kubernetes-validations'][0]['rule']
+    assert wa.NAME_PATTERN in rule
 
 
 def test_multiple_queues_use_the_longest_timeout():

@@ -10,43 +10,11 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_failure
 
 
 def _flag(value):
     return 'True' if value else 'False'
-
-
-# The end of a failed container's log the status keeps (the kubelet keeps at
-# most 80 lines / 2048 bytes of it as the termination message).
-FAILURE_TAIL_LINES = 15
-FAILURE_TAIL_CHARS = 1500
-
-
-def job_failure(pods):
-    """Why the site Job's last pod failed: its exit and the end of its log, or '' when no pod says.
-
-    The site Job's container has terminationMessagePolicy FallbackToLogsOnError,
-    so the kubelet puts the end of its log into the terminated state's message;
-    restartPolicy Never keeps the failed pods. The newest pod that says anything wins.
-    """
-    said = []
-    for pod in pods or []:
-        meta, status = pod.get('metadata') or {}, pod.get('status') or {}
-        for container in status.get('containerStatuses') or []:
-            for state in (container.get('state') or {}, container.get('lastState') or {}):
-                ended = state.get('terminated')
-                if ended and ended.get('exitCode'):
-                    said.append((ended.get('finishedAt') or meta.get('creationTimestamp') or '', meta.get('name', ''),
-                                 container.get('name', ''), ended))
-                    break
-    if not said:
-        return ''
-    _when, pod_name, container_name, ended = max(said, key=lambda s: s[0])
-    lines = [line for line in (ended.get('message') or '').strip().splitlines() if line.strip()]
-    tail = '\n'.join(lines[-FAILURE_TAIL_LINES:])[-FAILURE_TAIL_CHARS:]
-    return 'container %s of pod %s exited %s (%s)%s' % (
-        container_name, pod_name, ended.get('exitCode'), ended.get('reason') or 'Error',
-        '; its log ends with:\n%s' % tail if tail else '')
 
 
 def site_status(plan, site, pods=None):

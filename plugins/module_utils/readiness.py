@@ -93,3 +93,39 @@ SETTLED = {'Deployment': deployment_settled, 'StatefulSet': statefulset_settled}
 def rolling(objects):
     """Names of the Deployments and StatefulSets among `objects` whose rollout has not settled."""
     return [o['metadata']['name'] for o in objects or [] if o.get('kind') in SETTLED and not SETTLED[o['kind']](o)]
+
+
+# The end of a failed container's log a status keeps (the kubelet keeps at
+# most 80 lines / 2048 bytes of it as the termination message).
+FAILURE_TAIL_LINES = 15
+FAILURE_TAIL_CHARS = 1500
+
+
+def job_failure(pods):
+    """Why a Job's pods failed: the newest container that exited non-zero, its exit and the end of its message.
+
+    The kubelet writes a container's /dev/termination-log into its terminated
+    state's message, or with terminationMessagePolicy FallbackToLogsOnError
+    the end of its log when it failed without one; restartPolicy Never keeps
+    the failed pods. Init containers count as well: a failed one is why the
+    main container never ran. '' when no container failed.
+    """
+    said = []
+    for pod in pods or []:
+        meta, status = pod.get('metadata') or {}, pod.get('status') or {}
+        for kind in ('initContainerStatuses', 'containerStatuses'):
+            for container in status.get(kind) or []:
+                for state in (container.get('state') or {}, container.get('lastState') or {}):
+                    ended = state.get('terminated')
+                    if ended and ended.get('exitCode'):
+                        said.append((ended.get('finishedAt') or meta.get('creationTimestamp') or '',
+                                     meta.get('name', ''), container.get('name', ''), ended))
+                        break
+    if not said:
+        return ''
+    _when, pod_name, container_name, ended = max(said, key=lambda s: s[0])
+    lines = [line for line in (ended.get('message') or '').strip().splitlines() if line.strip()]
+    tail = '\n'.join(lines[-FAILURE_TAIL_LINES:])[-FAILURE_TAIL_CHARS:]
+    return 'container %s of pod %s exited %s (%s)%s' % (
+        container_name, pod_name, ended.get('exitCode'), ended.get('reason') or 'Error',
+        '; its log ends with:\n%s' % tail if tail else '')

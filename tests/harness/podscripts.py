@@ -71,6 +71,7 @@ class StartError(Exception):
 
 def render(tmp_path, *objects, keda=True, extra_vars=None):
     """Objects that playbooks/render.yml writes for a manifest of `objects` (no cluster)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     manifest = tmp_path / "manifest.yaml"
     manifest.write_text(yaml.safe_dump_all(objects))
     out = tmp_path / "rendered"

@@ -509,7 +509,8 @@ def test_an_unwritable_sites_volume_is_reported_in_the_status_with_what_to_do(
     found = conditions(kube, namespace)
     assert (found["ConfigReady"]["status"], found["ConfigReady"]["reason"]) == ("False", "JobFailed"), found
     message = found["ConfigReady"]["message"]
-    assert "failed: sites-check: The sites volume is not writable by uid" in message, message
+    assert "failed: container sites-check of pod" in message and "exited 3" in message, message
+    assert "its log ends with:\nThe sites volume is not writable by uid" in message, message
     assert "spec.sitesVolume.fixPermissions: true" in message and "anonuid=1000" in message, message
     assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "ConfigJobFailed")
     # The Job failed at once (podFailurePolicy), not after its retries; no process was started on that volume.

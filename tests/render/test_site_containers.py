@@ -366,13 +366,6 @@ def host_name_env(job):
     return next(e["value"] for e in pod_spec(job)["containers"][0]["env"] if e["name"] == "HOST_NAME")
 
 
-def existing_site(image, name, **config):
-    """A complete site an earlier site Job left on the volume."""
-    (image.sites / name).mkdir(parents=True)
-    config = dict({"db_name": "_x", "db_password": "pw", "db_type": "mariadb"}, **config)
-    (image.sites / name / "site_config.json").write_text(json.dumps(config, indent=1, sort_keys=True))
-
-
 def site_config(image, name):
     return json.loads((image.sites / name / "site_config.json").read_text())
 
@@ -383,29 +376,48 @@ def test_the_site_job_gets_the_public_url_of_the_site_as_host_name(tls_rendered)
     assert host_name_env(site_job(tls_rendered, "plain.example.com")) == ""
 
 
-def test_a_site_served_with_tls_on_its_own_name_links_over_https(tls_rendered, tmp_path):
-    image = ImageBench(tmp_path)
-    job = site_job(tls_rendered, "secure.example.com")
-    run = run_container(image, job, pod_spec(job)["containers"][0], TLS_SECRETS)
+def created_site(image, job, server, name):
+    """A complete site, made by its site Job on the real server, with the host_name it had then."""
+    db_name = env_value(job, "DB_NAME")
+    operator_made_database(server, db_name, password="pw")
+    run = run_site_job(image, job, secrets=TLS_SECRETS)
     assert run.rc == 0 and len(new_site_calls(run)) == 1, run.explain()
-    assert site_config(image, "secure.example.com")["host_name"] == "https://secure.example.com"
+    assert installed_apps(server, db_name) == ["frappe", "erpnext"]
+    return site_config(image, name)
 
 
-def test_tls_turned_off_on_its_own_name_removes_the_host_name(tls_rendered, tmp_path):
-    image = ImageBench(tmp_path)
-    existing_site(image, "plain.example.com", host_name="https://plain.example.com", encryption_key="k")
-    job = site_job(tls_rendered, "plain.example.com")
-    run = run_container(image, job, pod_spec(job)["containers"][0], TLS_SECRETS)
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_a_site_served_with_tls_on_its_own_name_links_over_https(tls_rendered, tmp_path, mariadb_server, redis_pair):
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(tls_rendered, "secure.example.com"), mariadb_server)
+    assert created_site(image, job, mariadb_server, "secure.example.com")["host_name"] == "https://secure.example.com"
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_tls_turned_off_on_its_own_name_removes_the_host_name(tls_rendered, tmp_path, mariadb_server, redis_pair):
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(tls_rendered, "plain.example.com"), mariadb_server)
+    # The site was served with TLS before: its Job then set https://plain.example.com.
+    before = created_site(image, with_env(job, HOST_NAME="https://plain.example.com"), mariadb_server,
+                          "plain.example.com")
+    assert before["host_name"] == "https://plain.example.com"
+    run = run_site_job(image, job, secrets=TLS_SECRETS)
     assert run.rc == 0 and new_site_calls(run) == [], run.explain()
     config = site_config(image, "plain.example.com")
     # Links fall back to http://plain.example.com; nothing else of the site's configuration changes.
-    assert "host_name" not in config and config["encryption_key"] == "k" and config["db_name"] == "_x"
+    assert "host_name" not in config and config == {k: v for k, v in before.items() if k != "host_name"}
 
 
-def test_a_new_domain_corrects_the_host_name_of_an_existing_site(tls_rendered, tmp_path):
-    image = ImageBench(tmp_path)
-    existing_site(image, "moved.example.com", host_name="http://old.acme.test")
-    job = site_job(tls_rendered, "moved.example.com")
-    run = run_container(image, job, pod_spec(job)["containers"][0], TLS_SECRETS)
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_a_new_domain_corrects_the_host_name_of_an_existing_site(tls_rendered, tmp_path, mariadb_server, redis_pair):
+    image = configured_bench(tmp_path, redis_pair)
+    job = on_server(site_job(tls_rendered, "moved.example.com"), mariadb_server)
+    # Served on another domain, without TLS, before.
+    before = created_site(image, with_env(job, HOST_NAME="http://old.acme.test"), mariadb_server, "moved.example.com")
+    assert before["host_name"] == "http://old.acme.test"
+    run = run_site_job(image, job, secrets=TLS_SECRETS)
     assert run.rc == 0 and new_site_calls(run) == [], run.explain()
     assert site_config(image, "moved.example.com")["host_name"] == "https://moved.acme.test"

@@ -285,7 +285,7 @@ def _workers(plan, bench, live, settings, apply):
         plan['warnings'].append('FrappeBench %s/%s: %s' % (plan['namespace'], plan['name'], '; '.join(warnings)))
 
 
-def _config(plan, settings, config_script, live):
+def _config(plan, settings, config_script, live, assets_script=''):
     inputs = {
         'bench_id': plan['id'],
         'redis': plan['redis']['endpoints'],
@@ -294,6 +294,7 @@ def _config(plan, settings, config_script, live):
         'image': plan['image'],
         'socketio_port': SOCKETIO_PORT,
         'script': config_script,
+        'assets_script': assets_script,
     }
     # The same bytes as Ansible's to_json | hash('sha256'): names stay what they were.
     digest = hashlib.sha256(json.dumps(inputs).encode('utf-8')).hexdigest()[:10]
@@ -302,7 +303,8 @@ def _config(plan, settings, config_script, live):
         c.get('type') == 'Complete' and c.get('status') == 'True'
         for j in live.get('jobs') or [] if j['metadata']['name'] == job
         for c in (j.get('status') or {}).get('conditions') or [])
-    plan['config'] = {'script': config_script, 'hash': digest, 'job': job, 'done': done}
+    plan['config'] = {'script': config_script, 'assets_script': assets_script, 'hash': digest, 'job': job,
+                      'done': done}
 
 
 def _render_plan(plan):
@@ -363,7 +365,7 @@ def _deletions(plan, live, uid):
     return controlled_unwanted(live, PRUNABLE, wanted, uid)
 
 
-def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
+def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', assets_script=''):
     """The whole reconcile plan of one bench; see bench_plan.yml."""
     check_plan_input('bench_plan', 'FrappeBench', bench, mode, settings, 'frappe_bench_settings')
     live = live or {}
@@ -417,7 +419,7 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script=''):
             nginx['env'] = [dict(e, value='$frappe_site_name') if e['name'] == 'FRAPPE_SITE_NAME_HEADER' else e
                             for e in nginx['env']]
             nginx['routes'] = plan['routes']
-        _config(plan, settings, config_script, live)
+        _config(plan, settings, config_script, live, assets_script)
         plan['sites'] = _storage(plan, bench, live, settings, apply)
     except AnsibleFilterError as exc:
         plan['errors'].append(str(exc))

@@ -55,8 +55,10 @@ keys, passwords with URL delimiters).
 """
 
 import contextlib
+import grp
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -431,10 +433,13 @@ def nginx_get(sites_root, paths, workdir):
     temp = "".join("    %s_temp_path %s;\n" % (kind, workdir / kind)
                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (workdir / "nginx.conf").write_text(
-        "daemon off;\npid %(work)s/nginx.pid;\nerror_log %(work)s/error.log;\nevents {}\nhttp {\n%(temp)s"
+        # Workers as this user (a master run by root would switch them to nobody).
+        "daemon off;\nuser %(user)s %(group)s;\npid %(work)s/nginx.pid;\nerror_log %(work)s/error.log;\n"
+        "events {}\nhttp {\n%(temp)s"
         "    access_log off;\n    server {\n        listen 127.0.0.1:%(port)d;\n        root %(root)s;\n"
         "        location /assets {\n            try_files $uri =404;\n        }\n    }\n}\n"
-        % {"work": workdir, "temp": temp, "port": port, "root": sites_root})
+        % {"work": workdir, "temp": temp, "port": port, "root": sites_root,
+           "user": pwd.getpwuid(os.geteuid()).pw_name, "group": grp.getgrgid(os.getegid()).gr_name})
     server = subprocess.Popen(["nginx", "-p", str(workdir), "-e", str(workdir / "error.log"),
                                "-c", str(workdir / "nginx.conf")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

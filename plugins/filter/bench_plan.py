@@ -326,7 +326,7 @@ def _workers(plan, bench, live, settings, apply):
         plan['warnings'].append('FrappeBench %s/%s: %s' % (plan['namespace'], plan['name'], '; '.join(warnings)))
 
 
-def _config(plan, settings, config_script, live):
+def _config(plan, settings, config_script, live, assets_script=''):
     # A Job's pod template cannot change: new resources are a new Job.
     resources = job_resources(plan['spec'], 'maintenance')
     inputs = {
@@ -342,6 +342,7 @@ def _config(plan, settings, config_script, live):
         'volume': plan['volume'],
         'script': config_script,
         'resources': resources,
+        'assets_script': assets_script,
     }
     # The same bytes as Ansible's to_json | hash('sha256'): names stay what they were.
     digest = hashlib.sha256(json.dumps(inputs).encode('utf-8')).hexdigest()[:10]
@@ -350,8 +351,8 @@ def _config(plan, settings, config_script, live):
         c.get('type') == 'Complete' and c.get('status') == 'True'
         for j in live.get('jobs') or [] if j['metadata']['name'] == job
         for c in (j.get('status') or {}).get('conditions') or [])
-    plan['config'] = {'script': config_script, 'hash': digest, 'job': job, 'done': done, 'resources': resources,
-                      'workers': inputs['workers']}
+    plan['config'] = {'script': config_script, 'assets_script': assets_script, 'hash': digest, 'job': job,
+                      'done': done, 'resources': resources, 'workers': inputs['workers']}
 
 
 def _render_plan(plan):
@@ -412,7 +413,8 @@ def _deletions(plan, live, uid):
     return controlled_unwanted(live, PRUNABLE, wanted, uid)
 
 
-def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', volume_check_script=''):
+def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', volume_check_script='',
+               assets_script=''):
     """The whole reconcile plan of one bench; see bench_plan.yml."""
     check_plan_input('bench_plan', 'FrappeBench', bench, mode, settings, 'frappe_bench_settings')
     live = live or {}
@@ -467,7 +469,7 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
                             for e in nginx['env']]
             nginx['routes'] = plan['routes']
         plan['volume'] = _volume_fix(plan, bench, live, settings, apply, volume_check_script)
-        _config(plan, settings, config_script, live)
+        _config(plan, settings, config_script, live, assets_script)
         plan['sites'] = _storage(plan, bench, live, settings, apply)
     except AnsibleFilterError as exc:
         plan['errors'].append(str(exc))

@@ -5,20 +5,29 @@ what a pod's command would do. This harness does, for the shell side of it:
 
 * ``render(tmp_path, *objects)`` renders manifests with ``playbooks/render.yml``
   (no cluster) and returns the objects the role would apply.
-* ``ImageBench(root)`` lays out a directory like the bench of a frappe_docker
-  production image (``images/production/Containerfile``): ``apps/frappe``,
-  ``apps/erpnext``, the built assets in ``assets/`` outside ``sites/``, an
-  empty ``sites/`` (a new PersistentVolumeClaim), ``logs/``; and a ``bin/``
+* ``ImageBench(root, generation="current", runtime="containerd")`` lays out
+  a directory like the bench of a frappe_docker production image
+  (``images/production/Containerfile``) of one generation (``GENERATIONS``):
+  ``apps/frappe``, ``apps/erpnext``, the built assets (``assets.json``,
+  ``assets-rtl.json`` and a link per app to ``apps/<app>/<app>/public``, as
+  Frappe's ``bench build`` makes them), an empty ``sites/`` (a new
+  PersistentVolumeClaim), ``logs/``; what the image itself holds at
+  ``sites/`` (hidden by a mounted volume) in ``image-sites/``; and a ``bin/``
   of stand-ins for what the image provides:
 
-  - ``entrypoint.sh``, the image ENTRYPOINT (frappe_docker
-    ``resources/core/main-entrypoint.sh``): umask 0002, ``sites/assets``
-    linked to the built assets, then ``exec "$@"``;
+  - ``entrypoint.sh``, the image ENTRYPOINT of the current generation
+    (frappe_docker ``resources/core/main-entrypoint.sh``): ``sites/assets``
+    replaced by a link to the built assets, then ``exec "$@"``; older
+    generations have no ENTRYPOINT;
   - ``mariadb``, the image's MariaDB client: records its call and answers a
     query with ``HARNESS_MARIADB_ANSWER`` (default ``0``), or runs the real
     client of this machine with ``HARNESS_MARIADB_REAL=1``;
-  - ``start.sh``, the image CMD (gunicorn), ``nginx-entrypoint.sh``, ``node``:
-    record that they ran and with which environment, then exit;
+  - ``start.sh``, the image CMD of the current generation, and
+    ``env/bin/gunicorn``, the CMD of older ones: record that they ran, and
+    what Frappe would read as the bundle map in the directory gunicorn runs
+    in (``--chdir=sites``: ``get_assets_json``), then exit;
+  - ``nginx-entrypoint.sh``, ``node``: record that they ran and with which
+    environment, then exit;
   - ``bench``: records its arguments and reproduces what matters of Frappe's
     ``bench [--site S] set-config`` (frappe/commands/utils.py ``set_config``,
     frappe/installer.py ``update_site_config``): it must run in the bench
@@ -40,29 +49,92 @@ what a pod's command would do. This harness does, for the shell side of it:
   reference left as it is, Secret keys looked up, a missing optional key
   leaves the variable unset, a missing required key fails the start). The
   image's bench path ``/home/frappe/frappe-bench`` is mapped onto the
-  harness directory.
+  harness directory; the sites volume (``volumeMounts`` named ``sites``; a
+  container without ``volumeMounts`` has it at ``sites/``) is ``sites/``,
+  wherever the container mounts it. A container that mounts it elsewhere sees
+  the image's own ``sites/``. Image VOLUMEs under a mounted volume follow the
+  runtime (``container_view``). ``run_pod`` runs the init containers first.
 
 It is not the real image: it proves that the scripts do what the docs claim
 on the inputs that broke them before (an empty volume, Secrets without some
 keys, passwords with URL delimiters).
 """
 
+import contextlib
+import grp
 import json
 import os
+import pwd
 import re
+import shutil
+import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_BENCH_DIR = "/home/frappe/frappe-bench"
+IMAGE_SITES_DIR = IMAGE_BENCH_DIR + "/sites"
 IMAGE_ENTRYPOINT = ["entrypoint.sh"]
 IMAGE_CMD = ["start.sh"]
 APPS = ("frappe", "erpnext")
+
+# The layouts of frappe_docker's images/production/Containerfile through its
+# history (frappe/frappe_docker, git log of that file). An image tag is built
+# from the repository as it was when that tag was the newest release (the
+# stable build runs on every release and rebuilds the newest tag on every push
+# to images/production; the tags it built are recorded in example.env, e.g.
+# v15.45.0 on 2024-12-04), so the tag's date decides its layout.
+GENERATIONS = {
+    # Before 2026-04-20: no ENTRYPOINT (python:3.11-slim has none), CMD runs
+    # gunicorn, the assets `bench build` made stay in sites/assets, and
+    # VOLUME declares sites, sites/assets and logs. The tag the examples pin.
+    "v15.45.0": {
+        "entrypoint": [],
+        "cmd": [IMAGE_BENCH_DIR + "/env/bin/gunicorn", "--chdir=" + IMAGE_SITES_DIR, "--bind=0.0.0.0:8000",
+                "--threads=4", "--workers=2", "--worker-class=gthread", "--worker-tmp-dir=/dev/shm",
+                "--timeout=120", "--preload", "frappe.app:application"],
+        "volumes": (IMAGE_SITES_DIR, IMAGE_SITES_DIR + "/assets", IMAGE_BENCH_DIR + "/logs"),
+        "baked_assets": False,
+    },
+    # 2026-04-20 (frappe_docker #1879) to 2026-04-30: the nested sites/assets
+    # VOLUME removed, nothing else yet: the assets are in sites/ of the image.
+    "2026-04-20": {
+        "entrypoint": [],
+        "cmd": [IMAGE_BENCH_DIR + "/env/bin/gunicorn", "--chdir=" + IMAGE_SITES_DIR, "--bind=0.0.0.0:8000",
+                "--threads=4", "--workers=2", "--worker-class=gthread", "--worker-tmp-dir=/dev/shm",
+                "--timeout=120", "--preload", "frappe.app:application"],
+        "volumes": (IMAGE_SITES_DIR, IMAGE_BENCH_DIR + "/logs"),
+        "baked_assets": False,
+    },
+    # Since 2026-04-30 (frappe_docker #1894, "link assets at container init"):
+    # `cp -r sites/assets assets && rm -rf sites/assets` at build time, the
+    # ENTRYPOINT main-entrypoint.sh links sites/assets to them in every
+    # container, CMD start.sh (gunicorn).
+    "current": {
+        "entrypoint": IMAGE_ENTRYPOINT,
+        "cmd": IMAGE_CMD,
+        "volumes": (IMAGE_SITES_DIR, IMAGE_BENCH_DIR + "/logs"),
+        "baked_assets": True,
+    },
+}
+
+# What a container runtime does with an image VOLUME that no mount of the pod
+# covers. containerd's CRI plugin mounts a new directory there with the
+# image's files copied in (internal/cri: volumeMounts skips only a path the
+# kubelet mounts, WithVolumes copies the existing contents up); CRI-O's
+# default `image_volumes = "mkdir"` only creates the directory in the
+# container's root file system (server/container_create.go addImageVolumes),
+# which a volume mounted above it hides.
+RUNTIMES = ("containerd", "cri-o")
 
 
 class StartError(Exception):
@@ -142,27 +214,64 @@ def resolve_env(container, secrets, config_maps=None):
 
 
 class ImageBench:
-    """A directory laid out like the bench of a frappe_docker production image."""
+    """A directory laid out like the bench of a frappe_docker production image of one generation."""
 
-    def __init__(self, root):
+    def __init__(self, root, generation="current", runtime="containerd"):
+        if generation not in GENERATIONS:
+            raise ValueError("generation %r: one of %s" % (generation, ", ".join(GENERATIONS)))
+        if runtime not in RUNTIMES:
+            raise ValueError("runtime %r: one of %s" % (runtime, ", ".join(RUNTIMES)))
+        self.generation = generation
+        self.image = GENERATIONS[generation]
+        self.runtime = runtime
         self.root = Path(root)
         self.bench = self.root / "frappe-bench"
+        self.image_sites = self.root / "image-sites"
         self.bin = self.root / "bin"
         self.log = self.root / "calls.jsonl"
+        # A bundle of this generation: the hash part of its name differs per image.
+        self.bundle = ("frappe-web.bundle.js", "/assets/frappe/dist/js/frappe-web.bundle.%s.js"
+                       % re.sub(r"[^A-Za-z0-9]", "", generation).upper())
         for app in APPS:
-            (self.bench / "apps" / app / app).mkdir(parents=True, exist_ok=True)
+            (self.bench / "apps" / app / app / "public").mkdir(parents=True, exist_ok=True)
         (self.bench / "apps" / "frappe" / "socketio.js").write_text("// socket.io server\n")
-        (self.bench / "assets" / "frappe" / "dist").mkdir(parents=True, exist_ok=True)
+        bundle_file = self.bench / "apps" / "frappe" / "frappe" / "public" / self.bundle[1][len("/assets/frappe/"):]
+        bundle_file.parent.mkdir(parents=True, exist_ok=True)
+        bundle_file.write_text("// %s\n" % self.bundle[0])
+        # The image's own sites/, which a mounted volume hides (frappe_docker's
+        # builder writes {} into common_site_config.json; `bench init` apps.txt).
+        self.image_sites.mkdir(exist_ok=True)
+        (self.image_sites / "common_site_config.json").write_text("{}")
+        (self.image_sites / "apps.txt").write_text("\n".join(APPS) + "\n")
+        self._build_assets(self.bench / "assets" if self.image["baked_assets"] else self.image_sites / "assets")
         (self.bench / "sites").mkdir(exist_ok=True)
         (self.bench / "logs").mkdir(exist_ok=True)
         self.bin.mkdir(exist_ok=True)
         for name, text in _STAND_INS.items():
-            path = self.bin / name
-            path.write_text(text.replace("@PYTHON@", sys.executable))
-            path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            self._install(self.bin / name, text)
+        if self.image["cmd"][0].startswith(IMAGE_BENCH_DIR):
+            self._install(Path(self.map_path(self.image["cmd"][0])), _GUNICORN)
+
+    def _build_assets(self, assets):
+        """What Frappe's `bench build` leaves in sites/assets (frappe/build.py
+        make_asset_dirs: a link per app to the absolute path of its public/
+        folder; the esbuild step writes assets.json and assets-rtl.json beside
+        them and the bundles into public/dist through that link)."""
+        assets.mkdir(parents=True, exist_ok=True)
+        for app in APPS:
+            (assets / app).symlink_to(self.bench / "apps" / app / app / "public")
+        (assets / "assets.json").write_text(json.dumps({self.bundle[0]: self.bundle[1]}))
+        (assets / "assets-rtl.json").write_text(json.dumps({}))
+
+    @staticmethod
+    def _install(path, text):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.replace("@PYTHON@", sys.executable))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
     @property
     def sites(self):
+        """The sites volume."""
         return self.bench / "sites"
 
     @property
@@ -176,8 +285,80 @@ class ImageBench:
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
-    def map_path(self, value):
-        return value.replace(IMAGE_BENCH_DIR, str(self.bench))
+    def map_path(self, value, mapping=None):
+        """`value` with image paths replaced by harness paths (`mapping`: from container_view)."""
+        mapping = mapping or {IMAGE_BENCH_DIR: str(self.bench)}
+        for image_path in sorted(mapping, key=len, reverse=True):
+            value = value.replace(image_path, mapping[image_path])
+        return value
+
+
+class HarnessError(Exception):
+    """A container did what a real one cannot, or a real program here failed."""
+
+
+def sites_mount_paths(container):
+    """Where the container mounts the sites volume; without volumeMounts, at sites/."""
+    if "volumeMounts" not in container:
+        return [IMAGE_SITES_DIR]
+    return [m["mountPath"].rstrip("/") for m in container["volumeMounts"] if m["name"] == "sites"]
+
+
+@contextlib.contextmanager
+def container_view(bench, container):
+    """The file system `container` sees, for the length of the block: {image path: harness path}.
+
+    The sites volume mounted at sites/: the harness bench, whose sites/ is the
+    volume; an image VOLUME below it is, under containerd, a copy of the
+    image's files mounted over the volume's own entry (hidden, and given back
+    after; runc leaves the mount point it made on the volume), under CRI-O
+    nothing (the volume's own entry shows). The volume mounted elsewhere, or
+    not at all: sites/ is the image's own, a copy that goes with the container
+    (under containerd a copied-up VOLUME, under CRI-O the root file system).
+    """
+    mounts = sites_mount_paths(container)
+    mapping = {m: str(bench.sites) for m in mounts if m != IMAGE_SITES_DIR}
+    with contextlib.ExitStack() as stack:
+        if IMAGE_SITES_DIR in mounts:
+            mapping[IMAGE_BENCH_DIR] = str(bench.bench)
+            for volume in bench.image["volumes"]:
+                below = volume.startswith(IMAGE_SITES_DIR + "/") and volume not in mounts
+                if below and bench.runtime == "containerd":
+                    stack.enter_context(_copied_up(bench, volume[len(IMAGE_SITES_DIR) + 1:]))
+        else:
+            views = bench.root / "views"
+            views.mkdir(exist_ok=True)
+            view = Path(tempfile.mkdtemp(dir=str(views))) / "frappe-bench"
+            view.mkdir()
+            stack.callback(shutil.rmtree, str(view.parent))
+            for entry in bench.bench.iterdir():
+                if entry.name != "sites":
+                    (view / entry.name).symlink_to(entry)
+            shutil.copytree(str(bench.image_sites), str(view / "sites"), symlinks=True)
+            mapping[IMAGE_BENCH_DIR] = str(view)
+        yield mapping
+
+
+@contextlib.contextmanager
+def _copied_up(bench, relative):
+    """containerd's mount of an image VOLUME at sites/<relative>, over the sites volume."""
+    target = bench.sites / relative
+    hidden = None
+    if os.path.lexists(str(target)):
+        hidden = target.with_name(".harness-hidden-" + target.name)
+        os.rename(str(target), str(hidden))
+    shutil.copytree(str(bench.image_sites / relative), str(target), symlinks=True)
+    try:
+        yield
+    finally:
+        if os.path.islink(str(target)) or not target.is_dir():
+            raise HarnessError("the container removed or replaced the mount point %s (EBUSY in a container)"
+                               % target)
+        shutil.rmtree(str(target))
+        if hidden is not None:
+            os.rename(str(hidden), str(target))
+        else:
+            target.mkdir()  # the mount point runc made stays on the volume
 
 
 class ContainerRun:
@@ -191,13 +372,14 @@ class ContainerRun:
         return "rc=%s\nstdout:\n%s\nstderr:\n%s" % (self.rc, self.stdout[-3000:], self.stderr[-3000:])
 
 
-def argv(container):
+def argv(container, image=None):
     """What the container runtime executes: command replaces ENTRYPOINT, args replace CMD."""
-    entrypoint = container.get("command") or IMAGE_ENTRYPOINT
+    image = image or GENERATIONS["current"]
+    entrypoint = container.get("command") or image["entrypoint"]
     if "args" in container:
         cmd = container["args"]
     else:
-        cmd = [] if container.get("command") else IMAGE_CMD
+        cmd = [] if container.get("command") else image["cmd"]
     return list(entrypoint) + list(cmd)
 
 
@@ -206,32 +388,101 @@ def argv(container):
 ROOT_OVERRIDES = "-dac_override,-dac_read_search,-fowner"
 
 
-def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=None, as_image_user=False):
+def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=None, during=None,
+                  as_image_user=False):
     """Run `container` of `obj` in `bench` (an ImageBench) as the kubelet would start it.
 
+    `during(mapping)`, if given, is called once the process has exited, with
+    its file system (container_view) still in place: to look at it or serve it.
     as_image_user: file permissions bind the process as they bind the image's
     frappe user (a harness running as root runs it without the capabilities
     that override them).
     """
     env = resolve_env(container, secrets or {})
-    proc_env = {bench.map_path(k): bench.map_path(v) for k, v in env.items()}
-    proc_env.update({
-        "PATH": "%s:/usr/bin:/bin" % bench.bin,
-        "HOME": str(bench.root),
-        "HARNESS_LOG": str(bench.log),
-        "HARNESS_BENCH": str(bench.bench),
-        "LANG": "C.UTF-8",
-    })
-    # Settings of the stand-ins (HARNESS_MARIADB_ANSWER, HARNESS_MARIADB_REAL).
-    proc_env.update(harness_env or {})
-    before = len(bench.calls())
-    command = [expand(bench.map_path(a), env) for a in argv(container)]
-    if as_image_user and os.geteuid() == 0:
-        command = ["setpriv", "--bounding-set", ROOT_OVERRIDES, "--"] + command
-    cwd = bench.map_path(container.get("workingDir", str(bench.root)))
-    proc = subprocess.run(command, cwd=cwd, env=proc_env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    return ContainerRun(proc, bench.calls()[before:])
+    with container_view(bench, container) as mapping:
+        proc_env = {bench.map_path(k, mapping): bench.map_path(v, mapping) for k, v in env.items()}
+        proc_env.update({
+            "PATH": "%s:/usr/bin:/bin" % bench.bin,
+            "HOME": str(bench.root),
+            "HARNESS_LOG": str(bench.log),
+            "HARNESS_BENCH": mapping[IMAGE_BENCH_DIR],
+            "LANG": "C.UTF-8",
+        })
+        # Settings of the stand-ins (HARNESS_MARIADB_ANSWER, HARNESS_MARIADB_REAL).
+        proc_env.update(harness_env or {})
+        before = len(bench.calls())
+        command = [expand(bench.map_path(a, mapping), env) for a in argv(container, bench.image)]
+        if as_image_user and os.geteuid() == 0:
+            command = ["setpriv", "--bounding-set", ROOT_OVERRIDES, "--"] + command
+        cwd = bench.map_path(container.get("workingDir", str(bench.root)), mapping)
+        proc = subprocess.run(command, cwd=cwd, env=proc_env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        run = ContainerRun(proc, bench.calls()[before:])
+        if during is not None:
+            during(mapping)
+    return run
+
+
+def run_pod(bench, obj, secrets=None, container=None, **kwargs):
+    """The kubelet's order: every init container to completion, in turn, then `container`
+    (a name; the first container by default). Returns {name: ContainerRun}; stops after an
+    init container that fails, as the pod would not go on."""
+    spec = pod_spec(obj)
+    runs = {}
+    for init in spec.get("initContainers", []):
+        runs[init["name"]] = run_container(bench, obj, init, secrets)
+        if runs[init["name"]].rc != 0:
+            return runs
+    main = next(c for c in spec["containers"] if container in (None, c["name"]))
+    runs[main["name"]] = run_container(bench, obj, main, secrets, **kwargs)
+    return runs
+
+
+def nginx_get(sites_root, paths, workdir):
+    """GET each of `paths` from the real nginx of this machine serving `sites_root` with the
+    directives frappe_docker's resources/core/nginx/nginx-template.conf has for assets
+    (`root /home/frappe/frappe-bench/sites;`, `location /assets { try_files $uri =404; }`).
+    Returns {path: (status, body)}."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    temp = "".join("    %s_temp_path %s;\n" % (kind, workdir / kind)
+                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (workdir / "nginx.conf").write_text(
+        # Workers as this user (a master run by root would switch them to nobody).
+        "daemon off;\nuser %(user)s %(group)s;\npid %(work)s/nginx.pid;\nerror_log %(work)s/error.log;\n"
+        "events {}\nhttp {\n%(temp)s"
+        "    access_log off;\n    server {\n        listen 127.0.0.1:%(port)d;\n        root %(root)s;\n"
+        "        location /assets {\n            try_files $uri =404;\n        }\n    }\n}\n"
+        % {"work": workdir, "temp": temp, "port": port, "root": sites_root,
+           "user": pwd.getpwuid(os.geteuid()).pw_name, "group": grp.getgrgid(os.getegid()).gr_name})
+    server = subprocess.Popen(["nginx", "-p", str(workdir), "-e", str(workdir / "error.log"),
+                               "-c", str(workdir / "nginx.conf")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise HarnessError("nginx did not start: %s" % (workdir / "error.log").read_text()
+                                       if (workdir / "error.log").exists() else "nginx did not start")
+                time.sleep(0.05)
+        answers = {}
+        for path in paths:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as response:
+                    answers[path] = (response.status, response.read().decode())
+            except urllib.error.HTTPError as exc:
+                answers[path] = (exc.code, "")
+        return answers
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 _RECORD = textwrap.dedent('''\
@@ -534,6 +785,38 @@ _WORKER = textwrap.dedent('''\
                timeouts=dict((q, timeouts[q]) for q in queues))
     ''')
 
+# What Frappe reads as the bundle map (frappe/frappe version-15,
+# frappe/utils/__init__.py get_assets_json): frappe.read_file("assets/assets.json")
+# relative to the working directory (gunicorn --chdir=sites; None when the
+# file is missing), merged with assets-rtl.json when that one exists.
+# bundled_asset (frappe/utils/jinja_globals.py) calls .get on the result, so
+# without the file every page that includes a bundle fails.
+_FRAPPE_ASSETS = textwrap.dedent('''\
+    def read_file(path):
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read()
+        return None
+    def get_assets_json():
+        text = read_file("assets/assets.json")
+        assets = json.loads(text) if text is not None else None
+        rtl = read_file("assets/assets-rtl.json")
+        if rtl:
+            if assets is None:
+                return "AttributeError: 'NoneType' object has no attribute 'update'"
+            assets.update(json.loads(rtl))
+        return assets
+    ''')
+
+# The gunicorn of the bench's virtualenv, the CMD of images before 2026-04-30
+# (`--chdir=/home/frappe/frappe-bench/sites ... frappe.app:application`).
+_GUNICORN = "#!@PYTHON@\n" + _RECORD + _FRAPPE_ASSETS + textwrap.dedent('''\
+    chdir = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--chdir=")]
+    if chdir:
+        os.chdir(chdir[0])
+    record("gunicorn", assets_json=get_assets_json())
+    ''')
+
 _STAND_INS = {
     # The mariadb client of the image: records its call, then answers a query
     # with HARNESS_MARIADB_ANSWER (default "0"), or with HARNESS_MARIADB_REAL=1
@@ -543,12 +826,11 @@ _STAND_INS = {
                "if [ \"${HARNESS_MARIADB_REAL:-}\" = 1 ]; then exec /usr/bin/mariadb \"$@\"; fi\n"
                "cat > /dev/null\n"
                "echo \"${HARNESS_MARIADB_ANSWER:-0}\"\n",
-    # frappe_docker resources/core/main-entrypoint.sh, with the image's paths
-    # mapped onto the harness bench.
+    # frappe_docker resources/core/main-entrypoint.sh (since 2026-04-30; it
+    # sets no umask), with the image's paths mapped onto the harness bench.
     "entrypoint.sh": textwrap.dedent('''\
         #!/bin/bash
         set -e
-        umask 0002
         ASSETS_PATH="$HARNESS_BENCH/sites/assets"
         BAKED_PATH="$HARNESS_BENCH/assets"
         rm -rf "$ASSETS_PATH"
@@ -556,7 +838,11 @@ _STAND_INS = {
         ln -s "$BAKED_PATH" "$ASSETS_PATH"
         exec "$@"
         '''),
-    "start.sh": "#!@PYTHON@\n" + _RECORD + "record('start.sh')\n",
+    # frappe_docker resources/core/start.sh: exec gunicorn --chdir=sites ... frappe.app:application.
+    "start.sh": "#!@PYTHON@\n" + _RECORD + _FRAPPE_ASSETS + textwrap.dedent('''\
+        os.chdir(os.path.join(os.environ["HARNESS_BENCH"], "sites"))
+        record("start.sh", assets_json=get_assets_json())
+        '''),
     "node": "#!@PYTHON@\n" + _RECORD + "record('node')\n",
     "nginx-entrypoint.sh": "#!@PYTHON@\n" + _RECORD + textwrap.dedent('''\
         missing = [v for v in ("BACKEND", "SOCKETIO", "FRAPPE_SITE_NAME_HEADER") if v not in os.environ]

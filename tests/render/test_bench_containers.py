@@ -6,12 +6,14 @@ entrypoint, the frappe/helm erpnext chart.
 """
 
 import json
+import shutil
 
 import pytest
 import redis
 
 from manifests import bench
-from podscripts import IMAGE_BENCH_DIR, ImageBench, frappe_containers, pod_spec, render, run_container
+from podscripts import (GENERATIONS, IMAGE_BENCH_DIR, RUNTIMES, ImageBench, frappe_containers, nginx_get, pod_spec,
+                        render, run_container, run_pod)
 
 
 @pytest.fixture(scope="module")
@@ -327,3 +329,86 @@ def test_the_root_chown_of_the_volume_is_opt_in(rendered, tmp_path):
     # The remedy the script gives now names what is left: the storage refusing root.
     env = {e["name"]: e.get("value") for e in check["env"]}
     assert "root_squash" in env["VOLUME_REMEDY"]
+
+
+# -- 4. assets for every image generation, served by nginx, read by Frappe ------
+
+def assets_init(job):
+    return next(c for c in pod_spec(job)["initContainers"] if c["name"] == "assets")
+
+
+def served_assets(image, objects, also=()):
+    """What Frappe (gunicorn) reads as its bundle map and what nginx serves, each in its own container."""
+    gunicorn = by_name(objects, "Deployment", "erp-gunicorn")
+    run = run_container(image, gunicorn, pod_spec(gunicorn)["containers"][0], PASSWORD_SECRET)
+    assert run.rc == 0, run.explain()
+    nginx = by_name(objects, "Deployment", "erp-nginx")
+    served = {}
+    run = run_container(image, nginx, pod_spec(nginx)["containers"][0], PASSWORD_SECRET,
+                        during=lambda paths: served.update(nginx_get(
+                            paths[IMAGE_BENCH_DIR] + "/sites", ["/assets/assets.json", image.bundle[1]] + list(also),
+                            image.root / "nginx")))
+    assert run.rc == 0, run.explain()
+    return run_calls_assets(image), served
+
+
+def run_calls_assets(image):
+    return [c["assets_json"] for c in image.calls() if "assets_json" in c][-1]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("generation", list(GENERATIONS))
+def test_every_image_generation_serves_its_assets_on_a_new_volume(rendered, tmp_path, generation, runtime):
+    """The configuration Job's init container puts the image's assets where nginx
+    (root sites/, location /assets) and Frappe (assets/assets.json from sites/) read them."""
+    image = ImageBench(tmp_path, generation, runtime)
+    job = config_job(rendered[True])
+    runs = run_pod(image, job, PASSWORD_SECRET)
+    assert "assets" in runs and list(runs)[-1] == "config", list(runs)
+    assert all(r.rc == 0 for r in runs.values()), {name: r.explain() for name, r in runs.items()}
+    bundle_map, served = served_assets(image, rendered[True])
+    assert bundle_map == dict([image.bundle])
+    status, body = served["/assets/assets.json"]
+    assert status == 200 and json.loads(body) == dict([image.bundle])
+    assert served[image.bundle[1]] == (200, "// %s\n" % image.bundle[0])
+
+
+def test_the_assets_container_sees_the_image_and_never_mounts_over_sites(rendered):
+    job = config_job(rendered[True])
+    init = assets_init(job)
+    assert "command" not in init  # an image's ENTRYPOINT runs, as in every container
+    mounts = [m["mountPath"] for m in init["volumeMounts"]]
+    env = {e["name"]: e["value"] for e in init["env"]}
+    assert mounts == [env["SITES_VOLUME"]] and not mounts[0].startswith(IMAGE_BENCH_DIR)
+    for obj, container in frappe_containers(rendered[True]):
+        for mount in container["volumeMounts"]:
+            # current images' ENTRYPOINT removes sites/assets: nothing may be mounted there
+            assert not mount["mountPath"].startswith(IMAGE_BENCH_DIR + "/sites/"), obj["metadata"]["name"]
+
+
+@pytest.mark.parametrize("first,then", [("v15.45.0", "current"), ("current", "v15.45.0"), ("v15.45.0", "2026-04-20")])
+def test_an_image_change_replaces_the_assets_on_the_volume(rendered, tmp_path, first, then):
+    job = config_job(rendered[True])
+    old = ImageBench(tmp_path / "old", first, "cri-o")
+    for attempt in range(2):  # a re-run with the same image changes nothing
+        assert all(r.rc == 0 for r in run_pod(old, job, PASSWORD_SECRET).values())
+    before = sorted(p.name for p in old.sites.iterdir())
+    assert len([n for n in before if n.startswith(".assets")]) == (0 if first == "current" else 1)
+    new = ImageBench(tmp_path / "new", then, "cri-o")
+    shutil.rmtree(str(new.sites))
+    shutil.copytree(str(old.sites), str(new.sites), symlinks=True)  # the same volume, a new image
+    runs = run_pod(new, job, PASSWORD_SECRET)
+    assert all(r.rc == 0 for r in runs.values()), {name: r.explain() for name, r in runs.items()}
+    bundle_map, served = served_assets(new, rendered[True], also=[old.bundle[1]])
+    assert bundle_map == dict([new.bundle]) and served[new.bundle[1]][0] == 200
+    assert served[old.bundle[1]][0] == 404
+    copies = [p.name for p in new.sites.iterdir() if p.name.startswith(".assets")]
+    assert len(copies) == (0 if then == "current" else 1), copies  # the old copy is gone
+
+
+def test_the_assets_container_fails_clearly_without_built_assets(rendered, tmp_path):
+    image = ImageBench(tmp_path, "v15.45.0")
+    shutil.rmtree(str(image.image_sites / "assets"))
+    runs = run_pod(image, config_job(rendered[True]), PASSWORD_SECRET)
+    assert list(runs) == ["assets"] and runs["assets"].rc == 1
+    assert "the image has no built assets" in runs["assets"].stderr

@@ -68,6 +68,8 @@ def test_the_configuration_hash_follows_every_input_and_nothing_else():
     assert plan(bench(imageConfig={"repository": "docker.io/frappe/erpnext", "tag": "v15.46.0"}))["config"]["hash"] != first
     assert bench_plan(bench(), live={"storage_classes": [STANDARD]}, settings=SETTINGS,
                       config_script="echo other")["config"]["hash"] != first
+    assert bench_plan(bench(), live={"storage_classes": [STANDARD, NFS]}, settings=SETTINGS, config_script="echo configure",
+                      assets_script="echo assets")["config"]["hash"] != first
     assert plan(bench(componentReplicas={"gunicorn": 3}))["config"]["hash"] == first
 
 

@@ -347,7 +347,10 @@ def _copied_up(bench, relative):
     if os.path.lexists(str(target)):
         hidden = target.with_name(".harness-hidden-" + target.name)
         os.rename(str(target), str(hidden))
-    shutil.copytree(str(bench.image_sites / relative), str(target), symlinks=True)
+    if (bench.image_sites / relative).exists():
+        shutil.copytree(str(bench.image_sites / relative), str(target), symlinks=True)
+    else:
+        target.mkdir(parents=True)  # a VOLUME the image holds nothing at: an empty one
     try:
         yield
     finally:

@@ -286,9 +286,9 @@ def test_config_job_stops_first_on_a_sites_volume_it_cannot_write(rendered, tmp_
     image = ImageBench(tmp_path)
     job = config_job(rendered[True])
     pod = pod_spec(job)
-    # Started before the container that runs the image ENTRYPOINT, which itself
+    # Started before any container that runs the image ENTRYPOINT, which itself
     # writes into sites/ (frappe_docker's main-entrypoint.sh links sites/assets).
-    assert [c["name"] for c in pod["initContainers"]] == ["sites-check"]
+    assert [c["name"] for c in pod["initContainers"]] == ["sites-check", "assets"]
     check = pod["initContainers"][0]
     assert check["command"][:2] == ["bash", "-c"] and "args" not in check
     image.sites.chmod(0o555)  # owned by someone else, as NFS hands it over
@@ -314,11 +314,11 @@ def test_config_job_stops_first_on_a_sites_volume_it_cannot_write(rendered, tmp_
 
 
 def test_the_root_chown_of_the_volume_is_opt_in(rendered, tmp_path):
-    assert [c["name"] for c in pod_spec(config_job(rendered[True]))["initContainers"]] == ["sites-check"]
+    assert [c["name"] for c in pod_spec(config_job(rendered[True]))["initContainers"]] == ["sites-check", "assets"]
     objects = render(tmp_path, bench(sitesVolume={"fixPermissions": True}))
     pod = pod_spec(config_job(objects))
-    init, check = pod["initContainers"]
-    assert (init["name"], check["name"]) == ("sites-ownership", "sites-check")
+    init, check, _assets = pod["initContainers"]
+    assert [c["name"] for c in pod["initContainers"]] == ["sites-ownership", "sites-check", "assets"]
     assert init["securityContext"]["runAsUser"] == 0 and init["securityContext"]["runAsNonRoot"] is False
     assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER"]}
     assert init["volumeMounts"] == [{"name": "sites", "mountPath": IMAGE_BENCH_DIR + "/sites"}]
@@ -410,5 +410,5 @@ def test_the_assets_container_fails_clearly_without_built_assets(rendered, tmp_p
     image = ImageBench(tmp_path, "v15.45.0")
     shutil.rmtree(str(image.image_sites / "assets"))
     runs = run_pod(image, config_job(rendered[True]), PASSWORD_SECRET)
-    assert list(runs) == ["assets"] and runs["assets"].rc == 1
+    assert list(runs) == ["sites-check", "assets"] and runs["assets"].rc == 1
     assert "the image has no built assets" in runs["assets"].stderr

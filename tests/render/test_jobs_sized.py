@@ -80,7 +80,10 @@ def jobs(objects):
 
 
 def resources(job):
+    """The resources of the Job's container, which its init containers share."""
     [container] = pod_spec(job)["containers"]
+    for init in pod_spec(job).get("initContainers", []):
+        assert init.get("resources") == container.get("resources"), init["name"]
     return container.get("resources")
 
 

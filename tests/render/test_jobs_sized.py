@@ -113,4 +113,3 @@ def test_the_bench_sizes_all_three_jobs(overridden):
     assert resources(overridden["site"]) == OVERRIDE["siteInit"]
     # No maintenance entry: the bench's default.
     assert resources(overridden["config"]) == resources(overridden["drop"]) == OVERRIDE["default"]
-

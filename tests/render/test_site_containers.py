@@ -111,15 +111,15 @@ def installed_apps(server, db_name):
 REAL = {"HARNESS_MARIADB_REAL": "1", "SITE_WAIT_SECONDS": "3"}
 
 
-def run_site_job(image, job, secrets=SECRETS, **harness_env):
-    return run_container(image, job, pod_spec(job)["containers"][0], secrets, timeout=120,
+def run_site_job(image, job, secrets=None, **harness_env):
+    return run_container(image, job, pod_spec(job)["containers"][0], secrets or SECRETS, timeout=120,
                          harness_env=dict(REAL, **harness_env))
 
 
 @pytest.mark.mariadb
 @pytest.mark.redis
 def test_the_site_job_creates_the_site_on_the_database_the_operator_made(rendered, tmp_path, mariadb_server,
-                                                                          redis_pair):
+                                                                         redis_pair):
     image = configured_bench(tmp_path, redis_pair)
     job = on_server(site_job(rendered, "erp"), mariadb_server)
     db_name = env_value(job, "DB_NAME")
@@ -184,7 +184,7 @@ def test_a_site_job_killed_midway_is_completed_by_the_next_run(rendered, tmp_pat
 @pytest.mark.mariadb
 @pytest.mark.redis
 def test_a_complete_site_is_never_made_again_and_gets_the_apps_added_later(rendered, tmp_path, mariadb_server,
-                                                                             redis_pair):
+                                                                            redis_pair):
     image = configured_bench(tmp_path, redis_pair)
     job = on_server(site_job(rendered, "erp"), mariadb_server)
     db_name = env_value(job, "DB_NAME")
@@ -300,7 +300,7 @@ def test_the_site_job_needs_its_password_secrets(rendered, tmp_path):
 @pytest.mark.mariadb
 @pytest.mark.redis
 def test_a_database_that_already_holds_tables_is_never_bootstrapped_over(rendered, tmp_path, mariadb_server,
-                                                                          redis_pair):
+                                                                         redis_pair):
     """--no-setup-db runs Frappe's framework SQL, which drops its tables first: tables that no bench new-site of
     this site left (no site_config.json names the database) must be restored, not created anew over the data."""
     image = configured_bench(tmp_path, redis_pair)

@@ -18,7 +18,8 @@ what a pod's command would do. This harness does, for the shell side of it:
     query with ``HARNESS_MARIADB_ANSWER`` (default ``0``), or runs the real
     client of this machine with ``HARNESS_MARIADB_REAL=1``;
   - ``start.sh``, the image CMD (gunicorn), ``nginx-entrypoint.sh``, ``node``:
-    record that they ran and with which environment, then exit;
+    record that they ran and with which environment, then exit; ``nginx``
+    (Debian's binary) also requires ``-c`` with an absolute path;
   - ``bench``: records its arguments and reproduces what matters of Frappe's
     ``bench set-config`` (frappe/commands/site.py, frappe/installer.py): it
     must run in the bench directory, it *reads* ``sites/common_site_config.json``
@@ -302,6 +303,18 @@ _STAND_INS = {
         if missing:
             sys.exit("nginx-entrypoint.sh: %s not set" % ", ".join(missing))
         record("nginx-entrypoint.sh")
+        '''),
+    # Debian's nginx binary, which frappe_docker's images/production/Containerfile
+    # installs (package nginx): `-c FILE` names the configuration. Without it
+    # nginx loads the image's /etc/nginx/nginx.conf, whose conf.d holds no
+    # server unless nginx-entrypoint.sh wrote one: a pod that serves no site,
+    # which this stand-in turns into a failed start so a test sees it. The
+    # configuration itself runs on a real nginx in tests/render/test_nginx_realtime.py.
+    "nginx": "#!@PYTHON@\n" + _RECORD + textwrap.dedent('''\
+        args = sys.argv[1:]
+        if "-c" not in args or not args[args.index("-c") + 1:][:1] or not args[args.index("-c") + 1].startswith("/"):
+            sys.exit("nginx: started without -c /absolute/nginx.conf: the image's own configuration serves no site")
+        record("nginx", config=args[args.index("-c") + 1])
         '''),
     "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + textwrap.dedent('''\
         import ast

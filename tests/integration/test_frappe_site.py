@@ -109,8 +109,8 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
     assert (erp["status"]["resolvedDomain"], erp["status"]["domainSource"]) == ("erp.example.com", "bench-suffix")
     assert erp["status"]["siteURL"] == "http://erp.example.com"
     # The bench's nginx maps erp.example.com to the site directory erp (crm is served on its own name).
-    routes = kube.core.read_namespaced_config_map("shop-nginx-routes", namespace).data["frappe-sites.conf"]
-    assert "erp.example.com erp;" in routes and "crm" not in routes
+    routes = kube.core.read_namespaced_config_map("shop-nginx", namespace).data["frappe.conf"]
+    assert "erp.example.com erp;" in routes and "crm.acme.test;" not in routes
     bench_status = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches",
                                                             "shop")["status"]
     assert bench_status["routes"] == {"erp.example.com": "erp"}
@@ -163,9 +163,9 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
         with pytest.raises(ApiException) as gone:
             frappe_site(kube, namespace, name)
         assert gone.value.status == 404
-    # No site on another domain is left: the map is gone and nginx routes by Host alone.
-    with pytest.raises(ApiException):
-        kube.core.read_namespaced_config_map("shop-nginx-routes", namespace)
+    # No site on another domain is left: the map is empty and nginx routes by Host alone.
+    routes = kube.core.read_namespaced_config_map("shop-nginx", namespace).data["frappe.conf"]
+    assert "erp.example.com erp;" not in routes and "map $host $frappe_site_name {\n    default $host;\n}" in routes
 
     erp_db, erp_password = db["erp"]
     assert mariadb_server.sql("SELECT 1", user=erp_db, password=erp_password, database=erp_db).strip() == "1"

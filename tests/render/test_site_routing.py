@@ -147,7 +147,9 @@ def get(port, host, path="/"):
 def test_the_role_renders_the_map_into_the_benchs_nginx_configuration(rendered):
     conf = next(o for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "shop-nginx")["data"][
         "frappe.conf"]
-    assert "erp.example.com erp;" in conf and "crm.example.org crm.acme.test;" in conf and "plain" not in conf
+    site_map = conf.split("map $host $frappe_site_name {", 1)[1].split("}", 1)[0]
+    assert site_map.split("\n")[1:-1] == ["    default $host;", "    crm.example.org crm.acme.test;",
+                                          "    erp.example.com erp;"]
     # Every place the template names the site takes the map's answer.
     assert conf.count("proxy_set_header X-Frappe-Site-Name $frappe_site_name;") == 2  # /socket.io, @webserver
     assert conf.count("try_files /$frappe_site_name/public/$uri @webserver;") == 2

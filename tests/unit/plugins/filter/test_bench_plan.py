@@ -47,7 +47,7 @@ def test_every_name_the_bench_owns_comes_from_the_plan():
         "storage/sites-pvc.yaml.j2",
         "redis/service.yaml.j2", "redis/networkpolicy.yaml.j2", "redis/statefulset.yaml.j2",
         "redis/service.yaml.j2", "redis/networkpolicy.yaml.j2", "redis/statefulset.yaml.j2",
-        "config/job.yaml.j2",
+        "config/job.yaml.j2", "components/nginx-configmap.yaml.j2",
         "components/service.yaml.j2", "components/deployment.yaml.j2",
         "components/service.yaml.j2", "components/deployment.yaml.j2",
         "components/service.yaml.j2", "components/deployment.yaml.j2",

@@ -114,6 +114,12 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
     bench_status = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches",
                                                             "shop")["status"]
     assert bench_status["routes"] == {"erp.example.com": "erp"}
+    # socket.io resolves every site name and domain to the nginx Service, from the
+    # reconcile that created the Service on (Frappe's callback to <Origin>).
+    nginx_ip = kube.core.read_namespaced_service("shop-nginx", namespace).spec.cluster_ip
+    aliases = kube.apps.read_namespaced_deployment("shop-socketio", namespace).spec.template.spec.host_aliases
+    assert [(a.ip, a.hostnames) for a in aliases or []] == [(nginx_ip, ["crm.acme.test", "erp", "erp.example.com"])]
+    assert bench_status["realtimeHosts"] == ["crm.acme.test", "erp", "erp.example.com"]
     # Its Ingress goes to the bench's nginx, which routes by Host.
     rule = client.NetworkingV1Api(kube.api).read_namespaced_ingress("erp-ingress", namespace).spec.rules[0]
     assert rule.host == "erp.example.com" and rule.http.paths[0].backend.service.name == "shop-nginx"

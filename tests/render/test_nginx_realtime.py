@@ -151,8 +151,8 @@ def test_socketio_accepts_each_site_and_calls_back_its_own_site_in_the_cluster(
     plan = live_plan(bench())
     [socketio_component] = [c for c in plan["components"] if c["name"] == "socketio"]
     aliases = socketio_component["host_aliases"]
-    assert aliases == [{"ip": SERVICE_IP, "hostnames": ["crm.acme.test", "crm.example.org", "erp", "erp.example.com",
-                                                         "plain.example.com"]}]
+    hosts = ["crm.acme.test", "crm.example.org", "erp", "erp.example.com", "plain.example.com"]
+    assert aliases == [{"ip": SERVICE_IP, "hostnames": hosts}]
     service_port = by_name(rendered, "Service", "shop-nginx")["spec"]["ports"][0]["port"]
     socketio, proc, port = realtime(tmp_path, rendered, upstreams, aliases, service_port)
     try:

@@ -20,7 +20,7 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vyogotech.frappe.plugins.filter.bench_ignored_fields import bench_ignored_fields
-from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors import bench_spec_errors
+from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors import bench_real_ip, bench_spec_errors
 from ansible_collections.vyogotech.frappe.plugins.filter.k8s_quantity import k8s_quantity
 from ansible_collections.vyogotech.frappe.plugins.filter.lease_renewed import lease_renewed
 from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import resolve_domain
@@ -37,6 +37,8 @@ DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class'
 SITES_DELETION_ANNOTATION = 'vyogo.tech/sites-deletion-policy'
 REDIS_PORT = '6379'
 SOCKETIO_PORT = 9000
+# The image's CMD, frappe_docker's start.sh: gunicorn on 8000.
+GUNICORN_PORT = 8000
 
 
 def _or(value, default):
@@ -57,34 +59,23 @@ def names(bench_name):
         'redis_queue': '%s-redis-queue' % bench_name,
         'trigger_auth': '%s-redis-queue' % bench_name,
         'config_prefix': '%s-config-' % bench_name,
-        'routes': '%s-nginx-routes' % bench_name,
+        # The nginx configuration (nginx.conf and the server with its sites map).
+        'nginx_config': '%s-nginx' % bench_name,
         'component': dict((c, '%s-%s' % (bench_name, c)) for c in ('gunicorn', 'nginx', 'socketio', 'scheduler')),
         'worker': dict((w, '%s-worker-%s' % (bench_name, w)) for w in ('short', 'long', 'default')),
     }
-
-
-def _nginx_env(name):
-    return [
-        {'name': 'BACKEND', 'value': '%s-gunicorn:8000' % name},
-        {'name': 'SOCKETIO', 'value': '%s-socketio:%d' % (name, SOCKETIO_PORT)},
-        {'name': 'UPSTREAM_REAL_IP_ADDRESS', 'value': '127.0.0.1'},
-        {'name': 'UPSTREAM_REAL_IP_HEADER', 'value': 'X-Forwarded-For'},
-        {'name': 'UPSTREAM_REAL_IP_RECURSIVE', 'value': 'off'},
-        # Route by the Host header: one nginx serves every site of the bench.
-        {'name': 'FRAPPE_SITE_NAME_HEADER', 'value': '$host'},
-        {'name': 'PROXY_READ_TIMEOUT', 'value': '120'},
-        {'name': 'CLIENT_MAX_BODY_SIZE', 'value': '50m'},
-    ]
 
 
 def _components(name, spec, bench_dir):
     replicas = _or(spec.get('componentReplicas'), {})
     return [
         # The image's CMD (frappe_docker's start.sh: gunicorn on 8000).
-        {'name': 'gunicorn', 'args': [], 'port': 8000, 'port_name': 'http',
+        {'name': 'gunicorn', 'args': [], 'port': GUNICORN_PORT, 'port_name': 'http',
          'replicas': replicas.get('gunicorn', 1), 'needs_config': True},
-        {'name': 'nginx', 'args': ['nginx-entrypoint.sh'], 'port': 8080, 'port_name': 'http',
-         'replicas': replicas.get('nginx', 1), 'needs_config': False, 'env': _nginx_env(name)},
+        # Debian's nginx of the image with the bench's own configuration
+        # (nginx_config below), not the image's nginx-entrypoint.sh template.
+        {'name': 'nginx', 'args': ['nginx', '-c', '%s/%s' % (NGINX_CONFIG_DIR, NGINX_MAIN_FILE)], 'port': NGINX_PORT,
+         'port_name': 'http', 'replicas': replicas.get('nginx', 1), 'needs_config': False, 'nginx_config': True},
         {'name': 'socketio', 'args': ['node', '%s/apps/frappe/socketio.js' % bench_dir], 'port': SOCKETIO_PORT,
          'port_name': 'socketio', 'replicas': replicas.get('socketio', 1), 'needs_config': True},
         # Exactly one scheduler: a second one would fire every scheduled job twice.
@@ -93,19 +84,32 @@ def _components(name, spec, bench_dir):
     ]
 
 
-# Where nginx finds the map of the sites served on another domain than their
-# name: a file of its own in conf.d, beside the frappe.conf the image's
-# entrypoint writes there (frappe_docker's nginx-template.conf).
-ROUTES_FILE = 'frappe-sites.conf'
-ROUTES_PATH = '/etc/nginx/conf.d/' + ROUTES_FILE
+# The nginx of the bench runs Debian's nginx (frappe_docker installs the
+# package, images/production/Containerfile) with this collection's own
+# configuration, mounted from a ConfigMap: nginx.conf (the process) includes
+# frappe.conf (the server, following frappe_docker's
+# resources/core/nginx/nginx-template.conf directive by directive). Nothing of
+# it depends on which template or entrypoint an image date ships.
+NGINX_PORT = 8080
+DNS_NAME = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
+NGINX_CONFIG_DIR = '/etc/nginx/frappe'
+NGINX_MAIN_FILE = 'nginx.conf'
+NGINX_SERVER_FILE = 'frappe.conf'
+# An emptyDir for the pid file and the temporary files: writable by the frappe
+# uid whatever the image's ownership of /run and /var/lib/nginx.
+NGINX_RUN_DIR = '/tmp/nginx'
+# frappe_docker's nginx-entrypoint.sh defaults of PROXY_READ_TIMEOUT and CLIENT_MAX_BODY_SIZE.
+NGINX_PROXY_READ_TIMEOUT = 120
+NGINX_CLIENT_MAX_BODY_SIZE = '50m'
 
 
 def _routes(plan, bench, live):
-    """domain -> siteName of every site of this bench served on another domain than its name.
+    """The sites of this bench: domain -> siteName of those served on another domain than their name, and every host.
 
     Frappe serves the site directory named by X-Frappe-Site-Name, which nginx
     sets from $host; such a domain would reach no site without the map. A
     domain two sites claim goes to the older one (the younger is refused).
+    `hosts` holds every site name and domain: the names socket.io calls back.
     """
     sites = [s for s in live.get('sites') or []
              if _mapping(_mapping(s.get('spec')).get('benchRef')).get('name') == plan['name']
@@ -113,17 +117,48 @@ def _routes(plan, bench, live):
              and not _mapping(s.get('metadata')).get('deletionTimestamp') and _mapping(s.get('spec')).get('siteName')]
     sites.sort(key=lambda s: (s['metadata'].get('creationTimestamp') or '', s['metadata']['name']))
     routes = {}
+    hosts = set()
     for site in sites:
         domain, _source = resolve_domain(site, bench)
+        # Both go into nginx's configuration: only DNS names (the FrappeSite CRD's
+        # pattern admits no other; render mode skips a site it would refuse).
+        if not (DNS_NAME.match(domain) and DNS_NAME.match(site['spec']['siteName'])):
+            continue
+        hosts.update((domain, site['spec']['siteName']))
         if domain != site['spec']['siteName'] and domain not in routes:
             routes[domain] = site['spec']['siteName']
-    conf = ''
-    if routes:
-        conf = ('# The site directory of each domain that is not a site name (FrappeBench %s).\n'
-                'map $host $frappe_site_name {\n    default $host;\n%s}\n'
-                % (plan['name'], ''.join('    %s %s;\n' % (d, routes[d]) for d in sorted(routes))))
-    return {'map': routes, 'conf': conf, 'file': ROUTES_FILE, 'path': ROUTES_PATH,
-            'checksum': hashlib.sha256(conf.encode('utf-8')).hexdigest()[:16] if conf else ''}
+    return {'map': routes, 'hosts': sorted(hosts)}
+
+
+def _nginx(plan, spec, live):
+    """What the nginx configuration and the socket.io pods need (templates components/nginx-*.j2)."""
+    names = plan['names']
+    real_ip = bench_real_ip(spec)
+    service = [s for s in live.get('services') or [] if _mapping(s.get('metadata')).get('name') ==
+               names['component']['nginx']]
+    cluster_ip = _mapping((service[0] if service else {}).get('spec')).get('clusterIP') or ''
+    return {
+        'config_map': names['nginx_config'],
+        'config_dir': NGINX_CONFIG_DIR,
+        'main_file': NGINX_MAIN_FILE,
+        'server_file': NGINX_SERVER_FILE,
+        'run_dir': NGINX_RUN_DIR,
+        'port': NGINX_PORT,
+        'backend': '%s:%d' % (names['component']['gunicorn'], GUNICORN_PORT),
+        'socketio': '%s:%d' % (names['component']['socketio'], SOCKETIO_PORT),
+        'proxy_read_timeout': NGINX_PROXY_READ_TIMEOUT,
+        'client_max_body_size': NGINX_CLIENT_MAX_BODY_SIZE,
+        'routes': plan['routes']['map'],
+        'real_ip': real_ip,
+        # socket.io calls back <Origin>/api/method/frappe.realtime.get_user_info
+        # (frappe realtime/middlewares/authenticate.js, realtime/utils.js
+        # get_url); nginx sets Origin to http://<host>:<port>, and these
+        # aliases send every such host to the nginx Service. Its address is
+        # only known once it exists: the first reconcile creates it, and its
+        # creation starts the next one (watchDependentResources), which adds them.
+        'host_aliases': [{'ip': cluster_ip, 'hostnames': plan['routes']['hosts']}]
+        if cluster_ip and cluster_ip != 'None' and plan['routes']['hosts'] else [],
+    }
 
 
 def _bench_id(bench):
@@ -372,8 +407,7 @@ def _render_plan(plan):
         if not redis['keep_live']:
             add('redis', 'StatefulSet', name, 'redis/statefulset.yaml.j2', redis=redis)
     add('config', 'Job', plan['config']['job'], 'config/job.yaml.j2')
-    if plan['routes']['conf']:
-        add('config', 'ConfigMap', names['routes'], 'components/routes-configmap.yaml.j2')
+    add('config', 'ConfigMap', names['nginx_config'], 'components/nginx-configmap.yaml.j2')
     for component in plan['components']:
         name = names['component'][component['name']]
         if component['port']:
@@ -462,12 +496,9 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         _redis(plan, bench, live, settings, apply)
         plan['components'] = _components(name, spec, settings['bench_dir'])
         plan['routes'] = _routes(plan, bench, live)
-        if plan['routes']['conf']:
-            nginx = [c for c in plan['components'] if c['name'] == 'nginx'][0]
-            # nginx's template sets X-Frappe-Site-Name from this variable: the map's answer.
-            nginx['env'] = [dict(e, value='$frappe_site_name') if e['name'] == 'FRAPPE_SITE_NAME_HEADER' else e
-                            for e in nginx['env']]
-            nginx['routes'] = plan['routes']
+        plan['nginx'] = _nginx(plan, spec, live)
+        socketio = [c for c in plan['components'] if c['name'] == 'socketio'][0]
+        socketio['host_aliases'] = plan['nginx']['host_aliases']
         plan['volume'] = _volume_fix(plan, bench, live, settings, apply, volume_check_script)
         _config(plan, settings, config_script, live, assets_script)
         plan['sites'] = _storage(plan, bench, live, settings, apply)

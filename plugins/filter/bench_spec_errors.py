@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 from ansible_collections.vyogotech.frappe.plugins.filter.k8s_quantity import k8s_quantity
@@ -48,6 +49,73 @@ RESOURCE_OWNERS = ('componentResources.gunicorn', 'componentResources.nginx', 'c
                    'componentResources.socketio', 'componentResources.workerDefault',
                    'componentResources.workerLong', 'componentResources.workerShort', 'redisConfig.resources') + tuple(
     'jobResources.%s' % kind for kind in ('default',) + job_resources.KINDS)
+
+
+# Whom nginx believes about the client's address (ngx_http_realip_module),
+# the bench's spec.nginx; frappe/helm's nginx.environment.upstreamRealIPAddress,
+# upstreamRealIPHeader and upstreamRealIPRecursive, which become frappe_docker's
+# UPSTREAM_REAL_IP_* (default 127.0.0.1, X-Forwarded-For, off). The default here
+# is right behind an ingress controller in the cluster: the private ranges pod
+# networks use (RFC 1918, RFC 6598 shared space, IPv6 unique local) and
+# loopback, searched recursively, so the first untrusted address from the right
+# of X-Forwarded-For is the client.
+REAL_IP_DEFAULTS = {
+    'upstreamRealIPAddresses': ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7',
+                                '127.0.0.1', '::1'],
+    'upstreamRealIPHeader': 'X-Forwarded-For',
+    'upstreamRealIPRecursive': True,
+}
+# A request header name (RFC 9110 token characters nginx accepts in real_ip_header).
+HEADER_NAME = r'^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$'
+# What the CRD admits before the role's exact check (ipaddress): an IPv4 or IPv6
+# address with an optional prefix length.
+ADDRESS_PATTERN = r'^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$'
+
+
+def bench_real_ip(spec):
+    """spec.nginx's real-IP settings over REAL_IP_DEFAULTS (an empty list or an unset field takes the default)."""
+    nginx = (spec or {}).get('nginx') or {}
+    merged = dict(REAL_IP_DEFAULTS)
+    for key in REAL_IP_DEFAULTS:
+        if nginx.get(key) not in (None, '', []):
+            merged[key] = nginx[key]
+    return merged
+
+
+def _real_ip_errors(spec, errors):
+    nginx = spec.get('nginx')
+    if nginx is None:
+        return
+    if not isinstance(nginx, dict):
+        errors.append('spec.nginx must be an object, got %r' % (nginx,))
+        return
+    addresses = nginx.get('upstreamRealIPAddresses')
+    if addresses is not None and not isinstance(addresses, list):
+        errors.append('spec.nginx.upstreamRealIPAddresses must be a list of addresses or CIDR ranges, got %r'
+                      % (addresses,))
+        addresses = []
+    for index, address in enumerate(addresses or []):
+        path = 'spec.nginx.upstreamRealIPAddresses[%d]' % index
+        try:
+            if '/' in str(address):
+                ipaddress.ip_network(str(address), strict=True)
+            else:
+                ipaddress.ip_address(str(address))
+        except ValueError as exc:
+            fix = ''
+            try:
+                fix = ' (did you mean %s?)' % ipaddress.ip_network(str(address), strict=False)
+            except ValueError:
+                pass
+            errors.append('%s %r is not an IP address or CIDR range: %s%s; for example 10.0.0.0/8'
+                          % (path, address, exc, fix))
+    header = nginx.get('upstreamRealIPHeader')
+    if header is not None and not re.match(HEADER_NAME, str(header)):
+        errors.append('spec.nginx.upstreamRealIPHeader %r is not a header name (letters, digits, "-" and "_", at '
+                      'most 64): for example X-Forwarded-For' % (header,))
+    recursive = nginx.get('upstreamRealIPRecursive')
+    if recursive is not None and not isinstance(recursive, bool):
+        errors.append('spec.nginx.upstreamRealIPRecursive must be true or false, got %r' % (recursive,))
 
 
 def _get(spec, dotted):
@@ -126,6 +194,7 @@ def bench_spec_errors(bench):
                 else:
                     _quantity(value, path, errors)
     errors.extend(job_resources.job_resources_errors(spec))
+    _real_ip_errors(spec, errors)
     return errors
 
 

@@ -159,6 +159,9 @@ def bench_status(plan, state, bench, settings):
              # A merge patch keeps keys it does not name: a route no longer wanted is named with null.
              'routes': dict(dict((d, None) for d in (current.get('routes') or {}) if d not in plan['routes']['map']),
                             **plan['routes']['map']),
+             # The hosts the socket.io pods resolve to nginx (their hostAliases), so a
+             # new site sees when its realtime callback can reach the bench.
+             'realtimeHosts': [h for a in plan['nginx']['host_aliases'] for h in a['hostnames']],
              'frontend': {'service': plan['names']['component']['nginx'],
                           'port': [c['port'] for c in plan['components'] if c['name'] == 'nginx'][0]},
              'redis': {

@@ -279,8 +279,8 @@ def _bench(plan, site, live):
     if bench is None:
         return {'found': False, 'name': _mapping(site['spec'].get('benchRef')).get('name', ''), 'ready': False,
                 'ready_message': '', 'configured': False, 'image': '', 'sites_claim': '',
-                'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'routes': {}, 'pull_policy': 'IfNotPresent',
-                'pull_secrets': [], 'apps': [], 'object': None,
+                'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'routes': {}, 'realtime_hosts': [],
+                'pull_policy': 'IfNotPresent', 'pull_secrets': [], 'apps': [], 'object': None,
                 'job_resources': dict((kind, job_resources({}, kind)) for kind in KINDS)}
     status = _mapping(bench.get('status'))
     config = _condition(bench, 'ConfigReady') or {}
@@ -296,6 +296,7 @@ def _bench(plan, site, live):
         'sites_access_mode': status.get('sitesAccessMode') or 'ReadWriteMany',
         'frontend': _mapping(status.get('frontend')),
         'routes': _mapping(status.get('routes')),
+        'realtime_hosts': status.get('realtimeHosts') or [],
         'pull_policy': _or(image_config.get('pullPolicy'), 'IfNotPresent'),
         'pull_secrets': _or(image_config.get('pullSecrets'), []),
         # frappe is installed by bench new-site itself.
@@ -446,6 +447,9 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     # from the Host: another domain needs its entry in the bench's map.
     plan['route_ready'] = domain == spec['siteName'] or bench['routes'].get(domain) == spec['siteName']
     plan['route_request'] = '%s=%s' % (spec['siteName'], domain)
+    # socket.io calls back <Origin> on the site's host: the bench's socket.io pods
+    # must resolve it (their hostAliases); else the site asks the bench too.
+    plan['realtime_ready'] = domain in bench['realtime_hosts'] and spec['siteName'] in bench['realtime_hosts']
     admin_ref = _mapping(spec.get('adminPasswordSecretRef'))
     plan['admin_password'] = {'name': admin_ref.get('name') or plan['names']['admin_secret'],
                               'key': admin_ref.get('key') or 'password', 'generate': not admin_ref}

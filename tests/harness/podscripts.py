@@ -27,7 +27,8 @@ what a pod's command would do. This harness does, for the shell side of it:
     what Frappe would read as the bundle map in the directory gunicorn runs
     in (``--chdir=sites``: ``get_assets_json``), then exit;
   - ``nginx-entrypoint.sh``, ``node``: record that they ran and with which
-    environment, then exit;
+    environment, then exit; ``nginx`` (Debian's binary) also requires ``-c``
+    with an absolute path;
   - ``bench``: records its arguments and reproduces what matters of Frappe's
     ``bench [--site S] set-config`` (frappe/commands/utils.py ``set_config``,
     frappe/installer.py ``update_site_config``): it must run in the bench
@@ -852,6 +853,18 @@ _STAND_INS = {
         if missing:
             sys.exit("nginx-entrypoint.sh: %s not set" % ", ".join(missing))
         record("nginx-entrypoint.sh")
+        '''),
+    # Debian's nginx binary, which frappe_docker's images/production/Containerfile
+    # installs (package nginx): `-c FILE` names the configuration. Without it
+    # nginx loads the image's /etc/nginx/nginx.conf, whose conf.d holds no
+    # server unless nginx-entrypoint.sh wrote one: a pod that serves no site,
+    # which this stand-in turns into a failed start so a test sees it. The
+    # configuration itself runs on a real nginx in tests/render/test_nginx_realtime.py.
+    "nginx": "#!@PYTHON@\n" + _RECORD + textwrap.dedent('''\
+        args = sys.argv[1:]
+        if "-c" not in args or not args[args.index("-c") + 1:][:1] or not args[args.index("-c") + 1].startswith("/"):
+            sys.exit("nginx: started without -c /absolute/nginx.conf: the image's own configuration serves no site")
+        record("nginx", config=args[args.index("-c") + 1])
         '''),
     "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + textwrap.dedent('''\
         args = sys.argv[1:]

@@ -64,9 +64,13 @@ def test_example_bench_converges_to_ready(kube, namespace, frappe_crds, keda_crd
     assert sorted(deployments) == sorted("erp-" + p for p in PROCESSES)
     assert deployments["erp-scheduler"].spec.replicas == 1
     assert deployments["erp-scheduler"].spec.strategy.type == "Recreate"
-    nginx_env = {e.name: e.value for e in deployments["erp-nginx"].spec.template.spec.containers[0].env}
-    assert nginx_env["BACKEND"] == "erp-gunicorn:8000" and nginx_env["SOCKETIO"] == "erp-socketio:9000"
-    assert nginx_env["FRAPPE_SITE_NAME_HEADER"] == "$host"
+    # nginx runs the bench's own configuration: upstreams to the Services, each Host its own site.
+    assert deployments["erp-nginx"].spec.template.spec.containers[0].args == [
+        "nginx", "-c", "/etc/nginx/frappe/nginx.conf"]
+    nginx_conf = kube.core.read_namespaced_config_map("erp-nginx", namespace).data["frappe.conf"]
+    assert "server erp-gunicorn:8000 fail_timeout=0;" in nginx_conf
+    assert "server erp-socketio:9000 fail_timeout=0;" in nginx_conf
+    assert "map $host $frappe_site_name {\n    default $host;\n}" in nginx_conf
     services = {s.metadata.name: [p.port for p in s.spec.ports] for s in kube.core.list_namespaced_service(namespace).items}
     assert services == {"erp-gunicorn": [8000], "erp-nginx": [8080], "erp-socketio": [9000],
                         "erp-redis-cache": [6379], "erp-redis-queue": [6379]}

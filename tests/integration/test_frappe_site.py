@@ -109,11 +109,17 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
     assert (erp["status"]["resolvedDomain"], erp["status"]["domainSource"]) == ("erp.example.com", "bench-suffix")
     assert erp["status"]["siteURL"] == "http://erp.example.com"
     # The bench's nginx maps erp.example.com to the site directory erp (crm is served on its own name).
-    routes = kube.core.read_namespaced_config_map("shop-nginx-routes", namespace).data["frappe-sites.conf"]
-    assert "erp.example.com erp;" in routes and "crm" not in routes
+    routes = kube.core.read_namespaced_config_map("shop-nginx", namespace).data["frappe.conf"]
+    assert "erp.example.com erp;" in routes and "crm.acme.test;" not in routes
     bench_status = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches",
                                                             "shop")["status"]
     assert bench_status["routes"] == {"erp.example.com": "erp"}
+    # socket.io resolves every site name and domain to the nginx Service, from the
+    # reconcile that created the Service on (Frappe's callback to <Origin>).
+    nginx_ip = kube.core.read_namespaced_service("shop-nginx", namespace).spec.cluster_ip
+    aliases = kube.apps.read_namespaced_deployment("shop-socketio", namespace).spec.template.spec.host_aliases
+    assert [(a.ip, a.hostnames) for a in aliases or []] == [(nginx_ip, ["crm.acme.test", "erp", "erp.example.com"])]
+    assert bench_status["realtimeHosts"] == ["crm.acme.test", "erp", "erp.example.com"]
     # Its Ingress goes to the bench's nginx, which routes by Host.
     rule = client.NetworkingV1Api(kube.api).read_namespaced_ingress("erp-ingress", namespace).spec.rules[0]
     assert rule.host == "erp.example.com" and rule.http.paths[0].backend.service.name == "shop-nginx"
@@ -163,9 +169,9 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
         with pytest.raises(ApiException) as gone:
             frappe_site(kube, namespace, name)
         assert gone.value.status == 404
-    # No site on another domain is left: the map is gone and nginx routes by Host alone.
-    with pytest.raises(ApiException):
-        kube.core.read_namespaced_config_map("shop-nginx-routes", namespace)
+    # No site on another domain is left: the map is empty and nginx routes by Host alone.
+    routes = kube.core.read_namespaced_config_map("shop-nginx", namespace).data["frappe.conf"]
+    assert "erp.example.com erp;" not in routes and "map $host $frappe_site_name {\n    default $host;\n}" in routes
 
     erp_db, erp_password = db["erp"]
     assert mariadb_server.sql("SELECT 1", user=erp_db, password=erp_password, database=erp_db).strip() == "1"

@@ -79,7 +79,8 @@ def test_config_job_keeps_every_key_a_user_or_a_site_wrote(rendered, tmp_path):
 
 EXPECTED_ARGS = {
     "erp-gunicorn": None,  # the image CMD
-    "erp-nginx": ["nginx-entrypoint.sh"],
+    # Debian's nginx on the bench's own configuration (not the image's envsubst template).
+    "erp-nginx": ["nginx", "-c", "/etc/nginx/frappe/nginx.conf"],
     "erp-socketio": ["node", IMAGE_BENCH_DIR + "/apps/frappe/socketio.js"],
     "erp-scheduler": ["bench", "schedule"],
     "erp-worker-short": ["bench", "worker", "--queue", "short"],
@@ -113,7 +114,7 @@ def test_every_frappe_container_starts_with_the_assets_linked(rendered, tmp_path
         assert (image.sites / "assets").resolve() == (image.bench / "assets").resolve(), obj["metadata"]["name"]
         programs[obj["metadata"]["name"]] = [c["program"] for c in run.calls]
     assert programs["erp-gunicorn"] == ["start.sh"]
-    assert programs["erp-nginx"] == ["nginx-entrypoint.sh"]
+    assert programs["erp-nginx"] == ["nginx"]
     assert programs["erp-socketio"] == ["node"]
     # The worker got past Frappe's queue check (the stand-in's start_worker).
     assert programs["erp-worker-short"] == ["bench", "bench-worker"]

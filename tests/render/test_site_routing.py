@@ -1,16 +1,16 @@
 """A real nginx (Debian's) with the bench's routing as the role renders it.
 
-Frappe serves the site directory named by X-Frappe-Site-Name, which
-frappe_docker's nginx template (resources/core/nginx/nginx-template.conf) sets
-from ${FRAPPE_SITE_NAME_HEADER}, rendered by its nginx-entrypoint.sh with
-envsubst into conf.d/frappe.conf. The server block below keeps the directives
-of that template that decide the site (the header, the static files path) and
-gets the nginx Deployment's environment; the map comes from the rendered
-ConfigMap, in conf.d beside it, as the Deployment mounts it. An upstream on
-loopback echoes the header it receives.
+Frappe serves the site directory named by X-Frappe-Site-Name. The bench's own
+nginx configuration (ConfigMap <bench>-nginx, after frappe_docker's
+resources/core/nginx/nginx-template.conf) sets it from a map of the domains
+served under another site name; a real nginx loads the rendered files
+(tests/harness/frappe_web.py) in front of a gunicorn stand-in that answers
+with the site it was asked for. The last test keeps what nginx does without
+the map: frappe_docker's template with FRAPPE_SITE_NAME_HEADER=$host.
 """
 
 import http.server
+import json
 import os
 import shutil
 import socket
@@ -21,7 +21,9 @@ import urllib.request
 
 import pytest
 
-from podscripts import render
+from frappe_web import Gunicorn, http_get, stop
+from frappe_web import start_nginx as start_real_nginx
+from podscripts import IMAGE_BENCH_DIR, render
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
@@ -142,34 +144,43 @@ def get(port, host, path="/"):
         return response.read().decode()
 
 
-def test_the_role_renders_the_map_and_mounts_it_beside_frappe_conf(rendered):
-    deployment, container = nginx_of(rendered)
-    routes = next(o for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "shop-nginx-routes")
-    conf = routes["data"]["frappe-sites.conf"]
-    assert "erp.example.com erp;" in conf and "crm.example.org crm.acme.test;" in conf and "plain" not in conf
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["FRAPPE_SITE_NAME_HEADER"] == "$frappe_site_name"
-    [mount] = [m for m in container["volumeMounts"] if m["name"] == "routes"]
-    # One file in conf.d: the frappe.conf the entrypoint writes there stays visible.
-    assert (mount["mountPath"], mount["subPath"]) == ("/etc/nginx/conf.d/frappe-sites.conf", "frappe-sites.conf")
-    assert deployment["spec"]["template"]["metadata"]["annotations"]["vyogo.tech/routes-checksum"]
+def test_the_role_renders_the_map_into_the_benchs_nginx_configuration(rendered):
+    conf = next(o for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "shop-nginx")["data"][
+        "frappe.conf"]
+    site_map = conf.split("map $host $frappe_site_name {", 1)[1].split("}", 1)[0]
+    assert site_map.split("\n")[1:-1] == ["    default $host;", "    crm.example.org crm.acme.test;",
+                                          "    erp.example.com erp;"]
+    # Every place the template names the site takes the map's answer.
+    assert conf.count("proxy_set_header X-Frappe-Site-Name $frappe_site_name;") == 2  # /socket.io, @webserver
+    assert conf.count("try_files /$frappe_site_name/public/$uri @webserver;") == 2
+    assert "try_files /$frappe_site_name/$1 =404;" in conf  # /protected, X-Accel-Redirect
+    # No other ConfigMap of nginx: the map is part of its configuration.
+    assert not [o for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "shop-nginx-routes"]
 
 
-def test_a_real_nginx_sends_each_domain_to_its_site(rendered, upstream, tmp_path):
+def test_a_real_nginx_sends_each_domain_to_its_site(rendered, tmp_path):
+    gunicorn = Gunicorn({"erp": {}, "crm.acme.test": {}, "plain.example.com": {}})
+    config = next(o for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "shop-nginx")
     _deployment, container = nginx_of(rendered)
-    routes = next(o for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "shop-nginx-routes")
-    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    proc, port = start_nginx(tmp_path, env, routes["data"]["frappe-sites.conf"], upstream)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    proc, port = start_real_nginx(tmp_path, config["data"], IMAGE_BENCH_DIR,
+                                  {"shop-gunicorn:8000": gunicorn.port, "shop-socketio:9000": gunicorn.port},
+                                  container["ports"][0]["containerPort"], mounts["nginx-config"], mounts["nginx-run"])
+    (tmp_path / "sites" / "erp" / "public" / "files").mkdir(parents=True)
+    (tmp_path / "sites" / "erp" / "public" / "files" / "logo.txt").write_text("erp's own file")
+
+    def site_of(host, path="/"):
+        return json.loads(http_get(port, host, path)[1])["site"]
     try:
-        assert get(port, "erp.example.com") == "erp"
-        assert get(port, "crm.example.org") == "crm.acme.test"
-        assert get(port, "plain.example.com") == "plain.example.com"
-        assert get(port, "crm.acme.test") == "crm.acme.test"
+        assert site_of("erp.example.com") == "erp"
+        assert site_of("crm.example.org") == "crm.acme.test"
+        assert site_of("plain.example.com") == "plain.example.com"
+        assert site_of("crm.acme.test") == "crm.acme.test"
         # Static files come from the mapped site's directory too.
-        assert get(port, "erp.example.com", "/files/logo.txt") == "erp's own file"
+        assert http_get(port, "erp.example.com", "/files/logo.txt") == (200, "erp's own file")
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
+        gunicorn.close()
 
 
 def test_without_the_map_the_domain_would_name_no_site(upstream, tmp_path):

@@ -47,7 +47,7 @@ def test_every_name_the_bench_owns_comes_from_the_plan():
         "storage/sites-pvc.yaml.j2",
         "redis/service.yaml.j2", "redis/networkpolicy.yaml.j2", "redis/statefulset.yaml.j2",
         "redis/service.yaml.j2", "redis/networkpolicy.yaml.j2", "redis/statefulset.yaml.j2",
-        "config/job.yaml.j2",
+        "config/job.yaml.j2", "components/nginx-configmap.yaml.j2",
         "components/service.yaml.j2", "components/deployment.yaml.j2",
         "components/service.yaml.j2", "components/deployment.yaml.j2",
         "components/service.yaml.j2", "components/deployment.yaml.j2",
@@ -237,21 +237,20 @@ def test_nginx_maps_the_domains_of_sites_served_on_another_name():
              _site("late", "late.test", created="2026-11-27T11:00:00Z", domain="crm.example.org")]
     p = plan(sites=sites)
     assert p["routes"]["map"] == {"crm.example.org": "crm.acme.test"}
-    assert "crm.example.org crm.acme.test;" in p["routes"]["conf"] and "default $host;" in p["routes"]["conf"]
-    assert ("ConfigMap", "erp-nginx-routes") in [(s["kind"], s["name"]) for s in p["render"]]
-    nginx = [c for c in p["components"] if c["name"] == "nginx"][0]
-    assert {e["name"]: e["value"] for e in nginx["env"]}["FRAPPE_SITE_NAME_HEADER"] == "$frappe_site_name"
-    assert nginx["routes"]["checksum"] == p["routes"]["checksum"] != ""
-    # A new map is a new checksum: nginx rolls and reads it.
-    assert plan(sites=sites + [_site("b", "b.test", domain="b.example.org")])["routes"]["checksum"] != \
-        p["routes"]["checksum"]
+    assert p["nginx"]["routes"] == p["routes"]["map"]
+    # Every host socket.io may be asked to call back: each site's name and domain.
+    assert p["routes"]["hosts"] == ["crm.acme.test", "crm.example.org", "late.test", "plain.example.com"]
+    assert ("ConfigMap", "erp-nginx") in [(s["kind"], s["name"]) for s in p["render"]]
 
 
-def test_without_sites_on_other_domains_nginx_routes_by_host_alone_and_the_map_is_pruned():
+def test_the_nginx_configuration_is_always_the_benchs_own_and_the_old_map_is_pruned():
     p = plan(sites=[_site("plain", "plain.example.com")])
-    assert p["routes"]["map"] == {} and "ConfigMap" not in [s["kind"] for s in p["render"]]
+    assert p["routes"]["map"] == {} and ("ConfigMap", "erp-nginx") in [(s["kind"], s["name"]) for s in p["render"]]
     nginx = [c for c in p["components"] if c["name"] == "nginx"][0]
-    assert {e["name"]: e["value"] for e in nginx["env"]}["FRAPPE_SITE_NAME_HEADER"] == "$host"
+    # Debian's nginx with the mounted configuration, not the image's envsubst entrypoint.
+    assert nginx["args"] == ["nginx", "-c", "/etc/nginx/frappe/nginx.conf"] and "env" not in nginx
+    assert (p["nginx"]["backend"], p["nginx"]["socketio"], p["nginx"]["port"]) == (
+        "erp-gunicorn:8000", "erp-socketio:9000", nginx["port"])
     owned = {"name": "erp-nginx-routes", "ownerReferences": [{"controller": True, "uid": UID}]}
     p = plan(configmaps=[{"metadata": owned}])
     assert {"api_version": "v1", "kind": "ConfigMap", "name": "erp-nginx-routes"} in p["delete"]
@@ -282,3 +281,44 @@ def test_queues_and_the_volume_fix_are_inputs_of_the_configuration_hash():
     assert queued["config"]["hash"] != first and queued["config"]["workers"] == {"reports": {"timeout": 5000}}
     assert plan(bench(sitesVolume={"fixPermissions": True}))["config"]["hash"] != first
     assert any("spec.queues declares reports, which no worker consumes" in w for w in queued["warnings"])
+
+
+def test_a_site_that_is_not_a_dns_name_never_reaches_the_nginx_configuration():
+    p = plan(sites=[_site("bad", "bad.test", domain="x.test; }"), _site("ok", "ok.test")])
+    assert p["routes"] == {"map": {}, "hosts": ["ok.test"]}
+
+
+def nginx_service(ip):
+    return {"metadata": {"name": "erp-nginx"}, "spec": {"clusterIP": ip}}
+
+
+def test_socketio_resolves_every_site_host_to_the_nginx_service():
+    sites = [_site("crm", "crm.acme.test", domain="crm.example.org"), _site("plain", "plain.example.com")]
+    p = plan(sites=sites, services=[nginx_service("10.96.0.42")])
+    socketio = [c for c in p["components"] if c["name"] == "socketio"][0]
+    assert socketio["host_aliases"] == [
+        {"ip": "10.96.0.42", "hostnames": ["crm.acme.test", "crm.example.org", "plain.example.com"]}]
+    # The Service got a new address (deleted and made again): the next reconcile follows it.
+    again = plan(sites=sites, services=[nginx_service("10.96.7.7")])
+    assert [c for c in again["components"] if c["name"] == "socketio"][0]["host_aliases"][0]["ip"] == "10.96.7.7"
+    # No other component gets them.
+    assert all("host_aliases" not in c for c in p["components"] if c["name"] != "socketio")
+
+
+def test_before_the_nginx_service_exists_socketio_has_no_aliases_yet():
+    """The first reconcile creates the Service; its creation starts the next reconcile, which adds them."""
+    sites = [_site("plain", "plain.example.com")]
+    assert [c for c in plan(sites=sites)["components"] if c["name"] == "socketio"][0]["host_aliases"] == []
+    headless = plan(sites=sites, services=[nginx_service("None")])
+    assert [c for c in headless["components"] if c["name"] == "socketio"][0]["host_aliases"] == []
+    no_sites = plan(services=[nginx_service("10.96.0.42")])
+    assert [c for c in no_sites["components"] if c["name"] == "socketio"][0]["host_aliases"] == []
+
+
+def test_real_ip_settings_reach_the_nginx_plan():
+    b = bench(nginx={"upstreamRealIPAddresses": ["10.244.0.0/16"], "upstreamRealIPRecursive": False})
+    assert plan(b)["nginx"]["real_ip"] == {"upstreamRealIPAddresses": ["10.244.0.0/16"],
+                                           "upstreamRealIPHeader": "X-Forwarded-For",
+                                           "upstreamRealIPRecursive": False}
+    bad = plan(bench(nginx={"upstreamRealIPAddresses": ["10.244.0.1/16"]}))
+    assert "spec.nginx.upstreamRealIPAddresses[0]" in bad["errors"][0] and "render" not in bad

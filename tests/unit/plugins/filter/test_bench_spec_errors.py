@@ -115,3 +115,51 @@ def test_patterns_compile_in_re2_compatible_syntax():
     for pattern in (checks.IMAGE_REPOSITORY_PATTERN, checks.IMAGE_TAG_PATTERN, checks.IMAGE_REFERENCE_PATTERN):
         assert "(?=" not in pattern and "(?!" not in pattern and "\\1" not in pattern  # RE2 has no lookaround
         re.compile(pattern)
+
+
+# -- spec.nginx: whom nginx believes about the client's address ----------------
+
+@pytest.mark.parametrize("nginx,field", [
+    ({"upstreamRealIPAddresses": ["10.1.2.3/8"]}, "spec.nginx.upstreamRealIPAddresses[0]"),
+    ({"upstreamRealIPAddresses": ["10.0.0.0/8", "ingress"]}, "spec.nginx.upstreamRealIPAddresses[1]"),
+    ({"upstreamRealIPAddresses": ["300.0.0.1"]}, "spec.nginx.upstreamRealIPAddresses[0]"),
+    ({"upstreamRealIPAddresses": "10.0.0.0/8"}, "spec.nginx.upstreamRealIPAddresses must be a list"),
+    ({"upstreamRealIPHeader": "X-Forwarded-For; evil"}, "spec.nginx.upstreamRealIPHeader"),
+    ({"upstreamRealIPRecursive": "on"}, "spec.nginx.upstreamRealIPRecursive must be true or false"),
+])
+def test_each_real_ip_problem_names_its_field(nginx, field):
+    errors = checks.bench_spec_errors(bench(nginx=nginx))
+    assert len(errors) == 1 and field in errors[0], errors
+
+
+def test_a_range_with_host_bits_gets_the_range_it_likely_meant():
+    [error] = checks.bench_spec_errors(bench(nginx={"upstreamRealIPAddresses": ["10.1.2.3/8"]}))
+    assert "did you mean 10.0.0.0/8?" in error
+
+
+def test_good_real_ip_settings_pass_and_override_the_default():
+    nginx = {"upstreamRealIPAddresses": ["10.244.0.0/16", "fd00::/8", "203.0.113.7"],
+             "upstreamRealIPHeader": "X-Real-IP", "upstreamRealIPRecursive": False}
+    assert checks.bench_spec_errors(bench(nginx=nginx)) == []
+    assert checks.bench_real_ip(bench(nginx=nginx)["spec"]) == nginx
+    assert checks.bench_real_ip(bench(nginx={"upstreamRealIPAddresses": []})["spec"]) == checks.REAL_IP_DEFAULTS
+    assert checks.bench_real_ip(bench()["spec"]) == checks.REAL_IP_DEFAULTS
+
+
+def test_the_default_passes_its_own_check():
+    assert checks.bench_spec_errors(bench(nginx=dict(checks.REAL_IP_DEFAULTS))) == []
+
+
+def test_crd_real_ip_fields_repeat_the_filter(schema):
+    nginx = spec_property(schema, "nginx")
+    props = nginx["properties"]
+    assert props["upstreamRealIPAddresses"]["items"]["pattern"] == checks.ADDRESS_PATTERN
+    assert props["upstreamRealIPHeader"]["pattern"] == checks.HEADER_NAME
+    assert props["upstreamRealIPRecursive"]["type"] == "boolean"
+    for address in checks.REAL_IP_DEFAULTS["upstreamRealIPAddresses"]:
+        assert re.match(checks.ADDRESS_PATTERN, address), address
+        # The CRD says what the default is: every range of it (loopback by that word).
+        assert address in nginx["description"] or address in ("127.0.0.1", "::1"), address
+    assert "loopback" in nginx["description"]
+    for bad in ("ingress", "10.0.0.0/8;", "10.0.0.0/8 evil"):
+        assert not re.match(checks.ADDRESS_PATTERN, bad)

@@ -4,6 +4,7 @@ import copy
 
 from ansible_collections.vyogotech.frappe.plugins.filter.bench_status import bench_rollout_pending, bench_status
 
+import test_bench_plan as bench_case
 from test_bench_plan import SETTINGS, bench, plan
 
 
@@ -116,3 +117,13 @@ def test_a_route_no_longer_wanted_leaves_the_status():
     p["routes"]["map"] = {"new.example.org": "erp.example.com"}
     routes = bench_status(p, healthy(p), b, SETTINGS)["status"]["routes"]
     assert routes == {"old.example.org": None, "new.example.org": "erp.example.com"}
+
+
+def test_the_status_publishes_the_hosts_socketio_resolves_to_nginx():
+    p = bench_case.plan(sites=[bench_case._site("crm", "crm.acme.test", domain="crm.example.org")],
+                        services=[bench_case.nginx_service("10.96.0.42")])
+    assert bench_status(p, healthy(p), bench_case.bench(), SETTINGS)["status"]["realtimeHosts"] == [
+        "crm.acme.test", "crm.example.org"]
+    # Before the nginx Service exists: none yet, so each site keeps asking.
+    p = bench_case.plan(sites=[bench_case._site("crm", "crm.acme.test", domain="crm.example.org")])
+    assert bench_status(p, healthy(p), bench_case.bench(), SETTINGS)["status"]["realtimeHosts"] == []

@@ -277,6 +277,20 @@ def test_a_site_on_another_domain_waits_for_its_nginx_route_and_asks_the_bench_f
     assert p["route_ready"]
 
 
+def test_a_site_asks_the_bench_until_its_socketio_pods_resolve_its_hosts():
+    """socket.io calls back <Origin> on the site's host: the bench's hostAliases must hold it (realtimeHosts)."""
+    s = site(domain="erp.example.org")
+    assert not plan(s)["realtime_ready"]
+    routed = bench()
+    routed["status"]["routes"] = {"erp.example.org": "erp.example.com"}
+    routed["status"]["realtimeHosts"] = ["erp.example.org"]
+    # The domain alone is not enough: Frappe may be reached on the site name too.
+    assert not plan(s, bench=[routed])["realtime_ready"]
+    routed["status"]["realtimeHosts"] = ["erp.example.com", "erp.example.org", "other.test"]
+    p = plan(s, bench=[routed])
+    assert p["realtime_ready"] and p["route_ready"]
+
+
 def test_a_database_and_user_already_there_are_adopted_with_their_password_secret():
     """A site of the Go frappe-operator, or one retained and created again: nothing is renamed or re-passworded."""
     database = ready("Database", "erp-db", name="erp_legacy")

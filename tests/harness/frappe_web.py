@@ -288,17 +288,22 @@ def start_nginx(tmp_path, files, bench_dir, upstreams, pod_port, config_dir, run
     proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf / "nginx.conf")],
                             stdout=subprocess.DEVNULL, stderr=log)
     log.close()
+    return wait_listening(proc, port, lambda: (tmp_path / "nginx.log").read_text(errors="replace")), port
+
+
+def wait_listening(proc, port, output):
+    """proc once it listens on 127.0.0.1:port; its `output()` in the error when it exits or never listens."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, port
+            return proc
         except OSError:
             if proc.poll() is not None:
-                raise AssertionError("nginx exited: %s" % (tmp_path / "nginx.log").read_text(errors="replace"))
+                raise AssertionError("nginx exited: %s" % output())
             time.sleep(0.1)
     proc.kill()
-    raise AssertionError("nginx did not listen on %d" % port)
+    raise AssertionError("nginx did not listen on %d: %s" % (port, output()))
 
 
 def stop(proc):

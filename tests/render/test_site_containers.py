@@ -184,7 +184,7 @@ def test_a_site_job_killed_midway_is_completed_by_the_next_run(rendered, tmp_pat
 @pytest.mark.mariadb
 @pytest.mark.redis
 def test_a_complete_site_is_never_made_again_and_gets_the_apps_added_later(rendered, tmp_path, mariadb_server,
-                                                                            redis_pair):
+                                                                           redis_pair):
     image = configured_bench(tmp_path, redis_pair)
     job = on_server(site_job(rendered, "erp"), mariadb_server)
     db_name = env_value(job, "DB_NAME")

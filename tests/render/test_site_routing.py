@@ -16,12 +16,11 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.request
 
 import pytest
 
-from frappe_web import Gunicorn, http_get, stop
+from frappe_web import Gunicorn, http_get, stop, wait_listening
 from frappe_web import start_nginx as start_real_nginx
 from podscripts import IMAGE_BENCH_DIR, render
 
@@ -125,17 +124,7 @@ def start_nginx(tmp_path, env, routes_conf, upstream):
     (tmp_path / "tmp").mkdir()
     proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError("nginx exited: %s" % proc.stdout.read().decode(errors="replace"))
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("nginx did not listen on %d" % port)
+    return wait_listening(proc, port, lambda: proc.stdout.read().decode(errors="replace")), port
 
 
 def get(port, host, path="/"):

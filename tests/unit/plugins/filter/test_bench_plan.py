@@ -2,6 +2,7 @@
 
 import copy
 import re
+from pathlib import Path
 
 from ansible_collections.vyogotech.frappe.plugins.filter.bench_plan import bench_plan
 
@@ -322,3 +323,15 @@ def test_real_ip_settings_reach_the_nginx_plan():
                                            "upstreamRealIPRecursive": False}
     bad = plan(bench(nginx={"upstreamRealIPAddresses": ["10.244.0.1/16"]}))
     assert "spec.nginx.upstreamRealIPAddresses[0]" in bad["errors"][0] and "render" not in bad
+
+
+def test_every_plan_the_bench_role_makes_takes_every_script():
+    """The scripts are inputs of the configuration hash: a plan made without one names another Job."""
+    tasks = Path(__file__).resolve().parents[4] / "roles" / "frappe_bench" / "tasks"
+    calls = [text.split("vyogotech.frappe.bench_plan(", 1)[1].split("}}", 1)[0]
+             for path in sorted(tasks.glob("*.yml"))
+             for text in path.read_text().split("{{")[1:] if "vyogotech.frappe.bench_plan(" in text]
+    assert len(calls) == 2
+    for call in calls:
+        for argument in ("config_script=", "volume_check_script=", "assets_script="):
+            assert argument in call, call

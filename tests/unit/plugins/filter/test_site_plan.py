@@ -247,7 +247,7 @@ def test_the_site_role_reads_the_failed_jobs_pods_and_may_by_the_shipped_role():
     [read] = [t for t in tasks if "vyogotech.frappe.k8s_multi_info" in t]
     [pods] = read["vyogotech.frappe.k8s_multi_info"]["reads"]
     assert (pods["api_version"], pods["kind"]) == ("v1", "Pod")
-    assert pods["label_selectors"] == ["job-name={{ frappe_site_plan.job.name }}"]
+    assert pods["label_selectors"] == ["batch.kubernetes.io/job-name={{ frappe_site_plan.job.name }}"]
     assert read["when"] == "frappe_site_plan.job.state == 'Failed'"
     role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
     # Under the Ansible Operator SDK the proxy answers reads from an informer cache: list and watch.

@@ -29,6 +29,11 @@ SERVER_KINDS = ('MariaDB', 'ExternalMariaDB')
 # Keys of a connectionSecretRef Secret: an administrative login to an external server.
 CONNECTION_KEYS = ('host', 'username', 'password')
 SQL_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_$-]{0,63}$')
+# On a MariaDB or ExternalMariaDB: the namespaces (comma-separated, or *) whose
+# FrappeSites may have a database, user and grant made on it (the operator's
+# rights are cluster-wide; the server's namespace has to agree, as with
+# Gateway API's ReferenceGrant).
+CONSENT_ANNOTATION = 'vyogo.tech/allow-sites-from'
 
 
 def _or(value, default):
@@ -227,6 +232,52 @@ def _server(plan, site, live, settings):
     return server
 
 
+def consents(obj, namespace):
+    """Whether the server object `obj` lets FrappeSites of `namespace` use it (CONSENT_ANNOTATION)."""
+    annotations = _mapping(_mapping(_mapping(obj).get('metadata')).get('annotations'))
+    allowed = [n.strip() for n in str(annotations.get(CONSENT_ANNOTATION) or '').split(',')]
+    return '*' in allowed or namespace in allowed
+
+
+def _refers_to(obj, ref):
+    """Whether a Database, User or Grant of the MariaDB Operator is on the server `ref`."""
+    obj = _mapping(obj)
+    mref = _mapping(_mapping(obj.get('spec')).get('mariaDbRef'))
+    return bool(mref) and mref.get('name') == ref['name'] and _or(mref.get('kind'), 'MariaDB') == ref['kind'] and \
+        _or(mref.get('namespace'), _mapping(obj.get('metadata')).get('namespace')) == ref['namespace']
+
+
+def _consent(plan, server, live):
+    """The consent a server in another namespace gives the site, or None for a server of its own namespace.
+
+    `existing`: the site's Database, User or Grant is already on that server
+    (made before the rule, or while consent was given); such a site keeps being
+    reconciled, with a warning, and nothing is dropped there without consent.
+    """
+    ref, namespace = server['ref'], plan['namespace']
+    if server['via'] != 'operator' or not ref or server['dedicated'] or ref['namespace'] == namespace:
+        return None
+    obj = _first(live, 'server')
+    given = obj is not None and consents(obj, namespace)
+    existing = any(_refers_to(o, ref) for key in ('database', 'user', 'grant') for o in live.get(key) or [])
+    where = '%s %s/%s' % (ref['kind'], ref['namespace'], ref['name'])
+    fix = ('the owner of namespace %s adds the annotation %s (a comma-separated list of namespaces, or *) naming %s '
+           'to %s: kubectl annotate %s %s -n %s %s=%s (add %s to a list already there)'
+           % (ref['namespace'], CONSENT_ANNOTATION, namespace, where, ref['kind'].lower(), ref['name'],
+              ref['namespace'], CONSENT_ANNOTATION, namespace, namespace))
+    if given:
+        message = '%s in namespace %s lets FrappeSites of namespace %s use it (annotation %s).' % (
+            where, ref['namespace'], namespace, CONSENT_ANNOTATION)
+    elif obj is None:
+        message = ('spec.dbConfig.mariadbRef names %s, in another namespace, which does not exist; once it does, %s.'
+                   % (where, fix))
+    else:
+        message = ('spec.dbConfig.mariadbRef names %s, in another namespace, which does not let FrappeSites of '
+                   'namespace %s use it: %s. Or use a server in namespace %s.' % (where, namespace, fix, namespace))
+    return {'given': given, 'existing': existing, 'server': where, 'annotation': CONSENT_ANNOTATION,
+            'fix': fix, 'message': message}
+
+
 def _live_spec(live, key):
     """The spec of the live object read under `key`, else {}."""
     return _mapping(_mapping(_first(live, key)).get('spec'))
@@ -238,7 +289,10 @@ def _database(plan, site, live, settings, server):
     db_name = plan['database_name']
     # Under Retain the operator must never drop anything when an object goes;
     # under Delete it drops what it can (a MariaDB), the drop Job the rest.
-    cleanup = 'Delete' if policy == 'Delete' and server['ref'] and server['ref']['kind'] == 'MariaDB' else 'Skip'
+    # Never across namespaces without the consent of the server's namespace.
+    consent = plan.get('consent')
+    cleanup = 'Delete' if policy == 'Delete' and server['ref'] and server['ref']['kind'] == 'MariaDB' and \
+        (consent is None or consent['given']) else 'Skip'
     # The User already there keeps its name and password Secret, whoever made
     # it: a new password would no longer match the site_config.json of its site.
     live_user = _live_spec(live, 'user')
@@ -466,6 +520,28 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
             '%s, or use deletionPolicy: Retain and drop the database by hand. Nothing was changed.'
             % (namespace, name, server['ref']['namespace'], server['ref']['name'], namespace))
         return plan
+    # A database on a server of another namespace needs that namespace's
+    # consent (CONSENT_ANNOTATION on the server object). Render mode sees no
+    # server and writes nothing: checked against the live cluster only.
+    plan['consent'] = _consent(plan, server, live) if apply else None
+    consent = plan['consent']
+    if consent and not consent['given']:
+        if not consent['existing'] and not plan['deleting']:
+            plan['errors'].append('FrappeSite %s/%s cannot be reconciled: %s Nothing was changed.'
+                                  % (namespace, name, consent['message']))
+            return plan
+        if plan['deleting'] and plan['deletion_policy'] == 'Delete' and consent['existing']:
+            plan['errors'].append(
+                'FrappeSite %s/%s has deletionPolicy Delete, but its database is on %s, whose namespace does not '
+                'let FrappeSites of namespace %s use it: nothing is dropped there without consent, and the site '
+                'keeps its finalizer. Either %s, or keep the database: kubectl patch frappesite %s -n %s --type '
+                'merge -p \'{"spec":{"deletionPolicy":"Retain"}}\'.'
+                % (namespace, name, consent['server'], namespace, consent['fix'], name, namespace))
+            return plan
+        if consent['existing']:
+            plan['warnings'].append('FrappeSite %s/%s: its database is already on %s, so it keeps being reconciled, '
+                                    'but nothing is dropped there: %s' % (namespace, name, consent['server'],
+                                                                          consent['message']))
     plan['database'] = _database(plan, site, live, settings, server)
     # Adopted names reach SQL (the drop Job) and bench's arguments: only plain identifiers.
     for what in ('name', 'user'):

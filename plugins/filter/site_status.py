@@ -96,6 +96,21 @@ def site_status(plan, site, pods=None):
          'message': 'Site %s is served at %s.' % (plan['site_name'], plan['site_url']) if ready else
          site_message if job['state'] == 'Failed' else 'Waiting for: %s.' % ', '.join(waiting_for)},
     ]
+    events = []
+    consent = plan.get('consent')
+    previous = dict((c.get('type'), c) for c in current.get('conditions') or []).get(CONSENT_CONDITION)
+    if consent:
+        conditions.append({'type': CONSENT_CONDITION, 'status': _flag(consent['given']),
+                           'reason': 'Consented' if consent['given'] else 'ConsentMissing',
+                           'message': consent['message'] if consent['given'] else (
+                               'The database is already on %s, so the site keeps being reconciled, but nothing is '
+                               'dropped there until consent is given: %s' % (consent['server'], consent['message']))})
+        # Once, when consent goes missing: kubectl describe frappesite tells it.
+        if not consent['given'] and (previous or {}).get('reason') != 'ConsentMissing':
+            events.append({'type': 'Warning', 'reason': 'ConsentMissing', 'message': conditions[-1]['message']})
+    elif previous:
+        conditions.append({'type': CONSENT_CONDITION, 'status': 'True', 'reason': 'SameNamespace',
+                           'message': 'The database server is in the namespace of the site; no consent is needed.'})
     if ready:
         phase = 'Ready'
     elif job['state'] == 'Failed':
@@ -118,7 +133,11 @@ def site_status(plan, site, pods=None):
         'siteURL': plan['site_url'],
     }
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
-    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged}
+    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged, 'events': events}
+
+
+# Whether the namespace of a database server in another namespace consents (site_plan.CONSENT_ANNOTATION).
+CONSENT_CONDITION = 'DatabaseConsent'
 
 
 # Database reasons under which the site waits for its user to act (phase Pending).

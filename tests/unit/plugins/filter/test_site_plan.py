@@ -414,3 +414,117 @@ def test_a_change_of_tls_or_domain_is_a_new_site_job():
         {}, {"tls": {"enabled": True}}, {"domain": "crm.example.org"},
         {"domain": "crm.example.org", "tls": {"enabled": True}}))
     assert len(names) == 4
+
+
+# A database server in another namespace: that namespace's consent (annotation vyogo.tech/allow-sites-from).
+def elsewhere(deletionPolicy="Retain", deleting=False, status=None):
+    s = site(deletionPolicy=deletionPolicy, status=status,
+             dbConfig={"mariadbRef": {"name": "mariadb", "namespace": "db"}})
+    if deleting:
+        s["metadata"]["deletionTimestamp"] = "2026-11-27T11:00:00Z"
+    return s
+
+
+def server_in_db(allow=None):
+    obj = ready("MariaDB", "mariadb")
+    obj["metadata"]["namespace"] = "db"
+    if allow is not None:
+        obj["metadata"]["annotations"] = {"vyogo.tech/allow-sites-from": allow}
+    return obj
+
+
+def on_db_server(kind, obj_name):
+    """A Database, User or Grant of the site already on the server of namespace db."""
+    obj = ready(kind, obj_name, mariaDbRef={"name": "mariadb", "namespace": "db", "kind": "MariaDB"})
+    obj["metadata"]["namespace"] = "shop"
+    return obj
+
+
+NEW = {"database": [], "user": [], "grant": []}
+EXISTING = {"database": [on_db_server("Database", "erp-db")], "user": [on_db_server("User", "erp-user")],
+            "grant": [on_db_server("Grant", "erp-grant")]}
+
+
+@pytest.mark.parametrize("allow", [None, "", "other", "other, shopping", "shop-2,*shop"])
+def test_a_new_site_on_a_server_of_another_namespace_without_its_consent_is_refused(allow):
+    p = plan(elsewhere(), server=[server_in_db(allow)], **NEW)
+    assert len(p["errors"]) == 1 and p["render"] == []
+    message = p["errors"][0]
+    assert "MariaDB db/mariadb" in message and "vyogo.tech/allow-sites-from" in message
+    assert "kubectl annotate mariadb mariadb -n db vyogo.tech/allow-sites-from=shop" in message
+    assert "Nothing was changed" in message and "database" not in p
+
+
+def test_a_new_site_on_a_missing_server_of_another_namespace_is_refused_and_told_of_the_consent():
+    p = plan(elsewhere(), server=[], **NEW)
+    assert len(p["errors"]) == 1 and "does not exist" in p["errors"][0]
+    assert "vyogo.tech/allow-sites-from" in p["errors"][0] and "database" not in p
+
+
+@pytest.mark.parametrize("allow", ["shop", "*", "other,shop", " other , shop ", "other,*"])
+def test_consent_by_name_in_a_list_or_star_lets_the_site_use_the_server(allow):
+    p = plan(elsewhere(deletionPolicy="Delete"), server=[server_in_db(allow)], **NEW)
+    assert p["errors"] == [] and p["warnings"] == []
+    assert p["consent"]["given"] and [s["kind"] for s in p["render"]][:3] == ["Database", "User", "Grant"]
+    assert p["server"]["host"] == "mariadb.db.svc.cluster.local"
+    # With consent, deletionPolicy Delete lets the MariaDB Operator drop it there.
+    assert p["database"]["cleanup_policy"] == "Delete"
+    status = site_status(p, elsewhere())
+    consent = [c for c in status["conditions"] if c["type"] == "DatabaseConsent"][0]
+    assert consent["status"] == "True" and consent["reason"] == "Consented" and status["events"] == []
+
+
+def test_a_server_of_the_sites_own_namespace_needs_no_consent():
+    p = plan(site(dbConfig={"mariadbRef": {"name": "mariadb", "namespace": "shop"}}), **NEW)
+    assert p["errors"] == [] and p["consent"] is None
+    assert "DatabaseConsent" not in [c["type"] for c in site_status(p, site())["conditions"]]
+
+
+def test_a_site_whose_database_is_there_already_keeps_reconciling_with_a_warning_and_one_event():
+    s = elsewhere(deletionPolicy="Delete", status={"databaseName": database_name("shop", "erp")})
+    p = plan(s, server=[server_in_db("other")], **EXISTING)
+    assert p["errors"] == [] and p["job_allowed"]
+    assert p["consent"] == dict(p["consent"], given=False, existing=True)
+    assert len(p["warnings"]) == 1 and "vyogo.tech/allow-sites-from" in p["warnings"][0]
+    # Nothing is ever dropped there without consent, whatever deletionPolicy says.
+    assert p["database"]["cleanup_policy"] == "Skip"
+    status = site_status(p, s)
+    consent = [c for c in status["conditions"] if c["type"] == "DatabaseConsent"][0]
+    assert consent["status"] == "False" and consent["reason"] == "ConsentMissing"
+    assert "kubectl annotate mariadb mariadb -n db" in consent["message"]
+    assert [(e["type"], e["reason"]) for e in status["events"]] == [("Warning", "ConsentMissing")]
+    # Recorded once: the next reconcile, with the condition stored, records no other Event.
+    s["status"]["conditions"] = status["conditions"]
+    assert site_status(p, s)["events"] == []
+
+
+def test_database_objects_on_another_server_do_not_count_as_a_database_there():
+    moved = dict((k, [dict(o, spec=dict(o["spec"], mariaDbRef={"name": "mariadb", "namespace": "shop"}))
+                      for o in v]) for k, v in EXISTING.items())
+    p = plan(elsewhere(), server=[server_in_db()], **moved)
+    assert len(p["errors"]) == 1 and "vyogo.tech/allow-sites-from" in p["errors"][0]
+
+
+def test_a_site_deleted_under_delete_without_consent_drops_nothing_across_namespaces_and_keeps_its_finalizer():
+    p = plan(elsewhere(deletionPolicy="Delete", deleting=True), server=[server_in_db()], **EXISTING)
+    assert len(p["errors"]) == 1 and "database" not in p
+    assert "keeps its finalizer" in p["errors"][0] and "deletionPolicy\":\"Retain" in p["errors"][0]
+    assert "kubectl annotate mariadb mariadb -n db vyogo.tech/allow-sites-from=shop" in p["errors"][0]
+    # With consent it drops as asked; under Retain it lets go, dropping nothing.
+    assert plan(elsewhere(deletionPolicy="Delete", deleting=True), server=[server_in_db("shop")],
+                **EXISTING)["database"]["cleanup_policy"] == "Delete"
+    retained = plan(elsewhere(deleting=True), server=[server_in_db()], **EXISTING)
+    assert retained["errors"] == [] and retained["database"]["cleanup_policy"] == "Skip"
+
+
+def test_an_external_server_of_another_namespace_needs_consent_too():
+    s = site(dbConfig={"mariadbRef": {"name": "ext", "namespace": "db", "kind": "ExternalMariaDB"}})
+    ext = ready("ExternalMariaDB", "ext", host="10.0.0.5")
+    assert "kubectl annotate externalmariadb ext -n db" in plan(s, server=[ext], **NEW)["errors"][0]
+    ext["metadata"]["annotations"] = {"vyogo.tech/allow-sites-from": "shop"}
+    assert plan(s, server=[ext], **NEW)["errors"] == []
+
+
+def test_consent_is_not_checked_in_render_mode_which_sees_no_server():
+    p = site_plan(elsewhere(), live={"bench": [bench()]}, settings=SETTINGS, mode="render")
+    assert p["errors"] == [] and p["consent"] is None

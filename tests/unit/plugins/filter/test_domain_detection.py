@@ -2,7 +2,6 @@
 
 import pytest
 
-from ansible_collections.vyogotech.frappe.plugins.filter.bench_plan import bench_plan
 from ansible_collections.vyogotech.frappe.plugins.filter.bench_status import bench_status
 from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import resolve_domain
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.domain_detection import (
@@ -127,8 +126,8 @@ def recorded(detected, **domain_config):
 
 def test_resolve_domain_explicit_then_suffix_then_detected_then_site_name():
     assert resolve_domain(site(domain="erp.example.org"), recorded("apps.example.com")) == ("erp.example.org", "explicit")
-    assert resolve_domain(site(), recorded("apps.example.com", suffix=".example.com")) == ("erp.example.com",
-                                                                                          "bench-suffix")
+    with_suffix = recorded("apps.example.com", suffix=".example.com")
+    assert resolve_domain(site(), with_suffix) == ("erp.example.com", "bench-suffix")
     assert resolve_domain(site(), recorded("apps.example.com")) == ("erp.apps.example.com", "auto-detected")
     # A siteName already under the suffix is kept as it is.
     assert resolve_domain(site(siteName="erp.apps.example.com"), recorded("apps.example.com")) == (

@@ -24,6 +24,7 @@ from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors impor
 from ansible_collections.vyogotech.frappe.plugins.filter.k8s_quantity import k8s_quantity
 from ansible_collections.vyogotech.frappe.plugins.filter.lease_renewed import lease_renewed
 from ansible_collections.vyogotech.frappe.plugins.filter.site_plan import resolve_domain
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.domain_detection import detect_suffix, detection_reads
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_autoscaling import declared_queues, worker_autoscaling
 from ansible_collections.vyogotech.frappe.plugins.filter.worker_scaling_activity import keda_scaler_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
@@ -119,7 +120,8 @@ def _routes(plan, bench, live):
     routes = {}
     hosts = set()
     for site in sites:
-        domain, _source = resolve_domain(site, bench)
+        # This reconcile's detection: the one the sites read once it is in the status.
+        domain, _source = resolve_domain(site, bench, plan['domain_detection'])
         # Both go into nginx's configuration: only DNS names (the FrappeSite CRD's
         # pattern admits no other; render mode skips a site it would refuse).
         if not (DNS_NAME.match(domain) and DNS_NAME.match(site['spec']['siteName'])):
@@ -495,6 +497,8 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         _workers(plan, bench, live, settings, apply)
         _redis(plan, bench, live, settings, apply)
         plan['components'] = _components(name, spec, settings['bench_dir'])
+        # Recorded in the status (domainDetection) for the sites of the bench.
+        plan['domain_detection'] = detect_suffix(bench, live)
         plan['routes'] = _routes(plan, bench, live)
         plan['nginx'] = _nginx(plan, spec, live)
         socketio = [c for c in plan['components'] if c['name'] == 'socketio'][0]
@@ -530,4 +534,4 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
 
 class FilterModule(object):
     def filters(self):
-        return {'bench_plan': bench_plan}
+        return {'bench_plan': bench_plan, 'bench_domain_reads': detection_reads}

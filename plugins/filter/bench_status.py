@@ -162,6 +162,8 @@ def bench_status(plan, state, bench, settings):
              # The hosts the socket.io pods resolve to nginx (their hostAliases), so a
              # new site sees when its realtime callback can reach the bench.
              'realtimeHosts': [h for a in plan['nginx']['host_aliases'] for h in a['hostnames']],
+             # The suffix detected for sites that set no domain (site_plan.resolve_domain reads it).
+             'domainDetection': plan['domain_detection'],
              'frontend': {'service': plan['names']['component']['nginx'],
                           'port': [c['port'] for c in plan['components'] if c['name'] == 'nginx'][0]},
              'redis': {

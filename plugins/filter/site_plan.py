@@ -19,6 +19,7 @@ import re
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
 from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors import bench_spec_errors
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.domain_detection import auto_detect, domain_config
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.job_resources import KINDS, job_resources
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
 
@@ -86,18 +87,29 @@ def database_name(namespace, name):
     return '_' + hashlib.sha256(('%s/%s' % (namespace, name)).encode('utf-8')).hexdigest()[:16]
 
 
-def resolve_domain(site, bench):
-    """(domain, source): spec.domain, else siteName + the bench's domainConfig.suffix, else siteName."""
+def resolve_domain(site, bench, detected=None):
+    """(domain, source): spec.domain; else siteName + the bench's domainConfig.suffix; else siteName + the suffix
+    detected for the bench (`detected`, else the one its status records) unless domainConfig.autoDetect is false;
+    else siteName. The sources are named as the Go frappe-operator names them."""
     spec = site['spec']
     if spec.get('domain'):
         return spec['domain'], 'explicit'
-    suffix = _or(_mapping(_mapping(bench).get('spec', {}).get('domainConfig')).get('suffix'), '')
-    if suffix:
-        suffix = suffix.strip('.')
-        if spec['siteName'] == suffix or spec['siteName'].endswith('.' + suffix):
-            return spec['siteName'], 'bench-suffix'
-        return '%s.%s' % (spec['siteName'], suffix), 'bench-suffix'
+    for suffix, source in ((domain_config(bench).get('suffix'), 'bench-suffix'),
+                           (_detected_suffix(bench, detected), 'auto-detected')):
+        if suffix:
+            suffix = suffix.strip('.')
+            if spec['siteName'] == suffix or spec['siteName'].endswith('.' + suffix):
+                return spec['siteName'], source
+            return '%s.%s' % (spec['siteName'], suffix), source
     return spec['siteName'], 'sitename-default'
+
+
+def _detected_suffix(bench, detected=None):
+    if not auto_detect(bench):
+        return ''
+    if detected is None:
+        detected = _mapping(_mapping(_mapping(bench).get('status')).get('domainDetection'))
+    return _mapping(detected).get('suffix') or ''
 
 
 def _deleting(obj):
@@ -473,11 +485,12 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                               'the bench. Nothing was changed.' % (namespace, name, bench['name'], '; '.join(job_errors)))
         return plan
     domain, source = resolve_domain(site, bench.get('object') or {})
-    if _mapping(_mapping((bench.get('object') or {}).get('spec')).get('domainConfig')).get('autoDetect') and \
-            source == 'sitename-default':
-        plan['warnings'].append('FrappeSite %s/%s: the bench asks for domainConfig.autoDetect, which this collection '
-                                'does not do; the site is served on its siteName %s. Set spec.domain or the bench\'s '
-                                'domainConfig.suffix.' % (namespace, name, spec['siteName']))
+    if source == 'sitename-default' and bench.get('object'):
+        detection = _mapping(_mapping(bench['object'].get('status')).get('domainDetection'))
+        plan['warnings'].append('FrappeSite %s/%s is served on its siteName %s: it sets no spec.domain, its bench no '
+                                'domainConfig.suffix, and no domain was detected (%s).' % (
+                                    namespace, name, spec['siteName'],
+                                    detection.get('source') or 'the bench has not recorded a detection yet'))
     plan['domain'] = {'resolved': domain, 'source': source}
     conflicts = _domain_conflicts(site, bench.get('object') or {}, domain, live)
     if conflicts:

@@ -55,6 +55,13 @@ options:
         type: list
         elements: str
         default: []
+      optional:
+        description:
+          - A read the API server forbids (403, the caller's RBAC does not allow it) finds nothing and its key is
+            listed in RV(unserved), instead of failing the module. For reads a caller can do without, such as the
+            objects a domain is detected from.
+        type: bool
+        default: false
   read_one_by_name:
     description:
       - After each list that returned an object with owner references, read the first such object again by name
@@ -128,7 +135,7 @@ objects:
   type: dict
   sample: {deployments: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: erp-gunicorn}}], keda_lease: []}
 unserved:
-  description: The keys whose kind the API server does not serve.
+  description: The keys whose kind the API server does not serve, and those of O(reads[].optional) reads it forbids.
   returned: success
   type: list
   elements: str
@@ -156,7 +163,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions imp
 from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_finished, rolling
 
 try:
-    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError, ResourceNotUniqueError
+    from kubernetes.dynamic.exceptions import (ForbiddenError, NotFoundError, ResourceNotFoundError,
+                                               ResourceNotUniqueError)
 except ImportError:
     # AnsibleK8SModule reports the missing library.
     pass
@@ -169,6 +177,7 @@ READ_SPEC = dict(
     namespace=dict(type='str'),
     name=dict(type='str'),
     label_selectors=dict(type='list', elements='str', default=[]),
+    optional=dict(type='bool', default=False),
 )
 
 
@@ -231,6 +240,11 @@ def read_all(client, reads, read_one_by_name=False):
             objects[key] = []
             if not read.get('name'):
                 unserved.append(key)
+        except ForbiddenError:
+            if not read.get('optional'):
+                raise
+            objects[key] = []
+            unserved.append(key)
     return objects, unserved
 
 

@@ -1,5 +1,8 @@
 """k8s_multi_info's wait_until: read again in the same run until the condition holds or the timeout passes."""
 
+import pytest
+from kubernetes.dynamic.exceptions import ForbiddenError
+
 from ansible_collections.vyogotech.frappe.plugins.modules import k8s_multi_info
 
 JOB_READ = {"key": "job", "api_version": "batch/v1", "kind": "Job", "namespace": "shop", "name": "erp-config-1"}
@@ -108,3 +111,20 @@ def test_a_failed_read_while_waiting_is_tried_again_and_only_the_last_error_fail
         assert "refused" in str(exc) and clock.sleeps == [0.5, 0.5]
     else:
         raise AssertionError("the last error must fail the wait")
+
+
+class ForbiddingClient:
+    """A dynamic client whose API server forbids every read (RBAC without them)."""
+
+    def resource(self, kind, api_version):
+        return type("Resource", (), {"namespaced": True, "kind": kind, "group_version": api_version})()
+
+    def get(self, resource, **params):
+        raise ForbiddenError(type("E", (), {"status": 403, "reason": "Forbidden", "body": "", "headers": {}})())
+
+
+def test_an_optional_read_that_is_forbidden_finds_nothing_and_another_fails():
+    optional = dict(JOB_READ, optional=True)
+    assert k8s_multi_info.read_all(ForbiddingClient(), [optional]) == ({"job": []}, ["job"])
+    with pytest.raises(Exception, match="403"):
+        k8s_multi_info.read_all(ForbiddingClient(), [JOB_READ])

@@ -485,7 +485,10 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                               'the bench. Nothing was changed.' % (namespace, name, bench['name'], '; '.join(job_errors)))
         return plan
     domain, source = resolve_domain(site, bench.get('object') or {})
-    if source == 'sitename-default' and bench.get('object'):
+    # Said only where the bench asks for detection (the CRD defaults autoDetect
+    # to true); the status records the source either way.
+    if source == 'sitename-default' and _mapping(_mapping((bench.get('object') or {}).get('spec')).get(
+            'domainConfig')).get('autoDetect'):
         detection = _mapping(_mapping(bench['object'].get('status')).get('domainDetection'))
         plan['warnings'].append('FrappeSite %s/%s is served on its siteName %s: it sets no spec.domain, its bench no '
                                 'domainConfig.suffix, and no domain was detected (%s).' % (

@@ -162,7 +162,11 @@ def test_a_site_takes_the_suffix_its_bench_recorded_and_says_when_there_is_none(
     status = site_case.site_status(p, site_case.site(siteName="erp"))["status"]
     assert (status["resolvedDomain"], status["domainSource"]) == ("erp.apps.example.com", "auto-detected")
     nothing = site_case.bench()
+    nothing["spec"]["domainConfig"] = {"autoDetect": True}  # as the CRD defaults it
     nothing["status"]["domainDetection"] = {"suffix": "", "source": "nothing detected (looked at Service traefik/traefik)"}
     p = site_case.plan(site_case.site(siteName="erp"), bench=[nothing])
     assert p["domain"] == {"resolved": "erp", "source": "sitename-default"}
     assert [w for w in p["warnings"] if "served on its siteName erp" in w and "nothing detected" in w]
+    # A bench that does not ask for detection is not warned about it.
+    del nothing["spec"]["domainConfig"]
+    assert site_case.plan(site_case.site(siteName="erp"), bench=[nothing])["warnings"] == []

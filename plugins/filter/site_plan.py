@@ -21,6 +21,8 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import cont
 from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors import bench_spec_errors
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.job_resources import KINDS, job_resources
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.site_names import dns_name_errors, reference_errors, \
+    site_name_errors
 
 DB_PORT = 3306
 # Kinds of the MariaDB Operator (k8s.mariadb.com/v1alpha1) a site uses.
@@ -124,7 +126,11 @@ def _domain_conflicts(site, bench, domain, live):
 def _spec_errors(site, namespace):
     spec = site['spec']
     db = _mapping(spec.get('dbConfig'))
-    errors = []
+    # What the CRD refuses at admission, again: render mode and a manifest never stored see no API server.
+    errors = site_name_errors(spec.get('siteName'))
+    if spec.get('domain'):
+        errors.extend(dns_name_errors('spec.domain', spec['domain']))
+    errors.extend(reference_errors(site))
     bench_ns = _mapping(spec.get('benchRef')).get('namespace')
     if bench_ns and bench_ns != namespace:
         errors.append('spec.benchRef.namespace is %s, but a site must live in the namespace of its bench (%s is '
@@ -424,6 +430,13 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
         plan['warnings'].append('FrappeSite %s/%s: the bench asks for domainConfig.autoDetect, which this collection '
                                 'does not do; the site is served on its siteName %s. Set spec.domain or the bench\'s '
                                 'domainConfig.suffix.' % (namespace, name, spec['siteName']))
+    if source == 'bench-suffix':
+        made = dns_name_errors('the domain made from spec.siteName and the bench\'s domainConfig.suffix', domain)
+        if made:
+            plan['errors'].append('FrappeSite %s/%s cannot be reconciled: %s Set spec.domain, or a shorter siteName or '
+                                  'suffix of FrappeBench %s. Nothing was changed.'
+                                  % (namespace, name, ' '.join(made), bench['name']))
+            return plan
     plan['domain'] = {'resolved': domain, 'source': source}
     conflicts = _domain_conflicts(site, bench.get('object') or {}, domain, live)
     if conflicts:

@@ -218,3 +218,18 @@ def test_a_domain_made_too_long_by_the_bench_suffix_is_refused_with_nothing_writ
     assert stored["status"]["phase"] == "Failed" and ready["reason"] == "Refused", stored["status"]
     assert "domainConfig.suffix" in ready["message"]
     assert site_children(kube, namespace) == []
+
+
+def test_a_site_whose_bench_does_not_exist_writes_nothing_and_says_what_to_create(
+        kube, namespace, frappe_crds, tmp_path):
+    """The database server is there (a connection Secret), the bench is not: no password Secret, Job or Ingress."""
+    kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-admin", "namespace": namespace},
+                "stringData": {"host": "db.example.com", "username": "root", "password": "s3cret"}})
+    site = good_site(namespace, dbConfig={"connectionSecretRef": {"name": "db-admin"}}, ingress={"enabled": True})
+    run = reconcile(kube, tmp_path, site)
+    assert run.rc == 0, run.explain()
+    stored = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", "erp")
+    bench_ready = [c for c in stored["status"]["conditions"] if c["type"] == "BenchReady"][0]
+    assert stored["status"]["phase"] == "Pending", stored["status"]
+    assert bench_ready["reason"] == "BenchNotFound" and "create it" in bench_ready["message"], bench_ready
+    assert site_children(kube, namespace) == ["Secret/db-admin"]

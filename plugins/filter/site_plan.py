@@ -22,6 +22,8 @@ from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors impor
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.domain_detection import auto_detect, domain_config
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.job_resources import KINDS, job_resources
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.plan_input import check_plan_input
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.site_names import dns_name_errors, reference_errors, \
+    site_name_errors
 
 DB_PORT = 3306
 # Kinds of the MariaDB Operator (k8s.mariadb.com/v1alpha1) a site uses.
@@ -141,7 +143,11 @@ def _domain_conflicts(site, bench, domain, live):
 def _spec_errors(site, namespace):
     spec = site['spec']
     db = _mapping(spec.get('dbConfig'))
-    errors = []
+    # What the CRD refuses at admission, again: render mode and a manifest never stored see no API server.
+    errors = site_name_errors(spec.get('siteName'))
+    if spec.get('domain'):
+        errors.extend(dns_name_errors('spec.domain', spec['domain']))
+    errors.extend(reference_errors(site))
     bench_ns = _mapping(spec.get('benchRef')).get('namespace')
     if bench_ns and bench_ns != namespace:
         errors.append('spec.benchRef.namespace is %s, but a site must live in the namespace of its bench (%s is '
@@ -232,7 +238,9 @@ def _server(plan, site, live, settings):
         server['host'] = '%s.%s.svc.%s' % (ref['name'], ref['namespace'], settings['cluster_domain'])
         server['port'] = int(ospec.get('port') or DB_PORT)
     if obj is None and not server['dedicated']:
-        server['pending'] = ('DatabaseServerNotFound', 'The %s %s/%s named by spec.dbConfig.mariadbRef does not exist.'
+        server['pending'] = ('DatabaseServerNotFound', 'The %s %s/%s named by spec.dbConfig.mariadbRef does not exist: '
+                             'create it (k8s.mariadb.com/v1alpha1), or point spec.dbConfig.mariadbRef (name, kind, '
+                             'namespace) at one that does. Nothing of the site is written until it exists.'
                              % (ref['kind'], ref['namespace'], ref['name']))
     elif not _ready(obj) and obj is not None:
         c = _condition(obj) or {}
@@ -494,6 +502,13 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                                 'domainConfig.suffix, and no domain was detected (%s).' % (
                                     namespace, name, spec['siteName'],
                                     detection.get('source') or 'the bench has not recorded a detection yet'))
+    if source == 'bench-suffix':
+        made = dns_name_errors('the domain made from spec.siteName and the bench\'s domainConfig.suffix', domain)
+        if made:
+            plan['errors'].append('FrappeSite %s/%s cannot be reconciled: %s Set spec.domain, or a shorter siteName or '
+                                  'suffix of FrappeBench %s. Nothing was changed.'
+                                  % (namespace, name, ' '.join(made), bench['name']))
+            return plan
     plan['domain'] = {'resolved': domain, 'source': source}
     conflicts = _domain_conflicts(site, bench.get('object') or {}, domain, live)
     if conflicts:
@@ -600,8 +615,11 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
         plan['warnings'].append('FrappeSite %s/%s: the address of ExternalMariaDB %s comes from the live object; the '
                                 'rendered site Job has an empty DB_HOST. Reconcile with playbooks/site.yml instead.'
                                 % (namespace, name, server['ref']['name']))
-    # Nothing is written for a database nobody can provision yet: the status says what to do.
-    plan['provision'] = apply and not (server['via'] == 'operator' and plan['mariadb_operator_unserved'])
+    # Nothing is written for a database nobody can provision yet, nor while a
+    # reference names something that does not exist: the status says what to create.
+    plan['missing_references'] = _missing_references(plan, server) if apply else []
+    plan['provision'] = apply and not (server['via'] == 'operator' and plan['mariadb_operator_unserved']) and \
+        not plan['missing_references']
     plan['job_allowed'] = bool(apply and bench['configured'] and plan['database']['ready'] and not plan['secret_problem'])
     # Worth waiting for within this reconcile: objects the MariaDB Operator is about to make Ready.
     plan['database_waiting'] = bool(apply and bench['configured'] and not plan['database']['ready']
@@ -632,6 +650,23 @@ def _outliving_owned(plan, live, uid):
         keys.append('admin_secret')
     fixes = [without_owner(obj, uid) for key in keys for obj in live.get(key) or []]
     return [fix for fix in fixes if fix]
+
+
+# Reasons of a reference to something that does not exist (or, for the connection Secret, cannot be used).
+MISSING_SERVER_REASONS = ('DatabaseServerNotFound', 'ConnectionSecretNotFound', 'ConnectionSecretInvalid')
+
+
+def _missing_references(plan, server):
+    """The fields whose object does not exist: nothing of the site is written until it does."""
+    missing = []
+    if not plan['bench']['found']:
+        missing.append('spec.benchRef.name')
+    if server['pending'] and server['pending'][0] in MISSING_SERVER_REASONS:
+        missing.append('spec.dbConfig.connectionSecretRef.name' if server['via'] == 'connection-secret'
+                       else 'spec.dbConfig.mariadbRef.name')
+    if plan['secret_problem'] and plan['secret_problem'][0] == 'AdminSecretNotFound':
+        missing.append('spec.adminPasswordSecretRef.name')
+    return missing
 
 
 def _secret_problem(plan, live, admin_ref):

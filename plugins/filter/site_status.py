@@ -28,7 +28,8 @@ def site_status(plan, site, pods=None):
 
     if not bench['found']:
         bench_reason, bench_message = 'BenchNotFound', (
-            'FrappeBench %s/%s does not exist; the site waits for it.' % (namespace, bench_name))
+            'FrappeBench %s/%s does not exist: create it, or set spec.benchRef.name to an existing bench. Nothing of '
+            'the site is written until it exists.' % (namespace, bench_name))
     elif not bench['configured']:
         bench_reason, bench_message = 'BenchNotConfigured', (
             'FrappeBench %s is not configured yet (its configuration Job writes common_site_config.json); the site '

@@ -127,3 +127,109 @@ def test_fields_of_the_go_operator_are_kept_and_named_once(kube, namespace, frap
     for field in ("spec.appsJSON", "spec.fpmConfig", "spec.gitConfig", "spec.domainConfig",
                   "spec.redisConfig.type dragonfly"):
         assert field in ignored[0], field
+
+
+# -- FrappeSite -----------------------------------------------------------------
+# What a site names is refused at admission (the CRD repeats
+# plugins/plugin_utils/site_names.py, which the site plan applies in render
+# mode and to a manifest); what needs the bench (the domain made from its
+# suffix) is refused by the plan, before the site's first write.
+
+BAD_SITES = [
+    # (id, change to a good site's spec, field named in the message)
+    ("site-label-64", {"siteName": "a" * 64 + ".example.com"}, "spec.siteName"),
+    ("site-is-assets", {"siteName": "assets"}, "spec.siteName"),
+    ("site-is-apps-txt", {"siteName": "apps.txt"}, "spec.siteName"),
+    ("site-is-apps-json", {"siteName": "apps.json"}, "spec.siteName"),
+    ("site-is-currentsite", {"siteName": "currentsite.txt"}, "spec.siteName"),
+    ("site-too-long-for-backups", {"siteName": ".".join(["a" * 60] * 3) + "." + "b" * 40}, "spec.siteName"),
+    ("domain-label-64", {"domain": "a" * 64 + ".example.com"}, "spec.domain"),
+    ("bench-name", {"benchRef": {"name": "shop.v2"}}, "spec.benchRef.name"),
+    ("bench-namespace", {"benchRef": {"name": "shop", "namespace": "Shop"}}, "spec.benchRef.namespace"),
+    ("mariadb-name", {"dbConfig": {"mariadbRef": {"name": "MariaDB"}}}, "spec.dbConfig.mariadbRef.name"),
+    ("mariadb-name-dot", {"dbConfig": {"mariadbRef": {"name": "maria.db"}}}, "spec.dbConfig.mariadbRef"),
+    ("mariadb-namespace", {"dbConfig": {"mariadbRef": {"name": "mariadb", "namespace": "db_ns"}}},
+     "spec.dbConfig.mariadbRef.namespace"),
+    ("connection-secret", {"dbConfig": {"connectionSecretRef": {"name": "db creds"}}},
+     "spec.dbConfig.connectionSecretRef.name"),
+    ("admin-secret", {"adminPasswordSecretRef": {"name": "Admin_Password"}}, "spec.adminPasswordSecretRef.name"),
+    ("admin-secret-key", {"adminPasswordSecretRef": {"name": "admin", "key": "pass word"}},
+     "spec.adminPasswordSecretRef.key"),
+    ("tls-secret", {"tls": {"enabled": True, "secretName": "erp_tls"}}, "spec.tls.secretName"),
+    ("tls-issuer", {"tls": {"enabled": True, "issuer": "Lets Encrypt"}}, "spec.tls.issuer"),
+    ("ingress-class", {"ingressClassName": "-nginx"}, "spec.ingressClassName"),
+    ("ingress-class-name", {"ingress": {"enabled": True, "className": "nginx_"}}, "spec.ingress.className"),
+    ("ingress-tls-secret", {"ingress": {"enabled": True, "tls": {"enabled": True, "secretName": "erp.tls-"}}},
+     "spec.ingress.tls.secretName"),
+    ("ingress-tls-issuer", {"ingress": {"enabled": True, "tls": {"enabled": True, "issuer": "x" * 254}}},
+     "spec.ingress.tls.issuer"),
+]
+
+
+def good_site(namespace, **spec):
+    body = {"benchRef": {"name": "shop"}, "siteName": "erp.example.com", "dbConfig": {"mariadbRef": {"name": "mariadb"}}}
+    body.update(spec)
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite", "metadata": {"name": "erp", "namespace": namespace},
+            "spec": body}
+
+
+def site_children(kube, namespace):
+    """What a site writes: Secrets, Jobs, Ingresses, and the MariaDB Operator's objects where it is served."""
+    kinds = ["secrets", "jobs", "ingresses"]
+    for kind in ("databases.k8s.mariadb.com", "users.k8s.mariadb.com", "grants.k8s.mariadb.com",
+                 "mariadbs.k8s.mariadb.com"):
+        if kube.kubectl("get", kind, "-n", namespace, check=False).returncode == 0:
+            kinds.append(kind)
+    listed = json.loads(kube.kubectl("get", ",".join(kinds), "-n", namespace, "-o", "json").stdout)["items"]
+    return ["%s/%s" % (o["kind"], o["metadata"]["name"]) for o in listed]
+
+
+def test_there_is_a_bad_site_for_every_name_a_site_gives():
+    fields = {case[2] for case in BAD_SITES}
+    for field in ("spec.siteName", "spec.domain", "spec.benchRef.name", "spec.dbConfig.mariadbRef.name",
+                  "spec.dbConfig.connectionSecretRef.name", "spec.adminPasswordSecretRef.name", "spec.tls.secretName",
+                  "spec.ingress.tls.secretName"):
+        assert field in fields, field
+
+
+@pytest.mark.parametrize("change, field", [case[1:] for case in BAD_SITES], ids=[case[0] for case in BAD_SITES])
+def test_a_bad_site_is_refused_by_the_api_server(kube, namespace, frappe_crds, change, field):
+    applied = kube.kubectl("apply", "--server-side", "--field-manager=pytest", "-f", "-",
+                           input=yaml.safe_dump(good_site(namespace, **change)), check=False)
+    assert applied.returncode != 0, applied.stdout
+    assert field in applied.stderr, applied.stderr
+    assert kube.custom.list_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites")["items"] == []
+    assert site_children(kube, namespace) == []
+
+
+def test_a_domain_made_too_long_by_the_bench_suffix_is_refused_with_nothing_written(
+        kube, namespace, frappe_crds, tmp_path):
+    """Each name fits, the domain they make does not: only the plan sees both, and says so in the status."""
+    example = yaml.safe_load((REPO / "examples" / "frappebench.yaml").read_text())
+    shop = merge(example, {"metadata": {"name": "shop", "namespace": namespace},
+                           "spec": {"domainConfig": {"suffix": "b" * 60 + ".example.com"}}})
+    kube.apply(shop)  # stored, not reconciled: the site only reads it
+    site = good_site(namespace, siteName=".".join(["a" * 60] * 3))
+    run = reconcile(kube, tmp_path, site)
+    assert run.rc != 0, run.explain()
+    assert "domainConfig.suffix" in run.failure_message and "253" in run.failure_message, run.explain()
+    stored = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", "erp")
+    ready = [c for c in stored["status"]["conditions"] if c["type"] == "Ready"][0]
+    assert stored["status"]["phase"] == "Failed" and ready["reason"] == "Refused", stored["status"]
+    assert "domainConfig.suffix" in ready["message"]
+    assert site_children(kube, namespace) == []
+
+
+def test_a_site_whose_bench_does_not_exist_writes_nothing_and_says_what_to_create(
+        kube, namespace, frappe_crds, tmp_path):
+    """The database server is there (a connection Secret), the bench is not: no password Secret, Job or Ingress."""
+    kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-admin", "namespace": namespace},
+                "stringData": {"host": "db.example.com", "username": "root", "password": "s3cret"}})
+    site = good_site(namespace, dbConfig={"connectionSecretRef": {"name": "db-admin"}}, ingress={"enabled": True})
+    run = reconcile(kube, tmp_path, site)
+    assert run.rc == 0, run.explain()
+    stored = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", "erp")
+    bench_ready = [c for c in stored["status"]["conditions"] if c["type"] == "BenchReady"][0]
+    assert stored["status"]["phase"] == "Pending", stored["status"]
+    assert bench_ready["reason"] == "BenchNotFound" and "create it" in bench_ready["message"], bench_ready
+    assert site_children(kube, namespace) == ["Secret/db-admin"]

@@ -368,8 +368,8 @@ def test_site_is_idempotent_and_render_matches_what_it_applied(kube, namespace, 
                                                "frappe_keda_available": True})
     assert render.rc == 0, render.explain()
     rendered = [d for d in yaml.safe_load_all((out / "manifests.yaml").read_text()) if d]
-    kinds = ("deployments.apps,statefulsets.apps,services,jobs.batch,persistentvolumeclaims,scaledobjects.keda.sh,"
-             "triggerauthentications.keda.sh,networkpolicies.networking.k8s.io")
+    kinds = ("deployments.apps,statefulsets.apps,services,configmaps,jobs.batch,persistentvolumeclaims,"
+             "scaledobjects.keda.sh,triggerauthentications.keda.sh,networkpolicies.networking.k8s.io")
     live = json.loads(kube.kubectl("get", kinds, "-n", namespace, "-l", "vyogo.tech/bench=erp", "-o", "json").stdout)
     # The queue Redis volume is made by the StatefulSet controller from the
     # claim template rendered inside the StatefulSet, not rendered on its own.

@@ -40,7 +40,7 @@ CASES = [
 def test_an_object_the_api_server_would_refuse_is_refused_with_its_path(tmp_path, objects, message):
     with pytest.raises(RenderError) as err:
         render(tmp_path, *objects())
-    assert message in str(err.value) and "Nothing was rendered." in str(err.value)
+    assert message in str(err.value) and "Nothing was changed." in str(err.value)
     assert not (tmp_path / "rendered" / "manifests.yaml").exists()
 
 

@@ -36,7 +36,7 @@ def crd_version_schema(crd, version):
 def object_schema_errors(obj, crds):
     """Messages 'path: problem' for an object checked against the matching CRD of `crds` (a list of
     CustomResourceDefinitions), in document order; an empty list when the API server would take it."""
-    group, _, version = (obj.get('apiVersion') or '').rpartition('/')
+    group, version = ((obj.get('apiVersion') or '').rpartition('/'))[::2]
     for crd in crds:
         spec = crd.get('spec') or {}
         if spec.get('group') == group and (spec.get('names') or {}).get('kind') == obj.get('kind'):

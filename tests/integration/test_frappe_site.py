@@ -349,3 +349,58 @@ def test_deleting_the_bench_drops_no_database_and_a_failed_cleanup_keeps_the_fin
     with pytest.raises(ApiException):
         frappe_site(kube, namespace, "erp")
     assert mariadb_server.sql("SELECT 1", user=db_name, password=password, database=db_name).strip() == "1"
+
+
+def test_a_site_stopped_midway_by_the_api_server_is_completed_by_the_next_reconcile(
+        kube, namespace, frappe_crds, mariadb_operator, mariadb_server, tmp_path):
+    """An API error after the first writes (here RBAC refusing the Ingress, the last object of the site) leaves
+    objects the next reconcile completes: the same database, the same generated passwords, then the rest."""
+    external_mariadb(kube, namespace, mariadb_server)
+    shipped = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
+    role_name = "frappe-operator-midway-" + namespace
+    refusing = dict(shipped, metadata={"name": role_name})
+    refusing["rules"] = [dict(r, verbs=["get", "list", "watch"])
+                         if r.get("apiGroups") == ["networking.k8s.io"] and "ingresses" in r["resources"] else r
+                         for r in shipped["rules"]]
+    assert refusing["rules"] != shipped["rules"]
+    kube.apply(refusing)
+    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "operator"}})
+    kube.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": role_name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+                "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}]})
+    account = "system:serviceaccount:%s:operator" % namespace
+    try:
+        wait_until(lambda: kube.kubectl("auth", "can-i", "create", "databases.k8s.mariadb.com", "-n", namespace,
+                                        "--as", account, check=False).stdout.strip() == "yes", 60, "the binding")
+        kubeconfig = token_kubeconfig(kube, namespace, "operator", tmp_path / "operator.kubeconfig")
+        objects = [bench(namespace), site(namespace, "erp", ingress={"enabled": True, "className": "nginx"})]
+        manifest = write_manifest(tmp_path, *objects)
+
+        stopped = run_playbook(kube, "site.yml", {"frappe_manifest": str(manifest)}, kubeconfig)
+        assert stopped.rc != 0 and "forbidden" in stopped.failure_message.lower(), stopped.explain()
+        ready = {c["type"]: c for c in frappe_site(kube, namespace, "erp")["status"]["conditions"]}["Ready"]
+        assert ready["status"] == "False" and "ingresses" in ready["message"], ready
+        # Written before the refusal: the password Secrets (generated once) and the database.
+        password = secret_value(kube, namespace, "erp-db-credentials", "password")
+        admin = secret_value(kube, namespace, "erp-admin", "password")
+        with pytest.raises(ApiException):
+            client.NetworkingV1Api(kube.api).read_namespaced_ingress("erp-ingress", namespace)
+
+        # The API server allows it again: the next reconcile completes the same site.
+        kube.apply(dict(refusing, rules=shipped["rules"]))
+        wait_until(lambda: kube.kubectl("auth", "can-i", "patch", "ingresses.networking.k8s.io", "-n", namespace,
+                                        "--as", account, check=False).stdout.strip() == "yes", 60, "the new rules")
+        done = run_playbook(kube, "site.yml", {"frappe_manifest": str(manifest)}, kubeconfig)
+        assert done.rc == 0, done.explain()
+        status = frappe_site(kube, namespace, "erp")["status"]
+        assert status["phase"] == "Ready", status
+        assert secret_value(kube, namespace, "erp-db-credentials", "password") == password
+        assert secret_value(kube, namespace, "erp-admin", "password") == admin
+        db_name = status["databaseName"]
+        assert mariadb_server.sql("SELECT DATABASE()", user=db_name, password=password, database=db_name).strip() \
+            == db_name
+        client.NetworkingV1Api(kube.api).read_namespaced_ingress("erp-ingress", namespace)
+    finally:
+        kube.kubectl("delete", "clusterrolebinding", role_name, "--ignore-not-found")
+        kube.kubectl("delete", "clusterrole", role_name, "--ignore-not-found")

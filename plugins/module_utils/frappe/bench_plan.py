@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The reconcile plan of one FrappeBench, from its object and the live state; docs in bench_plan.yml.
 
-Every name of an object the bench owns, every decision that depends on the
-live cluster, and the ordered list of templates to render are made here, in
-one place: the role's tasks read the plan, and the templates render one
-object each from it.
+Every decision that depends on the live cluster and the ordered list of
+templates to render are made here, in one place, with the names of names.py:
+the role's tasks read the plan, and the templates render one object each from
+it.
 """
 
 from __future__ import absolute_import, division, print_function

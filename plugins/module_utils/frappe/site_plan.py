@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The reconcile plan of one FrappeSite, from its object and the live state; docs in site_plan.yml.
 
-Like bench_plan: every name, every decision that depends on the live cluster
-and the ordered list of templates to render are made here; the role's tasks
-read the plan and the templates render one object each from it.
+Like bench_plan: every decision that depends on the live cluster and the
+ordered list of templates to render are made here, with the names of
+names.py; the role's tasks read the plan and the templates render one object
+each from it.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -33,6 +33,7 @@ A benchmark, not a test: it prints numbers and asserts nothing about them.
 """
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -103,6 +104,37 @@ def timed(cmd, env):
     return elapsed, proc
 
 
+def _results(host_result):
+    """One task's result on one host as the results of its module runs (a loop's items one by one)."""
+    items = host_result.get("results")
+    return items if isinstance(items, list) and items and isinstance(items[0], dict) else [host_result]
+
+
+def _ran_module(result):
+    # A module's result carries its invocation; a result hidden by no_log only says it is censored.
+    # Controller-side actions (set_fact, debug, include_tasks, requeue_after) carry neither.
+    return not result.get("skipped") and ("invocation" in result or "censored" in result)
+
+
+def module_runs(report):
+    """Module runs in one ansible-playbook run, from the json stdout callback's `report`."""
+    return sum(1 for play in report["plays"] for task in play["tasks"] for host in task["hosts"].values()
+               for result in _results(host) if _ran_module(result))
+
+
+def slowest_tasks(report, count=10):
+    """The `count` slowest tasks of one run (seconds, module runs, name), from the json callback's times."""
+    def seconds(task):
+        duration = task["task"]["duration"]
+        if "end" not in duration:
+            return 0.0
+        end, start = (datetime.datetime.fromisoformat(duration[key].rstrip("Z")) for key in ("end", "start"))
+        return (end - start).total_seconds()
+    rows = [(seconds(task), sum(1 for host in task["hosts"].values() for r in _results(host) if _ran_module(r)),
+             task["task"]["name"]) for play in report["plays"] for task in play["tasks"]]
+    return sorted(rows, key=lambda row: -row[0])[:count]
+
+
 PLURALS = {"FrappeBench": "frappebenches", "FrappeSite": "frappesites"}
 
 
@@ -159,9 +191,10 @@ def operator_run(kubectl, env, docs, max_concurrent, timeout=1800, namespace=Non
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--manifest", default=str(REPO / "examples" / "frappebench.yaml"))
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--benches", type=int, default=1, help="copies of the manifest's bench in one run")
-    parser.add_argument("--profile", action="store_true", help="print the slowest tasks of a no-op reconcile")
+    parser.add_argument("--profile", action="store_true",
+                        help="print the slowest tasks of the last round's first and no-op reconcile")
     parser.add_argument("--operator", action="store_true", help="time ansible-operator bringing the benches to Ready")
     parser.add_argument("--max-concurrent", type=int, default=4,
                         help="with --operator: MAX_CONCURRENT_RECONCILES_FRAPPEBENCH_VYOGO_TECH")
@@ -169,7 +202,7 @@ def main():
 
     cluster = None
     if not os.environ.get("KUBECONFIG"):
-        cluster = localcluster.LocalCluster("benchmark")
+        cluster = localcluster.LocalCluster(os.environ.get("LOCALCLUSTER_NAME") or "benchmark")
         kubeconfig = str(cluster.up(nodes=2))
         # With KEDA's CRDs the role also creates the ScaledObjects.
         localcluster.install_keda_crds(localcluster.Kubectl(kubeconfig))
@@ -199,8 +232,10 @@ def main():
         print(json.dumps({"operator_ready_s": round(seconds, 1), "benches": len(docs),
                           "max_concurrent": args.max_concurrent}))
         return
-    results = {"first reconcile": [], "no-op reconcile": [], "kubectl apply --server-side": [],
-               "kubectl, a first reconcile's order": []}
+    results = {"first reconcile": [], "no-op reconcile": [], "floor (one k8s_info task)": [],
+               "kubectl apply --server-side": [], "kubectl, a first reconcile's order": []}
+    runs = {"first": [], "noop": []}
+    floor = [playbook, str(REPO / "hack" / "benchmarks" / "floor" / "one-k8s-info-task.yml")]
     try:
         kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
         localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
@@ -218,11 +253,16 @@ def main():
                 manifest.write_text(yaml.safe_dump_all(
                     [dict(d, metadata=dict(d["metadata"], namespace=ns)) for d in docs]))
                 site = [playbook, "playbooks/site.yml", "-e", "frappe_manifest=%s" % manifest]
-                first = timed(site, env)[0]
+                first, first_proc = timed(site, env)
                 noop, proc = timed(site, env)
-                changed = json.loads(proc.stdout)["stats"]["localhost"]["changed"]
+                reports = {"first": json.loads(first_proc.stdout), "noop": json.loads(proc.stdout)}
+                changed = reports["noop"]["stats"]["localhost"]["changed"]
                 if changed:
                     sys.exit("the second reconcile changed %d things; it should be a no-op" % changed)
+                # Right after the no-op reconcile, on the same machine state: the pair the ratio compares.
+                results["floor (one k8s_info task)"].append(timed(floor, env)[0])
+                for kind, report in reports.items():
+                    runs[kind].append(module_runs(report))
                 timed([playbook, "playbooks/render.yml", "-e", "frappe_manifest=%s" % manifest,
                        "-e", "frappe_render_dir=%s" % tmp, "-e", "frappe_keda_available=%s" % keda], env)
                 rendered = (Path(tmp) / "manifests.yaml").read_text().replace(
@@ -235,8 +275,7 @@ def main():
                 if args.benches == 1:
                     ordered = kubectl_ordered(kubectl, [d for d in yaml.safe_load_all(rendered) if d], ns_ordered, tmp)
                 if args.profile and _round == args.rounds - 1:
-                    profile = timed(site, dict(env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.profile_tasks",
-                                               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks"))[1].stdout
+                    profile = reports
                 results["first reconcile"].append(first)
                 results["no-op reconcile"].append(noop)
                 results["kubectl apply --server-side"].append(apply)
@@ -250,10 +289,11 @@ def main():
 
     base = statistics.median(results["kubectl apply --server-side"])
     if profile:
-        print("slowest tasks of a no-op reconcile (ansible.posix.profile_tasks):")
-        lines = profile.splitlines()
-        start = max(i for i, line in enumerate(lines) if line.startswith("=====")) + 1
-        print("\n".join(line for line in lines[start:] if line.strip()))
+        for kind, title in (("first", "first"), ("noop", "no-op")):
+            print("slowest tasks of the last %s reconcile (%d module runs in all):" % (title, module_runs(profile[kind])))
+            print("%10s %12s  %s" % ("seconds", "module runs", "task"))
+            for seconds, count, name in slowest_tasks(profile[kind]):
+                print("%10.2f %12d  %s" % (seconds, count, name))
     print("manifest: %s, benches: %d, rounds: %d, cluster: %s, KEDA CRDs: %s" % (
         os.path.relpath(args.manifest, REPO), args.benches, args.rounds,
         "local control plane" if cluster else "KUBECONFIG", "yes" if keda else "no"))
@@ -264,8 +304,12 @@ def main():
         median = statistics.median(values)
         print("%-30s %10.2f %10.2f %10.2f %14.1f" % (step, median, min(values), max(values), median / base))
     first, noop = statistics.median(results["first reconcile"]), statistics.median(results["no-op reconcile"])
-    figures = {"first_s": round(first, 3), "noop_s": round(noop, 3), "kubectl_s": round(base, 3),
+    floor_s = statistics.median(results["floor (one k8s_info task)"])
+    figures = {"first_s": round(first, 3), "noop_s": round(noop, 3), "floor_s": round(floor_s, 3),
+               "noop_floor_ratio": round(noop / floor_s, 2), "kubectl_s": round(base, 3),
                "first_ratio": round(first / base, 2), "noop_ratio": round(noop / base, 2),
+               "first_module_runs": statistics.median(runs["first"]),
+               "noop_module_runs": statistics.median(runs["noop"]),
                "benches": args.benches, "rounds": args.rounds}
     if results["kubectl, a first reconcile's order"]:
         ordered = statistics.median(results["kubectl, a first reconcile's order"])

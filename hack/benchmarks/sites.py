@@ -63,7 +63,7 @@ def main():
     args = parser.parse_args()
     sizes = [0] + [int(n) for n in args.sites.split(",")]
 
-    cluster = localcluster.LocalCluster("benchmark")
+    cluster = localcluster.LocalCluster(os.environ.get("LOCALCLUSTER_NAME") or "benchmark")
     kubeconfig = str(cluster.up(nodes=2))
     kubectl = localcluster.Kubectl(kubeconfig)
     env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),

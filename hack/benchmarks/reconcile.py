@@ -61,7 +61,6 @@ A benchmark, not a test: it prints numbers and asserts nothing about them.
 """
 
 import argparse
-import datetime
 import json
 import os
 import statistics
@@ -83,6 +82,7 @@ import conftest as collection_path  # noqa: E402  (sets ANSIBLE_COLLECTIONS_PATH
 
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from support import manager_proxy_args  # noqa: E402  (the shipped manager's proxy flags)
+from playbook_report import module_runs, slowest_tasks  # noqa: E402,F401  (beside this script; sites.py imports them here)
 
 
 # The stages of a first reconcile (bench_plan's render plan): these kinds go
@@ -130,37 +130,6 @@ def timed(cmd, env):
     if proc.returncode != 0:
         sys.exit("failed: %s\n%s\n%s" % (" ".join(cmd), proc.stdout[-2000:], proc.stderr[-2000:]))
     return elapsed, proc
-
-
-def _results(host_result):
-    """One task's result on one host as the results of its module runs (a loop's items one by one)."""
-    items = host_result.get("results")
-    return items if isinstance(items, list) and items and isinstance(items[0], dict) else [host_result]
-
-
-def _ran_module(result):
-    # A module's result carries its invocation; a result hidden by no_log only says it is censored.
-    # Controller-side actions (set_fact, debug, include_tasks, requeue_after) carry neither.
-    return not result.get("skipped") and ("invocation" in result or "censored" in result)
-
-
-def module_runs(report):
-    """Module runs in one ansible-playbook run, from the json stdout callback's `report`."""
-    return sum(1 for play in report["plays"] for task in play["tasks"] for host in task["hosts"].values()
-               for result in _results(host) if _ran_module(result))
-
-
-def slowest_tasks(report, count=10):
-    """The `count` slowest tasks of one run (seconds, module runs, name), from the json callback's times."""
-    def seconds(task):
-        duration = task["task"]["duration"]
-        if "end" not in duration:
-            return 0.0
-        end, start = (datetime.datetime.fromisoformat(duration[key].rstrip("Z")) for key in ("end", "start"))
-        return (end - start).total_seconds()
-    rows = [(seconds(task), sum(1 for host in task["hosts"].values() for r in _results(host) if _ran_module(r)),
-             task["task"]["name"]) for play in report["plays"] for task in play["tasks"]]
-    return sorted(rows, key=lambda row: -row[0])[:count]
 
 
 PLURALS = {"FrappeBench": "frappebenches", "FrappeSite": "frappesites"}

@@ -350,7 +350,8 @@ class LocalCluster:
                      if any(c["type"] == "Ready" and c["status"] == "True"
                             for c in n["status"].get("conditions", []))]
             return len(ready) >= nodes
-        wait_for(all_ready, 60, "%d Ready kwok nodes" % nodes)
+        # Minutes, not seconds, on a busy host: kwok marks new nodes Ready from its own loop.
+        wait_for(all_ready, 180, "%d Ready kwok nodes" % nodes)
 
     def _ensure_storage(self):
         self.kubectl("apply", "--server-side", "--field-manager=localcluster",

@@ -49,8 +49,8 @@ def test_module_runs_and_slowest_tasks(tmp_path):
     assert module_runs(report) == 6
 
     rows = slowest_tasks(report, count=len(PLAYBOOK[0]["tasks"]))
-    assert [seconds for seconds, _runs, _name in rows] == sorted((seconds for seconds, _runs, _name in rows),
-                                                                  reverse=True)
+    times = [seconds for seconds, _runs, _name in rows]
+    assert times == sorted(times, reverse=True)
     by_name = {name: (seconds, runs) for seconds, runs, name in rows}
     assert {name: runs for name, (_seconds, runs) in by_name.items()} == {
         "say": 0, "remember": 0, "once": 1, "two of three items": 2, "hidden": 1, "hidden and skipped": 0,

@@ -110,7 +110,9 @@ def test_claims_beyond_the_volume_pool_get_volumes_made_for_them(kube, namespace
 
     for name in names:
         kube.core.delete_namespaced_persistent_volume_claim(name, namespace)
-    left = lambda: {v.metadata.name for v in kube.core.list_persistent_volume().items} & set(made.values())  # noqa: E731
+
+    def left():
+        return {v.metadata.name for v in kube.core.list_persistent_volume().items} & set(made.values())
     wait_until(lambda: not left(), 60, lambda: "the volumes made for deleted claims to go: %s" % sorted(left()))
 
 

@@ -97,9 +97,14 @@ def _progress(plan, state):
     if readiness.job_finished(job) == 'Failed':
         config = {'type': 'ConfigReady', 'status': 'False', 'reason': 'JobFailed',
                   'message': 'Job %s failed; see kubectl logs job/%s.' % (job_name, job_name)}
-    elif plan['config']['done'] or readiness.job_finished(job) == 'Complete':
+    elif plan['config']['done']:
         config = {'type': 'ConfigReady', 'status': 'True', 'reason': 'Configured',
                   'message': 'Job %s wrote common_site_config.json.' % job_name}
+    elif readiness.job_finished(job) == 'Complete':
+        # Completed after this reconcile planned: its processes were not applied yet.
+        config = {'type': 'ConfigReady', 'status': 'False', 'reason': 'JobCompleted',
+                  'message': 'Job %s wrote common_site_config.json; the next reconcile updates the bench processes.'
+                  % job_name}
     else:
         job_pods = [p for p in state.get('pods') or []
                     if ((p.get('metadata') or {}).get('labels') or {}).get('batch.kubernetes.io/job-name') == job_name]

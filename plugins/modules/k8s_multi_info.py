@@ -19,7 +19,7 @@ description:
   - A kind whose API group or version the API server does not serve is a normal answer (RV(unserved) names its
     key, its list is empty), not an error, so optional APIs such as V(keda.sh) are read without asking first.
   - O(api_groups) asks the API server, in the same run, whether it serves optional API groups (KEDA, the MariaDB
-    Operator, cert-manager): one discovery request (C(GET /apis)), answered in RV(api_groups_served).
+    Operator, cert-manager), from one discovery request (C(GET /apis)); RV(api_groups_served) is the answer.
   - Secrets come back without their values; each key of C(data) maps to an empty string, so a caller can see
     which keys exist and the C(resourceVersion), never a password.
   - C(metadata.managedFields) is left out of every object, and every object carries its C(kind) and C(apiVersion)

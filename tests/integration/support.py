@@ -244,29 +244,41 @@ def ready(status):
     return _conditions(status).get("Ready") == "True"
 
 
-def reconcile_until(kube, tmp_path, obj, until=ready, runs=12, pause=2.0, kubeconfig=None):
-    """playbooks/site.yml for one object, run again until its status says `until`, at most `runs` runs.
+def _status_says(kube, obj, until):
+    group, version = obj["apiVersion"].split("/")
+    meta = obj["metadata"]
+    current = kube.custom.get_namespaced_custom_object(group, version, meta["namespace"], PLURALS[obj["kind"]],
+                                                       meta["name"])
+    status = current.get("status") or {}
+    generation = current["metadata"].get("generation")
+    return status.get("observedGeneration", generation) == generation and until(status), status
+
+
+def run_until(kube, tmp_path, objects, until=ready, runs=12, pause=2.0, kubeconfig=None):
+    """playbooks/site.yml for a manifest of objects, run again until each one's status says `until`, at most `runs` runs.
 
     A reconcile never waits for a Job or a rollout: it writes where they are and
     is run again (under the operator, it requeues), as a user would run the
     playbook again. Returns the last run; a failed run is returned at once.
     """
-    group, version = obj["apiVersion"].split("/")
-    meta = obj["metadata"]
-    status = {}
+    manifest = {"frappe_manifest": str(write_manifest(tmp_path, *objects))}
+    waiting = []
     for _attempt in range(runs):
-        run = reconcile(kube, tmp_path, obj, kubeconfig)
+        run = run_playbook(kube, "site.yml", manifest, kubeconfig)
         if run.rc != 0:
             return run
-        current = kube.custom.get_namespaced_custom_object(group, version, meta["namespace"], PLURALS[obj["kind"]],
-                                                           meta["name"])
-        status = current.get("status") or {}
-        if status.get("observedGeneration", current["metadata"].get("generation")) == current["metadata"].get(
-                "generation") and until(status):
+        waiting = [(obj, status) for obj, (said, status) in ((o, _status_says(kube, o, until)) for o in objects)
+                   if not said]
+        if not waiting:
             return run
         time.sleep(pause)
-    pytest.fail("%s %s/%s: the status never said %s in %d runs; last status: %s" % (
-        obj["kind"], meta["namespace"], meta["name"], until.__name__, runs, json.dumps(status)[:3000]))
+    pytest.fail("the status never said %s in %d runs: %s" % (until.__name__, runs, "; ".join(
+        "%s %s: %s" % (obj["kind"], obj["metadata"]["name"], json.dumps(status)[:2000]) for obj, status in waiting)))
+
+
+def reconcile_until(kube, tmp_path, obj, until=ready, runs=12, pause=2.0, kubeconfig=None):
+    """run_until for one object."""
+    return run_until(kube, tmp_path, [obj], until, runs, pause, kubeconfig)
 
 
 def converge(kube, tmp_path, obj):

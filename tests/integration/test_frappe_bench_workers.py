@@ -405,7 +405,7 @@ def test_reconcile_needs_only_the_shipped_cluster_role(kube, namespace, frappe_c
 
         def granted():
             run = reconcile_until(kube, tmp_path, bench(namespace, workerAutoscalingConfig={"default": {"enabled": True}}),
-                            until=configured, kubeconfig=allowed)
+                                  until=configured, kubeconfig=allowed)
             attempts.append(run.failure_message)
             return run if run.rc == 0 else None
         run = wait_until(granted, 60, lambda: "the bound ServiceAccount to reconcile: %s" % attempts[-3:])

@@ -14,7 +14,7 @@ The connection options and the API client come from kubernetes.core
   ``param_serialize()``/``call_api(method, url, ...)`` one of recent releases
   such as 37.x) and turns transport and HTTP errors into ``K8sClientError`` with a message
   a playbook author can act on;
-* discovery helpers: ``discover_group()``, ``discover_resources()``,
+* discovery helpers: ``discover_resources()``,
   ``find_resource()``, ``subresources_of()``.
 """
 
@@ -235,32 +235,6 @@ def split_api_version(api_version):
     return '', api_version
 
 
-def discover_group(api_client, group):
-    """The APIGroup served for ``group`` as a dict, or None when not served.
-
-    For the core group ("", "core" or "v1") the /api APIVersions answer is
-    returned in APIGroup shape: name "", versions, preferredVersion.
-    """
-    if is_core_group(group):
-        try:
-            data = api_request(api_client, 'GET', '/api', permission='get on the non-resource URL /api')
-        except K8sNotFoundError:
-            return None
-        versions = [{'groupVersion': v, 'version': v} for v in (data or {}).get('versions') or []]
-        return {
-            'kind': 'APIGroup',
-            'name': '',
-            'versions': versions,
-            'preferredVersion': versions[0] if versions else None,
-        }
-    path = '/apis/%s' % quote(group.strip(), safe='')
-    try:
-        data = api_request(api_client, 'GET', path, permission='get on the non-resource URL %s' % path)
-    except K8sNotFoundError:
-        return None
-    return data
-
-
 def discover_resources(api_client, group, version):
     """The APIResource dicts served in group/version, or None when not served.
 
@@ -297,15 +271,6 @@ def subresources_of(resources, plural):
     """Names of the subresources of ``plural`` (e.g. ['scale', 'status'])."""
     prefix = plural + '/'
     return sorted(r['name'][len(prefix):] for r in resources or [] if r.get('name', '').startswith(prefix))
-
-
-def served_versions(group_info):
-    return [v.get('version') for v in (group_info or {}).get('versions') or [] if v.get('version')]
-
-
-def preferred_version(group_info):
-    preferred = (group_info or {}).get('preferredVersion') or {}
-    return preferred.get('version')
 
 
 def object_path(group, version, plural, name=None, namespace=None, subresource=None):

@@ -18,6 +18,8 @@ description:
     of a dozen, which is most of the time of a reconcile that has nothing to change.
   - A kind whose API group or version the API server does not serve is a normal answer (RV(unserved) names its
     key, its list is empty), not an error, so optional APIs such as V(keda.sh) are read without asking first.
+  - O(api_groups) asks the API server, in the same run, whether it serves optional API groups (KEDA, the MariaDB
+    Operator, cert-manager), from one discovery request (C(GET /apis)); RV(api_groups_served) is the answer.
   - Secrets come back without their values; each key of C(data) maps to an empty string, so a caller can see
     which keys exist and the C(resourceVersion), never a password.
   - C(metadata.managedFields) is left out of every object, and every object carries its C(kind) and C(apiVersion)
@@ -62,6 +64,14 @@ options:
             objects a domain is detected from.
         type: bool
         default: false
+  api_groups:
+    description:
+      - API groups to ask about, each a group (V(keda.sh)) or a group and version (V(keda.sh/v1alpha1)).
+      - Answered from one fresh discovery request (C(GET /apis)), not from a cached discovery document, so a group
+        installed or removed since the last run is seen at once. Every account may read it (C(system:discovery)).
+    type: list
+    elements: str
+    default: []
   read_one_by_name:
     description:
       - After each list that returned an object with owner references, read the first such object again by name
@@ -123,9 +133,15 @@ EXAMPLES = r'''
     wait_timeout: 600
   register: config_job
 
+- name: Ask, in the same run, whether KEDA and cert-manager are served
+  vyogotech.frappe.k8s_multi_info:
+    reads: []
+    api_groups: [keda.sh/v1alpha1, cert-manager.io]
+  register: served
+
 - name: Is KEDA there?
   ansible.builtin.debug:
-    msg: "{{ 'scaledobjects' not in bench_state.unserved }}"
+    msg: "{{ served.api_groups_served['keda.sh/v1alpha1'] }}"
 '''
 
 RETURN = r'''
@@ -140,6 +156,13 @@ unserved:
   type: list
   elements: str
   sample: [scaledobjects]
+api_groups_served:
+  description:
+    - For each entry of O(api_groups), whether the API server serves that group (and, for V(group/version), that
+      version of it).
+  returned: success
+  type: dict
+  sample: {keda.sh/v1alpha1: true, cert-manager.io: false}
 waited:
   description: The seconds spent waiting.
   returned: when O(wait_until) is set
@@ -184,6 +207,7 @@ READ_SPEC = dict(
 def _argspec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec['reads'] = dict(type='list', elements='dict', required=True, options=READ_SPEC)
+    spec['api_groups'] = dict(type='list', elements='str', default=[])
     spec['read_one_by_name'] = dict(type='bool', default=False)
     spec['wait_until'] = dict(type='str', choices=['finished', 'settled'])
     spec['wait_timeout'] = dict(type='int', default=60)
@@ -248,6 +272,24 @@ def read_all(client, reads, read_one_by_name=False):
     return objects, unserved
 
 
+def api_groups_served(client, wanted):
+    """{entry: served} for each 'group' or 'group/version' of wanted, from one discovery request.
+
+    Asked of the API server (GET /apis), not of the discovery cache: a group
+    installed or removed since it was written is seen at once.
+    """
+    if not wanted:
+        return {}
+    served = {}
+    for group in client.client.request('GET', '/apis').groups or []:
+        served[group['name']] = set(version['version'] for version in group['versions'] or [])
+    answer = {}
+    for entry in wanted:
+        group, _sep, version = entry.partition('/')
+        answer[entry] = group in served and (not version or version in served[group])
+    return answer
+
+
 def condition_met(until, reads, objects):
     """Whether what was read meets `until` (see the wait_until option)."""
     read = [obj for key in objects for obj in objects[key]]
@@ -291,13 +333,14 @@ def main():
         module.fail_json(msg='reads: each key must be unique; repeated: %s' % ', '.join(duplicates))
     try:
         client = get_api_client(module)
+        groups = api_groups_served(client, module.params['api_groups'])
         objects, unserved, wait = read_until(client, module.params)
     except CoreException as exc:
         module.fail_from_exception(exc)
     except Exception as exc:  # pylint: disable=broad-except
         # With the API server's answer (a Status) in it, for the caller to quote.
         module.fail_json(msg='Failed to read from the Kubernetes API: %s' % exc, status=getattr(exc, 'status', None))
-    module.exit_json(changed=False, objects=objects, unserved=unserved, **wait)
+    module.exit_json(changed=False, objects=objects, unserved=unserved, api_groups_served=groups, **wait)
 
 
 if __name__ == '__main__':

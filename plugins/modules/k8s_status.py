@@ -113,7 +113,7 @@ notes:
     which may lag behind; the C(resourceVersion) in the patch turns a stale read into a
     conflict that the module retries (with a short back-off) instead of a lost update.
 seealso:
-  - module: vyogotech.frappe.api_group_info
+  - module: vyogotech.frappe.k8s_multi_info
   - module: kubernetes.core.k8s
 '''
 

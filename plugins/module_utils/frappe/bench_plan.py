@@ -37,6 +37,8 @@ DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class'
 # Delete: the sites volume goes with the bench; anything else keeps it.
 SITES_DELETION_ANNOTATION = 'vyogo.tech/sites-deletion-policy'
 REDIS_PORT = '6379'
+# The API group and version of KEDA's ScaledObject and TriggerAuthentication.
+KEDA_API = 'keda.sh/v1alpha1'
 SOCKETIO_PORT = 9000
 # The image's CMD, frappe_docker's start.sh: gunicorn on 8000.
 GUNICORN_PORT = 8000
@@ -312,7 +314,8 @@ def _redis(plan, bench, live, settings, apply):
 
 
 def _workers(plan, bench, live, settings, apply):
-    served = ('scaledobjects' not in (live.get('unserved') or [])) if apply else bool(settings['keda_available'])
+    # Asked of the API server in the read (k8s_multi_info api_groups, roles/frappe_bench/vars/main.yml).
+    served = bool((live.get('api_groups') or {}).get(KEDA_API)) if apply else bool(settings['keda_available'])
     lease = (live.get('keda_lease') or [None])[0]
     alive = lease_renewed(lease or {}, grace_seconds=settings['keda_lease_grace_seconds']) if apply else None
     plan['keda'] = served
@@ -414,8 +417,8 @@ def _render_plan(plan):
 # PersistentVolumeClaims and Secrets are never among them: data and generated
 # passwords outlive any change of plan.
 PRUNABLE = (
-    ('scaledobjects', 'keda.sh/v1alpha1', 'ScaledObject'),
-    ('triggerauthentications', 'keda.sh/v1alpha1', 'TriggerAuthentication'),
+    ('scaledobjects', KEDA_API, 'ScaledObject'),
+    ('triggerauthentications', KEDA_API, 'TriggerAuthentication'),
     ('deployments', 'apps/v1', 'Deployment'),
     ('statefulsets', 'apps/v1', 'StatefulSet'),
     ('services', 'v1', 'Service'),

@@ -5,7 +5,18 @@ import copy
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_rollout_pending, bench_status
 
 import test_bench_plan as bench_case
-from test_bench_plan import SETTINGS, bench, plan
+from test_bench_plan import SETTINGS, bench
+
+
+def complete_job(name):
+    return {"kind": "Job", "metadata": {"name": name}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+
+
+def plan(b=None, mode="apply", **live):
+    """The plan of a bench whose configuration Job of these inputs has completed (unless live names the Jobs)."""
+    if "jobs" not in live:
+        live["jobs"] = [complete_job(bench_case.plan(b, mode, **dict(live))["config"]["job"])]
+    return bench_case.plan(b, mode, **live)
 
 
 def deployment(name, replicas=1, available=None, generation=1, progressing="True"):
@@ -28,6 +39,7 @@ def healthy(p):
     deployments += [deployment(p["names"]["worker"][t], replicas=w["replicas"]) for t, w in p["workers"].items()]
     return {"deployments": deployments,
             "statefulsets": [statefulset("erp-redis-cache"), statefulset("erp-redis-queue")],
+            "jobs": [complete_job(p["config"]["job"])],
             "sites_claim": [{"kind": "PersistentVolumeClaim", "metadata": {"name": "erp-sites"},
                              "status": {"phase": "Bound"}}]}
 
@@ -93,12 +105,70 @@ def test_a_worker_keda_cannot_read_makes_the_bench_degraded_and_is_an_event():
 
 
 def test_missing_parts_are_named():
-    p = plan()
+    p = plan(jobs=[])
     result = bench_status(p, {}, bench(), SETTINGS)
     assert result["phase"] == "Provisioning"
     assert conditions(result)["StorageReady"]["message"].startswith("The sites volume erp-sites is Missing")
     assert "erp-redis-cache, erp-redis-queue" in conditions(result)["RedisReady"]["message"]
-    assert conditions(result)["Ready"]["message"].endswith("erp-redis-cache, erp-redis-queue, sites volume.")
+    assert conditions(result)["Ready"]["message"].endswith(
+        "erp-redis-cache, erp-redis-queue, sites volume, configuration Job %s." % p["config"]["job"])
+
+
+def pod(name, job=None, **status):
+    labels = {"vyogo.tech/bench": "erp"}
+    if job:
+        labels["batch.kubernetes.io/job-name"] = job
+    return {"kind": "Pod", "metadata": {"name": name, "labels": labels}, "status": dict({"phase": "Pending"}, **status)}
+
+
+UNSCHEDULABLE = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                  "message": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."}]
+
+
+def test_a_configuration_job_that_completed_after_the_plan_leaves_the_processes_to_the_next_reconcile():
+    p = plan(jobs=[])
+    result = bench_status(p, healthy(p), bench(), SETTINGS)
+    config = conditions(result)["ConfigReady"]
+    assert (config["status"], config["reason"]) == ("False", "JobCompleted") and result["phase"] != "Ready"
+
+
+def test_a_running_configuration_job_is_progress_not_failure():
+    p = plan(jobs=[])
+    live = healthy(p)
+    live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]}, "status": {"active": 1}}]
+    result = bench_status(p, live, bench(), SETTINGS)
+    config = conditions(result)["ConfigReady"]
+    assert (config["status"], config["reason"]) == ("False", "JobRunning")
+    assert result["phase"] == "Provisioning" and conditions(result)["Ready"]["status"] == "False"
+    assert conditions(result)["Ready"]["message"] == "Not available yet: configuration Job %s." % p["config"]["job"]
+
+
+def test_a_configuration_job_pod_that_cannot_be_scheduled_says_why_at_once():
+    p = plan(jobs=[])
+    live = healthy(p)
+    live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]}, "status": {"active": 1}}]
+    live["pods"] = [pod("erp-config-x1", job=p["config"]["job"], conditions=UNSCHEDULABLE)]
+    result = bench_status(p, live, bench(), SETTINGS)
+    config, ready = conditions(result)["ConfigReady"], conditions(result)["Ready"]
+    assert (config["status"], config["reason"]) == ("False", "Unschedulable")
+    assert "pod has unbound immediate PersistentVolumeClaims" in config["message"]
+    assert ready["reason"] == "Unschedulable" and "pod erp-config-x1: Unschedulable: 0/1 nodes" in ready["message"]
+    # Nothing about a wrong image or bench directory: the scheduler's words only.
+    assert "wrong image" not in config["message"] + ready["message"]
+
+
+def test_a_process_whose_image_cannot_be_pulled_is_named_with_the_kubelet_message():
+    p = plan()
+    live = healthy(p)
+    live["deployments"][0] = deployment("erp-gunicorn", available=0)
+    live["pods"] = [pod("erp-gunicorn-abc", containerStatuses=[{"name": "gunicorn", "state": {"waiting": {
+        "reason": "ImagePullBackOff", "message": 'Back-off pulling image "frappe/erpnext:v99"'}}}])]
+    result = bench_status(p, live, bench(), SETTINGS)
+    ready = conditions(result)["Ready"]
+    assert conditions(result)["ConfigReady"]["status"] == "True"
+    assert ready["reason"] == "ImagePullBackOff"
+    assert 'pod erp-gunicorn-abc: ImagePullBackOff: container gunicorn: Back-off pulling image "frappe/erpnext:v99"' \
+        in ready["message"]
 
 
 def test_rollout_pending_uses_the_same_predicates():

@@ -67,8 +67,8 @@ def test_settings_that_copy_the_bench_role_agree_with_it():
 
 
 def test_the_api_groups_the_roles_ask_about_are_the_ones_the_plans_use():
-    from ansible_collections.vyogotech.frappe.plugins.filter import bench_plan as bench_plan_module
-    from ansible_collections.vyogotech.frappe.plugins.filter import site_plan as site_plan_module
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import bench_plan as bench_plan_module
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import site_plan as site_plan_module
     assert _role_variables("frappe_bench")["frappe_bench_api_groups"] == [bench_plan_module.KEDA_API]
     assert _role_variables("frappe_site")["frappe_site_api_groups"] == [
         site_plan_module.MARIADB_API, site_plan_module.CERT_MANAGER_API]

@@ -222,7 +222,34 @@ def bench_status(plan, state, bench, settings):
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'mode_changes': mode_changes,
             'unchanged': unchanged,
             # 'Complete', 'Failed' or None (running, or not created yet): a failed Job fails the reconcile.
-            'config_job': config_job}
+            'config_job': config_job,
+            'converging': _converging(config, blocked_reasons, state)}
+
+
+# ConfigReady reasons after which the configuration is where it stays: done,
+# or failed (the reconcile fails with the Job's message).
+CONFIG_SETTLED = ('Configured', 'JobFailed')
+
+
+def _converging(config, blocked_reasons, state):
+    """Whether reconciling this bench again soon can move it on, for a caller that loops (playbooks/site.yml).
+
+    True while the configuration Job runs or completed after the plan (the next
+    reconcile applies the processes, perhaps with the image that fixes a pod
+    of the old ones), or a Deployment or StatefulSet rollout still moves, a
+    pod the scheduler cannot place yet included (a claim may bind). False once
+    settled, and when the configuration Job's pod or a process's pod cannot
+    start because of its image, or a rollout gave up (ProgressDeadlineExceeded):
+    waiting does not fix those, a change does.
+    """
+    if config['reason'] in readiness.IMAGE_PROBLEMS:
+        return False
+    if config['reason'] not in CONFIG_SETTLED:
+        return True
+    if any(reason in readiness.IMAGE_PROBLEMS for reason in blocked_reasons):
+        return False
+    stuck = [d['metadata']['name'] for d in state.get('deployments') or [] if readiness.deployment_stuck(d)]
+    return any(name not in stuck for name in bench_rollout_pending(state))
 
 
 def bench_rollout_pending(state):

@@ -197,3 +197,82 @@ def test_the_status_publishes_the_hosts_socketio_resolves_to_nginx():
     # Before the nginx Service exists: none yet, so each site keeps asking.
     p = bench_case.plan(sites=[bench_case._site("crm", "crm.acme.test", domain="crm.example.org")])
     assert bench_status(p, healthy(p), bench_case.bench(), SETTINGS)["status"]["realtimeHosts"] == []
+
+
+def running_job(name):
+    return {"kind": "Job", "metadata": {"name": name}, "status": {"active": 1}}
+
+
+def image_problem(name, reason="ImagePullBackOff", job=None):
+    return pod(name, job=job, containerStatuses=[{"name": "bench", "state": {"waiting": {
+        "reason": reason, "message": 'Back-off pulling image "frappe/erpnext:v99"'}}}])
+
+
+def test_a_settled_bench_is_not_converging():
+    p = plan()
+    assert bench_status(p, healthy(p), bench(), SETTINGS)["converging"] is False
+
+
+def test_a_bench_whose_configuration_job_runs_or_just_completed_is_converging():
+    p = plan(jobs=[])
+    live = healthy(p)
+    live["jobs"] = [running_job(p["config"]["job"])]
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+    # Completed after the plan: the next reconcile applies the processes.
+    live["jobs"] = [complete_job(p["config"]["job"])]
+    result = bench_status(p, live, bench(), SETTINGS)
+    assert conditions(result)["ConfigReady"]["reason"] == "JobCompleted" and result["converging"] is True
+
+
+def test_a_moving_rollout_is_converging_and_one_that_gave_up_is_not():
+    p = plan()
+    live = healthy(p)
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1)
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1, progressing="False")
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is False
+    live = healthy(p)
+    live["statefulsets"][0]["status"]["updateRevision"] = "r2"
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+
+
+def test_a_pod_waiting_for_a_node_keeps_the_bench_converging():
+    """A claim may still bind: the caller's bound, not this field, ends the wait."""
+    p = plan(jobs=[])
+    live = healthy(p)
+    live["jobs"] = [running_job(p["config"]["job"])]
+    live["pods"] = [pod("erp-config-x1", job=p["config"]["job"], conditions=UNSCHEDULABLE)]
+    result = bench_status(p, live, bench(), SETTINGS)
+    assert conditions(result)["ConfigReady"]["reason"] == "Unschedulable" and result["converging"] is True
+    p = plan()
+    live = healthy(p)
+    live["deployments"][0] = deployment("erp-gunicorn", available=0)
+    live["pods"] = [pod("erp-gunicorn-abc", conditions=UNSCHEDULABLE)]
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+
+
+def test_a_pod_whose_image_cannot_be_pulled_stops_the_bench_converging():
+    for reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
+        # The configuration Job's pod.
+        p = plan(jobs=[])
+        live = healthy(p)
+        live["jobs"] = [running_job(p["config"]["job"])]
+        live["pods"] = [image_problem("erp-config-x1", reason, job=p["config"]["job"])]
+        result = bench_status(p, live, bench(), SETTINGS)
+        assert conditions(result)["ConfigReady"]["reason"] == reason and result["converging"] is False
+        # A process's pod, its rollout not settled.
+        p = plan()
+        live = healthy(p)
+        live["deployments"][0] = deployment("erp-gunicorn", available=0)
+        live["pods"] = [image_problem("erp-gunicorn-abc", reason)]
+        assert bench_status(p, live, bench(), SETTINGS)["converging"] is False, reason
+
+
+def test_a_new_configuration_job_keeps_converging_though_an_old_process_cannot_pull_its_image():
+    """The processes the Job's completion lets the next reconcile apply may be the fix (a corrected image)."""
+    p = plan(jobs=[])
+    live = healthy(p)
+    live["jobs"] = [running_job(p["config"]["job"])]
+    live["deployments"][0] = deployment("erp-gunicorn", available=0)
+    live["pods"] = [image_problem("erp-gunicorn-abc")]
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True

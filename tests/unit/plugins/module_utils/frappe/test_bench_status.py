@@ -2,10 +2,13 @@
 
 import copy
 
+import yaml
+
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_rollout_pending, bench_status
 
 import test_bench_plan as bench_case
 from test_bench_plan import SETTINGS, bench
+from role_settings import REPO, role_variables
 
 
 def complete_job(name):
@@ -276,3 +279,10 @@ def test_a_new_configuration_job_keeps_converging_though_an_old_process_cannot_p
     live["deployments"][0] = deployment("erp-gunicorn", available=0)
     live["pods"] = [image_problem("erp-gunicorn-abc")]
     assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+
+
+def test_site_yml_pauses_between_rounds_as_long_as_the_operator_requeues_a_bench():
+    """playbooks/site.yml's loop stands in for the operator's requeue: one period, said in two places."""
+    play = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())[0]
+    period = role_variables("frappe_bench")["frappe_bench_requeue_period"]
+    assert period.endswith("s") and play["vars"]["frappe_converge_pause_seconds"] == int(period[:-1])

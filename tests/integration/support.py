@@ -150,6 +150,8 @@ class PlaybookRun:
         except ValueError:
             self.json = {}
         self.stats = self.json.get("stats", {}).get("localhost", {})
+        # How many runs of the playbook led to this one (run_until counts them).
+        self.runs = 1
 
     @property
     def changed(self):
@@ -222,9 +224,10 @@ def write_manifest(tmp_path, *objects, name="manifest.yaml"):
     return path
 
 
-def reconcile(kube, tmp_path, obj, kubeconfig=None):
-    """playbooks/site.yml for one object, as a user would run it."""
-    return run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, obj))}, kubeconfig)
+def reconcile(kube, tmp_path, obj, kubeconfig=None, **extra_vars):
+    """playbooks/site.yml for one object, as a user would run it (with -e extra_vars)."""
+    return run_playbook(kube, "site.yml", dict(extra_vars, frappe_manifest=str(write_manifest(tmp_path, obj))),
+                        kubeconfig)
 
 
 PLURALS = {"FrappeBench": "frappebenches", "FrappeSite": "frappesites"}
@@ -257,14 +260,17 @@ def _status_says(kube, obj, until):
 def run_until(kube, tmp_path, objects, until=ready, runs=12, pause=2.0, kubeconfig=None):
     """playbooks/site.yml for a manifest of objects, run again until each one's status says `until`, at most `runs` runs.
 
-    A reconcile never waits for a Job or a rollout: it writes where they are and
-    is run again (under the operator, it requeues), as a user would run the
-    playbook again. Returns the last run; a failed run is returned at once.
+    A reconcile never waits for a Job or a rollout; site.yml runs reconcile
+    rounds while a bench is on its way, so one run usually is enough, and a
+    later run goes on where a bounded one stopped (as a user would run the
+    playbook again). Returns the last run, with `runs` set to how many there
+    were; a failed run is returned at once.
     """
     manifest = {"frappe_manifest": str(write_manifest(tmp_path, *objects))}
     waiting = []
-    for _attempt in range(runs):
+    for attempt in range(runs):
         run = run_playbook(kube, "site.yml", manifest, kubeconfig)
+        run.runs = attempt + 1
         if run.rc != 0:
             return run
         waiting = [(obj, status) for obj, (said, status) in ((o, _status_says(kube, o, until)) for o in objects)

@@ -223,7 +223,8 @@ def bench_status(plan, state, bench, settings):
             'unchanged': unchanged,
             # 'Complete', 'Failed' or None (running, or not created yet): a failed Job fails the reconcile.
             'config_job': config_job,
-            'converging': _converging(config, blocked_reasons, state)}
+            'converging': not ready and _converging(config, blocked_reasons, state, [
+                plan['names']['worker'][w[len('worker-'):]] for w in waking])}
 
 
 # ConfigReady reasons after which the configuration is where it stays: done,
@@ -231,8 +232,8 @@ def bench_status(plan, state, bench, settings):
 CONFIG_SETTLED = ('Configured', 'JobFailed')
 
 
-def _converging(config, blocked_reasons, state):
-    """Whether reconciling this bench again soon can move it on, for a caller that loops (playbooks/site.yml).
+def _converging(config, blocked_reasons, state, waking):
+    """Whether reconciling this bench (not Ready) again soon can move it on, for a caller that loops (site.yml).
 
     True while the configuration Job runs or completed after the plan (the next
     reconcile applies the processes, perhaps with the image that fixes a pod
@@ -240,7 +241,9 @@ def _converging(config, blocked_reasons, state):
     pod the scheduler cannot place yet included (a claim may bind). False once
     settled, and when the configuration Job's pod or a process's pod cannot
     start because of its image, or a rollout gave up (ProgressDeadlineExceeded):
-    waiting does not fix those, a change does.
+    waiting does not fix those, a change does. A worker KEDA is waking (named
+    in `waking`) is KEDA's doing, which no reconcile waits for; a Ready bench
+    is never converging for the same reason.
     """
     if config['reason'] in readiness.IMAGE_PROBLEMS:
         return False
@@ -249,7 +252,7 @@ def _converging(config, blocked_reasons, state):
     if any(reason in readiness.IMAGE_PROBLEMS for reason in blocked_reasons):
         return False
     stuck = [d['metadata']['name'] for d in state.get('deployments') or [] if readiness.deployment_stuck(d)]
-    return any(name not in stuck for name in bench_rollout_pending(state))
+    return any(name not in stuck + waking for name in bench_rollout_pending(state))
 
 
 def bench_rollout_pending(state):

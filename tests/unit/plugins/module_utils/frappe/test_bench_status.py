@@ -89,6 +89,8 @@ def test_a_worker_waking_from_zero_is_starting_not_unavailable():
     workers = conditions(result)["WorkersReady"]
     assert result["phase"] == "Ready" and workers["status"] == "True"
     assert "Starting for KEDA (for example woken from zero): worker-short." in workers["message"]
+    # KEDA's doing, not the reconcile's: nothing for another round to wait for.
+    assert result["converging"] is False
 
 
 def test_a_worker_keda_cannot_read_makes_the_bench_degraded_and_is_an_event():
@@ -232,6 +234,14 @@ def test_a_moving_rollout_is_converging_and_one_that_gave_up_is_not():
     live = healthy(p)
     live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1)
     assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+    # A worker KEDA is waking beside it does not end the wait, nor make it.
+    live["deployments"] = [d for d in live["deployments"] if d["metadata"]["name"] != "erp-worker-short"]
+    live["deployments"].append(deployment("erp-worker-short", replicas=1, available=0, generation=2))
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1, progressing="False")
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is False
+    live = healthy(p)
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1)
     live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1, progressing="False")
     assert bench_status(p, live, bench(), SETTINGS)["converging"] is False
     live = healthy(p)

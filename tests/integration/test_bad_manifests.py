@@ -131,7 +131,7 @@ def test_fields_of_the_go_operator_are_kept_and_named_once(kube, namespace, frap
 
 # -- FrappeSite -----------------------------------------------------------------
 # What a site names is refused at admission (the CRD repeats
-# plugins/plugin_utils/site_names.py, which the site plan applies in render
+# plugins/module_utils/frappe/site_validation.py, which the site plan applies in render
 # mode and to a manifest); what needs the bench (the domain made from its
 # suffix) is refused by the plan, before the site's first write.
 

@@ -10,7 +10,7 @@ import pytest
 
 from podscripts import REPO, pod_spec, render
 
-from ansible_collections.vyogotech.frappe.plugins.plugin_utils.job_resources import DEFAULTS
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import DEFAULTS
 
 SITE = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite",
         "metadata": {"name": "erp", "namespace": "shop"},

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.vyogotech.frappe.plugins.filter.bench_plan import bench_plan
-from ansible_collections.vyogotech.frappe.plugins.filter.bench_spec_errors import REAL_IP_DEFAULTS
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_plan
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import REAL_IP_DEFAULTS
 from frappe_web import Gunicorn, SocketIO, http_get, socketio_connect, start_nginx, stop
 from podscripts import IMAGE_BENCH_DIR, render
 
 # The role's settings as the role resolves them (shared with the plan's unit tests).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "plugins" / "filter"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "plugins" / "module_utils" / "frappe"))
 from role_settings import role_settings  # noqa: E402
 
 SITE_SPEC = {"dbConfig": {"mariadbRef": {"name": "mariadb"}}}

@@ -1,7 +1,7 @@
 """Render mode refuses what the API server would refuse, with the path of each field, and writes nothing.
 
 Render mode sees no API server, so playbooks/render.yml checks each object
-against the openAPIV3Schema of its CRD (plugins/plugin_utils/crd_schema.py):
+against the openAPIV3Schema of its CRD (plugins/module_utils/frappe/crd_schema.py):
 a misspelled field is refused, not dropped, and so are a wrong type or a
 value outside an enum. A site whose bench is not in the manifest is refused
 too: render mode has no cluster to read the bench from.

@@ -1,7 +1,7 @@
 """Render mode refuses a FrappeSite whose names the API server would refuse, and writes nothing.
 
 Render mode sees no API server, so the site plan checks what the CRD checks
-at admission (plugins/plugin_utils/site_names.py), and the domain made from
+at admission (plugins/module_utils/frappe/site_validation.py), and the domain made from
 the bench's suffix, which only the plan sees.
 """
 

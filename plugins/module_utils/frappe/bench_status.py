@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The status of a FrappeBench from its plan and the live objects; docs in bench_status.yml."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.scaling_activity import worker_scaling_activity
+from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
+from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
+
+
+def _by_name(objects):
+    return dict((o['metadata']['name'], o) for o in objects or [])
+
+
+def _worker_message(worker, plan, settings):
+    if worker['mode'] == 'fallback':
+        return ('KEDA cannot read its queue (%s), so it holds at least %s static replica(s) that run its jobs; KEDA '
+                'scales it again once it reads the queue (kubectl logs of the KEDA operator say why it cannot).'
+                % (worker['scalerError'], worker['staticReplicas']))
+    if worker['kedaManaged']:
+        return ('KEDA scales it from %s to %s replicas on queue(s) %s, one per %s waiting jobs and never below the '
+                'running ones.' % (worker['minReplicas'], worker['maxReplicas'], ', '.join(worker['queues']),
+                                   worker['queueLength']))
+    if not worker['enabled']:
+        why = 'autoscaling is disabled for it.'
+    elif plan['keda'] and plan['keda_operator_alive'] is False:
+        why = ('the KEDA operator is not running (its Lease %s/%s was not renewed in time); KEDA gets it back when it '
+               'is.' % (settings['keda_namespace'], settings['keda_lease']))
+    else:
+        why = 'KEDA is not available (the API group keda.sh is not served).'
+    return '%s static replica(s): %s' % (worker['staticReplicas'], why)
+
+
+def _worker_scaling(plan, state, settings):
+    deployments, scaledobjects, hpas = (_by_name(state.get(k)) for k in ('deployments', 'scaledobjects', 'hpas'))
+    out = {}
+    for worker_type, worker in plan['workers'].items():
+        name = plan['names']['worker'][worker_type]
+        deployment = deployments.get(name) or {}
+        keda = {}
+        if worker['kedaManaged']:
+            so = scaledobjects.get(name) or {}
+            keda = worker_scaling_activity(so, hpas.get(((so.get('status') or {}).get('hpaName')) or ''))
+        out[worker_type] = {
+            'activeTriggers': keda.get('activeTriggers', []),
+            'backlog': keda.get('backlog'),
+            'kedaReady': keda.get('ready'),
+            'kedaMessage': keda.get('message', ''),
+            'mode': worker['mode'],
+            'kedaManaged': worker['kedaManaged'],
+            'desiredReplicas': int((deployment.get('spec') or {}).get('replicas') or 0),
+            'currentReplicas': int((deployment.get('status') or {}).get('replicas') or 0),
+            'message': _worker_message(worker, plan, settings),
+        }
+    return out
+
+
+def _workloads(plan, state):
+    """(unavailable, waking): names (without the bench prefix) of Deployments not serving, and KEDA workers starting."""
+    deployments = _by_name(state.get('deployments'))
+    unavailable, waking = [], []
+    wanted = [(c['name'], plan['names']['component'][c['name']], None) for c in plan['components']]
+    wanted += [('worker-' + t, plan['names']['worker'][t], w) for t, w in plan['workers'].items()]
+    for short, name, worker in wanted:
+        deployment = deployments.get(name)
+        keda_managed = bool(worker and worker['kedaManaged'])
+        if keda_managed and deployment and not readiness.deployment_available(deployment):
+            waking.append(short)
+        if readiness.deployment_ready(deployment):
+            continue
+        # A worker KEDA is waking from zero is starting, not unavailable; one
+        # whose rollout gave up (ProgressDeadlineExceeded) is.
+        if keda_managed and deployment and not readiness.deployment_stuck(deployment):
+            continue
+        unavailable.append(short)
+    return unavailable, waking
+
+
+def bench_status(plan, state, bench, settings):
+    """The status patch, conditions, scaling-mode changes and whether anything changes; see bench_status.yml."""
+    namespace = plan['namespace']
+    current = (bench or {}).get('status') or {}
+    redis_secret = plan['redis']['secret']
+    in_memory = plan['redis']['queue_in_memory']
+    keda_namespace = settings['keda_namespace']
+
+    worker_scaling = _worker_scaling(plan, state, settings)
+    unavailable, waking = _workloads(plan, state)
+    unavailable_workers = [u for u in unavailable if u.startswith('worker-')]
+    scaler_failing = ['worker-' + t for t, w in plan['workers'].items() if w['mode'] == 'fallback']
+    statefulsets = _by_name(state.get('statefulsets'))
+    redis_unready = [n for n in (plan['names']['redis_' + s['role']] for s in plan['redis']['servers'])
+                     if not readiness.statefulset_ready(statefulsets.get(n))]
+    claim = (state.get('sites_claim') or [None])[0]
+    sites_phase = ((claim or {}).get('status') or {}).get('phase') or 'Missing'
+    bound = sites_phase == 'Bound'
+    components_ready = bound and not redis_unready and not unavailable
+    ready = components_ready and not scaler_failing
+    sites = plan['names']['sites']
+
+    def flag(value):
+        return 'True' if value else 'False'
+
+    conditions = [
+        {'type': 'StorageReady', 'status': flag(bound), 'reason': 'Bound' if bound else 'VolumeNotBound',
+         'message': ('The sites volume %s is bound.' % sites
+                     + (' It is ReadWriteOnce, so every bench pod runs on the node it is attached to (pod affinity on '
+                        '%s).' % settings['sites_node_label'] if plan['sites']['access_mode'] == 'ReadWriteOnce' else ''))
+         if bound else
+         'The sites volume %s is %s: check its StorageClass and kubectl describe pvc %s.' % (sites, sites_phase, sites)},
+        {'type': 'RedisReady', 'status': flag(not redis_unready),
+         'reason': 'External' if redis_secret else ('Ready' if not redis_unready else 'NotReady'),
+         'message': 'External Redis from Secret %s.' % redis_secret if redis_secret else
+         (('The cache and queue Redis are ready' if not redis_unready else
+           'Waiting for %s to become ready' % ', '.join(redis_unready))
+          + '; their NetworkPolicies admit only the pods of the bench (and namespace %s to the queue), which isolates '
+            'them only where the network plugin enforces NetworkPolicy.' % keda_namespace)},
+        {'type': 'QueuePersistent', 'status': flag(not in_memory),
+         'reason': 'External' if redis_secret else ('InMemory' if in_memory else 'AppendOnlyFile'),
+         'message': 'The queue is the external Redis.' if redis_secret else
+         ('The queue Redis %s predates persistent queues: it keeps its jobs in memory and has no password, and is left '
+          'as it is so that they are not lost. When no job is queued or running (redis-cli KEYS "rq:queue:*" and '
+          '"rq:wip:*" are empty), run kubectl delete statefulset -n %s %s; the next reconcile recreates it with a '
+          'volume and a password.' % (plan['names']['redis_queue'], namespace, plan['names']['redis_queue'])
+          if in_memory else 'The queue Redis keeps its jobs in an append-only file on its volume.')},
+        {'type': 'ConfigReady', 'status': 'True', 'reason': 'Configured',
+         'message': 'Job %s wrote common_site_config.json.' % plan['config']['job']},
+        {'type': 'WorkersReady', 'status': flag(not unavailable_workers and not scaler_failing),
+         'reason': 'WorkersUnavailable' if unavailable_workers else
+         ('ScalerFailing' if scaler_failing else 'WorkersAvailable'),
+         'message': ('Every worker Deployment has its replicas available.' if not unavailable_workers else
+                     'Waiting for available replicas of %s.' % ', '.join(unavailable_workers))
+         + (' Starting for KEDA (for example woken from zero): %s.' % ', '.join(waking) if waking else '')
+         + (' KEDA cannot read the queue of %s, which run(s) static replicas until it can (see status.workerScaling).'
+            % ', '.join(scaler_failing) if scaler_failing else '')},
+        {'type': 'Ready', 'status': flag(ready),
+         'reason': 'Ready' if ready else ('ScalerFailing' if components_ready else 'ComponentsNotReady'),
+         'message': 'Every component of the bench is available.' if ready else
+         (('Not available yet: %s.' % ', '.join(unavailable + redis_unready + ([] if bound else ['sites volume']))
+           if not components_ready else '')
+          + (' KEDA cannot read the queue of %s.' % ', '.join(scaler_failing) if scaler_failing else ''))},
+    ]
+    phase = 'Ready' if ready else ('Degraded' if current.get('phase') in ('Ready', 'Degraded') else 'Provisioning')
+    endpoints = plan['redis']['endpoints']
+    patch = {'phase': phase, 'benchId': plan['id'],
+             'observedGeneration': int((bench or {}).get('metadata', {}).get('generation') or 0),
+             'workerScaling': worker_scaling,
+             # What the sites of the bench need, so a site role reads it instead of recomputing it.
+             'image': plan['image'],
+             'sitesClaim': plan['names']['sites'],
+             # A site Job on a ReadWriteOnce volume joins the node of the bench pods.
+             'sitesAccessMode': plan['sites']['access_mode'],
+             # Where a site's Ingress sends its requests (nginx routes them by Host to the site).
+             # The domains nginx maps to another site name, so a site knows its route is in place.
+             # A merge patch keeps keys it does not name: a route no longer wanted is named with null.
+             'routes': dict(dict((d, None) for d in (current.get('routes') or {}) if d not in plan['routes']['map']),
+                            **plan['routes']['map']),
+             # The hosts the socket.io pods resolve to nginx (their hostAliases), so a
+             # new site sees when its realtime callback can reach the bench.
+             'realtimeHosts': [h for a in plan['nginx']['host_aliases'] for h in a['hostnames']],
+             # The suffix detected for sites that set no domain (site_plan.resolve_domain reads it).
+             'domainDetection': plan['domain_detection'],
+             'frontend': {'service': plan['names']['component']['nginx'],
+                          'port': [c['port'] for c in plan['components'] if c['name'] == 'nginx'][0]},
+             'redis': {
+                 'cache': '%s:%s' % (endpoints['cache']['host'], endpoints['cache']['port']) if endpoints else '',
+                 'queue': '%s:%s' % (endpoints['queue']['host'], endpoints['queue']['port']) if endpoints else '',
+                 'passwordSecret': '' if redis_secret else plan['redis']['password_secret'],
+                 'connectionSecret': redis_secret}}
+    previous = dict((t, (s or {}).get('mode')) for t, s in (current.get('workerScaling') or {}).items())
+    mode_changes = [
+        {'worker': t, 'mode': s['mode'], 'previous': previous[t], 'message': s['message']}
+        for t, s in worker_scaling.items() if t in previous and previous[t] != s['mode']]
+    # What the status writer would store: equal to the stored status means no write is needed.
+    unchanged = compute_status(current, patch, conditions, now='unchanged') == current
+    return {'status': patch, 'conditions': conditions, 'phase': phase, 'mode_changes': mode_changes,
+            'unchanged': unchanged}
+
+
+def bench_rollout_pending(state):
+    """Names of the bench's Deployments and StatefulSets whose rollout has not settled."""
+    return readiness.rolling((state or {}).get('deployments', []) + (state or {}).get('statefulsets', []))

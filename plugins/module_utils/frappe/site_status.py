@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The status of one FrappeSite from its plan (planned against the state seen last); docs in site_status.yml."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_failure
+
+
+def _flag(value):
+    return 'True' if value else 'False'
+
+
+def site_status(plan, site, pods=None):
+    """Status patch, conditions, phase and whether anything changes; see site_status.yml."""
+    if not isinstance(plan, dict) or 'database' not in plan:
+        raise InvalidInput('site_status expects a complete site_plan (one without errors)')
+    namespace = plan['namespace']
+    current = (site or {}).get('status') or {}
+    bench, database, job, ingress = plan['bench'], plan['database'], plan['job'], plan['ingress']
+    bench_name = (site or {}).get('spec', {}).get('benchRef', {}).get('name', '')
+
+    if not bench['found']:
+        bench_reason, bench_message = 'BenchNotFound', (
+            'FrappeBench %s/%s does not exist: create it, or set spec.benchRef.name to an existing bench. Nothing of '
+            'the site is written until it exists.' % (namespace, bench_name))
+    elif not bench['configured']:
+        bench_reason, bench_message = 'BenchNotConfigured', (
+            'FrappeBench %s is not configured yet (its configuration Job writes common_site_config.json); the site '
+            'Job waits for it.' % bench_name)
+    elif not bench['ready']:
+        bench_reason, bench_message = 'BenchNotReady', 'FrappeBench %s is not Ready: %s' % (
+            bench_name, bench.get('ready_message') or 'see kubectl describe frappebench %s.' % bench_name)
+    else:
+        bench_reason, bench_message = 'Ready', 'FrappeBench %s is Ready.' % bench_name
+
+    # A site stays created while a Job of new inputs (another bench image, a new
+    # host_name) runs again over it: its directory and database are there.
+    created_before = any(c.get('type') == 'SiteCreated' and c.get('status') == 'True'
+                         for c in current.get('conditions') or [])
+    site_created = job['state'] == 'Complete' or (created_before and job['state'] != 'Failed')
+    if job['state'] == 'Running' and created_before:
+        site_reason, site_message = 'Updating', 'Site %s exists; Job %s applies its new inputs (host_name).' % (
+            plan['site_name'], job['name'])
+    elif site_created and job['state'] != 'Complete':
+        site_reason, site_message = 'Created', 'Site %s exists; Job %s applies its new inputs once the bench and ' \
+            'the database are ready.' % (plan['site_name'], job['name'])
+    elif site_created:
+        site_reason, site_message = 'Created', 'Job %s created site %s%s.' % (
+            job['name'], plan['site_name'], ' and set its host_name to %s' % plan['host_name'] if plan['host_name'] else '')
+    elif job['state'] == 'Failed':
+        failure = job_failure(pods)
+        site_reason, site_message = 'JobFailed', (
+            'Job %s failed%s. See kubectl logs -n %s job/%s. Fix the cause and delete the Job; the next reconcile runs '
+            'it again.' % (job['name'], ': %s\n' % failure if failure else '', namespace, job['name']))
+    elif job['state'] == 'Running':
+        site_reason, site_message = 'Creating', 'Job %s runs bench new-site for %s.' % (job['name'], plan['site_name'])
+    elif plan['secret_problem']:
+        site_reason, site_message = plan['secret_problem']
+    else:
+        site_reason, site_message = 'Waiting', 'The site Job starts once the bench is configured and the database is ' \
+            'ready.'
+
+    if not plan['route_ready']:
+        ingress_ok, ingress_reason, ingress_message = False, 'RoutePending', (
+            'The nginx of FrappeBench %s does not route %s to site %s yet: the bench\'s reconcile adds it to its map '
+            '(asked for with the annotation vyogo.tech/routes-requested on the bench).'
+            % (bench_name, plan['domain']['resolved'], plan['site_name']))
+    elif not ingress:
+        ingress_ok, ingress_reason, ingress_message = True, 'Disabled', (
+            'No Ingress (spec.ingress.enabled is not true); the bench nginx Service serves %s by its Host header.'
+            % plan['domain']['resolved'])
+    elif plan['ingress_waiting']:
+        ingress_ok, ingress_reason, ingress_message = False, 'BenchNotReady', (
+            'The Ingress waits for the bench to publish its nginx Service (status.frontend).')
+    else:
+        ingress_ok, ingress_reason, ingress_message = True, 'Applied', 'Ingress %s serves %s.' % (
+            plan['names']['ingress'], plan['site_url'])
+
+    ready = bench['ready'] and database['ready'] and site_created and ingress_ok
+    waiting_for = [what for what, ok in (('the bench', bench['ready']), ('the database', database['ready']),
+                                         ('the site Job', site_created), ('the Ingress', ingress_ok)) if not ok]
+    conditions = [
+        {'type': 'BenchReady', 'status': _flag(bench['ready']), 'reason': bench_reason, 'message': bench_message},
+        {'type': 'DatabaseReady', 'status': _flag(database['ready']), 'reason': database['reason'],
+         'message': database['message']},
+        {'type': 'SiteCreated', 'status': _flag(site_created), 'reason': site_reason, 'message': site_message},
+        {'type': 'IngressReady', 'status': _flag(ingress_ok), 'reason': ingress_reason, 'message': ingress_message},
+        {'type': 'Ready', 'status': _flag(ready),
+         'reason': 'Ready' if ready else (site_reason if job['state'] == 'Failed' else 'NotReady'),
+         'message': 'Site %s is served at %s.' % (plan['site_name'], plan['site_url']) if ready else
+         site_message if job['state'] == 'Failed' else 'Waiting for: %s.' % ', '.join(waiting_for)},
+    ]
+    events = []
+    consent = plan.get('consent')
+    previous = dict((c.get('type'), c) for c in current.get('conditions') or []).get(CONSENT_CONDITION)
+    if consent:
+        conditions.append({'type': CONSENT_CONDITION, 'status': _flag(consent['given']),
+                           'reason': 'Consented' if consent['given'] else 'ConsentMissing',
+                           'message': consent['message'] if consent['given'] else (
+                               'The database is already on %s, so the site keeps being reconciled, but nothing is '
+                               'dropped there until consent is given: %s' % (consent['server'], consent['message']))})
+        # Once, when consent goes missing: kubectl describe frappesite tells it.
+        if not consent['given'] and (previous or {}).get('reason') != 'ConsentMissing':
+            events.append({'type': 'Warning', 'reason': 'ConsentMissing', 'message': conditions[-1]['message']})
+    elif previous:
+        conditions.append({'type': CONSENT_CONDITION, 'status': 'True', 'reason': 'SameNamespace',
+                           'message': 'The database server is in the namespace of the site; no consent is needed.'})
+    if ready:
+        phase = 'Ready'
+    elif job['state'] == 'Failed':
+        phase = 'Failed'
+    elif not bench['found'] or database['reason'] in PENDING_REASONS or plan['secret_problem'] or (
+            not bench['configured'] and job['state'] == 'Missing'):
+        phase = 'Pending'
+    else:
+        phase = 'Provisioning'
+    patch = {
+        'phase': phase,
+        'observedGeneration': int((site or {}).get('metadata', {}).get('generation') or 0),
+        'benchReady': bench['ready'],
+        'databaseReady': database['ready'],
+        # Recorded once: later reconciles keep it (site_plan reads it back).
+        'databaseName': database['name'],
+        'databaseCredentialsSecret': database['password_secret']['name'],
+        'resolvedDomain': plan['domain']['resolved'],
+        'domainSource': plan['domain']['source'],
+        'siteURL': plan['site_url'],
+    }
+    unchanged = compute_status(current, patch, conditions, now='unchanged') == current
+    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged, 'events': events}
+
+
+# Whether the namespace of a database server in another namespace consents (site_plan.CONSENT_ANNOTATION).
+CONSENT_CONDITION = 'DatabaseConsent'
+
+
+# Database reasons under which the site waits for its user to act (phase Pending).
+PENDING_REASONS = ('MariaDBOperatorMissing', 'ConnectionSecretNotFound', 'ConnectionSecretInvalid',
+                   'DatabaseServerNotFound')

@@ -1,0 +1,53 @@
+"""Every status field the roles write is in its CRD's schema: the API server prunes unknown fields silently."""
+
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import site_status
+
+import test_bench_plan as bench_case
+import test_site_plan as site_case
+from test_bench_status import healthy
+
+CRDS = Path(__file__).resolve().parents[5] / "config" / "crd" / "bases"
+
+
+def status_schema(crd):
+    doc = yaml.safe_load((CRDS / crd).read_text())
+    return doc["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+
+
+def unknown_fields(value, schema, path="status"):
+    """Paths of `value` that `schema` would prune."""
+    if not isinstance(value, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    properties, extra = schema.get("properties"), schema.get("additionalProperties")
+    out = []
+    for key, item in value.items():
+        if properties is not None and key in properties:
+            out += unknown_fields(item, properties[key], "%s.%s" % (path, key))
+        elif isinstance(extra, dict):
+            out += unknown_fields(item, extra, "%s.%s" % (path, key))
+        else:
+            out.append("%s.%s" % (path, key))
+    return out
+
+
+def test_the_bench_status_fits_the_frappebench_schema():
+    plan = bench_case.plan()
+    plan["routes"]["map"] = {"erp.example.org": "erp.example.com"}
+    result = bench_status(plan, healthy(plan), bench_case.bench(), bench_case.SETTINGS)
+    assert unknown_fields(result["status"], status_schema("vyogo.tech_frappebenches.yaml")) == []
+
+
+def test_the_site_status_fits_the_frappesite_schema():
+    plan = site_case.plan()
+    result = site_status(plan, site_case.site())
+    assert unknown_fields(result["status"], status_schema("vyogo.tech_frappesites.yaml")) == []
+
+
+def test_the_check_finds_a_field_the_schema_lacks():
+    assert unknown_fields({"phase": "Ready", "nope": 1}, status_schema("vyogo.tech_frappesites.yaml")) == \
+        ["status.nope"]

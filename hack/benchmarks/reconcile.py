@@ -1,34 +1,62 @@
-"""Wall time of a first and a no-op reconcile, against kubectl applying the same objects.
+"""Wall time of a first and a no-op reconcile, against the floor and against kubectl.
 
-    python hack/benchmarks/reconcile.py [--manifest examples/frappebench.yaml] [--rounds 3]
+    python hack/benchmarks/reconcile.py [--manifest examples/frappebench.yaml] [--rounds 5]
                                         [--benches N] [--profile]
     python hack/benchmarks/reconcile.py --operator --benches 20
 
 Uses the cluster KUBECONFIG names, or starts (and afterwards stops) the
-embedded local control plane. Each round uses fresh namespaces:
+embedded local control plane (named by LOCALCLUSTER_NAME, else "benchmark").
+Each round uses fresh namespaces:
   1. site.yml, first reconcile (applies the FrappeBench and creates everything)
   2. site.yml again, nothing to change (no-op reconcile)
-  3. render.yml, then `kubectl apply --server-side` of the rendered objects
+  3. the floor: hack/benchmarks/floor/one-k8s-info-task.yml, a playbook of one
+     kubernetes.core.k8s_info task, right after step 2: what any reconcile made
+     of Ansible tasks pays at least (start ansible-playbook, one module run)
+  4. render.yml, then `kubectl apply --server-side` of the rendered objects
      into another fresh namespace (the same objects, without the role)
-  4. kubectl doing what a first reconcile must wait for, in a third
+  5. kubectl doing what a first reconcile must wait for, in a third
      namespace: the Redis password Secret, the volume, Redis and the
      configuration Job, `kubectl wait` for the Job to complete, then the
      processes and their autoscaling, and `kubectl wait` for the Deployments
      to be available: the floor of a first reconcile on this cluster
 With --benches N the manifest's bench is copied N times (<name>-0 ...) into
-the namespace, so one site.yml run reconciles N benches. With --profile the
-last no-op reconcile runs once more under ansible.posix.profile_tasks and its
-slowest tasks are printed. The last line of the output is one JSON object
-(first_s, noop_s, kubectl_s, first_ratio, noop_ratio, benches; with one
-bench also kubectl_ordered_s, step 4, with ordered_ratio, step 4 against
-kubectl_s, and first_ratio_ordered, the first reconcile against step 4).
+the namespace, so one site.yml run reconciles N benches.
+
+Every site.yml run uses the json stdout callback, which records each task's
+start and end and each result; a module run is a result (a loop's items
+counted one by one) that carries a module's invocation, or is hidden by
+no_log; controller-side actions (set_fact, debug, include_tasks,
+requeue_after) are not module runs. With --profile the slowest tasks of the
+last round's first and no-op reconcile are printed, each with its module runs.
+
+The last line of the output is one JSON object; every time is the median
+over the rounds, every ratio a ratio of two such medians:
+  first_s, noop_s      step 1 and step 2, seconds
+  floor_s              step 3, seconds
+  noop_floor_ratio     noop_s / floor_s: how far a no-op reconcile is from the
+                       cheapest reconcile Ansible allows (1.0 would be one
+                       module run and nothing else)
+  kubectl_s            step 4 (kubectl apply alone), seconds
+  first_ratio, noop_ratio   first_s and noop_s over kubectl_s
+  first_module_runs, noop_module_runs   module runs of steps 1 and 2
+  benches, rounds
+and with one bench, step 5:
+  kubectl_ordered_s    step 5, seconds
+  ordered_ratio        kubectl_ordered_s / kubectl_s (what the waits cost kubectl)
+  first_ratio_ordered  first_s / kubectl_ordered_s: a first reconcile against
+                       kubectl doing the same ordered work with its waits
+hack/benchmarks/sites.py counts the module runs of a no-op reconcile of one
+bench with 1 and with 10 sites (it needs a MariaDB server on this host).
 
 With --operator, the real ansible-operator binary runs watches.yaml instead:
 the N benches are created at once and the time until every one reports
-Ready is printed (JSON: operator_ready_s, benches, max_concurrent).
+Ready is printed, then the operator's CPU seconds (its own and its finished
+children's) per minute over --idle-seconds with nothing to change (JSON:
+operator_ready_s, operator_idle_cpu_s_per_min, benches, max_concurrent); on
+timeout, how many are Ready, Failed and Pending and the message of each
+one that is not Ready. On the local cluster, claims beyond its pool of
+volumes are served by its provisioner (hack/localcluster/localcluster.py).
 Run it from the environment `make test` builds (it needs ansible-playbook).
-What one module run costs over kubectl, the floor under any reconcile made of
-Ansible tasks, is timed with the two playbooks of hack/benchmarks/floor/.
 A benchmark, not a test: it prints numbers and asserts nothing about them.
 """
 
@@ -54,6 +82,7 @@ import conftest as collection_path  # noqa: E402  (sets ANSIBLE_COLLECTIONS_PATH
 
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from support import manager_proxy_args  # noqa: E402  (the shipped manager's proxy flags)
+from playbook_report import module_runs, slowest_tasks  # noqa: E402,F401  (beside this script; sites.py imports them here)
 
 
 # The stages of a first reconcile (bench_plan's render plan): these kinds go
@@ -106,9 +135,34 @@ def timed(cmd, env):
 PLURALS = {"FrappeBench": "frappebenches", "FrappeSite": "frappesites"}
 
 
-def operator_run(kubectl, env, docs, max_concurrent, timeout=1800, namespace=None):
-    """Seconds from creating every object of `docs` at once until all report Ready under ansible-operator.
+def _cpu_seconds(pid):
+    """CPU seconds of process `pid` and of the children it has reaped (ansible-runner, ansible-playbook)."""
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime: fields 14-17 of proc(5), counted from the state field (3).
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
+
+def _not_ready(listed):
+    """Objects that are not Ready, by phase, each with the messages of its conditions that are not True."""
+    by_phase = {}
+    for obj in listed:
+        status = obj.get("status") or {}
+        phase = status.get("phase") or "(no status)"
+        if phase == "Ready":
+            continue
+        messages = sorted({c.get("message", "") for c in status.get("conditions") or []
+                           if c.get("status") != "True" and c.get("message")})
+        by_phase.setdefault(phase, []).append((obj["metadata"]["name"], messages))
+    return by_phase
+
+
+def operator_run(kubectl, env, docs, max_concurrent, timeout=1800, namespace=None, idle_seconds=0):
+    """Run ansible-operator on `docs`, all created at once, until every one reports Ready.
+
+    Returns the seconds that took, and with `idle_seconds` also the
+    operator's CPU seconds (its own and its reaped children's) per minute
+    over that many seconds after all are Ready: what idling costs it. On
+    timeout, exits saying how many are Ready and why the others are not.
     Without `namespace` a fresh one is made (and deleted afterwards).
     """
     owned = namespace is None
@@ -128,7 +182,7 @@ def operator_run(kubectl, env, docs, max_concurrent, timeout=1800, namespace=Non
             "--ansible-collections-path", collection_path.COLLECTIONS_ROOT,
             "--metrics-bind-address", "127.0.0.1:%d" % localcluster.free_port(),
             "--health-probe-bind-address", "127.0.0.1:%d" % localcluster.free_port(),
-        ], env=operator_env, logdir=tmp).start()
+        ], env=operator_env, logdir=tempfile.mkdtemp(prefix="benchmark-operator-")).start()
         try:
             time.sleep(5)
             operator.check_alive()
@@ -138,18 +192,34 @@ def operator_run(kubectl, env, docs, max_concurrent, timeout=1800, namespace=Non
             kinds = sorted(set(d["kind"] for d in docs))
             start = time.monotonic()
             kubectl("apply", "--server-side", "-f", manifest)
+            reported = start
             while True:
                 operator.check_alive()
-                ready = 0
-                for kind in kinds:
-                    listed = json.loads(kubectl("get", PLURALS[kind], "-n", namespace, "-o", "json").stdout)["items"]
-                    ready += len([o for o in listed if (o.get("status") or {}).get("phase") == "Ready"])
+                listed = [o for kind in kinds for o in json.loads(
+                    kubectl("get", PLURALS[kind], "-n", namespace, "-o", "json").stdout)["items"]]
+                not_ready = _not_ready(listed)
+                ready = len(listed) - sum(len(objs) for objs in not_ready.values())
                 if ready == len(docs):
-                    return time.monotonic() - start
-                if time.monotonic() - start > timeout:
-                    sys.exit("only %d of %d objects Ready after %d s; log: %s" % (
-                        ready, len(docs), timeout, operator.logfile))
+                    break
+                now = time.monotonic()
+                if now - reported >= 60:
+                    reported = now
+                    print("%4d s: %d Ready, %s" % (now - start, ready, ", ".join(
+                        "%d %s" % (len(objs), phase) for phase, objs in sorted(not_ready.items()))),
+                        file=sys.stderr, flush=True)
+                if now - start > timeout:
+                    sys.exit("only %d of %d objects Ready after %d s (operator log: %s):\n%s" % (
+                        ready, len(docs), timeout, operator.logfile, "\n".join(
+                            "  %s %s: %s" % (phase, name, " / ".join(messages) or "(no message)")
+                            for phase, objs in sorted(not_ready.items()) for name, messages in objs)))
                 time.sleep(2)
+            figures = {"ready_s": time.monotonic() - start}
+            if idle_seconds:
+                before = _cpu_seconds(operator.proc.pid)
+                time.sleep(idle_seconds)
+                operator.check_alive()
+                figures["idle_cpu_s_per_min"] = (_cpu_seconds(operator.proc.pid) - before) * 60 / idle_seconds
+            return figures
         finally:
             operator.stop()
             if owned:
@@ -159,17 +229,20 @@ def operator_run(kubectl, env, docs, max_concurrent, timeout=1800, namespace=Non
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--manifest", default=str(REPO / "examples" / "frappebench.yaml"))
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--benches", type=int, default=1, help="copies of the manifest's bench in one run")
-    parser.add_argument("--profile", action="store_true", help="print the slowest tasks of a no-op reconcile")
+    parser.add_argument("--profile", action="store_true",
+                        help="print the slowest tasks of the last round's first and no-op reconcile")
     parser.add_argument("--operator", action="store_true", help="time ansible-operator bringing the benches to Ready")
+    parser.add_argument("--idle-seconds", type=int, default=120,
+                        help="with --operator: how long to measure the operator's CPU once all are Ready")
     parser.add_argument("--max-concurrent", type=int, default=4,
                         help="with --operator: MAX_CONCURRENT_RECONCILES_FRAPPEBENCH_VYOGO_TECH")
     args = parser.parse_args()
 
     cluster = None
     if not os.environ.get("KUBECONFIG"):
-        cluster = localcluster.LocalCluster("benchmark")
+        cluster = localcluster.LocalCluster(os.environ.get("LOCALCLUSTER_NAME") or "benchmark")
         kubeconfig = str(cluster.up(nodes=2))
         # With KEDA's CRDs the role also creates the ScaledObjects.
         localcluster.install_keda_crds(localcluster.Kubectl(kubeconfig))
@@ -188,19 +261,23 @@ def main():
         try:
             kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
             localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
-            if cluster:
-                cluster.ensure_free_volumes(per_class=2 * len(docs) + 4)
-            seconds = operator_run(kubectl, env, docs, args.max_concurrent)
+            # No pool refill here: as with the operator shipped, claims beyond the
+            # start-up pool wait for the local cluster's provisioner.
+            figures = operator_run(kubectl, env, docs, args.max_concurrent, idle_seconds=args.idle_seconds)
         finally:
             if cluster:
                 cluster.down()
-        print("ansible-operator, %d benches created at once, %d reconciled at a time: all Ready in %.1f s"
-              % (len(docs), args.max_concurrent, seconds))
-        print(json.dumps({"operator_ready_s": round(seconds, 1), "benches": len(docs),
-                          "max_concurrent": args.max_concurrent}))
+        print("ansible-operator, %d benches created at once, %d reconciled at a time: all Ready in %.1f s;"
+              " then %.1f CPU seconds per idle minute" % (len(docs), args.max_concurrent, figures["ready_s"],
+                                                          figures.get("idle_cpu_s_per_min", float("nan"))))
+        print(json.dumps({"operator_ready_s": round(figures["ready_s"], 1),
+                          "operator_idle_cpu_s_per_min": round(figures.get("idle_cpu_s_per_min", 0), 2),
+                          "benches": len(docs), "max_concurrent": args.max_concurrent}))
         return
-    results = {"first reconcile": [], "no-op reconcile": [], "kubectl apply --server-side": [],
-               "kubectl, a first reconcile's order": []}
+    results = {"first reconcile": [], "no-op reconcile": [], "floor (one k8s_info task)": [],
+               "kubectl apply --server-side": [], "kubectl, a first reconcile's order": []}
+    runs = {"first": [], "noop": []}
+    floor = [playbook, str(REPO / "hack" / "benchmarks" / "floor" / "one-k8s-info-task.yml")]
     try:
         kubectl("apply", "--server-side", "--force-conflicts", "-k", REPO / "config" / "crd")
         localcluster.wait_established(kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
@@ -218,11 +295,16 @@ def main():
                 manifest.write_text(yaml.safe_dump_all(
                     [dict(d, metadata=dict(d["metadata"], namespace=ns)) for d in docs]))
                 site = [playbook, "playbooks/site.yml", "-e", "frappe_manifest=%s" % manifest]
-                first = timed(site, env)[0]
+                first, first_proc = timed(site, env)
                 noop, proc = timed(site, env)
-                changed = json.loads(proc.stdout)["stats"]["localhost"]["changed"]
+                reports = {"first": json.loads(first_proc.stdout), "noop": json.loads(proc.stdout)}
+                changed = reports["noop"]["stats"]["localhost"]["changed"]
                 if changed:
                     sys.exit("the second reconcile changed %d things; it should be a no-op" % changed)
+                # Right after the no-op reconcile, on the same machine state: the pair the ratio compares.
+                results["floor (one k8s_info task)"].append(timed(floor, env)[0])
+                for kind, report in reports.items():
+                    runs[kind].append(module_runs(report))
                 timed([playbook, "playbooks/render.yml", "-e", "frappe_manifest=%s" % manifest,
                        "-e", "frappe_render_dir=%s" % tmp, "-e", "frappe_keda_available=%s" % keda], env)
                 rendered = (Path(tmp) / "manifests.yaml").read_text().replace(
@@ -235,8 +317,7 @@ def main():
                 if args.benches == 1:
                     ordered = kubectl_ordered(kubectl, [d for d in yaml.safe_load_all(rendered) if d], ns_ordered, tmp)
                 if args.profile and _round == args.rounds - 1:
-                    profile = timed(site, dict(env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.profile_tasks",
-                                               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks"))[1].stdout
+                    profile = reports
                 results["first reconcile"].append(first)
                 results["no-op reconcile"].append(noop)
                 results["kubectl apply --server-side"].append(apply)
@@ -250,10 +331,11 @@ def main():
 
     base = statistics.median(results["kubectl apply --server-side"])
     if profile:
-        print("slowest tasks of a no-op reconcile (ansible.posix.profile_tasks):")
-        lines = profile.splitlines()
-        start = max(i for i, line in enumerate(lines) if line.startswith("=====")) + 1
-        print("\n".join(line for line in lines[start:] if line.strip()))
+        for kind, title in (("first", "first"), ("noop", "no-op")):
+            print("slowest tasks of the last %s reconcile (%d module runs in all):" % (title, module_runs(profile[kind])))
+            print("%10s %12s  %s" % ("seconds", "module runs", "task"))
+            for seconds, count, name in slowest_tasks(profile[kind]):
+                print("%10.2f %12d  %s" % (seconds, count, name))
     print("manifest: %s, benches: %d, rounds: %d, cluster: %s, KEDA CRDs: %s" % (
         os.path.relpath(args.manifest, REPO), args.benches, args.rounds,
         "local control plane" if cluster else "KUBECONFIG", "yes" if keda else "no"))
@@ -264,8 +346,12 @@ def main():
         median = statistics.median(values)
         print("%-30s %10.2f %10.2f %10.2f %14.1f" % (step, median, min(values), max(values), median / base))
     first, noop = statistics.median(results["first reconcile"]), statistics.median(results["no-op reconcile"])
-    figures = {"first_s": round(first, 3), "noop_s": round(noop, 3), "kubectl_s": round(base, 3),
+    floor_s = statistics.median(results["floor (one k8s_info task)"])
+    figures = {"first_s": round(first, 3), "noop_s": round(noop, 3), "floor_s": round(floor_s, 3),
+               "noop_floor_ratio": round(noop / floor_s, 2), "kubectl_s": round(base, 3),
                "first_ratio": round(first / base, 2), "noop_ratio": round(noop / base, 2),
+               "first_module_runs": statistics.median(runs["first"]),
+               "noop_module_runs": statistics.median(runs["noop"]),
                "benches": args.benches, "rounds": args.rounds}
     if results["kubectl, a first reconcile's order"]:
         ordered = statistics.median(results["kubectl, a first reconcile's order"])

@@ -3,9 +3,12 @@
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake
 nodes that run pods without containers) are started by ``kwokctl --runtime
 binary`` from binaries built out of their upstream Go modules
-(build-binaries.sh).  Optional pieces a test can ask for: the KEDA CRDs, the
-KEDA operator running on this host against the cluster, Redis servers on
-loopback ports, the MariaDB Operator's CRDs and controller, and MariaDB
+(build-binaries.sh). A small provisioner of this module's own
+(provision_volumes, started by ``up`` and stopped by ``down``) makes a
+PersistentVolume for each claim that finds no free one in the pool, as a
+dynamic provisioner would on a real cluster.  Optional pieces a test can
+ask for: the KEDA CRDs, the KEDA operator running on this host against the
+cluster, Redis servers on loopback ports, the MariaDB Operator's CRDs and controller, and MariaDB
 servers on loopback ports. LocalCluster.apiserver_stopped() takes
 kube-apiserver down for fault tests and brings it back.
 
@@ -15,6 +18,7 @@ Command line::
     localcluster.py up [--name N] [--nodes 2]
     localcluster.py down [--name N]
     localcluster.py kubeconfig [--name N]   print the kubeconfig path
+    localcluster.py provision-volumes --kubeconfig PATH   the provisioner (up runs it)
     localcluster.py keda-crds install|remove [--name N]
     localcluster.py mariadb-crds install|remove [--name N]
 
@@ -28,6 +32,7 @@ import datetime
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -311,6 +316,7 @@ class LocalCluster:
             self._create()
         self._ensure_nodes(nodes)
         self._ensure_storage()
+        self._ensure_provisioner()
         log("cluster %s ready in %.1fs; KUBECONFIG=%s" % (self.name, time.monotonic() - start, self.kubeconfig))
         return self.kubeconfig
 
@@ -344,19 +350,43 @@ class LocalCluster:
                      if any(c["type"] == "Ready" and c["status"] == "True"
                             for c in n["status"].get("conditions", []))]
             return len(ready) >= nodes
-        wait_for(all_ready, 60, "%d Ready kwok nodes" % nodes)
+        # Minutes, not seconds, on a busy host: kwok marks new nodes Ready from its own loop.
+        wait_for(all_ready, 180, "%d Ready kwok nodes" % nodes)
 
     def _ensure_storage(self):
         self.kubectl("apply", "--server-side", "--field-manager=localcluster",
                      "-f", str(MANIFESTS / "storage.yaml"))
         self.ensure_free_volumes()
 
+    def provisioner_pids(self):
+        """PIDs of this cluster's volume provisioner (see provision_volumes)."""
+        return _pids_with_marker("%s --kubeconfig %s" % (PROVISIONER_COMMAND, self.kubeconfig))
+
+    def _ensure_provisioner(self):
+        """Run provision_volumes for this cluster in a process of its own, unless it runs already.
+
+        It outlives the command that started the cluster, as the control
+        plane does; its command line names the kubeconfig inside the
+        cluster's directory, so down() stops it with the other processes.
+        """
+        if self.provisioner_pids():
+            return
+        logfile = self.cluster_dir / "logs" / "localcluster-provisioner.log"
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(logfile, "ab") as out:
+            subprocess.Popen([sys.executable, str(Path(__file__).resolve()), PROVISIONER_COMMAND,
+                              "--kubeconfig", str(self.kubeconfig)],
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=True, env=self._env())
+        wait_for(self.provisioner_pids, 10, "the volume provisioner of cluster %s to start" % self.name)
+
     def ensure_free_volumes(self, per_class=20):
         """Keep a pool of unbound PersistentVolumes per StorageClass and access mode.
 
-        Nothing provisions volumes on fake nodes, so claims bind to these
-        pre-created ones. Released volumes (their claim was deleted) are made
-        Available again, so a long test session never runs the pool dry.
+        Claims bind to these pre-created volumes at once; a claim that finds
+        none free gets one made for it by the provisioner (provision_volumes),
+        a moment later. Released pool volumes (their claim was deleted) are
+        made Available again.
         """
         data = json.loads(self.kubectl("get", "pv", "-l", "localcluster.vyogo.tech/pool=true",
                                        "-o", "json").stdout)
@@ -504,6 +534,110 @@ class LocalCluster:
             yield
         finally:
             self.start_apiserver()
+
+
+PROVISIONER_COMMAND = "provision-volumes"
+PROVISIONER_PREFIX = "localcluster.vyogo.tech/"
+# Set by kube-controller-manager on a claim once it found no volume to bind and
+# waits for the external provisioner its StorageClass names.
+STORAGE_PROVISIONER_ANNOTATIONS = ("volume.kubernetes.io/storage-provisioner",
+                                   "volume.beta.kubernetes.io/storage-provisioner")
+PROVISIONED_LABEL = "localcluster.vyogo.tech/provisioned"
+
+
+def _provisioned_volume(claim, provisioner):
+    """The PersistentVolume a dynamic provisioner makes for `claim`, bound to it by claimRef."""
+    meta, spec = claim["metadata"], claim["spec"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            # As external provisioners name them: one claim, one volume, whoever retries.
+            "name": "pvc-%s" % meta["uid"],
+            "labels": {PROVISIONED_LABEL: "true"},
+            "annotations": {"pv.kubernetes.io/provisioned-by": provisioner},
+        },
+        "spec": {
+            "capacity": {"storage": spec["resources"]["requests"]["storage"]},
+            "accessModes": spec["accessModes"],
+            "volumeMode": spec.get("volumeMode", "Filesystem"),
+            # Nothing is stored on it: it goes with its claim.
+            "persistentVolumeReclaimPolicy": "Delete",
+            "storageClassName": spec["storageClassName"],
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": meta["namespace"],
+                         "name": meta["name"], "uid": meta["uid"]},
+            # Fake nodes never mount it; a hostPath source keeps the object valid.
+            "hostPath": {"path": "/tmp/localcluster-pv-%s" % meta["uid"]},
+        },
+    }
+
+
+def provision_pass(kubectl):
+    """Make a volume for each claim that waits for this cluster's provisioner; delete released ones.
+
+    Returns the names of the volumes made and deleted.
+    """
+    made, deleted = [], []
+    claims = json.loads(kubectl("get", "pvc", "--all-namespaces", "-o", "json").stdout)["items"]
+    for claim in claims:
+        annotations = claim["metadata"].get("annotations") or {}
+        provisioner = next((annotations[a] for a in STORAGE_PROVISIONER_ANNOTATIONS if a in annotations), "")
+        if (not provisioner.startswith(PROVISIONER_PREFIX) or claim["spec"].get("volumeName")
+                or (claim.get("status") or {}).get("phase") != "Pending"
+                or claim["metadata"].get("deletionTimestamp")):
+            continue
+        volume = _provisioned_volume(claim, provisioner)
+        proc = kubectl("create", "-f", "-", input=json.dumps(volume), check=False)
+        if proc.returncode == 0:
+            made.append(volume["metadata"]["name"])
+        elif "AlreadyExists" not in proc.stderr:
+            log("could not provision a volume for claim %s/%s: %s" % (
+                claim["metadata"]["namespace"], claim["metadata"]["name"], proc.stderr.strip()))
+    volumes = json.loads(kubectl("get", "pv", "-l", "%s=true" % PROVISIONED_LABEL, "-o", "json").stdout)["items"]
+    for volume in volumes:
+        if ((volume.get("status") or {}).get("phase") in ("Released", "Failed")
+                and volume["spec"].get("persistentVolumeReclaimPolicy") == "Delete"):
+            kubectl("delete", "pv", volume["metadata"]["name"], "--wait=false", "--ignore-not-found", check=False)
+            deleted.append(volume["metadata"]["name"])
+    return made, deleted
+
+
+def provision_volumes(kubeconfig, resync_seconds=30):
+    """Serve the local StorageClasses as a dynamic provisioner would, until killed.
+
+    Fake nodes mount nothing, so no CSI driver runs; this loop stands in for
+    one. A watch on the claims only says when to look (a pass lists them all
+    and is idempotent), so an event missed while the API server was away is
+    made up by the next pass or the periodic resync.
+    """
+    kubectl = Kubectl(kubeconfig)
+    while True:
+        watch = None
+        try:
+            provision_pass(kubectl)
+            watch = subprocess.Popen([str(binary("kubectl")), "--kubeconfig", str(kubeconfig), "get", "pvc",
+                                      "--all-namespaces", "--watch-only", "-o", "name"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            while watch.poll() is None:
+                ready = select.select([watch.stdout], [], [], resync_seconds)[0]
+                if ready:
+                    if not watch.stdout.readline():
+                        break
+                    # A burst of claims (a bench has several) is served in one pass.
+                    while select.select([watch.stdout], [], [], 0.2)[0] and watch.stdout.readline():
+                        pass
+                made, deleted = provision_pass(kubectl)
+                for name in made:
+                    log("provisioned %s" % name)
+                for name in deleted:
+                    log("deleted released %s" % name)
+        except (ClusterError, OSError, ValueError, KeyError) as exc:
+            log("provisioner: %s; retrying" % exc)
+        finally:
+            if watch is not None and watch.poll() is None:
+                watch.kill()
+                watch.wait()
+        time.sleep(1)
 
 
 def _pool_volume(storage_class, mode):
@@ -934,6 +1068,8 @@ def main(argv=None):
     sub.add_parser("down", help="stop the cluster and remove its state")
     sub.add_parser("kubeconfig", help="print the kubeconfig path")
     sub.add_parser("status", help="exit 0 when the cluster answers /readyz")
+    p_prov = sub.add_parser(PROVISIONER_COMMAND, help="run the volume provisioner (up starts it)")
+    p_prov.add_argument("--kubeconfig", required=True)
     p_crds = sub.add_parser("keda-crds", help="install or remove the KEDA CRDs")
     p_crds.add_argument("action", choices=("install", "remove"))
     p_mdb_crds = sub.add_parser("mariadb-crds", help="install or remove the MariaDB Operator's CRDs")
@@ -946,6 +1082,8 @@ def main(argv=None):
         if args.command == "build":
             build(args.components)
             return 0
+        if args.command == PROVISIONER_COMMAND:
+            provision_volumes(args.kubeconfig)
         cluster = LocalCluster(args.name)
         if args.command == "up":
             build(CONTROL_PLANE_COMPONENTS)

@@ -79,6 +79,43 @@ def test_pod_with_rwx_claim_is_scheduled(kube, namespace, storage_class):
     assert pvc.spec.storage_class_name == (storage_class or "standard")
 
 
+def test_claims_beyond_the_volume_pool_get_volumes_made_for_them(kube, namespace):
+    """More ReadWriteOnce claims than the pool has free volumes all bind; the volumes made go with their claims."""
+    if kube.local is None:
+        pytest.skip("the pool and the provisioner are the local cluster's own")
+    free = [pv for pv in kube.core.list_persistent_volume(label_selector="localcluster.vyogo.tech/pool=true").items
+            if pv.status.phase == "Available" and pv.spec.storage_class_name == "standard"
+            and pv.spec.access_modes == ["ReadWriteOnce"]]
+    names = ["claim-%d" % i for i in range(len(free) + 5)]
+    for name in names:
+        kube.core.create_namespaced_persistent_volume_claim(namespace, {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+
+    def claims():
+        return {c.metadata.name: c for c in kube.core.list_namespaced_persistent_volume_claim(namespace).items}
+    wait_until(lambda: all(c.status.phase == "Bound" for c in claims().values()), 120,
+               lambda: "%d claims to bind; Pending: %s" % (len(names), sorted(
+                   n for n, c in claims().items() if c.status.phase != "Bound")))
+    made = {}
+    for name, claim in claims().items():
+        volume = kube.core.read_persistent_volume(claim.spec.volume_name)
+        if (volume.metadata.annotations or {}).get("pv.kubernetes.io/provisioned-by") == "localcluster.vyogo.tech/hostpath":
+            assert (volume.spec.claim_ref.namespace, volume.spec.claim_ref.name) == (namespace, name)
+            assert volume.spec.claim_ref.uid == claim.metadata.uid
+            assert volume.spec.storage_class_name == "standard"
+            assert volume.spec.capacity["storage"] == "1Gi"
+            made[name] = volume.metadata.name
+    assert len(made) >= 5, "only %d of %d claims got a volume made for them" % (len(made), len(names))
+
+    for name in names:
+        kube.core.delete_namespaced_persistent_volume_claim(name, namespace)
+
+    def left():
+        return {v.metadata.name for v in kube.core.list_persistent_volume().items} & set(made.values())
+    wait_until(lambda: not left(), 60, lambda: "the volumes made for deleted claims to go: %s" % sorted(left()))
+
+
 def test_storage_classes_for_access_mode_detection(kube):
     classes = {sc.metadata.name: sc for sc in client.StorageV1Api(kube.api).list_storage_class().items}
     if kube.local is None:

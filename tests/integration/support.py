@@ -314,6 +314,32 @@ def token_kubeconfig(kube, namespace, service_account, path):
     return path
 
 
+def shipped_cluster_role():
+    """config/rbac/role.yaml: the ClusterRole the operator is installed with."""
+    return yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
+
+
+def bound_service_account(kube, namespace, role, path, can_i, binding=None):
+    """A kubeconfig of ServiceAccount `operator` of `namespace`, bound to ClusterRole `role` and nothing else.
+
+    Applies the role, the account and its ClusterRoleBinding (named `binding`,
+    else frappe-operator-<namespace>; the caller deletes it), then waits until
+    the API server lets the account do `can_i` (kubectl auth can-i arguments):
+    a new binding can take a moment to reach its authorizer cache.
+    """
+    kube.apply(role)
+    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "operator"}})
+    kube.apply({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": binding or "frappe-operator-" + namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}]})
+    account = "system:serviceaccount:%s:operator" % namespace
+    wait_until(lambda: kube.kubectl("auth", "can-i", *can_i, "--as", account, check=False).stdout.strip() == "yes",
+               60, "the binding to allow %s" % " ".join(can_i))
+    return token_kubeconfig(kube, namespace, "operator", path)
+
+
 def fresh_clone(dest):
     """The files a clone of this checkout would have (tracked and new, not ignored), links kept."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],

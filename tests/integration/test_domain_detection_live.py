@@ -8,9 +8,8 @@ nginx map routes the detected domain to the site.
 """
 
 import pytest
-import yaml
 
-from support import REPO, token_kubeconfig, wait_until
+from support import bound_service_account, shipped_cluster_role, wait_until
 from test_frappe_site import frappe_site, site_yml
 
 OPENSHIFT_CRD = {
@@ -48,19 +47,9 @@ def service(namespace, name, hostname):
 @pytest.fixture
 def operator_role(kube, namespace, tmp_path):
     """A kubeconfig of a ServiceAccount bound to config/rbac/role.yaml, and nothing else."""
-    role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
-    kube.apply(role)
-    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "operator"}})
-    binding = "frappe-operator-" + namespace
-    kube.apply({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": binding},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
-        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}]})
-    account = "system:serviceaccount:%s:operator" % namespace
-    wait_until(lambda: kube.kubectl("auth", "can-i", "get", "services", "-n", "traefik", "--as", account,
-                                    check=False).stdout.strip() == "yes", 60, "the binding")
-    yield token_kubeconfig(kube, namespace, "operator", tmp_path / "operator.kubeconfig")
-    kube.kubectl("delete", "clusterrolebinding", binding, "--ignore-not-found")
+    yield bound_service_account(kube, namespace, shipped_cluster_role(), tmp_path / "operator.kubeconfig",
+                                ("get", "services", "-n", "traefik"))
+    kube.kubectl("delete", "clusterrolebinding", "frappe-operator-" + namespace, "--ignore-not-found")
 
 
 @pytest.fixture

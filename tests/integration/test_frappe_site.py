@@ -13,12 +13,11 @@ import sys
 import time
 
 import pytest
-import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from support import (REPO, AnsibleOperator, manager_proxy_args, ready, run_playbook, run_until, token_kubeconfig,
-                     wait_until, write_manifest)
+from support import (REPO, AnsibleOperator, bound_service_account, manager_proxy_args, ready, run_playbook, run_until,
+                     shipped_cluster_role, wait_until, write_manifest)
 
 sys.path.insert(0, str(REPO / "tests" / "harness"))
 from podscripts import ImageBench, pod_spec, run_container  # noqa: E402
@@ -74,20 +73,9 @@ def site_yml(kube, tmp_path, *objects, kubeconfig=None):
 @pytest.fixture
 def shipped_role(kube, namespace, tmp_path):
     """A kubeconfig of a ServiceAccount bound to config/rbac/role.yaml, and nothing else."""
-    role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
-    kube.apply(role)
-    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "operator"}})
-    binding = "frappe-operator-" + namespace
-    kube.apply({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": binding},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
-        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}]})
-    account = "system:serviceaccount:%s:operator" % namespace
-    # A new binding can take a moment to reach the API server's authorizer cache.
-    wait_until(lambda: kube.kubectl("auth", "can-i", "create", "databases.k8s.mariadb.com", "-n", namespace,
-                                    "--as", account, check=False).stdout.strip() == "yes", 60, "the binding")
-    yield token_kubeconfig(kube, namespace, "operator", tmp_path / "operator.kubeconfig")
-    kube.kubectl("delete", "clusterrolebinding", binding, "--ignore-not-found")
+    yield bound_service_account(kube, namespace, shipped_cluster_role(), tmp_path / "operator.kubeconfig",
+                                ("create", "databases.k8s.mariadb.com", "-n", namespace))
+    kube.kubectl("delete", "clusterrolebinding", "frappe-operator-" + namespace, "--ignore-not-found")
 
 
 def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_asked(
@@ -360,24 +348,17 @@ def test_a_site_stopped_midway_by_the_api_server_is_completed_by_the_next_reconc
     """An API error after the first writes (here RBAC refusing the Ingress, the last object of the site) leaves
     objects the next reconcile completes: the same database, the same generated passwords, then the rest."""
     external_mariadb(kube, namespace, mariadb_server)
-    shipped = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
+    shipped = shipped_cluster_role()
     role_name = "frappe-operator-midway-" + namespace
     refusing = dict(shipped, metadata={"name": role_name})
     refusing["rules"] = [dict(r, verbs=["get", "list", "watch"])
                          if r.get("apiGroups") == ["networking.k8s.io"] and "ingresses" in r["resources"] else r
                          for r in shipped["rules"]]
     assert refusing["rules"] != shipped["rules"]
-    kube.apply(refusing)
-    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "operator"}})
-    kube.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                "metadata": {"name": role_name},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
-                "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}]})
     account = "system:serviceaccount:%s:operator" % namespace
     try:
-        wait_until(lambda: kube.kubectl("auth", "can-i", "create", "databases.k8s.mariadb.com", "-n", namespace,
-                                        "--as", account, check=False).stdout.strip() == "yes", 60, "the binding")
-        kubeconfig = token_kubeconfig(kube, namespace, "operator", tmp_path / "operator.kubeconfig")
+        kubeconfig = bound_service_account(kube, namespace, refusing, tmp_path / "operator.kubeconfig",
+                                           ("create", "databases.k8s.mariadb.com", "-n", namespace), binding=role_name)
         objects = [bench(namespace), site(namespace, "erp", ingress={"enabled": True, "className": "nginx"})]
         manifest = write_manifest(tmp_path, *objects)
 

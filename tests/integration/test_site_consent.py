@@ -8,8 +8,9 @@ what the role writes, or does not write, in the site's namespace.
 import json
 
 import pytest
+import yaml
 
-from support import reconcile
+from support import REPO, reconcile
 
 pytestmark = [pytest.mark.mariadb]
 
@@ -23,6 +24,13 @@ def server(namespace, allow=None):
                     "passwordSecretKeyRef": {"name": "mariadb-root", "key": "password"}}}
     if allow is not None:
         obj["metadata"]["annotations"] = {CONSENT: allow}
+    return obj
+
+
+def bench(namespace):
+    """The site's bench, stored and not reconciled: a site reads it, and writes nothing while it is missing."""
+    obj = yaml.safe_load((REPO / "examples" / "frappebench.yaml").read_text())
+    obj["metadata"] = {"name": "shop", "namespace": namespace}
     return obj
 
 
@@ -49,6 +57,7 @@ def test_a_site_gets_a_database_on_a_server_of_another_namespace_only_with_its_c
         kube, namespace_factory, frappe_crds, mariadb_operator_crds, tmp_path):
     shop, db = namespace_factory("shop"), namespace_factory("db")
     kube.apply(server(db))
+    kube.apply(bench(shop))
     kube.apply(site(shop, db))
 
     # Without consent: refused, nothing written, the status names the annotation and the object.

@@ -86,15 +86,14 @@ options:
     description:
       - Read again, in the same run, until what was read meets this, or O(wait_timeout) passes. One module run
         waits with one client, where a task retried with C(until) would start a Python process per read.
-      - V(finished) means every Job read has finished (its C(Complete) or C(Failed) condition is C(True)) and every
-        read by O(reads[].name) found its object.
-      - V(settled) means no Deployment or StatefulSet read is still rolling out, as C(kubectl rollout status) means
-        it (the controller has seen the latest spec and every replica is updated and available).
+      - V(changed) means any object read differs from the first read - another C(resourceVersion), one more or
+        one fewer - a pause that ends as soon as something it watches moves (a Job finishes, a rollout goes on,
+        the MariaDB Operator marks a Database Ready). C(playbooks/site.yml) pauses so between reconcile rounds.
       - A timeout is not an error; RV(wait_timed_out) says so, and RV(objects) is the last read.
       - A read that fails while waiting (the API server restarting) is tried again until the timeout; the error of
         the last one fails the module.
     type: str
-    choices: [finished, settled]
+    choices: [changed]
   wait_timeout:
     description: With O(wait_until), the longest wait, in seconds.
     type: int
@@ -125,13 +124,15 @@ EXAMPLES = r'''
       - {key: storage_classes, api_version: storage.k8s.io/v1, kind: StorageClass}
   register: bench_state
 
-- name: Wait for a Job to finish, reading it twice a second, for at most ten minutes
+- name: Pause until a Job or a Deployment of the bench moves, reading them every second, for at most ten seconds
   vyogotech.frappe.k8s_multi_info:
     reads:
-      - {key: job, api_version: batch/v1, kind: Job, namespace: erp, name: erp-config-0f3a9c}
-    wait_until: finished
-    wait_timeout: 600
-  register: config_job
+      - {key: jobs, api_version: batch/v1, kind: Job, namespace: erp, label_selectors: [vyogo.tech/bench=erp]}
+      - {key: deployments, api_version: apps/v1, kind: Deployment, namespace: erp, label_selectors: [vyogo.tech/bench=erp]}
+    wait_until: changed
+    wait_timeout: 10
+    wait_sleep: 1
+  register: moved
 
 - name: Ask, in the same run, whether KEDA and cert-manager are served
   vyogotech.frappe.k8s_multi_info:
@@ -183,7 +184,6 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_finished, rolling
 
 try:
     from kubernetes.dynamic.exceptions import (ForbiddenError, NotFoundError, ResourceNotFoundError,
@@ -209,7 +209,7 @@ def _argspec():
     spec['reads'] = dict(type='list', elements='dict', required=True, options=READ_SPEC)
     spec['api_groups'] = dict(type='list', elements='str', default=[])
     spec['read_one_by_name'] = dict(type='bool', default=False)
-    spec['wait_until'] = dict(type='str', choices=['finished', 'settled'])
+    spec['wait_until'] = dict(type='str', choices=['changed'])
     spec['wait_timeout'] = dict(type='int', default=60)
     spec['wait_sleep'] = dict(type='float', default=0.5)
     return spec
@@ -290,13 +290,10 @@ def api_groups_served(client, wanted):
     return answer
 
 
-def condition_met(until, reads, objects):
-    """Whether what was read meets `until` (see the wait_until option)."""
-    read = [obj for key in objects for obj in objects[key]]
-    if until == 'finished':
-        return (all(job_finished(obj) for obj in read if obj.get('kind') == 'Job')
-                and all(objects.get(r['key']) for r in reads if r.get('name')))
-    return not rolling(read)
+def versions(objects):
+    """What tells two reads apart: each object's read key, uid and resourceVersion."""
+    return sorted((key, (obj.get('metadata') or {}).get('uid') or '', (obj.get('metadata') or {}).get('resourceVersion')
+                   or '') for key in objects for obj in objects[key])
 
 
 def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
@@ -309,14 +306,17 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
     if not params.get('wait_until'):
         objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
         return objects, unserved, {}
-    start = clock()
+    start, first = clock(), None
     while True:
         error = None
         try:
             objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
         except Exception as exc:  # pylint: disable=broad-except
             error = exc
-        met = error is None and condition_met(params['wait_until'], params['reads'], objects)
+        if error is None and first is None:
+            first, met = versions(objects), False
+        else:
+            met = error is None and versions(objects) != first
         waited = clock() - start
         if met or waited + params['wait_sleep'] > params['wait_timeout']:
             if error is not None:

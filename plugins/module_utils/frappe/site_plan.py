@@ -575,9 +575,6 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     plan['provision'] = apply and not (server['via'] == 'operator' and plan['mariadb_operator_unserved']) and \
         not plan['missing_references']
     plan['job_allowed'] = bool(apply and bench['configured'] and plan['database']['ready'] and not plan['secret_problem'])
-    # Worth waiting for within this reconcile: objects the MariaDB Operator is about to make Ready.
-    plan['database_waiting'] = bool(apply and bench['configured'] and not plan['database']['ready']
-                                    and plan['database']['reason'] == 'Provisioning')
     plan['render'] = _render_plan(plan, apply)
     # Decided from; the plan carries only what the templates and status use.
     bench.pop('object', None)
@@ -701,3 +698,30 @@ def site_reads(site):
         reads.append(one('server', MARIADB_API, _or(ref.get('kind'), 'MariaDB'), ref.get('name', ''),
                          _or(ref.get('namespace'), namespace)))
     return reads
+
+
+def _read_identity(read):
+    """One string per distinct read: two sites that read the same thing share it."""
+    return '%s %s %s/%s %s' % (read['api_version'], read['kind'], read.get('namespace') or '', read.get('name') or '',
+                               ','.join(read.get('label_selectors') or []))
+
+
+def sites_reads(sites):
+    """The reads of every site of `sites` in one k8s_multi_info run, each distinct read once (see site_live).
+
+    A round of playbooks/site.yml reads for all its sites at once, so a no-op
+    run makes as many module runs with ten sites as with one.
+    """
+    reads, seen = [], set()
+    for site in sites or []:
+        for read in site_reads(site):
+            key = _read_identity(read)
+            if key not in seen:
+                seen.add(key)
+                reads.append(dict(read, key=key))
+    return reads
+
+
+def site_live(objects, site):
+    """The objects site_reads(site) would have read, taken from a sites_reads answer ({key: [objects]})."""
+    return dict((read['key'], (objects or {}).get(_read_identity(read), [])) for read in site_reads(site))

@@ -292,7 +292,7 @@ def test_a_new_configuration_job_keeps_converging_though_an_old_process_cannot_p
 
 
 def test_site_yml_pauses_between_rounds_as_long_as_the_operator_requeues_a_bench():
-    """playbooks/site.yml's loop stands in for the operator's requeue: one period, said in two places."""
+    """playbooks/site.yml's loop stands in for the operator's requeue: its longest pause is that period."""
     play = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())[0]
     period = role_variables("frappe_bench")["frappe_bench_requeue_period"]
     assert period.endswith("s") and play["vars"]["frappe_converge_pause_seconds"] == int(period[:-1])

@@ -72,6 +72,9 @@ def test_the_api_groups_the_roles_ask_about_are_the_ones_the_plans_use():
     assert _role_variables("frappe_bench")["frappe_bench_api_groups"] == [bench_plan_module.KEDA_API]
     assert _role_variables("frappe_site")["frappe_site_api_groups"] == [
         site_plan_module.MARIADB_API, site_plan_module.CERT_MANAGER_API]
+    # playbooks/site.yml reads for all its sites at once and asks the same.
+    play = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())[0]
+    assert play["vars"]["frappe_sites_api_groups"] == _role_variables("frappe_site")["frappe_site_api_groups"]
 
 
 def test_the_finalizer_is_the_one_watches_yaml_names():
@@ -184,7 +187,7 @@ def test_a_second_site_claiming_a_served_domain_is_refused_and_the_first_keeps_i
 def test_the_job_waits_for_the_bench_configuration_and_the_database():
     assert not plan(bench=[bench(configured=False)])["job_allowed"]
     p = plan(database=[{"kind": "Database", "metadata": {"name": "erp-db"}}])
-    assert not p["job_allowed"] and p["database_waiting"] and p["database"]["reason"] == "Provisioning"
+    assert not p["job_allowed"] and p["database"]["reason"] == "Provisioning"
     assert not plan(bench=[])["job_allowed"]
 
 
@@ -539,3 +542,41 @@ def test_an_external_server_of_another_namespace_needs_consent_too():
 def test_consent_is_not_checked_in_render_mode_which_sees_no_server():
     p = site_plan(elsewhere(), live={"bench": [bench()]}, settings=SETTINGS, mode="render")
     assert p["errors"] == [] and p["consent"] is None
+
+
+def test_one_read_for_several_sites_gives_each_site_what_its_own_read_would():
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_live, sites_reads
+    erp, crm = site(name="erp"), site(name="crm", siteName="crm.example.com")
+    reads = sites_reads([erp, crm])
+    # Their bench, the namespace's sites and their MariaDB server are read once for both.
+    assert len(reads) == 2 * len(site_reads(erp)) - 3
+    assert len(set(r["key"] for r in reads)) == len(reads)
+    # An answer as k8s_multi_info gives it: each read's objects under its key.
+    answer = dict((r["key"], [{"kind": r["kind"], "metadata": {"name": r.get("name") or r["key"]}}]) for r in reads)
+    for one in (erp, crm):
+        live_of_one = site_live(answer, one)
+        assert sorted(live_of_one) == sorted(r["key"] for r in site_reads(one))
+        for read in site_reads(one):
+            if read.get("name"):
+                assert [o["metadata"]["name"] for o in live_of_one[read["key"]]] == [read["name"]]
+    assert site_live(answer, erp)["database"] != site_live(answer, crm)["database"]
+    assert site_live({}, erp)["database"] == []
+
+
+def test_a_site_converges_while_it_moves_on_by_itself_under_a_ready_bench():
+    making = plan(database=[{"kind": "Database", "metadata": {"name": "erp-db"}}])
+    assert site_status(making, site())["converging"]
+    running = plan()
+    running["job"]["state"] = "Running"
+    assert site_status(running, site())["converging"]
+    # Waiting for a person (no MariaDB Operator), a failed Job, a Ready site, or a bench not Ready: no.
+    waiting = plan(api_groups={"k8s.mariadb.com/v1alpha1": False, "cert-manager.io/v1": True},
+                   database=[], user=[], grant=[], server=[], db_secret=[], admin_secret=[])
+    assert not site_status(waiting, site())["converging"]
+    running["job"]["state"] = "Failed"
+    assert not site_status(running, site())["converging"]
+    running["job"]["state"] = "Complete"
+    assert site_status(running, site())["phase"] == "Ready" and not site_status(running, site())["converging"]
+    unready_bench = plan(bench=[bench(ready_=False)])
+    assert site_status(unready_bench, site())["phase"] == "Provisioning"
+    assert not site_status(unready_bench, site())["converging"]

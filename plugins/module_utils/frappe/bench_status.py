@@ -137,7 +137,11 @@ def bench_status(plan, state, bench, settings):
     claim = (state.get('sites_claim') or [None])[0]
     sites_phase = ((claim or {}).get('status') or {}).get('phase') or 'Missing'
     bound = sites_phase == 'Bound'
-    components_ready = bound and not redis_unready and not unavailable and config['status'] == 'True'
+    # A bench whose processes serve stays Ready while a configuration Job of
+    # new inputs (another image, apps, Redis) runs: the processes it had keep
+    # serving until the next reconcile updates them (ConfigReady says where that
+    # is). Before the first configuration there are no processes to serve.
+    components_ready = bound and not redis_unready and not unavailable and config['reason'] != 'JobFailed'
     ready = components_ready and not scaler_failing
     sites = plan['names']['sites']
 
@@ -178,7 +182,8 @@ def bench_status(plan, state, bench, settings):
         {'type': 'Ready', 'status': flag(ready),
          'reason': 'Ready' if ready else ('ScalerFailing' if components_ready else
                                           (blocked_reasons[0] if blocked_reasons else 'ComponentsNotReady')),
-         'message': 'Every component of the bench is available.' if ready else
+         'message': 'Every component of the bench is available.%s' % (
+             '' if config['status'] == 'True' else ' ' + config['message']) if ready else
          (('Not available yet: %s.' % ', '.join(
              unavailable + redis_unready + ([] if bound else ['sites volume'])
              + ([] if config['status'] == 'True' else ['configuration Job %s' % plan['config']['job']]))
@@ -223,8 +228,8 @@ def bench_status(plan, state, bench, settings):
             'unchanged': unchanged,
             # 'Complete', 'Failed' or None (running, or not created yet): a failed Job fails the reconcile.
             'config_job': config_job,
-            'converging': not ready and _converging(config, blocked_reasons, state, [
-                plan['names']['worker'][w[len('worker-'):]] for w in waking])}
+            'converging': (not ready or config['reason'] not in CONFIG_SETTLED) and _converging(
+                config, blocked_reasons, state, [plan['names']['worker'][w[len('worker-'):]] for w in waking])}
 
 
 # ConfigReady reasons after which the configuration is where it stays: done,
@@ -243,7 +248,8 @@ def _converging(config, blocked_reasons, state, waking):
     start because of its image, or a rollout gave up (ProgressDeadlineExceeded):
     waiting does not fix those, a change does. A worker KEDA is waking (named
     in `waking`) is KEDA's doing, which no reconcile waits for; a Ready bench
-    is never converging for the same reason.
+    converges only while a configuration Job of new inputs is on its way, whose
+    end the next reconcile turns into the processes' update (bench_status).
     """
     if config['reason'] in readiness.IMAGE_PROBLEMS:
         return False

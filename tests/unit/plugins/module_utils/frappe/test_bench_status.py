@@ -130,27 +130,57 @@ UNSCHEDULABLE = [{"type": "PodScheduled", "status": "False", "reason": "Unschedu
                   "message": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."}]
 
 
+def first_configuration(p):
+    """A new bench: its volume and Redis are up, its processes not there yet (they wait for the Job)."""
+    return dict(healthy(p), deployments=[])
+
+
 def test_a_configuration_job_that_completed_after_the_plan_leaves_the_processes_to_the_next_reconcile():
     p = plan(jobs=[])
-    result = bench_status(p, healthy(p), bench(), SETTINGS)
+    result = bench_status(p, first_configuration(p), bench(), SETTINGS)
     config = conditions(result)["ConfigReady"]
     assert (config["status"], config["reason"]) == ("False", "JobCompleted") and result["phase"] != "Ready"
+    assert result["converging"]
 
 
 def test_a_running_configuration_job_is_progress_not_failure():
     p = plan(jobs=[])
-    live = healthy(p)
+    live = first_configuration(p)
     live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]}, "status": {"active": 1}}]
     result = bench_status(p, live, bench(), SETTINGS)
     config = conditions(result)["ConfigReady"]
     assert (config["status"], config["reason"]) == ("False", "JobRunning")
     assert result["phase"] == "Provisioning" and conditions(result)["Ready"]["status"] == "False"
-    assert conditions(result)["Ready"]["message"] == "Not available yet: configuration Job %s." % p["config"]["job"]
+    assert conditions(result)["Ready"]["message"].endswith("configuration Job %s." % p["config"]["job"])
+    assert result["converging"]
+
+
+def test_a_bench_stays_ready_while_the_configuration_job_of_new_inputs_runs_and_converges_until_it_is_applied():
+    """Another image: the processes it had keep serving until the reconcile after the Job updates them."""
+    p = plan(jobs=[])
+    live = healthy(p)
+    stored = bench(status={"phase": "Ready"})
+    for job_status, reason in (({"active": 1}, "JobRunning"),
+                               ({"conditions": [{"type": "Complete", "status": "True"}]}, "JobCompleted")):
+        live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]}, "status": job_status}]
+        result = bench_status(p, live, stored, SETTINGS)
+        assert (conditions(result)["ConfigReady"]["status"], conditions(result)["ConfigReady"]["reason"]) == (
+            "False", reason)
+        assert result["phase"] == "Ready" and conditions(result)["Ready"]["status"] == "True"
+        assert conditions(result)["ConfigReady"]["message"] in conditions(result)["Ready"]["message"]
+        # playbooks/site.yml runs another round, which applies the processes of the new inputs.
+        assert result["converging"]
+    # Once they are applied (the plan sees the Job done), a Ready bench has nothing to converge.
+    assert not bench_status(plan(), healthy(plan()), stored, SETTINGS)["converging"]
+    # A failed Job of new inputs is not Ready (the reconcile fails with its message).
+    live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]},
+                     "status": {"conditions": [{"type": "Failed", "status": "True"}]}}]
+    assert conditions(bench_status(p, live, stored, SETTINGS))["Ready"]["status"] == "False"
 
 
 def test_a_configuration_job_pod_that_cannot_be_scheduled_says_why_at_once():
     p = plan(jobs=[])
-    live = healthy(p)
+    live = first_configuration(p)
     live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]}, "status": {"active": 1}}]
     live["pods"] = [pod("erp-config-x1", job=p["config"]["job"], conditions=UNSCHEDULABLE)]
     result = bench_status(p, live, bench(), SETTINGS)

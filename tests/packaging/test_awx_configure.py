@@ -27,10 +27,10 @@ ANSWER_TYPES = {"text": str, "textarea": str, "password": str, "integer": int, "
                 "multiplechoice": str, "multiselect": str}
 # Play variables that are no input: the interpreter is the execution environment's,
 # frappe_rendered collects output, frappe_render_path is derived from frappe_render_dir,
-# frappe_converge_pause_seconds is the bench role's requeue period and frappe_sites_api_groups the
-# site role's API groups (unit tests keep each equal to its role's).
+# frappe_converge_pause_seconds is the bench role's requeue period (a unit test keeps them equal),
+# frappe_bench_read_settings passes the bench role's variables on.
 NOT_ASKED = {"ansible_python_interpreter", "frappe_rendered", "frappe_render_path", "frappe_converge_pause_seconds",
-             "frappe_sites_api_groups"}
+             "frappe_bench_read_settings"}
 
 
 class _PlaybookLoader(yaml.SafeLoader):

@@ -698,30 +698,3 @@ def site_reads(site):
         reads.append(one('server', MARIADB_API, _or(ref.get('kind'), 'MariaDB'), ref.get('name', ''),
                          _or(ref.get('namespace'), namespace)))
     return reads
-
-
-def _read_identity(read):
-    """One string per distinct read: two sites that read the same thing share it."""
-    return '%s %s %s/%s %s' % (read['api_version'], read['kind'], read.get('namespace') or '', read.get('name') or '',
-                               ','.join(read.get('label_selectors') or []))
-
-
-def sites_reads(sites):
-    """The reads of every site of `sites` in one k8s_multi_info run, each distinct read once (see site_live).
-
-    A round of playbooks/site.yml reads for all its sites at once, so a no-op
-    run makes as many module runs with ten sites as with one.
-    """
-    reads, seen = [], set()
-    for site in sites or []:
-        for read in site_reads(site):
-            key = _read_identity(read)
-            if key not in seen:
-                seen.add(key)
-                reads.append(dict(read, key=key))
-    return reads
-
-
-def site_live(objects, site):
-    """The objects site_reads(site) would have read, taken from a sites_reads answer ({key: [objects]})."""
-    return dict((read['key'], (objects or {}).get(_read_identity(read), [])) for read in site_reads(site))

@@ -72,9 +72,14 @@ def test_the_api_groups_the_roles_ask_about_are_the_ones_the_plans_use():
     assert _role_variables("frappe_bench")["frappe_bench_api_groups"] == [bench_plan_module.KEDA_API]
     assert _role_variables("frappe_site")["frappe_site_api_groups"] == [
         site_plan_module.MARIADB_API, site_plan_module.CERT_MANAGER_API]
-    # playbooks/site.yml reads for all its sites at once and asks the same.
-    play = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())[0]
-    assert play["vars"]["frappe_sites_api_groups"] == _role_variables("frappe_site")["frappe_site_api_groups"]
+    # playbooks/site.yml reads for all its benches and sites at once and asks the same.
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.shared_read import API_GROUPS
+    assert API_GROUPS == {"FrappeBench": _role_variables("frappe_bench")["frappe_bench_api_groups"],
+                          "FrappeSite": _role_variables("frappe_site")["frappe_site_api_groups"]}
+    # ... and finds KEDA's Lease where the bench role looks by default.
+    defaults = yaml.safe_load((REPO / "roles" / "frappe_bench" / "defaults" / "main.yml").read_text())
+    assert (bench_plan_module.KEDA_NAMESPACE, bench_plan_module.KEDA_LEASE) == (
+        defaults["frappe_bench_keda_namespace"], defaults["frappe_bench_keda_lease"])
 
 
 def test_the_finalizer_is_the_one_watches_yaml_names():
@@ -542,25 +547,6 @@ def test_an_external_server_of_another_namespace_needs_consent_too():
 def test_consent_is_not_checked_in_render_mode_which_sees_no_server():
     p = site_plan(elsewhere(), live={"bench": [bench()]}, settings=SETTINGS, mode="render")
     assert p["errors"] == [] and p["consent"] is None
-
-
-def test_one_read_for_several_sites_gives_each_site_what_its_own_read_would():
-    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_live, sites_reads
-    erp, crm = site(name="erp"), site(name="crm", siteName="crm.example.com")
-    reads = sites_reads([erp, crm])
-    # Their bench, the namespace's sites and their MariaDB server are read once for both.
-    assert len(reads) == 2 * len(site_reads(erp)) - 3
-    assert len(set(r["key"] for r in reads)) == len(reads)
-    # An answer as k8s_multi_info gives it: each read's objects under its key.
-    answer = dict((r["key"], [{"kind": r["kind"], "metadata": {"name": r.get("name") or r["key"]}}]) for r in reads)
-    for one in (erp, crm):
-        live_of_one = site_live(answer, one)
-        assert sorted(live_of_one) == sorted(r["key"] for r in site_reads(one))
-        for read in site_reads(one):
-            if read.get("name"):
-                assert [o["metadata"]["name"] for o in live_of_one[read["key"]]] == [read["name"]]
-    assert site_live(answer, erp)["database"] != site_live(answer, crm)["database"]
-    assert site_live({}, erp)["database"] == []
 
 
 def test_a_site_converges_while_it_moves_on_by_itself_under_a_ready_bench():

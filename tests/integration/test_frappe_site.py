@@ -64,8 +64,9 @@ def secret_value(kube, namespace, name, key):
     return base64.b64decode(kube.core.read_namespaced_secret(name, namespace).data[key]).decode()
 
 
-def site_yml(kube, tmp_path, *objects, kubeconfig=None):
-    run = run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, *objects))}, kubeconfig)
+def site_yml(kube, tmp_path, *objects, kubeconfig=None, **extra_vars):
+    run = run_playbook(kube, "site.yml", dict(extra_vars, frappe_manifest=str(write_manifest(tmp_path, *objects))),
+                       kubeconfig)
     assert run.rc == 0, run.explain()
     return run
 
@@ -289,9 +290,13 @@ def test_without_the_mariadb_operator_a_site_waits_and_nothing_is_provisioned(
 
 def test_a_dedicated_mariadb_is_made_for_the_site_and_the_site_waits_for_it_with_a_reason(
         kube, namespace, frappe_crds, mariadb_operator, tmp_path):
-    """Fake nodes run no MariaDB, so the dedicated server never becomes Ready here: its object and the wait are checked."""
+    """Fake nodes run no MariaDB, so the dedicated server never becomes Ready here: its object and the wait are checked.
+
+    One round: a site whose server is being made is on its way, and site.yml
+    would keep reconciling it for frappe_converge_seconds.
+    """
     objects = [bench(namespace), site(namespace, "erp", dbConfig={"mode": "dedicated", "storageSize": "5Gi"})]
-    site_yml(kube, tmp_path, *objects)
+    site_yml(kube, tmp_path, *objects, frappe_converge_seconds=0)
     server = kube.custom.get_namespaced_custom_object("k8s.mariadb.com", "v1alpha1", namespace, "mariadbs", "erp-mariadb")
     assert server["spec"]["storage"]["size"] == "5Gi"
     assert server["spec"]["rootPasswordSecretKeyRef"] == {"name": "erp-mariadb-root", "key": "password", "generate": True}

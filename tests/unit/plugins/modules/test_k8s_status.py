@@ -307,6 +307,8 @@ def test_object_missing(run_module, fake_api):
 
 
 def test_api_version_not_served(run_module, fake_api):
+    # An API server without the CRD lists no such group.
+    fake_api.routes[("GET", "/apis")] = (200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
     failed, result = run_module(k8s_status, args(fake_api, status={"phase": "Ready"}))
     assert failed and "apiVersion vyogo.tech/v1alpha1 is not served" in result["msg"]
 
@@ -373,3 +375,11 @@ def test_unreachable_server_is_clear(run_module, clean_k8s_env):
     assert result["msg"].startswith("cannot reach the Kubernetes API server at %s: " % host)
     assert "refused" in result["msg"].lower()
     assert "object at 0x" not in result["msg"]
+
+
+def test_split_api_version():
+    assert k8s_status.split_api_version("vyogo.tech/v1alpha1") == ("vyogo.tech", "v1alpha1")
+    assert k8s_status.split_api_version("v1") == ("", "v1")
+    for bad in ("", "a/b/c", "/v1", "g/"):
+        with pytest.raises(ValueError):
+            k8s_status.split_api_version(bad)

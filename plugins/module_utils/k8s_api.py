@@ -2,20 +2,19 @@
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Raw requests and discovery for the modules of this collection.
+"""kubernetes.core's client for this collection's modules, and its errors in words a playbook author can act on.
 
-The connection options and the API client come from kubernetes.core
-(``AUTH_ARG_SPEC``, ``get_api_client``); this file only uses the
-``kubernetes.client.ApiClient`` that client holds:
+Every module of the collection reaches the API server through kubernetes.core's
+client (``AUTH_ARG_SPEC``, ``get_api_client``) and the dynamic client it holds:
+resources are found by its discovery, objects read, created and patched, and
+the status subresource patched, through it. This file only
 
-* ``api_client_of(module)``: that ApiClient, from kubernetes.core's client;
-* ``api_request()``: one raw JSON request that works with both generations of
-  the generated client (the legacy ``call_api(path, method, ...)`` one, and the
-  ``param_serialize()``/``call_api(method, url, ...)`` one of recent releases
-  such as 37.x) and turns transport and HTTP errors into ``K8sClientError`` with a message
-  a playbook author can act on;
-* discovery helpers: ``discover_resources()``,
-  ``find_resource()``, ``subresources_of()``.
+* makes that client for a module (``client_of``) and finds a kind's resource
+  with kubernetes.core's own lookup (``resource_of``: kind, plural, singular or
+  short name), saying whether the group version or the kind is not served;
+* runs one request (``call``) and turns the client's transport and HTTP errors
+  into ``K8sClientError`` with a message that names the RBAC rule a 403 means,
+  the credentials a 401 means, or that the server could not be reached.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,26 +22,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-from urllib.parse import quote
 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
 try:
     import urllib3
-
-    try:
-        from kubernetes.client.exceptions import ApiException
-    except ImportError:  # pragma: no cover - very old clients
-        from kubernetes.client.rest import ApiException
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 except ImportError:
     # kubernetes.core's AnsibleK8SModule reports the missing library.
     pass
 
 
 DEFAULT_REQUEST_TIMEOUT = (20, 120)
-
-CORE_GROUP_NAMES = ('', 'core', 'v1')
 
 
 class K8sClientError(Exception):
@@ -65,8 +58,8 @@ class K8sNotFoundError(K8sClientError):
     """The API server answered 404 Not Found."""
 
 
-def api_client_of(module):
-    """The kubernetes.client.ApiClient of kubernetes.core's client for the module's options (fails the module).
+def client_of(module):
+    """kubernetes.core's client for the module's options (fails the module).
 
     kubernetes.core's client reads the server's discovery documents when it
     is made, so an unreachable server or refused credentials show up here.
@@ -87,7 +80,7 @@ def api_client_of(module):
     if k8s.configuration.verify_ssl is False:
         # The playbook asked for it explicitly; one warning per request is noise.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    return k8s.client.client
+    return k8s
 
 
 # ---------------------------------------------------------------------------
@@ -162,124 +155,51 @@ def translate_api_exception(exc, host, method, path, permission=None):
         status=status, body=body)
 
 
-def _is_legacy_client(api_client):
-    """True for clients generated with the legacy template (no ApiClient.param_serialize)."""
-    return not hasattr(api_client, 'param_serialize')
+def call(client, method, path, permission, request, *args, **kwargs):
+    """request(*args, **kwargs), one call of the dynamic client, as a plain dict (None for an empty answer).
 
-
-def api_request(api_client, method, path, body=None, content_type=None, permission=None,
-                timeout=DEFAULT_REQUEST_TIMEOUT):
-    """Send one request; return the decoded JSON body (or None when empty).
-
-    Raises K8sNotFoundError on 404 and K8sClientError on any other failure.
+    method and path only name the request in a message. Raises
+    K8sNotFoundError on 404 and K8sClientError on any other failure;
     ``permission`` describes the RBAC rule a 403 means, e.g.
     ``"patch on frappebenches/status (API group vyogo.tech) in namespace x"``.
     """
-    method = method.upper()
-    host = api_client.configuration.host
-    headers = {'Accept': 'application/json', 'Content-Type': content_type or 'application/json'}
+    host = client.configuration.host
+    kwargs.setdefault('_request_timeout', DEFAULT_REQUEST_TIMEOUT)
     try:
-        if _is_legacy_client(api_client):
-            response = api_client.call_api(
-                path, method, header_params=headers, body=body,
-                auth_settings=['BearerToken'], _preload_content=False,
-                _return_http_data_only=True, _request_timeout=timeout)
-            data = response.data
-        else:
-            request = api_client.param_serialize(
-                method, path, header_params=headers, body=body, auth_settings=['BearerToken'])
-            response = api_client.call_api(*request, _request_timeout=timeout)
-            data = response.read()
-            if not 200 <= response.status <= 299:
-                raise ApiException(http_resp=response)
+        answer = request(*args, **kwargs)
     except ApiException as exc:
         raise translate_api_exception(exc, host, method, path, permission)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise K8sClientError('cannot reach the Kubernetes API server at %s: %s' % (host, _connection_reason(exc)))
-    if not data:
+    if answer is None or hasattr(answer, 'to_dict'):
+        return answer.to_dict() if answer is not None else None
+    # The dynamic client hands back the raw data of an answer that is not JSON.
+    data = answer.decode('utf-8', 'replace') if isinstance(answer, bytes) else str(answer)
+    if not data.strip():
         return None
-    if isinstance(data, bytes):
-        data = data.decode('utf-8')
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise K8sClientError('the API server at %s sent a response to %s %s that is not JSON: %s'
-                             % (host, method, path, data[:200]))
+    raise K8sClientError('the API server at %s sent a response to %s %s that is not JSON: %s'
+                         % (host, method, path, data[:200]))
 
 
-# ---------------------------------------------------------------------------
-# Discovery
-# ---------------------------------------------------------------------------
+def resource_of(client, api_version, kind):
+    """The dynamic client's resource for kind in api_version, found as kubernetes.core finds it.
 
-def is_core_group(group):
-    return group is None or group.strip().lower() in CORE_GROUP_NAMES
-
-
-def group_version_path(group, version):
-    """/api/v1 for the core group, /apis/<group>/<version> otherwise."""
-    if is_core_group(group):
-        return '/api/%s' % quote(version, safe='')
-    return '/apis/%s/%s' % (quote(group, safe=''), quote(version, safe=''))
-
-
-def split_api_version(api_version):
-    """'apps/v1' -> ('apps', 'v1'); 'v1' -> ('', 'v1')."""
-    api_version = (api_version or '').strip()
-    if not api_version or api_version.count('/') > 1:
-        raise ValueError('api_version must look like <group>/<version> or v1, got %r' % api_version)
-    if '/' in api_version:
-        group, version = api_version.split('/', 1)
-        if not group or not version:
-            raise ValueError('api_version must look like <group>/<version> or v1, got %r' % api_version)
-        return group, version
-    return '', api_version
-
-
-def discover_resources(api_client, group, version):
-    """The APIResource dicts served in group/version, or None when not served.
-
-    Subresources appear as their own entries named "<plural>/<subresource>".
+    A group version the API server does not serve and a kind it does not
+    serve there are told apart (a CRD not installed, or a wrong kind).
     """
-    path = group_version_path(group, version)
     try:
-        data = api_request(api_client, 'GET', path, permission='get on the non-resource URL %s' % path)
-    except K8sNotFoundError:
-        return None
-    return list((data or {}).get('resources') or [])
-
-
-def find_resource(resources, kind):
-    """The top-level APIResource for ``kind`` (not a subresource), or None.
-
-    Matches the kind exactly first, then case-insensitively the kind, the
-    plural name, the singular name and the short names.
-    """
-    top = [r for r in resources or [] if '/' not in r.get('name', '')]
-    for resource in top:
-        if resource.get('kind') == kind:
-            return resource
-    wanted = (kind or '').lower()
-    for resource in top:
-        names = [resource.get('kind', ''), resource.get('name', ''), resource.get('singularName', '')]
-        names += resource.get('shortNames') or []
-        if wanted in [n.lower() for n in names if n]:
-            return resource
-    return None
-
-
-def subresources_of(resources, plural):
-    """Names of the subresources of ``plural`` (e.g. ['scale', 'status'])."""
-    prefix = plural + '/'
-    return sorted(r['name'][len(prefix):] for r in resources or [] if r.get('name', '').startswith(prefix))
-
-
-def object_path(group, version, plural, name=None, namespace=None, subresource=None):
-    path = group_version_path(group, version)
-    if namespace:
-        path += '/namespaces/%s' % quote(namespace, safe='')
-    path += '/%s' % quote(plural, safe='')
-    if name:
-        path += '/%s' % quote(name, safe='')
-    if subresource:
-        path += '/%s' % quote(subresource, safe='')
-    return path
+        return client.resource(kind, api_version)
+    except ResourceNotUniqueError:
+        raise K8sClientError('kind %s is ambiguous in %s: give its exact kind' % (kind, api_version))
+    except ResourceNotFoundError:
+        pass
+    except ApiException as exc:
+        raise translate_api_exception(exc, client.configuration.host, 'GET', 'the discovery documents')
+    try:
+        served = client.client.resources.search(api_version=api_version)
+    except ResourceNotFoundError:
+        served = []
+    if not served:
+        raise K8sClientError('apiVersion %s is not served by the API server (is its CustomResourceDefinition '
+                             'installed?)' % api_version)
+    raise K8sClientError('kind %s is not served in %s' % (kind, api_version))

@@ -129,3 +129,40 @@ def job_failure(pods):
     return 'container %s of pod %s exited %s (%s)%s' % (
         container_name, pod_name, ended.get('exitCode'), ended.get('reason') or 'Error',
         '; its log ends with:\n%s' % tail if tail else '')
+
+
+# The kubelet's reasons for a container it cannot start because of its image:
+# they do not go away by waiting, so a status says so at once.
+IMAGE_PROBLEMS = ('ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull')
+
+
+def pod_blocked(pod):
+    """Why a pod cannot run, in the scheduler's or the kubelet's own words, or None.
+
+    (reason, message): PodScheduled False (reason Unschedulable: no node fits,
+    a claim not bound...), or a container (init containers first) waiting
+    because its image cannot be pulled. A pod that is only starting is not
+    blocked; a finished one neither.
+    """
+    status = _status(pod)
+    if status.get('phase') in ('Succeeded', 'Failed'):
+        return None
+    scheduled = _condition(pod, 'PodScheduled') or {}
+    if scheduled.get('status') == 'False':
+        return scheduled.get('reason') or 'Unschedulable', scheduled.get('message') or ''
+    for kind in ('initContainerStatuses', 'containerStatuses'):
+        for container in status.get(kind) or []:
+            waiting = (container.get('state') or {}).get('waiting') or {}
+            if waiting.get('reason') in IMAGE_PROBLEMS:
+                return waiting['reason'], 'container %s: %s' % (container.get('name', ''), waiting.get('message') or '')
+    return None
+
+
+def pods_blocked(pods):
+    """[(pod name, reason, message)] of the pods among `pods` that cannot run (pod_blocked), by name."""
+    out = []
+    for pod in sorted(pods or [], key=lambda p: (p.get('metadata') or {}).get('name', '')):
+        blocked = pod_blocked(pod)
+        if blocked:
+            out.append(((pod.get('metadata') or {}).get('name', ''),) + blocked)
+    return out

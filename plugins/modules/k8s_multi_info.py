@@ -18,6 +18,8 @@ description:
     of a dozen, which is most of the time of a reconcile that has nothing to change.
   - A kind whose API group or version the API server does not serve is a normal answer (RV(unserved) names its
     key, its list is empty), not an error, so optional APIs such as V(keda.sh) are read without asking first.
+  - O(api_groups) asks the API server, in the same run, whether it serves optional API groups (KEDA, the MariaDB
+    Operator, cert-manager), from one discovery request (C(GET /apis)); RV(api_groups_served) is the answer.
   - Secrets come back without their values; each key of C(data) maps to an empty string, so a caller can see
     which keys exist and the C(resourceVersion), never a password.
   - C(metadata.managedFields) is left out of every object, and every object carries its C(kind) and C(apiVersion)
@@ -62,6 +64,14 @@ options:
             objects a domain is detected from.
         type: bool
         default: false
+  api_groups:
+    description:
+      - API groups to ask about, each a group (V(keda.sh)) or a group and version (V(keda.sh/v1alpha1)).
+      - Answered from one fresh discovery request (C(GET /apis)), not from a cached discovery document, so a group
+        installed or removed since the last run is seen at once. Every account may read it (C(system:discovery)).
+    type: list
+    elements: str
+    default: []
   read_one_by_name:
     description:
       - After each list that returned an object with owner references, read the first such object again by name
@@ -76,15 +86,14 @@ options:
     description:
       - Read again, in the same run, until what was read meets this, or O(wait_timeout) passes. One module run
         waits with one client, where a task retried with C(until) would start a Python process per read.
-      - V(finished) means every Job read has finished (its C(Complete) or C(Failed) condition is C(True)) and every
-        read by O(reads[].name) found its object.
-      - V(settled) means no Deployment or StatefulSet read is still rolling out, as C(kubectl rollout status) means
-        it (the controller has seen the latest spec and every replica is updated and available).
+      - V(changed) means any object read differs from the first read - another C(resourceVersion), one more or
+        one fewer - a pause that ends as soon as something it watches moves (a Job finishes, a rollout goes on,
+        the MariaDB Operator marks a Database Ready). C(playbooks/site.yml) pauses so between reconcile rounds.
       - A timeout is not an error; RV(wait_timed_out) says so, and RV(objects) is the last read.
       - A read that fails while waiting (the API server restarting) is tried again until the timeout; the error of
         the last one fails the module.
     type: str
-    choices: [finished, settled]
+    choices: [changed]
   wait_timeout:
     description: With O(wait_until), the longest wait, in seconds.
     type: int
@@ -115,17 +124,25 @@ EXAMPLES = r'''
       - {key: storage_classes, api_version: storage.k8s.io/v1, kind: StorageClass}
   register: bench_state
 
-- name: Wait for a Job to finish, reading it twice a second, for at most ten minutes
+- name: Pause until a Job or a Deployment of the bench moves, reading them every second, for at most ten seconds
   vyogotech.frappe.k8s_multi_info:
     reads:
-      - {key: job, api_version: batch/v1, kind: Job, namespace: erp, name: erp-config-0f3a9c}
-    wait_until: finished
-    wait_timeout: 600
-  register: config_job
+      - {key: jobs, api_version: batch/v1, kind: Job, namespace: erp, label_selectors: [vyogo.tech/bench=erp]}
+      - {key: deployments, api_version: apps/v1, kind: Deployment, namespace: erp, label_selectors: [vyogo.tech/bench=erp]}
+    wait_until: changed
+    wait_timeout: 10
+    wait_sleep: 1
+  register: moved
+
+- name: Ask, in the same run, whether KEDA and cert-manager are served
+  vyogotech.frappe.k8s_multi_info:
+    reads: []
+    api_groups: [keda.sh/v1alpha1, cert-manager.io]
+  register: served
 
 - name: Is KEDA there?
   ansible.builtin.debug:
-    msg: "{{ 'scaledobjects' not in bench_state.unserved }}"
+    msg: "{{ served.api_groups_served['keda.sh/v1alpha1'] }}"
 '''
 
 RETURN = r'''
@@ -140,6 +157,13 @@ unserved:
   type: list
   elements: str
   sample: [scaledobjects]
+api_groups_served:
+  description:
+    - For each entry of O(api_groups), whether the API server serves that group (and, for V(group/version), that
+      version of it).
+  returned: success
+  type: dict
+  sample: {keda.sh/v1alpha1: true, cert-manager.io: false}
 waited:
   description: The seconds spent waiting.
   returned: when O(wait_until) is set
@@ -160,7 +184,6 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_finished, rolling
 
 try:
     from kubernetes.dynamic.exceptions import (ForbiddenError, NotFoundError, ResourceNotFoundError,
@@ -184,8 +207,9 @@ READ_SPEC = dict(
 def _argspec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec['reads'] = dict(type='list', elements='dict', required=True, options=READ_SPEC)
+    spec['api_groups'] = dict(type='list', elements='str', default=[])
     spec['read_one_by_name'] = dict(type='bool', default=False)
-    spec['wait_until'] = dict(type='str', choices=['finished', 'settled'])
+    spec['wait_until'] = dict(type='str', choices=['changed'])
     spec['wait_timeout'] = dict(type='int', default=60)
     spec['wait_sleep'] = dict(type='float', default=0.5)
     return spec
@@ -248,13 +272,28 @@ def read_all(client, reads, read_one_by_name=False):
     return objects, unserved
 
 
-def condition_met(until, reads, objects):
-    """Whether what was read meets `until` (see the wait_until option)."""
-    read = [obj for key in objects for obj in objects[key]]
-    if until == 'finished':
-        return (all(job_finished(obj) for obj in read if obj.get('kind') == 'Job')
-                and all(objects.get(r['key']) for r in reads if r.get('name')))
-    return not rolling(read)
+def api_groups_served(client, wanted):
+    """{entry: served} for each 'group' or 'group/version' of wanted, from one discovery request.
+
+    Asked of the API server (GET /apis), not of the discovery cache: a group
+    installed or removed since it was written is seen at once.
+    """
+    if not wanted:
+        return {}
+    served = {}
+    for group in client.client.request('GET', '/apis').groups or []:
+        served[group['name']] = set(version['version'] for version in group['versions'] or [])
+    answer = {}
+    for entry in wanted:
+        group, _sep, version = entry.partition('/')
+        answer[entry] = group in served and (not version or version in served[group])
+    return answer
+
+
+def versions(objects):
+    """What tells two reads apart: each object's read key, uid and resourceVersion."""
+    return sorted((key, (obj.get('metadata') or {}).get('uid') or '', (obj.get('metadata') or {}).get('resourceVersion')
+                   or '') for key in objects for obj in objects[key])
 
 
 def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
@@ -267,14 +306,17 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
     if not params.get('wait_until'):
         objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
         return objects, unserved, {}
-    start = clock()
+    start, first = clock(), None
     while True:
         error = None
         try:
             objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
         except Exception as exc:  # pylint: disable=broad-except
             error = exc
-        met = error is None and condition_met(params['wait_until'], params['reads'], objects)
+        if error is None and first is None:
+            first, met = versions(objects), False
+        else:
+            met = error is None and versions(objects) != first
         waited = clock() - start
         if met or waited + params['wait_sleep'] > params['wait_timeout']:
             if error is not None:
@@ -291,13 +333,14 @@ def main():
         module.fail_json(msg='reads: each key must be unique; repeated: %s' % ', '.join(duplicates))
     try:
         client = get_api_client(module)
+        groups = api_groups_served(client, module.params['api_groups'])
         objects, unserved, wait = read_until(client, module.params)
     except CoreException as exc:
         module.fail_from_exception(exc)
     except Exception as exc:  # pylint: disable=broad-except
         # With the API server's answer (a Status) in it, for the caller to quote.
         module.fail_json(msg='Failed to read from the Kubernetes API: %s' % exc, status=getattr(exc, 'status', None))
-    module.exit_json(changed=False, objects=objects, unserved=unserved, **wait)
+    module.exit_json(changed=False, objects=objects, unserved=unserved, api_groups_served=groups, **wait)
 
 
 if __name__ == '__main__':

@@ -96,10 +96,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_requests import (
+from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_api import (
     K8sClientError,
-    api_client_of,
-    api_request,
+    call,
+    client_of,
+    resource_of,
 )
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import owner_fix
 
@@ -144,11 +145,13 @@ def main():
     result = dict(changed=True, created=False, name=params['name'])
     if module.check_mode:
         module.exit_json(**result)
-    client = api_client_of(module)
-    path = '/api/v1/namespaces/%s/secrets' % params['namespace']
+    client = client_of(module)
+    namespace = params['namespace']
     try:
-        created = api_request(client, 'POST', path, body=secret_body(params),
-                              permission='create on secrets (core API group) in namespace %s' % params['namespace'])
+        secrets_resource = resource_of(client, 'v1', 'Secret')
+        created = call(client, 'POST', secrets_resource.path(namespace=namespace),
+                       'create on secrets (core API group) in namespace %s' % namespace,
+                       client.client.create, secrets_resource, body=secret_body(params), namespace=namespace)
         result['created'] = True
     except K8sClientError as exc:
         if exc.status != 409:
@@ -160,9 +163,10 @@ def main():
     fix = owner_fix(created or {}, params['owner_references'])
     if fix:
         try:
-            api_request(client, 'PATCH', '%s/%s' % (path, params['name']), body={'metadata': fix['metadata']},
-                        content_type='application/merge-patch+json',
-                        permission='patch on secrets (core API group) in namespace %s' % params['namespace'])
+            call(client, 'PATCH', secrets_resource.path(name=params['name'], namespace=namespace),
+                 'patch on secrets (core API group) in namespace %s' % namespace,
+                 client.client.patch, secrets_resource, body={'metadata': fix['metadata']}, name=params['name'],
+                 namespace=namespace, content_type='application/merge-patch+json')
         except K8sClientError as exc:
             module.fail_json(msg='Secret %s/%s was created, but its owner references could not be set to those asked '
                              'for: %s' % (params['namespace'], params['name'], exc), status=exc.status, **result)

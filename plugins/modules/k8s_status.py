@@ -113,7 +113,7 @@ notes:
     which may lag behind; the C(resourceVersion) in the patch turns a stale read into a
     conflict that the module retries (with a short back-off) instead of a lost update.
 seealso:
-  - module: vyogotech.frappe.api_group_info
+  - module: vyogotech.frappe.k8s_multi_info
   - module: kubernetes.core.k8s
 '''
 
@@ -231,16 +231,12 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import
     normalize_conditions,
     utc_now,
 )
-from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_requests import (
+from ansible_collections.vyogotech.frappe.plugins.module_utils.k8s_api import (
     K8sClientError,
     K8sNotFoundError,
-    api_request,
-    discover_resources,
-    find_resource,
-    api_client_of,
-    object_path,
-    split_api_version,
-    subresources_of,
+    call,
+    client_of,
+    resource_of,
 )
 
 CONFLICT_RETRIES = 5
@@ -274,12 +270,25 @@ def _rbac(verb, resource, group, namespace):
     return text
 
 
-class StatusUpdater(object):
-    """Resolve the resource, read the object, compute and write the status."""
+def split_api_version(api_version):
+    """'apps/v1' -> ('apps', 'v1'); 'v1' -> ('', 'v1')."""
+    api_version = (api_version or '').strip()
+    if not api_version or api_version.count('/') > 1:
+        raise ValueError('api_version must look like <group>/<version> or v1, got %r' % api_version)
+    if '/' in api_version:
+        group, version = api_version.split('/', 1)
+        if not group or not version:
+            raise ValueError('api_version must look like <group>/<version> or v1, got %r' % api_version)
+        return group, version
+    return '', api_version
 
-    def __init__(self, module, api_client):
+
+class StatusUpdater(object):
+    """Resolve the resource, read the object, compute and write the status (kubernetes.core's client)."""
+
+    def __init__(self, module, client):
         self.module = module
-        self.api_client = api_client
+        self.client = client
         params = module.params
         self.group, self.version = split_api_version(params['api_version'])
         self.api_version = params['api_version'].strip()
@@ -292,37 +301,29 @@ class StatusUpdater(object):
         self.resource = None
 
     def resolve(self):
-        resources = discover_resources(self.api_client, self.group, self.version)
-        if resources is None:
-            raise K8sClientError('apiVersion %s is not served by the API server (is its CustomResourceDefinition installed?)'
-                                 % self.api_version)
-        resource = find_resource(resources, self.kind)
-        if resource is None:
-            raise K8sClientError('kind %s is not served in %s' % (self.kind, self.api_version))
-        if 'status' not in subresources_of(resources, resource['name']):
+        resource = resource_of(self.client, self.api_version, self.kind)
+        if 'status' not in (resource.subresources or {}):
             raise K8sClientError('%s (%s) has no status subresource: enable subresources.status in its '
-                                 'CustomResourceDefinition' % (resource['kind'], self.api_version))
+                                 'CustomResourceDefinition' % (resource.kind, self.api_version))
         self.resource = resource
-        if resource.get('namespaced'):
+        if resource.namespaced:
             if not self.namespace:
-                raise K8sClientError('namespace is required: %s is namespaced' % resource['kind'])
+                raise K8sClientError('namespace is required: %s is namespaced' % resource.kind)
         else:
             if self.namespace:
-                self.module.warn('%s is cluster-scoped; namespace %s is ignored' % (resource['kind'], self.namespace))
+                self.module.warn('%s is cluster-scoped; namespace %s is ignored' % (resource.kind, self.namespace))
             self.namespace = None
-
-    def _path(self, subresource=None):
-        return object_path(self.group, self.version, self.resource['name'], self.name, self.namespace, subresource)
 
     def _where(self):
         if self.namespace:
-            return '%s %s/%s' % (self.resource['kind'], self.namespace, self.name)
-        return '%s %s' % (self.resource['kind'], self.name)
+            return '%s %s/%s' % (self.resource.kind, self.namespace, self.name)
+        return '%s %s' % (self.resource.kind, self.name)
 
     def read(self):
         try:
-            return api_request(self.api_client, 'GET', self._path(),
-                               permission=_rbac('get', self.resource['name'], self.group, self.namespace))
+            return call(self.client, 'GET', self.resource.path(name=self.name, namespace=self.namespace),
+                        _rbac('get', self.resource.name, self.group, self.namespace),
+                        self.client.client.get, self.resource, name=self.name, namespace=self.namespace)
         except K8sNotFoundError:
             raise K8sClientError('%s (%s) not found' % (self._where(), self.api_version), status=404)
 
@@ -330,11 +331,12 @@ class StatusUpdater(object):
         body = {'status': patch}
         if resource_version:
             body['metadata'] = {'resourceVersion': resource_version}
+        status = self.resource.subresources['status']
         try:
-            return api_request(self.api_client, 'PATCH', self._path('status'), body=body,
-                               content_type='application/merge-patch+json',
-                               permission=_rbac('patch', self.resource['name'] + '/status', self.group,
-                                                self.namespace))
+            return call(self.client, 'PATCH', status.path(name=self.name, namespace=self.namespace),
+                        _rbac('patch', self.resource.name + '/status', self.group, self.namespace),
+                        self.client.client.patch, status, body=body, name=self.name, namespace=self.namespace,
+                        content_type='application/merge-patch+json')
         except K8sNotFoundError:
             raise K8sClientError('%s (%s) not found (deleted while its status was being updated?)'
                                  % (self._where(), self.api_version), status=404)
@@ -408,9 +410,9 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
-    api_client = api_client_of(module)
+    client = client_of(module)
     try:
-        result = StatusUpdater(module, api_client).run()
+        result = StatusUpdater(module, client).run()
     except K8sClientError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
     module.exit_json(**result)

@@ -150,6 +150,8 @@ class PlaybookRun:
         except ValueError:
             self.json = {}
         self.stats = self.json.get("stats", {}).get("localhost", {})
+        # How many runs of the playbook led to this one (run_until counts them).
+        self.runs = 1
 
     @property
     def changed(self):
@@ -222,14 +224,72 @@ def write_manifest(tmp_path, *objects, name="manifest.yaml"):
     return path
 
 
-def reconcile(kube, tmp_path, obj, kubeconfig=None):
-    """playbooks/site.yml for one object, as a user would run it."""
-    return run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, obj))}, kubeconfig)
+def reconcile(kube, tmp_path, obj, kubeconfig=None, **extra_vars):
+    """playbooks/site.yml for one object, as a user would run it (with -e extra_vars)."""
+    return run_playbook(kube, "site.yml", dict(extra_vars, frappe_manifest=str(write_manifest(tmp_path, obj))),
+                        kubeconfig)
+
+
+PLURALS = {"FrappeBench": "frappebenches", "FrappeSite": "frappesites"}
+
+
+def _conditions(status):
+    return dict((c.get("type"), c.get("status")) for c in (status or {}).get("conditions") or [])
+
+
+def configured(status):
+    """The bench's configuration Job of its current spec has completed, so that run applied its processes."""
+    return _conditions(status).get("ConfigReady") == "True"
+
+
+def ready(status):
+    """Ready=True: every component of the object is available."""
+    return _conditions(status).get("Ready") == "True"
+
+
+def _status_says(kube, obj, until):
+    group, version = obj["apiVersion"].split("/")
+    meta = obj["metadata"]
+    current = kube.custom.get_namespaced_custom_object(group, version, meta["namespace"], PLURALS[obj["kind"]],
+                                                       meta["name"])
+    status = current.get("status") or {}
+    generation = current["metadata"].get("generation")
+    return status.get("observedGeneration", generation) == generation and until(status), status
+
+
+def run_until(kube, tmp_path, objects, until=ready, runs=12, pause=2.0, kubeconfig=None):
+    """playbooks/site.yml for a manifest of objects, run again until each one's status says `until`, at most `runs` runs.
+
+    A reconcile never waits for a Job or a rollout; site.yml runs reconcile
+    rounds while a bench is on its way, so one run usually is enough, and a
+    later run goes on where a bounded one stopped (as a user would run the
+    playbook again). Returns the last run, with `runs` set to how many there
+    were; a failed run is returned at once.
+    """
+    manifest = {"frappe_manifest": str(write_manifest(tmp_path, *objects))}
+    waiting = []
+    for attempt in range(runs):
+        run = run_playbook(kube, "site.yml", manifest, kubeconfig)
+        run.runs = attempt + 1
+        if run.rc != 0:
+            return run
+        waiting = [(obj, status) for obj, (said, status) in ((o, _status_says(kube, o, until)) for o in objects)
+                   if not said]
+        if not waiting:
+            return run
+        time.sleep(pause)
+    pytest.fail("the status never said %s in %d runs: %s" % (until.__name__, runs, "; ".join(
+        "%s %s: %s" % (obj["kind"], obj["metadata"]["name"], json.dumps(status)[:2000]) for obj, status in waiting)))
+
+
+def reconcile_until(kube, tmp_path, obj, until=ready, runs=12, pause=2.0, kubeconfig=None):
+    """run_until for one object."""
+    return run_until(kube, tmp_path, [obj], until, runs, pause, kubeconfig)
 
 
 def converge(kube, tmp_path, obj):
-    """Reconcile until nothing changes: the first run succeeds and a second one changes nothing."""
-    run = reconcile(kube, tmp_path, obj)
+    """Reconcile until nothing changes: runs until Ready succeed, and a further one changes nothing."""
+    run = reconcile_until(kube, tmp_path, obj)
     assert run.rc == 0, run.explain()
     again = reconcile(kube, tmp_path, obj)
     assert again.rc == 0, again.explain()

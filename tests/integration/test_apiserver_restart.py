@@ -9,12 +9,13 @@ import subprocess
 import pytest
 import yaml
 
-from support import REPO, PlaybookRun, converge, playbook_command, wait_until, write_manifest
+from support import REPO, PlaybookRun, converge, playbook_command, reconcile, wait_until, write_manifest
 
 LABEL = "vyogo.tech/bench=erp"
-# The reconcile is interrupted just before this task: the sites volume, Redis
-# and the configuration Job exist then, the bench processes not yet.
-INTERRUPTED_TASK = "Apply the bench processes and their autoscaling"
+# The reconcile is interrupted just before this task, in a run that starts
+# once the configuration Job has completed: the sites volume, Redis and the
+# Job exist then, and this task is about to apply the bench processes.
+INTERRUPTED_TASK = "Apply the bench objects"
 EXPECTED = {
     # The sites volume, and the queue Redis volume its StatefulSet claims.
     "PersistentVolumeClaim": ["data-erp-redis-queue-0", "erp-sites"],
@@ -158,6 +159,12 @@ def test_apiserver_restart_mid_reconcile_fails_clearly_then_converges(
     bench = yaml.safe_load((REPO / "examples" / "frappebench.yaml").read_text())
     bench["metadata"]["namespace"] = namespace
     manifest = write_manifest(tmp_path, bench)
+    # One round: the sites volume, Redis and the configuration Job, which the
+    # local cluster completes; the held run below then applies the processes.
+    first = reconcile(kube, tmp_path, bench, frappe_converge_seconds=0)
+    assert first.rc == 0, first.explain()
+    wait_until(lambda: [j for j in kube.batch.list_namespaced_job(namespace, label_selector=LABEL).items
+                        if j.status.succeeded], 120, "the configuration Job to complete")
 
     playbook = HeldPlaybook(kube, tmp_path, manifest)
     try:

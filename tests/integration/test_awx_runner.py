@@ -115,7 +115,7 @@ class PrivateDataDir:
 def test_survey_answers_become_the_extra_vars_awx_passes():
     extra = survey_extra_vars(survey("site.yml"), {"frappe_manifest": "benches/erp.yaml"})
     assert extra == {"frappe_manifest": "benches/erp.yaml", "frappe_namespace": "default",
-                     "frappe_install_crds": "false"}
+                     "frappe_install_crds": "false", "frappe_converge_seconds": 600}
 
 
 def test_site_job_template_converges_as_awx_runs_it(kube, namespace, frappe_crds, tmp_path):

@@ -15,8 +15,8 @@ from kubernetes.client.rest import ApiException
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
-from support import (REPO, AnsibleOperator, manager_proxy_args, reconcile, run_playbook, token_kubeconfig, wait_until,
-                     write_manifest)
+from support import (REPO, AnsibleOperator, configured, manager_proxy_args, reconcile, reconcile_until, run_playbook,
+                     token_kubeconfig, wait_until, write_manifest)
 
 WORKERS = ("short", "long", "default")
 
@@ -57,8 +57,10 @@ def external_redis_secret(kube, namespace, server, name="redis-queue-ext"):
 
 
 def test_without_keda_workers_run_static_with_one_warning(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
-    run = reconcile(kube, tmp_path, bench(namespace))
+    run = reconcile_until(kube, tmp_path, bench(namespace), configured)
     assert run.rc == 0, run.explain()
+    # site.yml reconciles in rounds until the processes are applied: one run takes a new bench there.
+    assert run.runs == 1
     for worker in WORKERS:
         d = deployment(kube, namespace, "erp-worker-%s" % worker)
         assert d.spec.replicas == 1
@@ -77,7 +79,7 @@ def test_without_keda_workers_run_static_with_one_warning(kube, namespace, frapp
 
 def test_grace_period_covers_the_longest_job_of_the_queues(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
     spec = {"workerAutoscalingConfig": {"short": {"queues": ["short", "long"]}}}
-    run = reconcile(kube, tmp_path, bench(namespace, **spec))
+    run = reconcile_until(kube, tmp_path, bench(namespace, **spec), configured)
     assert run.rc == 0, run.explain()
     grace = {w: deployment(kube, namespace, "erp-worker-%s" % w).spec.template.spec.termination_grace_period_seconds
              for w in WORKERS}
@@ -98,7 +100,7 @@ def test_keda_wakes_a_worker_for_an_rq_job_and_keeps_it_while_the_job_runs(
         "redisConfig": {"connectionSecretRef": {"name": secret}},
         "workerAutoscalingConfig": {"short": {"cooldownPeriod": cooldown, "pollingInterval": polling}},
     }
-    run = reconcile(kube, tmp_path, bench(namespace, **spec))
+    run = reconcile_until(kube, tmp_path, bench(namespace, **spec), configured)
     assert run.rc == 0, run.explain()
 
     sos = scaled_objects(kube, namespace)
@@ -179,7 +181,7 @@ def test_a_worker_whose_queue_keda_cannot_read_runs_static_until_keda_reads_it_a
     spec = {"redisConfig": {"connectionSecretRef": {"name": secret}},
             "workerAutoscalingConfig": {"short": {"cooldownPeriod": 5, "pollingInterval": 3},
                                         "long": {"pollingInterval": 3}}}
-    assert reconcile(kube, tmp_path, bench(namespace, **spec)).rc == 0
+    assert reconcile_until(kube, tmp_path, bench(namespace, **spec), configured).rc == 0
     for name in ("erp-worker-short", "erp-worker-long"):
         wait_until(lambda: _so_ready(kube, namespace, name) == "True", 90,
                    "%s Ready=True (KEDA log %s)" % (name, keda_operator.logfile))
@@ -226,7 +228,7 @@ def test_a_worker_whose_queue_keda_cannot_read_runs_static_until_keda_reads_it_a
         "requirepass", server.password)
     wait_until(lambda: _so_ready(kube, namespace, "erp-worker-short") == "True", 60,
                "KEDA to read the queue of erp-worker-short again")
-    run = reconcile(kube, tmp_path, bench(namespace, **spec))
+    run = reconcile_until(kube, tmp_path, bench(namespace, **spec))
     assert run.rc == 0, run.explain()
     status = bench_status(kube, namespace)
     assert status["workerScaling"]["short"]["mode"] == "autoscaled" and status["phase"] == "Ready", status
@@ -241,7 +243,7 @@ def test_a_worker_whose_queue_keda_cannot_read_runs_static_until_keda_reads_it_a
 def test_reconcile_keeps_the_replicas_keda_set_and_corrects_static_drift(
         kube, namespace, frappe_crds, keda_crds, tmp_path):
     obj = bench(namespace, workerAutoscalingConfig={"default": {"enabled": False, "staticReplicas": 2}})
-    run = reconcile(kube, tmp_path, obj)
+    run = reconcile_until(kube, tmp_path, obj, configured)
     assert run.rc == 0, run.explain()
     assert deployment(kube, namespace, "erp-worker-short").spec.replicas == 0
     assert deployment(kube, namespace, "erp-worker-default").spec.replicas == 2
@@ -259,7 +261,7 @@ def test_reconcile_keeps_the_replicas_keda_set_and_corrects_static_drift(
 def test_a_worker_waking_from_zero_never_makes_the_bench_degraded(
         kube, namespace, frappe_crds, keda_crds, tmp_path):
     obj = bench(namespace)
-    run = reconcile(kube, tmp_path, obj)
+    run = reconcile_until(kube, tmp_path, obj)
     assert run.rc == 0, run.explain()
     assert bench_status(kube, namespace)["phase"] == "Ready"
     nodes = [n.metadata.name for n in kube.core.list_node().items]
@@ -285,7 +287,7 @@ def test_a_worker_waking_from_zero_never_makes_the_bench_degraded(
 
 def test_keda_removed_and_reinstalled_mid_life(kube, namespace, frappe_crds, keda_crds, tmp_path):
     obj = bench(namespace)
-    assert reconcile(kube, tmp_path, obj).rc == 0
+    assert reconcile_until(kube, tmp_path, obj, configured).rc == 0
     assert sorted(scaled_objects(kube, namespace)) == ["erp-worker-long", "erp-worker-short"]
     assert deployment(kube, namespace, "erp-worker-short").spec.replicas == 0
 
@@ -356,7 +358,8 @@ def test_site_is_idempotent_and_render_matches_what_it_applied(kube, namespace, 
     obj = bench(namespace, storageClassName="shared-nfs",
                 workerAutoscalingConfig={"default": {"enabled": True, "maxReplicas": 3}})
     manifest = write_manifest(tmp_path, obj)
-    first = run_playbook(kube, "site.yml", {"frappe_manifest": str(manifest)})
+    # Run until the bench is Ready (a reconcile does not wait for its Job or rollouts), then once more.
+    first = reconcile_until(kube, tmp_path, obj)
     assert first.rc == 0, first.explain()
     second = run_playbook(kube, "site.yml", {"frappe_manifest": str(manifest)})
     assert second.rc == 0, second.explain()
@@ -403,8 +406,8 @@ def test_reconcile_needs_only_the_shipped_cluster_role(kube, namespace, frappe_c
         attempts = []
 
         def granted():
-            run = reconcile(kube, tmp_path, bench(namespace, workerAutoscalingConfig={"default": {"enabled": True}}),
-                            kubeconfig=allowed)
+            run = reconcile_until(kube, tmp_path, bench(namespace, workerAutoscalingConfig={"default": {"enabled": True}}),
+                                  until=configured, kubeconfig=allowed)
             attempts.append(run.failure_message)
             return run if run.rc == 0 else None
         run = wait_until(granted, 60, lambda: "the bound ServiceAccount to reconcile: %s" % attempts[-3:])
@@ -536,7 +539,7 @@ def test_workers_fall_back_to_static_while_the_keda_operator_is_gone_and_back(
     try:
         _keda_lease(kube, 0)
         obj = bench(namespace)
-        assert reconcile(kube, tmp_path, obj).rc == 0
+        assert reconcile_until(kube, tmp_path, obj, configured).rc == 0
         assert bench_status(kube, namespace)["workerScaling"]["short"]["mode"] == "autoscaled"
         # A finalizer only the (gone) operator removes: the reconcile must not wait on it.
         kube.custom.patch_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects",

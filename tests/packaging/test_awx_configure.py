@@ -26,8 +26,11 @@ PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 ANSWER_TYPES = {"text": str, "textarea": str, "password": str, "integer": int, "float": (int, float),
                 "multiplechoice": str, "multiselect": str}
 # Play variables that are no input: the interpreter is the execution environment's,
-# frappe_rendered collects output, frappe_render_path is derived from frappe_render_dir.
-NOT_ASKED = {"ansible_python_interpreter", "frappe_rendered", "frappe_render_path"}
+# frappe_rendered collects output, frappe_render_path is derived from frappe_render_dir,
+# frappe_converge_pause_seconds is the bench role's requeue period (a unit test keeps them equal),
+# frappe_bench_read_settings passes the bench role's variables on.
+NOT_ASKED = {"ansible_python_interpreter", "frappe_rendered", "frappe_render_path", "frappe_converge_pause_seconds",
+             "frappe_bench_read_settings"}
 
 
 class _PlaybookLoader(yaml.SafeLoader):
@@ -53,10 +56,17 @@ def job_templates():
 
 
 def playbook_text(playbook):
-    """The playbook and the task files it includes."""
-    text = (REPO / playbook).read_text()
-    included = re.findall(r"include_tasks: (\S+\.yml)", text)
-    return "\n".join([text] + [(REPO / playbook).parent.joinpath(i).read_text() for i in included])
+    """The playbook and the task files it includes, and those they include (each relative to its includer)."""
+    texts, seen, pending = [], set(), [REPO / playbook]
+    while pending:
+        path = pending.pop(0).resolve()
+        if path in seen:
+            continue
+        seen.add(path)
+        text = path.read_text()
+        texts.append(text)
+        pending += [path.parent / i for i in re.findall(r"include_tasks: (\S+\.yml)", text)]
+    return "\n".join(texts)
 
 
 def plain_env():
@@ -161,12 +171,17 @@ def test_job_templates_run_the_two_playbooks_with_valid_surveys():
 
 def test_site_survey_asks_the_issue_questions():
     questions = {q["variable"]: q for q in job_templates()["playbooks/site.yml"]["spec"]}
-    assert list(questions) == ["frappe_manifest", "frappe_namespace", "frappe_install_crds"]
+    assert list(questions) == ["frappe_manifest", "frappe_namespace", "frappe_install_crds", "frappe_converge_seconds"]
     assert questions["frappe_manifest"]["type"] == "text" and questions["frappe_manifest"]["required"]
     assert "default" not in questions["frappe_manifest"]
     assert questions["frappe_namespace"]["default"] == "default"
     assert questions["frappe_install_crds"]["type"] == "multiplechoice"
     assert sorted(questions["frappe_install_crds"]["choices"]) == ["false", "true"]
+    # How long one launch keeps reconciling benches on their way: the play's own default, 0 allowed (one round).
+    converge = questions["frappe_converge_seconds"]
+    play = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())[0]
+    assert converge["type"] == "integer" and converge["min"] == 0 and not converge["required"]
+    assert converge["default"] == play["vars"]["frappe_converge_seconds"]
 
 
 def test_survey_variables_are_the_inputs_their_playbook_reads():

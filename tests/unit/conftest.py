@@ -125,11 +125,17 @@ class FakeApiServer:
     """
 
     # What kubernetes.core's client asks first (its discovery): the server's
-    # version and the API groups, answered like an API server with no groups.
+    # version, the core group's resources (Secrets) and the API groups, of
+    # which vyogo.tech/v1alpha1 (a test routes its resource list).
     DISCOVERY = {
         ("GET", "/version"): (200, {"major": "1", "minor": "36", "gitVersion": "v1.36.3"}),
         ("GET", "/api"): (200, {"kind": "APIVersions", "versions": ["v1"]}),
-        ("GET", "/apis"): (200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
+        ("GET", "/api/v1"): (200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+            {"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret",
+             "verbs": ["create", "get", "list", "patch"]}]}),
+        ("GET", "/apis"): (200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": "vyogo.tech", "versions": [{"groupVersion": "vyogo.tech/v1alpha1", "version": "v1alpha1"}],
+             "preferredVersion": {"groupVersion": "vyogo.tech/v1alpha1", "version": "v1alpha1"}}]}),
     }
 
     def __init__(self):

@@ -24,7 +24,8 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_vali
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import k8s_quantity
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.lease import lease_renewed
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import JOB_HASH_LENGTH, bench_names, config_job_name
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.domain_detection import detect_suffix, resolve_domain
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.domain_detection import (
+    detect_suffix, detection_reads, resolve_domain)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.autoscaling import declared_queues, worker_autoscaling
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.scaling_activity import keda_scaler_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
@@ -37,6 +38,14 @@ DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class'
 # Delete: the sites volume goes with the bench; anything else keeps it.
 SITES_DELETION_ANNOTATION = 'vyogo.tech/sites-deletion-policy'
 REDIS_PORT = '6379'
+# The API group and version of KEDA's ScaledObject and TriggerAuthentication.
+KEDA_API = 'keda.sh/v1alpha1'
+# Where KEDA runs and the name of its operator's leader-election Lease: the
+# defaults of the bench role's frappe_bench_keda_namespace and
+# frappe_bench_keda_lease (a unit test keeps them equal), for a caller that
+# reads for benches without the role's settings (playbooks/site.yml).
+KEDA_NAMESPACE = 'keda'
+KEDA_LEASE = 'operator.keda.sh'
 SOCKETIO_PORT = 9000
 # The image's CMD, frappe_docker's start.sh: gunicorn on 8000.
 GUNICORN_PORT = 8000
@@ -312,7 +321,8 @@ def _redis(plan, bench, live, settings, apply):
 
 
 def _workers(plan, bench, live, settings, apply):
-    served = ('scaledobjects' not in (live.get('unserved') or [])) if apply else bool(settings['keda_available'])
+    # Asked of the API server in the read (k8s_multi_info api_groups, roles/frappe_bench/vars/main.yml).
+    served = bool((live.get('api_groups') or {}).get(KEDA_API)) if apply else bool(settings['keda_available'])
     lease = (live.get('keda_lease') or [None])[0]
     alive = lease_renewed(lease or {}, grace_seconds=settings['keda_lease_grace_seconds']) if apply else None
     plan['keda'] = served
@@ -414,8 +424,8 @@ def _render_plan(plan):
 # PersistentVolumeClaims and Secrets are never among them: data and generated
 # passwords outlive any change of plan.
 PRUNABLE = (
-    ('scaledobjects', 'keda.sh/v1alpha1', 'ScaledObject'),
-    ('triggerauthentications', 'keda.sh/v1alpha1', 'TriggerAuthentication'),
+    ('scaledobjects', KEDA_API, 'ScaledObject'),
+    ('triggerauthentications', KEDA_API, 'TriggerAuthentication'),
     ('deployments', 'apps/v1', 'Deployment'),
     ('statefulsets', 'apps/v1', 'StatefulSet'),
     ('services', 'v1', 'Service'),
@@ -514,3 +524,47 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     plan['live_replicas'] = dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))
                                  for d in live.get('deployments') or [])
     return plan
+
+
+def bench_reads(bench, settings):
+    """What a reconcile of `bench` reads, in one k8s_multi_info run: a key per read.
+
+    What the bench owns (by the label every object of it carries), the sites
+    of its namespace (nginx maps the domains of those served on another name),
+    its sites claim and Redis password Secret by name, the StorageClasses,
+    KEDA's objects and its operator's leader Lease (served CRDs do not mean a
+    running operator; the Lease does), an external Redis connection Secret,
+    the namespace (only for a root chown of the volume: the plan refuses it
+    where PodSecurity restricted is enforced) and what the domain of the sites
+    is detected from. settings: keda_namespace, keda_lease (empty: KEDA's own).
+    """
+    meta, spec = bench['metadata'], _mapping(bench.get('spec'))
+    name, namespace = meta['name'], meta['namespace']
+    names = bench_names(name)
+    owned = ['vyogo.tech/bench=%s' % name]
+
+    def read(key, api_version, kind, **how):
+        return dict({'key': key, 'api_version': api_version, 'kind': kind, 'namespace': namespace}, **how)
+
+    reads = [read(key, api_version, kind, label_selectors=owned) for key, api_version, kind in (
+        ('deployments', 'apps/v1', 'Deployment'), ('statefulsets', 'apps/v1', 'StatefulSet'),
+        ('jobs', 'batch/v1', 'Job'), ('services', 'v1', 'Service'),
+        ('networkpolicies', 'networking.k8s.io/v1', 'NetworkPolicy'), ('configmaps', 'v1', 'ConfigMap'))]
+    reads += [
+        read('sites', 'vyogo.tech/v1alpha1', 'FrappeSite'),
+        read('sites_claim', 'v1', 'PersistentVolumeClaim', name=names['sites']),
+        read('redis_password', 'v1', 'Secret', name=names['redis_password']),
+        {'key': 'storage_classes', 'api_version': 'storage.k8s.io/v1', 'kind': 'StorageClass'},
+        read('scaledobjects', KEDA_API, 'ScaledObject', label_selectors=owned),
+        read('triggerauthentications', KEDA_API, 'TriggerAuthentication', label_selectors=owned),
+        # KEDA's HorizontalPodAutoscalers carry the last backlog it saw (per replica).
+        read('hpas', 'autoscaling/v2', 'HorizontalPodAutoscaler', label_selectors=['app.kubernetes.io/managed-by=keda-operator']),
+        dict(read('keda_lease', 'coordination.k8s.io/v1', 'Lease', name=_or(settings.get('keda_lease'), KEDA_LEASE)),
+             namespace=_or(settings.get('keda_namespace'), KEDA_NAMESPACE)),
+    ]
+    external = _mapping(_mapping(spec.get('redisConfig')).get('connectionSecretRef')).get('name')
+    if external:
+        reads.append(read('redis_secret', 'v1', 'Secret', name=external))
+    if _mapping(spec.get('sitesVolume')).get('fixPermissions') is True:
+        reads.append({'key': 'namespace', 'api_version': 'v1', 'kind': 'Namespace', 'name': namespace})
+    return reads + detection_reads(bench)

@@ -80,6 +80,44 @@ def _workloads(plan, state):
     return unavailable, waking
 
 
+def _progress(plan, state):
+    """(config condition, blocked): the configuration Job judged by its name, and the bench's pods that cannot run.
+
+    A reconcile does not wait for the Job or a rollout: it reports where they
+    are and comes back. The Job is found by the name the plan gives it, so its
+    progress needs no state of its own; a pod the scheduler cannot place or
+    whose image cannot be pulled is named with the scheduler's or kubelet's
+    own words, at once.
+    """
+    job_name = plan['config']['job']
+    blocked = ['pod %s: %s: %s' % (pod, reason, message)
+               for pod, reason, message in readiness.pods_blocked(state.get('pods'))]
+    reasons = [reason for _pod, reason, _message in readiness.pods_blocked(state.get('pods'))]
+    job = _by_name(state.get('jobs')).get(job_name)
+    if readiness.job_finished(job) == 'Failed':
+        config = {'type': 'ConfigReady', 'status': 'False', 'reason': 'JobFailed',
+                  'message': 'Job %s failed; see kubectl logs job/%s.' % (job_name, job_name)}
+    elif plan['config']['done']:
+        config = {'type': 'ConfigReady', 'status': 'True', 'reason': 'Configured',
+                  'message': 'Job %s wrote common_site_config.json.' % job_name}
+    elif readiness.job_finished(job) == 'Complete':
+        # Completed after this reconcile planned: its processes were not applied yet.
+        config = {'type': 'ConfigReady', 'status': 'False', 'reason': 'JobCompleted',
+                  'message': 'Job %s wrote common_site_config.json; the next reconcile updates the bench processes.'
+                  % job_name}
+    else:
+        job_pods = [p for p in state.get('pods') or []
+                    if ((p.get('metadata') or {}).get('labels') or {}).get('batch.kubernetes.io/job-name') == job_name]
+        job_blocked = readiness.pods_blocked(job_pods)
+        config = {'type': 'ConfigReady', 'status': 'False',
+                  'reason': job_blocked[0][1] if job_blocked else 'JobRunning',
+                  'message': 'Job %s cannot run: %s' % (job_name, '; '.join(
+                      'pod %s: %s' % (pod, message) for pod, _reason, message in job_blocked)) if job_blocked else
+                  'Job %s is writing common_site_config.json; the bench processes are updated once it completes.'
+                  % job_name}
+    return config, blocked, reasons, readiness.job_finished(job)
+
+
 def bench_status(plan, state, bench, settings):
     """The status patch, conditions, scaling-mode changes and whether anything changes; see bench_status.yml."""
     namespace = plan['namespace']
@@ -88,6 +126,7 @@ def bench_status(plan, state, bench, settings):
     in_memory = plan['redis']['queue_in_memory']
     keda_namespace = settings['keda_namespace']
 
+    config, blocked, blocked_reasons, config_job = _progress(plan, state)
     worker_scaling = _worker_scaling(plan, state, settings)
     unavailable, waking = _workloads(plan, state)
     unavailable_workers = [u for u in unavailable if u.startswith('worker-')]
@@ -98,7 +137,11 @@ def bench_status(plan, state, bench, settings):
     claim = (state.get('sites_claim') or [None])[0]
     sites_phase = ((claim or {}).get('status') or {}).get('phase') or 'Missing'
     bound = sites_phase == 'Bound'
-    components_ready = bound and not redis_unready and not unavailable
+    # A bench whose processes serve stays Ready while a configuration Job of
+    # new inputs (another image, apps, Redis) runs: the processes it had keep
+    # serving until the next reconcile updates them (ConfigReady says where that
+    # is). Before the first configuration there are no processes to serve.
+    components_ready = bound and not redis_unready and not unavailable and config['reason'] != 'JobFailed'
     ready = components_ready and not scaler_failing
     sites = plan['names']['sites']
 
@@ -127,8 +170,7 @@ def bench_status(plan, state, bench, settings):
           '"rq:wip:*" are empty), run kubectl delete statefulset -n %s %s; the next reconcile recreates it with a '
           'volume and a password.' % (plan['names']['redis_queue'], namespace, plan['names']['redis_queue'])
           if in_memory else 'The queue Redis keeps its jobs in an append-only file on its volume.')},
-        {'type': 'ConfigReady', 'status': 'True', 'reason': 'Configured',
-         'message': 'Job %s wrote common_site_config.json.' % plan['config']['job']},
+        config,
         {'type': 'WorkersReady', 'status': flag(not unavailable_workers and not scaler_failing),
          'reason': 'WorkersUnavailable' if unavailable_workers else
          ('ScalerFailing' if scaler_failing else 'WorkersAvailable'),
@@ -138,10 +180,15 @@ def bench_status(plan, state, bench, settings):
          + (' KEDA cannot read the queue of %s, which run(s) static replicas until it can (see status.workerScaling).'
             % ', '.join(scaler_failing) if scaler_failing else '')},
         {'type': 'Ready', 'status': flag(ready),
-         'reason': 'Ready' if ready else ('ScalerFailing' if components_ready else 'ComponentsNotReady'),
-         'message': 'Every component of the bench is available.' if ready else
-         (('Not available yet: %s.' % ', '.join(unavailable + redis_unready + ([] if bound else ['sites volume']))
+         'reason': 'Ready' if ready else ('ScalerFailing' if components_ready else
+                                          (blocked_reasons[0] if blocked_reasons else 'ComponentsNotReady')),
+         'message': 'Every component of the bench is available.%s' % (
+             '' if config['status'] == 'True' else ' ' + config['message']) if ready else
+         (('Not available yet: %s.' % ', '.join(
+             unavailable + redis_unready + ([] if bound else ['sites volume'])
+             + ([] if config['status'] == 'True' else ['configuration Job %s' % plan['config']['job']]))
            if not components_ready else '')
+          + (' Cannot run: %s.' % '; '.join(blocked) if blocked else '')
           + (' KEDA cannot read the queue of %s.' % ', '.join(scaler_failing) if scaler_failing else ''))},
     ]
     phase = 'Ready' if ready else ('Degraded' if current.get('phase') in ('Ready', 'Degraded') else 'Provisioning')
@@ -178,7 +225,40 @@ def bench_status(plan, state, bench, settings):
     # What the status writer would store: equal to the stored status means no write is needed.
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'mode_changes': mode_changes,
-            'unchanged': unchanged}
+            'unchanged': unchanged,
+            # 'Complete', 'Failed' or None (running, or not created yet): a failed Job fails the reconcile.
+            'config_job': config_job,
+            'converging': (not ready or config['reason'] not in CONFIG_SETTLED) and _converging(
+                config, blocked_reasons, state, [plan['names']['worker'][w[len('worker-'):]] for w in waking])}
+
+
+# ConfigReady reasons after which the configuration is where it stays: done,
+# or failed (the reconcile fails with the Job's message).
+CONFIG_SETTLED = ('Configured', 'JobFailed')
+
+
+def _converging(config, blocked_reasons, state, waking):
+    """Whether reconciling this bench (not Ready) again soon can move it on, for a caller that loops (site.yml).
+
+    True while the configuration Job runs or completed after the plan (the next
+    reconcile applies the processes, perhaps with the image that fixes a pod
+    of the old ones), or a Deployment or StatefulSet rollout still moves, a
+    pod the scheduler cannot place yet included (a claim may bind). False once
+    settled, and when the configuration Job's pod or a process's pod cannot
+    start because of its image, or a rollout gave up (ProgressDeadlineExceeded):
+    waiting does not fix those, a change does. A worker KEDA is waking (named
+    in `waking`) is KEDA's doing, which no reconcile waits for; a Ready bench
+    converges only while a configuration Job of new inputs is on its way, whose
+    end the next reconcile turns into the processes' update (bench_status).
+    """
+    if config['reason'] in readiness.IMAGE_PROBLEMS:
+        return False
+    if config['reason'] not in CONFIG_SETTLED:
+        return True
+    if any(reason in readiness.IMAGE_PROBLEMS for reason in blocked_reasons):
+        return False
+    stuck = [d['metadata']['name'] for d in state.get('deployments') or [] if readiness.deployment_stuck(d)]
+    return any(name not in stuck + waking for name in bench_rollout_pending(state))
 
 
 def bench_rollout_pending(state):

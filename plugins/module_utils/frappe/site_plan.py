@@ -31,6 +31,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_valid
 DB_PORT = 3306
 # Kinds of the MariaDB Operator (k8s.mariadb.com/v1alpha1) a site uses.
 MARIADB_API = 'k8s.mariadb.com/v1alpha1'
+CERT_MANAGER_API = 'cert-manager.io/v1'
 SERVER_KINDS = ('MariaDB', 'ExternalMariaDB')
 # Keys of a connectionSecretRef Secret: an administrative login to an external server.
 CONNECTION_KEYS = ('host', 'username', 'password')
@@ -404,8 +405,9 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     plan = {'name': name, 'namespace': namespace, 'names': site_names(name), 'errors': [], 'warnings': [],
             'site_name': spec.get('siteName', ''), 'deleting': bool(meta.get('deletionTimestamp')),
             'deletion_policy': _or(spec.get('deletionPolicy'), 'Retain'), 'render': [], 'delete': [],
-            'mariadb_operator_unserved': 'database' in (live.get('unserved') or []),
-            'cert_manager_unserved': 'certificates' in (live.get('unserved') or [])}
+            # Asked of the API server in the read (k8s_multi_info api_groups, roles/frappe_site/vars/main.yml).
+            'mariadb_operator_unserved': apply and not (live.get('api_groups') or {}).get(MARIADB_API),
+            'cert_manager_unserved': apply and not (live.get('api_groups') or {}).get(CERT_MANAGER_API)}
     if not _mapping(spec.get('benchRef')).get('name') or not spec.get('siteName'):
         plan['errors'].append('FrappeSite %s/%s needs spec.benchRef.name and spec.siteName.' % (namespace, name))
         return plan
@@ -573,9 +575,6 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     plan['provision'] = apply and not (server['via'] == 'operator' and plan['mariadb_operator_unserved']) and \
         not plan['missing_references']
     plan['job_allowed'] = bool(apply and bench['configured'] and plan['database']['ready'] and not plan['secret_problem'])
-    # Worth waiting for within this reconcile: objects the MariaDB Operator is about to make Ready.
-    plan['database_waiting'] = bool(apply and bench['configured'] and not plan['database']['ready']
-                                    and plan['database']['reason'] == 'Provisioning')
     plan['render'] = _render_plan(plan, apply)
     # Decided from; the plan carries only what the templates and status use.
     bench.pop('object', None)
@@ -688,9 +687,6 @@ def site_reads(site):
                                                 n['admin_secret'])),
         {'key': 'jobs', 'api_version': 'batch/v1', 'kind': 'Job', 'namespace': namespace, 'label_selectors': selector},
         {'key': 'ingresses', 'api_version': 'networking.k8s.io/v1', 'kind': 'Ingress', 'namespace': namespace,
-         'label_selectors': selector},
-        # Only to learn whether cert-manager is served (its list is empty otherwise).
-        {'key': 'certificates', 'api_version': 'cert-manager.io/v1', 'kind': 'Certificate', 'namespace': namespace,
          'label_selectors': selector},
     ]
     if db.get('connectionSecretRef'):

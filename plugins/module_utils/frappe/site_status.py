@@ -134,7 +134,13 @@ def site_status(plan, site, pods=None):
         'siteURL': plan['site_url'],
     }
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
-    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged, 'events': events}
+    # Whether the site moves on without anyone acting (its database is being
+    # made, its Job runs or is about to, its route is being added), so another
+    # reconcile soon is worth it. Not while its bench is not Ready: the bench's
+    # own status decides whether that moves on, and the site follows it.
+    converging = phase == 'Provisioning' and bench['ready']
+    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged, 'events': events,
+            'converging': converging}
 
 
 # Whether the namespace of a database server in another namespace consents (site_plan.CONSENT_ANNOTATION).

@@ -13,6 +13,8 @@ PREDICATES = {
     "stuck": readiness.deployment_stuck,
     "finished": readiness.job_finished,
     "bound": readiness.claim_bound,
+    # (reason, message) compared as the fixture's list.
+    "blocked": lambda pod: list(readiness.pod_blocked(pod) or []) or None,
 }
 
 
@@ -39,7 +41,7 @@ def test_every_kind_the_roles_wait_on_has_fixtures():
     kinds = set()
     for path in FIXTURES.glob("readiness-*.yaml"):
         kinds.update((c["object"] or {}).get("kind") for c in yaml.safe_load(path.read_text()))
-    assert kinds >= {"Deployment", "StatefulSet", "Job", "PersistentVolumeClaim"}
+    assert kinds >= {"Deployment", "StatefulSet", "Job", "PersistentVolumeClaim", "Pod"}
 
 
 def test_rolling_names_what_has_not_settled():
@@ -48,3 +50,12 @@ def test_rolling_names_what_has_not_settled():
     assert readiness.rolling(objects) == [
         o["metadata"]["name"] for o in objects if not readiness.SETTLED[o["kind"]](o)]
     assert "erp-redis-queue" in readiness.rolling(objects) and readiness.rolling([]) == []
+
+
+def test_pods_blocked_names_each_pod_that_cannot_run():
+    pods = [c["object"] for c in yaml.safe_load((FIXTURES / "readiness-pod.yaml").read_text())]
+    blocked = readiness.pods_blocked(pods)
+    assert [(name, reason) for name, reason, _message in blocked] == [
+        ("erp-config-0123456789-abcde", "Unschedulable"), ("erp-config-0123456789-fghij", "ErrImagePull"),
+        ("erp-gunicorn-5d4f8b7c9-xyz12", "ImagePullBackOff")]
+    assert readiness.pods_blocked([]) == []

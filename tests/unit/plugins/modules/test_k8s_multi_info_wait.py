@@ -5,38 +5,21 @@ from kubernetes.dynamic.exceptions import ForbiddenError
 
 from ansible_collections.vyogotech.frappe.plugins.modules import k8s_multi_info
 
-JOB_READ = {"key": "job", "api_version": "batch/v1", "kind": "Job", "namespace": "shop", "name": "erp-config-1"}
-DEPLOYMENTS_READ = {"key": "deployments", "api_version": "apps/v1", "kind": "Deployment", "namespace": "shop"}
+JOB_READ = {"key": "jobs", "api_version": "batch/v1", "kind": "Job", "namespace": "shop",
+            "label_selectors": ["vyogo.tech/bench=shop"]}
 
 
-def job(*conditions):
-    return {"kind": "Job", "metadata": {"name": "erp-config-1"},
+def job(version, *conditions, name="erp-config-1"):
+    return {"kind": "Job", "metadata": {"name": name, "uid": "u-" + name, "resourceVersion": str(version)},
             "status": {"conditions": [{"type": t, "status": s} for t, s in conditions]}}
 
 
-def deployment(updated, available, generation=2, observed=2):
-    return {"kind": "Deployment", "metadata": {"name": "erp-gunicorn", "generation": generation},
-            "spec": {"replicas": 1},
-            "status": {"observedGeneration": observed, "replicas": 1, "updatedReplicas": updated,
-                       "availableReplicas": available}}
-
-
-def test_finished_needs_every_job_complete_or_failed_and_every_named_object_found():
-    met = k8s_multi_info.condition_met
-    assert met("finished", [JOB_READ], {"job": [job(("Complete", "True"))]})
-    assert met("finished", [JOB_READ], {"job": [job(("Failed", "True"))]})
-    assert not met("finished", [JOB_READ], {"job": [job(("Complete", "False"))]})
-    # Not created yet is not finished.
-    assert not met("finished", [JOB_READ], {"job": []})
-
-
-def test_settled_waits_for_every_rollout_as_kubectl_rollout_status():
-    met = k8s_multi_info.condition_met
-    assert met("settled", [DEPLOYMENTS_READ], {"deployments": [deployment(1, 1)]})
-    assert not met("settled", [DEPLOYMENTS_READ], {"deployments": [deployment(0, 1)]})
-    # The controller has not seen the latest spec yet.
-    assert not met("settled", [DEPLOYMENTS_READ], {"deployments": [deployment(1, 1, generation=3)]})
-    assert met("settled", [DEPLOYMENTS_READ], {"deployments": []})
+def test_changed_compares_each_objects_version_and_notices_one_more_or_one_fewer():
+    first = {"jobs": [job(1)]}
+    assert k8s_multi_info.versions(first) == k8s_multi_info.versions({"jobs": [job(1)]})
+    assert k8s_multi_info.versions(first) != k8s_multi_info.versions({"jobs": [job(2, ("Complete", "True"))]})
+    assert k8s_multi_info.versions(first) != k8s_multi_info.versions({"jobs": [job(1), job(1, name="erp-2")]})
+    assert k8s_multi_info.versions(first) != k8s_multi_info.versions({"jobs": []})
 
 
 class Clock:
@@ -63,35 +46,36 @@ def reads_in_turn(monkeypatch, answers):
 
 
 def params(**extra):
-    return dict({"reads": [JOB_READ], "read_one_by_name": False, "wait_until": "finished",
+    return dict({"reads": [JOB_READ], "read_one_by_name": False, "wait_until": "changed",
                  "wait_timeout": 10, "wait_sleep": 0.5}, **extra)
 
 
-def test_the_wait_reads_again_until_the_job_finishes(monkeypatch):
-    calls = reads_in_turn(monkeypatch, [{"job": [job()]}, {"job": [job()]}, {"job": [job(("Complete", "True"))]}])
+def test_the_wait_reads_again_until_a_job_moves(monkeypatch):
+    calls = reads_in_turn(monkeypatch, [{"jobs": [job(1)]}, {"jobs": [job(1)]}, {"jobs": [job(2, ("Complete", "True"))]}])
     clock = Clock()
     objects, unserved, wait = k8s_multi_info.read_until(None, params(), clock=clock, sleep=clock.sleep)
     assert len(calls) == 3 and clock.sleeps == [0.5, 0.5]
-    assert objects["job"][0]["status"]["conditions"][0]["type"] == "Complete"
+    assert objects["jobs"][0]["status"]["conditions"][0]["type"] == "Complete"
     assert wait == {"waited": 1.0, "wait_timed_out": False}
 
 
 def test_the_wait_ends_at_the_timeout_with_the_last_read_and_says_so(monkeypatch):
-    calls = reads_in_turn(monkeypatch, [{"job": [job()]}])
+    calls = reads_in_turn(monkeypatch, [{"jobs": [job(1)]}])
     clock = Clock()
     objects, unserved, wait = k8s_multi_info.read_until(None, params(wait_timeout=2), clock=clock, sleep=clock.sleep)
     assert wait == {"waited": 2.0, "wait_timed_out": True}
-    assert len(calls) == 5 and objects == {"job": [job()]}
+    assert len(calls) == 5 and objects == {"jobs": [job(1)]}
 
 
 def test_without_wait_until_it_reads_once_and_returns_no_wait_figures(monkeypatch):
-    calls = reads_in_turn(monkeypatch, [{"job": []}])
+    calls = reads_in_turn(monkeypatch, [{"jobs": []}])
     objects, unserved, wait = k8s_multi_info.read_until(None, params(wait_until=None))
     assert len(calls) == 1 and wait == {}
 
 
 def test_a_failed_read_while_waiting_is_tried_again_and_only_the_last_error_fails(monkeypatch):
-    answers = [ConnectionError("connection refused"), {"job": [job(("Complete", "True"))]}]
+    # The first read fails, the second is what later reads are compared with, the third has moved.
+    answers = [ConnectionError("connection refused"), {"jobs": [job(1)]}, {"jobs": [job(2, ("Complete", "True"))]}]
 
     def read_all(client, reads, read_one_by_name=False):
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
@@ -101,7 +85,7 @@ def test_a_failed_read_while_waiting_is_tried_again_and_only_the_last_error_fail
     monkeypatch.setattr(k8s_multi_info, "read_all", read_all)
     clock = Clock()
     objects, unserved, wait = k8s_multi_info.read_until(None, params(), clock=clock, sleep=clock.sleep)
-    assert wait == {"waited": 0.5, "wait_timed_out": False}
+    assert wait == {"waited": 1.0, "wait_timed_out": False}
 
     answers[:] = [ConnectionError("connection refused")]
     clock = Clock()
@@ -125,6 +109,6 @@ class ForbiddingClient:
 
 def test_an_optional_read_that_is_forbidden_finds_nothing_and_another_fails():
     optional = dict(JOB_READ, optional=True)
-    assert k8s_multi_info.read_all(ForbiddingClient(), [optional]) == ({"job": []}, ["job"])
+    assert k8s_multi_info.read_all(ForbiddingClient(), [optional]) == ({"jobs": []}, ["jobs"])
     with pytest.raises(Exception, match="403"):
         k8s_multi_info.read_all(ForbiddingClient(), [JOB_READ])

@@ -38,7 +38,9 @@ def test_owner_references_added_on_create_are_set_back_to_those_asked_for(run_mo
         body["metadata"] = dict(body["metadata"], ownerReferences=body["metadata"]["ownerReferences"] + [PROXY_REF])
         return 201, body
     fake_api.routes[("POST", PATH)] = created
-    fake_api.routes[("PATCH", PATH + "/erp-db-credentials")] = lambda request: (200, request["body"])
+    # The API server answers a patch with the whole object.
+    fake_api.routes[("PATCH", PATH + "/erp-db-credentials")] = lambda request: (
+        200, dict(request["body"], apiVersion="v1", kind="Secret"))
     failed, result = run_module(k8s_secret_once, args(fake_api))
     assert not failed and result["created"], result
     post, patch = fake_api.requests

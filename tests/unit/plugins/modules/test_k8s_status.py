@@ -2,6 +2,7 @@
 
 import copy
 import re
+import socket
 
 import pytest
 from ansible.module_utils.common import warnings as ansible_warnings
@@ -306,6 +307,8 @@ def test_object_missing(run_module, fake_api):
 
 
 def test_api_version_not_served(run_module, fake_api):
+    # An API server without the CRD lists no such group.
+    fake_api.routes[("GET", "/apis")] = (200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
     failed, result = run_module(k8s_status, args(fake_api, status={"phase": "Ready"}))
     assert failed and "apiVersion vyogo.tech/v1alpha1 is not served" in result["msg"]
 
@@ -349,3 +352,34 @@ def test_unauthorized(run_module, fake_api):
     fake_api.routes[("GET", GV)] = (401, fake_api.status(401, "Unauthorized", "Unauthorized"))
     failed, result = run_module(k8s_status, args(fake_api, status={"phase": "Ready"}))
     assert failed and "rejected the credentials" in result["msg"]
+
+
+def test_token_and_impersonation_headers_sent(run_module, fake_api):
+    Store(fake_api, status={})
+    failed, result = run_module(k8s_status, args(fake_api, status={"phase": "Ready"}, api_key="tok",
+                                                 impersonate_user="jane", impersonate_groups=["devs", "ops"]))
+    assert not failed, result
+    request = fake_api.requests[0]
+    assert fake_api.header_values(request, "Authorization") == ["Bearer tok"]
+    assert fake_api.header_values(request, "Impersonate-User") == ["jane"]
+    assert sorted(fake_api.header_values(request, "Impersonate-Group")) == ["devs", "ops"]
+
+
+def test_unreachable_server_is_clear(run_module, clean_k8s_env):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    host = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    sock.close()
+    failed, result = run_module(k8s_status, dict(BASE, host=host, api_key="test-token", status={"phase": "Ready"}))
+    assert failed
+    assert result["msg"].startswith("cannot reach the Kubernetes API server at %s: " % host)
+    assert "refused" in result["msg"].lower()
+    assert "object at 0x" not in result["msg"]
+
+
+def test_split_api_version():
+    assert k8s_status.split_api_version("vyogo.tech/v1alpha1") == ("vyogo.tech", "v1alpha1")
+    assert k8s_status.split_api_version("v1") == ("", "v1")
+    for bad in ("", "a/b/c", "/v1", "g/"):
+        with pytest.raises(ValueError):
+            k8s_status.split_api_version(bad)

@@ -37,6 +37,7 @@ NFS = obj("StorageClass", "shared-nfs", provisioner="nfs.csi.k8s.io")
 
 def plan(b=None, mode="apply", **live):
     live.setdefault("storage_classes", [STANDARD, NFS])
+    live.setdefault("api_groups", {"keda.sh/v1alpha1": True})
     return bench_plan(b or bench(), live=live, settings=SETTINGS, mode=mode, config_script="echo configure")
 
 
@@ -171,7 +172,7 @@ def test_the_prune_takes_what_the_bench_controls_and_no_longer_plans_and_nothing
         ("Service", "erp-redis-cache"), ("Service", "erp-redis-queue"),
         ("NetworkPolicy", "erp-redis-cache"), ("NetworkPolicy", "erp-redis-queue")]
     # Without KEDA the worker ScaledObjects go, and the TriggerAuthentication with them.
-    gone = plan(unserved=["scaledobjects", "triggerauthentications"], **live)
+    gone = plan(api_groups={"keda.sh/v1alpha1": False}, **live)
     assert gone["keda"] is False
     assert [d["kind"] for d in gone["delete"]][:4] == ["ScaledObject"] * 3 + ["TriggerAuthentication"]
     # Never a claim or a Secret, whatever they are.
@@ -201,7 +202,9 @@ def test_keda_and_its_operator_decide_how_workers_scale():
         "name": "erp-worker-short", "labels": {"app.kubernetes.io/component": "worker-short"}},
         status={"conditions": [{"type": "Ready", "status": "False", "reason": "TriggerError", "message": "x"}]})
     assert plan(scaledobjects=[failing])["workers"]["short"]["mode"] == "fallback"
-    assert plan(unserved=["scaledobjects"])["workers"]["short"]["mode"] == "static"
+    assert plan(api_groups={"keda.sh/v1alpha1": False})["workers"]["short"]["mode"] == "static"
+    # A read that did not ask is no answer: static replicas, not ScaledObjects nothing may serve.
+    assert plan(api_groups={})["workers"]["short"]["mode"] == "static"
     assert plan(mode="render")["workers"]["short"]["mode"] == "autoscaled"
 
 

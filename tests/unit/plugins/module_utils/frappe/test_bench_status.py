@@ -2,10 +2,24 @@
 
 import copy
 
+import yaml
+
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_rollout_pending, bench_status
 
 import test_bench_plan as bench_case
-from test_bench_plan import SETTINGS, bench, plan
+from test_bench_plan import SETTINGS, bench
+from role_settings import REPO, role_variables
+
+
+def complete_job(name):
+    return {"kind": "Job", "metadata": {"name": name}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+
+
+def plan(b=None, mode="apply", **live):
+    """The plan of a bench whose configuration Job of these inputs has completed (unless live names the Jobs)."""
+    if "jobs" not in live:
+        live["jobs"] = [complete_job(bench_case.plan(b, mode, **dict(live))["config"]["job"])]
+    return bench_case.plan(b, mode, **live)
 
 
 def deployment(name, replicas=1, available=None, generation=1, progressing="True"):
@@ -28,6 +42,7 @@ def healthy(p):
     deployments += [deployment(p["names"]["worker"][t], replicas=w["replicas"]) for t, w in p["workers"].items()]
     return {"deployments": deployments,
             "statefulsets": [statefulset("erp-redis-cache"), statefulset("erp-redis-queue")],
+            "jobs": [complete_job(p["config"]["job"])],
             "sites_claim": [{"kind": "PersistentVolumeClaim", "metadata": {"name": "erp-sites"},
                              "status": {"phase": "Bound"}}]}
 
@@ -74,6 +89,8 @@ def test_a_worker_waking_from_zero_is_starting_not_unavailable():
     workers = conditions(result)["WorkersReady"]
     assert result["phase"] == "Ready" and workers["status"] == "True"
     assert "Starting for KEDA (for example woken from zero): worker-short." in workers["message"]
+    # KEDA's doing, not the reconcile's: nothing for another round to wait for.
+    assert result["converging"] is False
 
 
 def test_a_worker_keda_cannot_read_makes_the_bench_degraded_and_is_an_event():
@@ -93,12 +110,100 @@ def test_a_worker_keda_cannot_read_makes_the_bench_degraded_and_is_an_event():
 
 
 def test_missing_parts_are_named():
-    p = plan()
+    p = plan(jobs=[])
     result = bench_status(p, {}, bench(), SETTINGS)
     assert result["phase"] == "Provisioning"
     assert conditions(result)["StorageReady"]["message"].startswith("The sites volume erp-sites is Missing")
     assert "erp-redis-cache, erp-redis-queue" in conditions(result)["RedisReady"]["message"]
-    assert conditions(result)["Ready"]["message"].endswith("erp-redis-cache, erp-redis-queue, sites volume.")
+    assert conditions(result)["Ready"]["message"].endswith(
+        "erp-redis-cache, erp-redis-queue, sites volume, configuration Job %s." % p["config"]["job"])
+
+
+def pod(name, job=None, **status):
+    labels = {"vyogo.tech/bench": "erp"}
+    if job:
+        labels["batch.kubernetes.io/job-name"] = job
+    return {"kind": "Pod", "metadata": {"name": name, "labels": labels}, "status": dict({"phase": "Pending"}, **status)}
+
+
+UNSCHEDULABLE = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                  "message": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."}]
+
+
+def first_configuration(p):
+    """A new bench: its volume and Redis are up, its processes not there yet (they wait for the Job)."""
+    return dict(healthy(p), deployments=[])
+
+
+def test_a_configuration_job_that_completed_after_the_plan_leaves_the_processes_to_the_next_reconcile():
+    p = plan(jobs=[])
+    result = bench_status(p, first_configuration(p), bench(), SETTINGS)
+    config = conditions(result)["ConfigReady"]
+    assert (config["status"], config["reason"]) == ("False", "JobCompleted") and result["phase"] != "Ready"
+    assert result["converging"]
+
+
+def test_a_running_configuration_job_is_progress_not_failure():
+    p = plan(jobs=[])
+    live = first_configuration(p)
+    live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]}, "status": {"active": 1}}]
+    result = bench_status(p, live, bench(), SETTINGS)
+    config = conditions(result)["ConfigReady"]
+    assert (config["status"], config["reason"]) == ("False", "JobRunning")
+    assert result["phase"] == "Provisioning" and conditions(result)["Ready"]["status"] == "False"
+    assert conditions(result)["Ready"]["message"].endswith("configuration Job %s." % p["config"]["job"])
+    assert result["converging"]
+
+
+def test_a_bench_stays_ready_while_the_configuration_job_of_new_inputs_runs_and_converges_until_it_is_applied():
+    """Another image: the processes it had keep serving until the reconcile after the Job updates them."""
+    p = plan(jobs=[])
+    live = healthy(p)
+    stored = bench(status={"phase": "Ready"})
+    for job_status, reason in (({"active": 1}, "JobRunning"),
+                               ({"conditions": [{"type": "Complete", "status": "True"}]}, "JobCompleted")):
+        live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]}, "status": job_status}]
+        result = bench_status(p, live, stored, SETTINGS)
+        assert (conditions(result)["ConfigReady"]["status"], conditions(result)["ConfigReady"]["reason"]) == (
+            "False", reason)
+        assert result["phase"] == "Ready" and conditions(result)["Ready"]["status"] == "True"
+        assert conditions(result)["ConfigReady"]["message"] in conditions(result)["Ready"]["message"]
+        # playbooks/site.yml runs another round, which applies the processes of the new inputs.
+        assert result["converging"]
+    # Once they are applied (the plan sees the Job done), a Ready bench has nothing to converge.
+    assert not bench_status(plan(), healthy(plan()), stored, SETTINGS)["converging"]
+    # A failed Job of new inputs is not Ready (the reconcile fails with its message).
+    live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]},
+                     "status": {"conditions": [{"type": "Failed", "status": "True"}]}}]
+    assert conditions(bench_status(p, live, stored, SETTINGS))["Ready"]["status"] == "False"
+
+
+def test_a_configuration_job_pod_that_cannot_be_scheduled_says_why_at_once():
+    p = plan(jobs=[])
+    live = first_configuration(p)
+    live["jobs"] = [{"kind": "Job", "metadata": {"name": p["config"]["job"]}, "status": {"active": 1}}]
+    live["pods"] = [pod("erp-config-x1", job=p["config"]["job"], conditions=UNSCHEDULABLE)]
+    result = bench_status(p, live, bench(), SETTINGS)
+    config, ready = conditions(result)["ConfigReady"], conditions(result)["Ready"]
+    assert (config["status"], config["reason"]) == ("False", "Unschedulable")
+    assert "pod has unbound immediate PersistentVolumeClaims" in config["message"]
+    assert ready["reason"] == "Unschedulable" and "pod erp-config-x1: Unschedulable: 0/1 nodes" in ready["message"]
+    # Nothing about a wrong image or bench directory: the scheduler's words only.
+    assert "wrong image" not in config["message"] + ready["message"]
+
+
+def test_a_process_whose_image_cannot_be_pulled_is_named_with_the_kubelet_message():
+    p = plan()
+    live = healthy(p)
+    live["deployments"][0] = deployment("erp-gunicorn", available=0)
+    live["pods"] = [pod("erp-gunicorn-abc", containerStatuses=[{"name": "gunicorn", "state": {"waiting": {
+        "reason": "ImagePullBackOff", "message": 'Back-off pulling image "frappe/erpnext:v99"'}}}])]
+    result = bench_status(p, live, bench(), SETTINGS)
+    ready = conditions(result)["Ready"]
+    assert conditions(result)["ConfigReady"]["status"] == "True"
+    assert ready["reason"] == "ImagePullBackOff"
+    assert 'pod erp-gunicorn-abc: ImagePullBackOff: container gunicorn: Back-off pulling image "frappe/erpnext:v99"' \
+        in ready["message"]
 
 
 def test_rollout_pending_uses_the_same_predicates():
@@ -127,3 +232,97 @@ def test_the_status_publishes_the_hosts_socketio_resolves_to_nginx():
     # Before the nginx Service exists: none yet, so each site keeps asking.
     p = bench_case.plan(sites=[bench_case._site("crm", "crm.acme.test", domain="crm.example.org")])
     assert bench_status(p, healthy(p), bench_case.bench(), SETTINGS)["status"]["realtimeHosts"] == []
+
+
+def running_job(name):
+    return {"kind": "Job", "metadata": {"name": name}, "status": {"active": 1}}
+
+
+def image_problem(name, reason="ImagePullBackOff", job=None):
+    return pod(name, job=job, containerStatuses=[{"name": "bench", "state": {"waiting": {
+        "reason": reason, "message": 'Back-off pulling image "frappe/erpnext:v99"'}}}])
+
+
+def test_a_settled_bench_is_not_converging():
+    p = plan()
+    assert bench_status(p, healthy(p), bench(), SETTINGS)["converging"] is False
+
+
+def test_a_bench_whose_configuration_job_runs_or_just_completed_is_converging():
+    p = plan(jobs=[])
+    live = healthy(p)
+    live["jobs"] = [running_job(p["config"]["job"])]
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+    # Completed after the plan: the next reconcile applies the processes.
+    live["jobs"] = [complete_job(p["config"]["job"])]
+    result = bench_status(p, live, bench(), SETTINGS)
+    assert conditions(result)["ConfigReady"]["reason"] == "JobCompleted" and result["converging"] is True
+
+
+def test_a_moving_rollout_is_converging_and_one_that_gave_up_is_not():
+    p = plan()
+    live = healthy(p)
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1)
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+    # A worker KEDA is waking beside it does not end the wait, nor make it.
+    live["deployments"] = [d for d in live["deployments"] if d["metadata"]["name"] != "erp-worker-short"]
+    live["deployments"].append(deployment("erp-worker-short", replicas=1, available=0, generation=2))
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1, progressing="False")
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is False
+    live = healthy(p)
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1)
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1, progressing="False")
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is False
+    live = healthy(p)
+    live["statefulsets"][0]["status"]["updateRevision"] = "r2"
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+
+
+def test_a_pod_waiting_for_a_node_keeps_the_bench_converging():
+    """A claim may still bind: the caller's bound, not this field, ends the wait."""
+    p = plan(jobs=[])
+    live = healthy(p)
+    live["jobs"] = [running_job(p["config"]["job"])]
+    live["pods"] = [pod("erp-config-x1", job=p["config"]["job"], conditions=UNSCHEDULABLE)]
+    result = bench_status(p, live, bench(), SETTINGS)
+    assert conditions(result)["ConfigReady"]["reason"] == "Unschedulable" and result["converging"] is True
+    p = plan()
+    live = healthy(p)
+    live["deployments"][0] = deployment("erp-gunicorn", available=0)
+    live["pods"] = [pod("erp-gunicorn-abc", conditions=UNSCHEDULABLE)]
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+
+
+def test_a_pod_whose_image_cannot_be_pulled_stops_the_bench_converging():
+    for reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
+        # The configuration Job's pod.
+        p = plan(jobs=[])
+        live = healthy(p)
+        live["jobs"] = [running_job(p["config"]["job"])]
+        live["pods"] = [image_problem("erp-config-x1", reason, job=p["config"]["job"])]
+        result = bench_status(p, live, bench(), SETTINGS)
+        assert conditions(result)["ConfigReady"]["reason"] == reason and result["converging"] is False
+        # A process's pod, its rollout not settled.
+        p = plan()
+        live = healthy(p)
+        live["deployments"][0] = deployment("erp-gunicorn", available=0)
+        live["pods"] = [image_problem("erp-gunicorn-abc", reason)]
+        assert bench_status(p, live, bench(), SETTINGS)["converging"] is False, reason
+
+
+def test_a_new_configuration_job_keeps_converging_though_an_old_process_cannot_pull_its_image():
+    """The processes the Job's completion lets the next reconcile apply may be the fix (a corrected image)."""
+    p = plan(jobs=[])
+    live = healthy(p)
+    live["jobs"] = [running_job(p["config"]["job"])]
+    live["deployments"][0] = deployment("erp-gunicorn", available=0)
+    live["pods"] = [image_problem("erp-gunicorn-abc")]
+    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+
+
+def test_site_yml_pauses_between_rounds_as_long_as_the_operator_requeues_a_bench():
+    """playbooks/site.yml's loop stands in for the operator's requeue: its longest pause is that period."""
+    play = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())[0]
+    period = role_variables("frappe_bench")["frappe_bench_requeue_period"]
+    assert period.endswith("s") and play["vars"]["frappe_converge_pause_seconds"] == int(period[:-1])

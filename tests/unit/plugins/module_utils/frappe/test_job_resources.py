@@ -40,7 +40,8 @@ def plans(b):
     live_site = {"bench": [b], "connection_secret": [{"metadata": {"name": "db-admin"},
                                                       "data": {"host": "", "username": "", "password": ""}}],
                  "db_secret": [{"metadata": {"name": "erp-db-credentials"}, "data": {"password": ""}}],
-                 "admin_secret": [{"metadata": {"name": "erp-admin"}, "data": {"password": ""}}], "unserved": []}
+                 "admin_secret": [{"metadata": {"name": "erp-admin"}, "data": {"password": ""}}],
+                 "api_groups": {"k8s.mariadb.com/v1alpha1": True, "cert-manager.io/v1": True}}
     bp = bench_plan(b, live={"storage_classes": []}, settings=BENCH_SETTINGS, mode="render", config_script="echo c")
     sp = site_plan(site(), live=live_site, settings=SITE_SETTINGS, mode="apply", new_site_script="echo n",
                    drop_site_script="echo d")

@@ -48,7 +48,8 @@ def live(**overrides):
              "grant": [ready("Grant", "erp-grant")],
              # Secrets as k8s_multi_info reads them: the keys, never the values.
              "db_secret": [{"metadata": {"name": "erp-db-credentials"}, "data": {"password": ""}}],
-             "admin_secret": [{"metadata": {"name": "erp-admin"}, "data": {"password": ""}}], "jobs": [], "unserved": []}
+             "admin_secret": [{"metadata": {"name": "erp-admin"}, "data": {"password": ""}}], "jobs": [],
+             "api_groups": {"k8s.mariadb.com/v1alpha1": True, "cert-manager.io/v1": True}}
     state.update(overrides)
     return state
 
@@ -63,6 +64,22 @@ def test_settings_that_copy_the_bench_role_agree_with_it():
     assert site_vars["frappe_site_bench_dir"] == bench_vars["frappe_bench_bench_dir"]
     assert site_vars["frappe_site_sites_node_label"] == bench_vars["frappe_bench_sites_node_label"]
     assert site_vars["frappe_site_run_as_user"] == bench_vars["frappe_bench_run_as_user"]
+
+
+def test_the_api_groups_the_roles_ask_about_are_the_ones_the_plans_use():
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import bench_plan as bench_plan_module
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import site_plan as site_plan_module
+    assert _role_variables("frappe_bench")["frappe_bench_api_groups"] == [bench_plan_module.KEDA_API]
+    assert _role_variables("frappe_site")["frappe_site_api_groups"] == [
+        site_plan_module.MARIADB_API, site_plan_module.CERT_MANAGER_API]
+    # playbooks/site.yml reads for all its benches and sites at once and asks the same.
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.shared_read import API_GROUPS
+    assert API_GROUPS == {"FrappeBench": _role_variables("frappe_bench")["frappe_bench_api_groups"],
+                          "FrappeSite": _role_variables("frappe_site")["frappe_site_api_groups"]}
+    # ... and finds KEDA's Lease where the bench role looks by default.
+    defaults = yaml.safe_load((REPO / "roles" / "frappe_bench" / "defaults" / "main.yml").read_text())
+    assert (bench_plan_module.KEDA_NAMESPACE, bench_plan_module.KEDA_LEASE) == (
+        defaults["frappe_bench_keda_namespace"], defaults["frappe_bench_keda_lease"])
 
 
 def test_the_finalizer_is_the_one_watches_yaml_names():
@@ -119,7 +136,8 @@ def test_delete_policy_on_an_external_server_of_another_namespace_is_refused():
 
 
 def test_without_the_mariadb_operator_the_site_waits_and_nothing_is_provisioned():
-    p = plan(unserved=["database", "user", "grant", "server"], database=[], user=[], grant=[], server=[],
+    p = plan(api_groups={"k8s.mariadb.com/v1alpha1": False, "cert-manager.io/v1": True},
+             database=[], user=[], grant=[], server=[],
              db_secret=[], admin_secret=[])
     assert p["errors"] == [] and not p["provision"] and not p["job_allowed"]
     assert [s["kind"] for s in p["render"]] == ["Job"]  # rendered, never applied without job_allowed
@@ -174,13 +192,13 @@ def test_a_second_site_claiming_a_served_domain_is_refused_and_the_first_keeps_i
 def test_the_job_waits_for_the_bench_configuration_and_the_database():
     assert not plan(bench=[bench(configured=False)])["job_allowed"]
     p = plan(database=[{"kind": "Database", "metadata": {"name": "erp-db"}}])
-    assert not p["job_allowed"] and p["database_waiting"] and p["database"]["reason"] == "Provisioning"
+    assert not p["job_allowed"] and p["database"]["reason"] == "Provisioning"
     assert not plan(bench=[])["job_allowed"]
 
 
 def test_ingress_goes_to_the_bench_nginx_with_tls_from_cert_manager():
     p = plan(site(ingress={"enabled": True, "className": "nginx", "tls": {"enabled": True, "issuer": "le"}}),
-             unserved=["certificates"])
+             api_groups={"k8s.mariadb.com/v1alpha1": True, "cert-manager.io/v1": False})
     assert p["ingress"]["annotations"] == {"cert-manager.io/cluster-issuer": "le"}
     assert p["site_url"] == "https://erp.example.com" and ("Ingress", "erp-ingress") in [
         (s["kind"], s["name"]) for s in p["render"]]
@@ -529,3 +547,22 @@ def test_an_external_server_of_another_namespace_needs_consent_too():
 def test_consent_is_not_checked_in_render_mode_which_sees_no_server():
     p = site_plan(elsewhere(), live={"bench": [bench()]}, settings=SETTINGS, mode="render")
     assert p["errors"] == [] and p["consent"] is None
+
+
+def test_a_site_converges_while_it_moves_on_by_itself_under_a_ready_bench():
+    making = plan(database=[{"kind": "Database", "metadata": {"name": "erp-db"}}])
+    assert site_status(making, site())["converging"]
+    running = plan()
+    running["job"]["state"] = "Running"
+    assert site_status(running, site())["converging"]
+    # Waiting for a person (no MariaDB Operator), a failed Job, a Ready site, or a bench not Ready: no.
+    waiting = plan(api_groups={"k8s.mariadb.com/v1alpha1": False, "cert-manager.io/v1": True},
+                   database=[], user=[], grant=[], server=[], db_secret=[], admin_secret=[])
+    assert not site_status(waiting, site())["converging"]
+    running["job"]["state"] = "Failed"
+    assert not site_status(running, site())["converging"]
+    running["job"]["state"] = "Complete"
+    assert site_status(running, site())["phase"] == "Ready" and not site_status(running, site())["converging"]
+    unready_bench = plan(bench=[bench(ready_=False)])
+    assert site_status(unready_bench, site())["phase"] == "Provisioning"
+    assert not site_status(unready_bench, site())["converging"]

@@ -58,9 +58,19 @@ def deployment_settled(obj):
             and _int(status.get('replicas')) == want and _int(status.get('availableReplicas')) >= want)
 
 
-def deployment_ready(obj):
-    """Serving what it was asked to: settled, and its rollout has not given up."""
-    return deployment_settled(obj) and not deployment_stuck(obj)
+def deployment_serving(obj):
+    """Serving: a replica available (none when none is wanted), and the rollout has not given up.
+
+    A rolling update or a scale-up of a Deployment that serves keeps it
+    serving; a rollout that gave up (ProgressDeadlineExceeded) does not.
+    """
+    return (bool(obj) and not deployment_stuck(obj)
+            and _int(_status(obj).get('availableReplicas')) >= min(1, wanted_replicas(obj)))
+
+
+def statefulset_serving(obj):
+    """Serving: a replica ready (none when none is wanted). A single-replica Redis that restarts is not, meanwhile."""
+    return bool(obj) and _int(_status(obj).get('readyReplicas')) >= min(1, wanted_replicas(obj))
 
 
 def statefulset_settled(obj):
@@ -68,11 +78,6 @@ def statefulset_settled(obj):
     return (bool(obj) and observed(obj) and _int(status.get('updatedReplicas')) == want
             and _int(status.get('replicas')) == want and _int(status.get('readyReplicas')) >= want
             and (status.get('currentRevision') or '') == (status.get('updateRevision') or ''))
-
-
-def statefulset_ready(obj):
-    """Every replica ready on the latest revision (a single-replica Redis: the one pod serves)."""
-    return statefulset_settled(obj)
 
 
 def job_finished(obj):

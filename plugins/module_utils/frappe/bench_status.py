@@ -70,7 +70,7 @@ def _workloads(plan, state):
         keda_managed = bool(worker and worker['kedaManaged'])
         if keda_managed and deployment and not readiness.deployment_available(deployment):
             waking.append(short)
-        if readiness.deployment_ready(deployment):
+        if readiness.deployment_serving(deployment):
             continue
         # A worker KEDA is waking from zero is starting, not unavailable; one
         # whose rollout gave up (ProgressDeadlineExceeded) is.
@@ -133,7 +133,7 @@ def bench_status(plan, state, bench, settings):
     scaler_failing = ['worker-' + t for t, w in plan['workers'].items() if w['mode'] == 'fallback']
     statefulsets = _by_name(state.get('statefulsets'))
     redis_unready = [n for n in (plan['names']['redis_' + s['role']] for s in plan['redis']['servers'])
-                     if not readiness.statefulset_ready(statefulsets.get(n))]
+                     if not readiness.statefulset_serving(statefulsets.get(n))]
     claim = (state.get('sites_claim') or [None])[0]
     sites_phase = ((claim or {}).get('status') or {}).get('phase') or 'Missing'
     bound = sites_phase == 'Bound'
@@ -174,7 +174,7 @@ def bench_status(plan, state, bench, settings):
         {'type': 'WorkersReady', 'status': flag(not unavailable_workers and not scaler_failing),
          'reason': 'WorkersUnavailable' if unavailable_workers else
          ('ScalerFailing' if scaler_failing else 'WorkersAvailable'),
-         'message': ('Every worker Deployment has its replicas available.' if not unavailable_workers else
+         'message': ('Every worker Deployment serves (a replica available, or none wanted).' if not unavailable_workers else
                      'Waiting for available replicas of %s.' % ', '.join(unavailable_workers))
          + (' Starting for KEDA (for example woken from zero): %s.' % ', '.join(waking) if waking else '')
          + (' KEDA cannot read the queue of %s, which run(s) static replicas until it can (see status.workerScaling).'

@@ -262,21 +262,38 @@ def test_a_bench_whose_configuration_job_runs_or_just_completed_is_converging():
 def test_a_moving_rollout_is_converging_and_one_that_gave_up_is_not():
     p = plan()
     live = healthy(p)
-    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1)
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=0)
     assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
     # A worker KEDA is waking beside it does not end the wait, nor make it.
     live["deployments"] = [d for d in live["deployments"] if d["metadata"]["name"] != "erp-worker-short"]
     live["deployments"].append(deployment("erp-worker-short", replicas=1, available=0, generation=2))
     assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
-    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1, progressing="False")
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=0, progressing="False")
     assert bench_status(p, live, bench(), SETTINGS)["converging"] is False
     live = healthy(p)
-    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1)
-    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1, progressing="False")
-    assert bench_status(p, live, bench(), SETTINGS)["converging"] is False
-    live = healthy(p)
-    live["statefulsets"][0]["status"]["updateRevision"] = "r2"
+    live["statefulsets"][0]["status"].update(updateRevision="r2", readyReplicas=0)
     assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+
+
+def test_a_bench_that_serves_stays_ready_through_a_rollout_and_a_scale_up_and_has_nothing_to_converge():
+    """Ready means every component serves: the play has nothing left to do while a rollout finishes by itself."""
+    p = plan()
+    stored = bench(status={"phase": "Ready"})
+    for moving in (deployment("erp-nginx", replicas=2, available=1),
+                   deployment("erp-nginx", replicas=3, available=1, generation=2)):
+        live = healthy(p)
+        live["deployments"][1] = moving
+        result = bench_status(p, live, stored, SETTINGS)
+        assert result["phase"] == "Ready" and conditions(result)["Ready"]["status"] == "True"
+        assert result["converging"] is False
+    # A Redis that restarts (one replica) does not serve meanwhile.
+    live = healthy(p)
+    live["statefulsets"][0]["status"].update(updateRevision="r2", readyReplicas=0)
+    assert conditions(bench_status(p, live, stored, SETTINGS))["Ready"]["status"] == "False"
+    # A rollout that gave up is not Ready, even while the old replicas serve.
+    live = healthy(p)
+    live["deployments"][1] = deployment("erp-nginx", replicas=2, available=1, progressing="False")
+    assert conditions(bench_status(p, live, stored, SETTINGS))["Ready"]["status"] == "False"
 
 
 def test_a_pod_waiting_for_a_node_keeps_the_bench_converging():

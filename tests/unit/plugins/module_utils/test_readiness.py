@@ -59,4 +59,3 @@ def test_pods_blocked_names_each_pod_that_cannot_run():
         ("erp-config-0123456789-abcde", "Unschedulable"), ("erp-config-0123456789-fghij", "ErrImagePull"),
         ("erp-gunicorn-5d4f8b7c9-xyz12", "ImagePullBackOff")]
     assert readiness.pods_blocked([]) == []
-

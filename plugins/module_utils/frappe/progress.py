@@ -13,32 +13,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import site_names
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import MARIADB_API
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_reads
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_reads
+
+# Of the reads of a reconcile (bench_reads, site_reads), those of what moves on its own.
+MOVING = {'FrappeBench': ('jobs', 'deployments', 'statefulsets'), 'FrappeSite': ('jobs', 'database', 'user', 'grant')}
 
 
 def progress_reads(waiting):
     """k8s_multi_info reads of what each {kind, namespace, name} of `waiting` waits for.
 
-    A bench: its Jobs (configuration), Deployments and StatefulSets (rollouts),
-    by the label every object of it carries. A site: its Jobs (site creation)
-    and its Database, User and Grant, which the MariaDB Operator makes Ready.
+    A bench: its Jobs (configuration), Deployments and StatefulSets (rollouts).
+    A site: its Jobs (site creation) and its Database, User and Grant, which
+    the MariaDB Operator makes Ready. Each is read as the object's own
+    reconcile reads it, under a key of its own.
     """
     reads = []
     for item in waiting or []:
         kind, namespace, name = item['kind'], item['namespace'], item['name']
-
-        def read(what, api_version, read_kind, **how):
-            reads.append(dict({'key': '%s %s/%s %s' % (kind, namespace, name, what), 'api_version': api_version,
-                               'kind': read_kind, 'namespace': namespace}, **how))
-        if kind == 'FrappeBench':
-            owned = ['vyogo.tech/bench=%s' % name]
-            read('jobs', 'batch/v1', 'Job', label_selectors=owned)
-            read('deployments', 'apps/v1', 'Deployment', label_selectors=owned)
-            read('statefulsets', 'apps/v1', 'StatefulSet', label_selectors=owned)
-        elif kind == 'FrappeSite':
-            names = site_names(name)
-            read('jobs', 'batch/v1', 'Job', label_selectors=['vyogo.tech/site=%s' % name])
-            for what, read_kind in (('database', 'Database'), ('user', 'User'), ('grant', 'Grant')):
-                read(what, MARIADB_API, read_kind, name=names[what])
+        obj = {'kind': kind, 'metadata': {'name': name, 'namespace': namespace}, 'spec': {}}
+        own = bench_reads(obj, {}) if kind == 'FrappeBench' else site_reads(obj)
+        reads += [dict(read, key='%s %s/%s %s' % (kind, namespace, name, read['key']))
+                  for read in own if read['key'] in MOVING[kind]]
     return reads

@@ -13,6 +13,7 @@ The collection is made importable by tests/conftest.py.
 import contextlib
 import json
 import os
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -38,6 +39,10 @@ def clean_k8s_env(monkeypatch, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    # kubernetes.core's client caches discovery in the temporary directory by
+    # host: a fake API server on a port an earlier test used must not find
+    # that test's cache.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return home
 
 

@@ -86,14 +86,36 @@ options:
     description:
       - Read again, in the same run, until what was read meets this, or O(wait_timeout) passes. One module run
         waits with one client, where a task retried with C(until) would start a Python process per read.
-      - V(changed) means any object read differs from the first read - another C(resourceVersion), one more or
-        one fewer - a pause that ends as soon as something it watches moves (a Job finishes, a rollout goes on,
-        the MariaDB Operator marks a Database Ready). C(playbooks/site.yml) pauses so between reconcile rounds.
+      - V(changed) means any object read differs from O(wait_since), or without it from the first read - another
+        C(resourceVersion), one more or one fewer - a pause that ends as soon as something it watches moves (a Job
+        finishes, a rollout goes on, the MariaDB Operator marks a Database Ready). C(playbooks/site.yml) pauses so
+        between reconcile rounds.
       - A timeout is not an error; RV(wait_timed_out) says so, and RV(objects) is the last read.
       - A read that fails while waiting (the API server restarting) is tried again until the timeout; the error of
         the last one fails the module.
     type: str
     choices: [changed]
+  wait_since:
+    description:
+      - With O(wait_until=changed), the objects to compare with, as the caller read them earlier - one entry per
+        object, under the O(reads[].key) it was read by - rather than this run's first read. What moved between
+        that earlier read and this run (a Job that completed meanwhile) then ends the wait at once.
+    type: list
+    elements: dict
+    suboptions:
+      key:
+        description: The O(reads[].key) the object was read by.
+        type: str
+        required: true
+        no_log: false
+      uid:
+        description: The object's C(metadata.uid).
+        type: str
+        required: true
+      resource_version:
+        description: The object's C(metadata.resourceVersion).
+        type: str
+        required: true
   wait_timeout:
     description: With O(wait_until), the longest wait, in seconds.
     type: int
@@ -132,6 +154,9 @@ EXAMPLES = r'''
     wait_until: changed
     wait_timeout: 10
     wait_sleep: 1
+    # As an earlier task read them: a Job that completed since then ends the pause at once.
+    wait_since:
+      - {key: jobs, uid: 5e0c2f8a-1d2b-4c3d-9e4f-0a1b2c3d4e5f, resource_version: "4711"}
   register: moved
 
 - name: Ask, in the same run, whether KEDA and cert-manager are served
@@ -210,6 +235,9 @@ def _argspec():
     spec['api_groups'] = dict(type='list', elements='str', default=[])
     spec['read_one_by_name'] = dict(type='bool', default=False)
     spec['wait_until'] = dict(type='str', choices=['changed'])
+    spec['wait_since'] = dict(type='list', elements='dict', options=dict(
+        key=dict(type='str', required=True, no_log=False), uid=dict(type='str', required=True),
+        resource_version=dict(type='str', required=True)))
     spec['wait_timeout'] = dict(type='int', default=60)
     spec['wait_sleep'] = dict(type='float', default=0.5)
     return spec
@@ -299,6 +327,8 @@ def versions(objects):
 def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
     """read_all, again every wait_sleep seconds until wait_until holds or wait_timeout passes.
 
+    What a read is compared with is wait_since when given, else the first read.
+
     While waiting, a read that fails (the API server restarting) is tried again
     until the timeout, as a task retried with `until` would; the last error is
     raised when the time is up.
@@ -307,6 +337,8 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
         objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
         return objects, unserved, {}
     start, first = clock(), None
+    if params.get('wait_since') is not None:
+        first = sorted((entry['key'], entry['uid'], entry['resource_version']) for entry in params['wait_since'])
     while True:
         error = None
         try:

@@ -229,7 +229,10 @@ def bench_status(plan, state, bench, settings):
             # 'Complete', 'Failed' or None (running, or not created yet): a failed Job fails the reconcile.
             'config_job': config_job,
             'converging': (not ready or config['reason'] not in CONFIG_SETTLED) and _converging(
-                config, blocked_reasons, state, [plan['names']['worker'][w[len('worker-'):]] for w in waking])}
+                config, blocked_reasons, state, [plan['names']['worker'][w[len('worker-'):]] for w in waking]),
+            # The configuration Job completed after the plan: the next reconcile applies the
+            # processes, with nothing to wait for first (a caller that loops does not pause).
+            'next_round_due': config['reason'] == 'JobCompleted'}
 
 
 # ConfigReady reasons after which the configuration is where it stays: done,

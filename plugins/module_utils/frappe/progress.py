@@ -6,7 +6,9 @@
 playbooks/site.yml runs another round while a bench or a site moves on by
 itself (bench_status and site_status: converging). Between two rounds it
 reads these with k8s_multi_info's wait_until=changed, so the next round
-starts as soon as one of them moves rather than after a fixed pause.
+starts as soon as one of them moves rather than after a fixed pause; it
+compares with what the round itself read (progress_seen), so what moved
+before the pause began counts too.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +35,21 @@ def progress_reads(waiting):
         kind, namespace, name = item['kind'], item['namespace'], item['name']
         obj = {'kind': kind, 'metadata': {'name': name, 'namespace': namespace}, 'spec': {}}
         own = bench_reads(obj, {}) if kind == 'FrappeBench' else site_reads(obj)
-        reads += [dict(read, key='%s %s/%s %s' % (kind, namespace, name, read['key']))
-                  for read in own if read['key'] in MOVING[kind]]
+        reads += [dict(read, key=_progress_key(item, read['key'])) for read in own if read['key'] in MOVING[kind]]
     return reads
+
+
+def progress_seen(item, objects):
+    """What the bench or site `item` ({kind, namespace, name}) waits for, as its round read it (`objects`, by read key).
+
+    k8s_multi_info's wait_since: the pause compares with this rather than with
+    its own first read, so a Job that completed between the round's read and
+    the pause (a fast cluster) ends the pause at once.
+    """
+    return [{'key': _progress_key(item, key), 'uid': (obj.get('metadata') or {}).get('uid') or '',
+             'resource_version': (obj.get('metadata') or {}).get('resourceVersion') or ''}
+            for key in MOVING[item['kind']] for obj in (objects or {}).get(key) or []]
+
+
+def _progress_key(item, key):
+    return '%s %s/%s %s' % (item['kind'], item['namespace'], item['name'], key)

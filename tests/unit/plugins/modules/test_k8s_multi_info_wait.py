@@ -59,6 +59,28 @@ def test_the_wait_reads_again_until_a_job_moves(monkeypatch):
     assert wait == {"waited": 1.0, "wait_timed_out": False}
 
 
+def test_with_wait_since_what_moved_before_the_wait_began_ends_it_at_once(monkeypatch):
+    # The caller read version 1; the Job completed before this run's first read.
+    calls = reads_in_turn(monkeypatch, [{"jobs": [job(2, ("Complete", "True"))]}])
+    clock = Clock()
+    since = [{"key": "jobs", "uid": "u-erp-config-1", "resource_version": "1"}]
+    objects, unserved, wait = k8s_multi_info.read_until(None, params(wait_since=since), clock=clock, sleep=clock.sleep)
+    assert len(calls) == 1 and clock.sleeps == [] and wait == {"waited": 0.0, "wait_timed_out": False}
+    # Without it, the same first read is only the start of the wait.
+    calls = reads_in_turn(monkeypatch, [{"jobs": [job(2, ("Complete", "True"))]}])
+    clock = Clock()
+    objects, unserved, wait = k8s_multi_info.read_until(None, params(wait_timeout=2), clock=clock, sleep=clock.sleep)
+    assert wait["wait_timed_out"]
+
+
+def test_with_wait_since_nothing_moved_waits_as_before(monkeypatch):
+    calls = reads_in_turn(monkeypatch, [{"jobs": [job(1)]}, {"jobs": [job(1)]}, {"jobs": [job(2, ("Complete", "True"))]}])
+    clock = Clock()
+    since = [{"key": "jobs", "uid": "u-erp-config-1", "resource_version": "1"}]
+    objects, unserved, wait = k8s_multi_info.read_until(None, params(wait_since=since), clock=clock, sleep=clock.sleep)
+    assert len(calls) == 3 and wait == {"waited": 1.0, "wait_timed_out": False}
+
+
 def test_the_wait_ends_at_the_timeout_with_the_last_read_and_says_so(monkeypatch):
     calls = reads_in_turn(monkeypatch, [{"jobs": [job(1)]}])
     clock = Clock()

@@ -252,11 +252,15 @@ def test_a_bench_whose_configuration_job_runs_or_just_completed_is_converging():
     p = plan(jobs=[])
     live = healthy(p)
     live["jobs"] = [running_job(p["config"]["job"])]
-    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
-    # Completed after the plan: the next reconcile applies the processes.
+    result = bench_status(p, live, bench(), SETTINGS)
+    # Running: the next round has something to wait for first.
+    assert result["converging"] is True and result["next_round_due"] is False
+    # Completed after the plan: the next reconcile applies the processes, with nothing to wait for.
     live["jobs"] = [complete_job(p["config"]["job"])]
     result = bench_status(p, live, bench(), SETTINGS)
     assert conditions(result)["ConfigReady"]["reason"] == "JobCompleted" and result["converging"] is True
+    assert result["next_round_due"] is True
+    assert bench_status(plan(), healthy(plan()), bench(), SETTINGS)["next_round_due"] is False
 
 
 def test_a_moving_rollout_is_converging_and_one_that_gave_up_is_not():

@@ -2,7 +2,8 @@
 # Builds the binaries of the local control plane from their published Go modules.
 #
 #   build-binaries.sh [kubernetes|etcd|kwok|keda|ansible-operator|mariadb-operator|seaweedfs ...]
-#                                                           (default: all)
+#                        (default: all but seaweedfs, which only the tests use:
+#                         hack/run-tests.sh builds it)
 #
 # Each component lands in its own per-version directory under the cache
 # ($LOCALCLUSTER_CACHE, default ${XDG_CACHE_HOME:-~/.cache}/vyogotech-frappe/localcluster):
@@ -253,7 +254,7 @@ build_seaweedfs() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes keda ansible-operator mariadb-operator seaweedfs)
+[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes keda ansible-operator mariadb-operator)
 for c in "${components[@]}"; do
   start=$(date +%s)
   case "$c" in

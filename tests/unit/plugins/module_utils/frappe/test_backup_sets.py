@@ -1,9 +1,13 @@
 """backup_sets: where a site's backup sets live and which of them retention keeps."""
 
 import datetime
+import json
+import os
+
+import pytest
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_sets import (
-    parse_stamp, retention, set_prefix, set_stamp, site_prefix)
+    BackupError, DirectoryStorage, decrypt, parse_stamp, retention, set_prefix, set_stamp, site_prefix, store)
 
 START = datetime.datetime(2026, 1, 1, 2, 15)
 
@@ -70,3 +74,71 @@ def test_the_newest_set_is_always_kept_and_names_no_site_backup_wrote_are_left_a
     assert list(keep) == [newest] and "manual-copy" not in prune and "20261301T000000Z" not in prune
     assert sorted(prune) == sorted(stamps)[:-1]
     assert retention([], {"keepLast": 2}) == ({}, [])
+
+
+def bench_output(directory, stem="20261203_021500-erp_example_com"):
+    """What `bench backup` leaves (frappe/utils/backups.py BackupGenerator's names), database and config only."""
+    (directory / ("%s-database.sql.gz" % stem)).write_bytes(b"dump")
+    (directory / ("%s-site_config_backup.json" % stem)).write_text('{"encryption_key": "k"}')
+
+
+CONFIG = {"namespace": "shop", "site": "erp.example.com", "backup": "nightly", "prefix": "",
+          "retention": {"keepLast": 2}}
+
+
+def test_sets_on_a_volume_appear_whole_and_retention_prunes_only_this_backups_finished_sets(tmp_path):
+    root = tmp_path / "backups"
+    storage = DirectoryStorage(str(root))
+    site = root / "shop" / "erp.example.com"
+    # Another SiteBackup's set, and a set whose copy never finished (no manifest): neither is judged.
+    (site / "20261101T000000Z").mkdir(parents=True)
+    (site / "20261101T000000Z" / "manifest.json").write_text(json.dumps({"siteBackup": "weekly"}))
+    (site / "20261102T000000Z").mkdir()
+    outcomes = []
+    for night in range(4):
+        source = tmp_path / ("run-%d" % night)
+        source.mkdir()
+        bench_output(source)
+        outcomes.append(store(storage, str(source), CONFIG, now=START + datetime.timedelta(days=night)))
+    assert outcomes[-1]["kept"] == [set_stamp(START + datetime.timedelta(days=d)) for d in (3, 2)]
+    assert sum(len(o["pruned"]) for o in outcomes) == 2
+    assert sorted(os.listdir(site)) == sorted(["20261101T000000Z", "20261102T000000Z"] + outcomes[-1]["kept"])
+    newest = site / outcomes[-1]["set"]
+    manifest = json.loads((newest / "manifest.json").read_text())
+    assert sorted(f["kind"] for f in manifest["files"]) == ["database", "site_config_backup"]
+    assert all(f["size"] == (newest / f["name"]).stat().st_size for f in manifest["files"])
+    assert not manifest["encrypted"] and outcomes[-1]["location"] == str(newest) + "/"
+
+
+def test_a_source_without_one_runs_database_dump_stores_nothing(tmp_path):
+    storage = DirectoryStorage(str(tmp_path / "backups"))
+    source = tmp_path / "run"
+    source.mkdir()
+    bench_output(source)
+    bench_output(source, stem="20261203_031500-erp_example_com")
+    with pytest.raises(BackupError, match="one bench backup run"):
+        store(storage, str(source), CONFIG)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "20261203_021500-erp_example_com-site_config_backup.json").write_text("{}")
+    with pytest.raises(BackupError, match="no database dump"):
+        store(storage, str(empty), CONFIG)
+    assert not (tmp_path / "backups").exists()
+
+
+def test_an_encrypted_set_holds_no_plain_text_and_opens_with_the_passphrase(tmp_path):
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("correct horse battery staple")
+    source = tmp_path / "run"
+    source.mkdir()
+    bench_output(source)
+    outcome = store(DirectoryStorage(str(tmp_path / "backups")), str(source), CONFIG, passphrase_file=str(passphrase))
+    stored = tmp_path / "backups" / "shop" / "erp.example.com" / outcome["set"]
+    config = next(stored.glob("*site_config_backup.json.gpg"))
+    assert b"encryption_key" not in config.read_bytes()
+    decrypt(str(config), str(passphrase), str(tmp_path / "plain.json"))
+    assert json.loads((tmp_path / "plain.json").read_text()) == {"encryption_key": "k"}
+    wrong = tmp_path / "wrong"
+    wrong.write_text("another key")
+    with pytest.raises(BackupError, match="a different key"):
+        decrypt(str(config), str(wrong), str(tmp_path / "again.json"))

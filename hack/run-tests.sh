@@ -8,6 +8,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 venv=$(bash hack/setup-env.sh | tail -n 1)
+# The S3 server of the backup tests; make run has no use for it.
+bash hack/localcluster/build-binaries.sh seaweedfs >&2
 export FRAPPE_VENV="$venv"
 export PATH="$venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH=""

@@ -9,6 +9,8 @@
 #   - a Python virtual environment from requirements/dev.txt, kept in the cache
 #     and keyed by the requirements' hash, plus ansible-runner's HTTP event
 #     plugin that ships with ansible-operator
+#   - the bench image's Python as the backup scripts use it (boto3), from
+#     requirements/bench-image.txt, linked from the first as bench-python/
 # Prints the virtual environment's directory on stdout as its last line.
 set -euo pipefail
 
@@ -25,6 +27,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null || missing+=(nginx-light)
 command -v envsubst >/dev/null || missing+=(gettext-base)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# gpg: the backup scripts encrypt sets with it, as the image's gpg does.
+command -v gpg >/dev/null || missing+=(gnupg)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -53,4 +57,16 @@ if [ ! -x "$venv/bin/ansible-playbook" ] || [ ! -f "$venv/.complete" ]; then
   "$venv/bin/pip" install -q --no-deps "$cache/ansible-operator-$ANSIBLE_OPERATOR_VERSION/ansible_runner_http" >&2
   touch "$venv/.complete"
 fi
+
+# -- the bench image's Python, as far as the backup scripts use it -------------
+bench_key=$( (cat "$repo/requirements/bench-image.txt"; python3 --version) | sha256sum | cut -c1-16)
+bench_python="$cache/bench-python-$bench_key"
+if [ ! -x "$bench_python/bin/python" ] || [ ! -f "$bench_python/.complete" ]; then
+  log "creating the bench image's Python environment $bench_python"
+  rm -rf "$bench_python"
+  python3 -m venv "$bench_python"
+  "$bench_python/bin/pip" install -q -r "$repo/requirements/bench-image.txt" >&2
+  touch "$bench_python/.complete"
+fi
+ln -sfn "$bench_python" "$venv/bench-python"
 echo "$venv"

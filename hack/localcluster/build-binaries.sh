@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the binaries of the local control plane from their published Go modules.
 #
-#   build-binaries.sh [kubernetes|etcd|kwok|keda|ansible-operator|mariadb-operator ...]
-#                                                           (default: all)
+#   build-binaries.sh [kubernetes|etcd|kwok|keda|ansible-operator|mariadb-operator|seaweedfs ...]
+#                        (default: all but seaweedfs, which only the tests use:
+#                         hack/run-tests.sh builds it)
 #
 # Each component lands in its own per-version directory under the cache
 # ($LOCALCLUSTER_CACHE, default ${XDG_CACHE_HOME:-~/.cache}/vyogotech-frappe/localcluster):
@@ -15,7 +16,7 @@
 # Binaries a user already has are used instead of building: point
 # LOCALCLUSTER_BIN_DIR at a directory holding any of kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl,
-# keda-operator, ansible-operator.
+# keda-operator, ansible-operator, mariadb-operator, weed.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -228,6 +229,30 @@ build_mariadb_operator() {
   fi
 }
 
+# SeaweedFS's `weed`: a real S3 server for the backup tests (weed server -s3).
+build_seaweedfs() {
+  local module=github.com/seaweedfs/seaweedfs
+  local root="$cache/seaweedfs-$SEAWEEDFS_VERSION"
+  if user_provided weed; then
+    log "seaweedfs: using $LOCALCLUSTER_BIN_DIR"
+    return
+  fi
+  have_all "$root/bin" weed && { log "seaweedfs $SEAWEEDFS_VERSION: cached"; return; }
+  # Its go.mod has a replace directive, so `go install pkg@version` is refused:
+  # a wrapper module with its go.sum and the same replace builds it.
+  new_wrapper "$root/wrapper" "$module" "$SEAWEEDFS_VERSION"
+  local src
+  src=$(mod_dir "$module@$SEAWEEDFS_VERSION")
+  cp "$src/go.sum" "$root/wrapper/go.sum"
+  chmod u+w "$root/wrapper/go.sum"
+  copy_replaces "$src/go.mod" "$root/wrapper/go.mod"
+  # `go mod tidy` resolves what the package needs; the usual tools.go (never
+  # built: its tag) names the package for it.
+  (cd "$root/wrapper" && printf '//go:build tools\n\npackage wrapper\n\nimport _ "%s/weed"\n' "$module" >tools.go \
+    && go mod tidy)
+  build_in "$root/wrapper" "$root/bin" "" "$module/weed"
+}
+
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes keda ansible-operator mariadb-operator)
 for c in "${components[@]}"; do
@@ -239,7 +264,8 @@ for c in "${components[@]}"; do
     keda) build_keda ;;
     ansible-operator) build_ansible_operator ;;
     mariadb-operator) build_mariadb_operator ;;
-    *) log "unknown component '$c' (expected kubernetes, etcd, kwok, keda, ansible-operator or mariadb-operator)"
+    seaweedfs) build_seaweedfs ;;
+    *) log "unknown component '$c' (expected kubernetes, etcd, kwok, keda, ansible-operator, mariadb-operator or seaweedfs)"
        exit 2 ;;
   esac
   log "$c: done in $(( $(date +%s) - start ))s"

@@ -8,8 +8,8 @@ binary`` from binaries built out of their upstream Go modules
 PersistentVolume for each claim that finds no free one in the pool, as a
 dynamic provisioner would on a real cluster.  Optional pieces a test can
 ask for: the KEDA CRDs, the KEDA operator running on this host against the
-cluster, Redis servers on loopback ports, the MariaDB Operator's CRDs and controller, and MariaDB
-servers on loopback ports. LocalCluster.apiserver_stopped() takes
+cluster, Redis servers on loopback ports, the MariaDB Operator's CRDs and controller, MariaDB
+servers on loopback ports, and a real S3 server (SeaweedFS) on loopback ports. LocalCluster.apiserver_stopped() takes
 kube-apiserver down for fault tests and brings it back.
 
 Command line::
@@ -61,6 +61,7 @@ BINARY_COMPONENT = {
     "keda-operator": "keda",
     "ansible-operator": "ansible-operator",
     "mariadb-operator": "mariadb-operator",
+    "weed": "seaweedfs",
 }
 COMPONENT_VERSION_KEY = {
     "kubernetes": "KUBERNETES_VERSION",
@@ -69,6 +70,7 @@ COMPONENT_VERSION_KEY = {
     "keda": "KEDA_VERSION",
     "ansible-operator": "ANSIBLE_OPERATOR_VERSION",
     "mariadb-operator": "MARIADB_OPERATOR_VERSION",
+    "seaweedfs": "SEAWEEDFS_VERSION",
 }
 CONTROL_PLANE_COMPONENTS = ("etcd", "kwok", "kubernetes")
 
@@ -970,6 +972,71 @@ class MariaDBServer(ManagedProcess):
         shutil.rmtree(self.datadir, ignore_errors=True)
         if self.rundir != self.logdir:
             shutil.rmtree(self.rundir, ignore_errors=True)
+
+
+class S3Server(ManagedProcess):
+    """A real S3 server on loopback ports: SeaweedFS's ``weed server -s3``, with a data directory of its own.
+
+    It knows one identity, `access_key`/`secret_key` (generated unless
+    given), allowed everything; any other credentials are refused, as a
+    cloud bucket would refuse them. `endpoint` is its S3 URL (path-style
+    addressing). A fresh server holds no bucket; stop() removes its data
+    and keeps the log.
+    """
+
+    def __init__(self, access_key=None, secret_key=None, logdir=None):
+        self.host = "127.0.0.1"
+        self.access_key = access_key or "test-%s" % os.urandom(6).hex()
+        self.secret_key = secret_key or os.urandom(20).hex()
+        logdir = Path(logdir or tempfile.mkdtemp(prefix="localcluster-s3-"))
+        self.datadir = logdir / "data"
+        self.config = logdir / "s3-identities.json"
+        # Every port explicit, the gRPC ones included: weed's default (the HTTP port + 10000) may be taken or
+        # beyond 65535.
+        ports = dict((name, free_port()) for name in (
+            "s3", "s3.grpc", "master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc"))
+        self.port = ports["s3"]
+        cmd = [binary("weed"), "server", "-ip=%s" % self.host, "-ip.bind=%s" % self.host, "-dir=%s" % self.datadir,
+               "-s3", "-s3.config=%s" % self.config] + ["-%s.port%s=%d" % (
+                   name.split(".")[0], ".grpc" if name.endswith(".grpc") else "", port)
+                   for name, port in sorted(ports.items())] + [
+               # Its Iceberg and Lance catalogs would take fixed ports (two servers could not run at once).
+               "-s3.port.iceberg=0", "-s3.port.lance=0",
+               # A test server: small volumes, no usage reports sent out.
+               "-master.volumeSizeLimitMB=64", "-volume.max=0", "-master.telemetry=false"]
+        super().__init__("s3-%d" % self.port, cmd, logdir=logdir)
+
+    @property
+    def endpoint(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    def start(self):
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(json.dumps({"identities": [{
+            "name": "backups", "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
+        self.config.chmod(0o600)
+        super().start()
+
+        def answers():
+            self.check_alive()
+            # Unsigned: an S3 server refuses it (403 AccessDenied) once it serves; before that, no answer.
+            try:
+                urllib.request.urlopen(self.endpoint + "/", timeout=2)
+            except urllib.error.HTTPError as exc:
+                return exc.code == 403
+            return False
+        try:
+            wait_for(answers, 90, "the S3 server on port %d (log: %s)" % (self.port, self.logfile), interval=0.5)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout=3):
+        # weed takes about 20 s to leave on SIGTERM (its servers drain one by one); the data goes anyway.
+        super().stop(timeout=timeout)
+        shutil.rmtree(self.datadir, ignore_errors=True)
 
 
 class MariaDBOperator(ManagedProcess):

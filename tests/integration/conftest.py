@@ -239,6 +239,24 @@ def mariadb_server(mariadb_factory):
 
 
 @pytest.fixture(scope="session")
+def _s3_build():
+    localcluster.build(["seaweedfs"])
+
+
+@pytest.fixture
+def s3_factory(tmp_path_factory, _s3_build):
+    """Start real S3 servers (SeaweedFS) on loopback ports, each with its own data and one identity:
+    s3_factory(access_key=None, secret_key=None). Stopped (data removed) after the test."""
+    with _servers(tmp_path_factory, localcluster.S3Server, "s3") as make:
+        yield make
+
+
+@pytest.fixture
+def s3_server(s3_factory):
+    return s3_factory()
+
+
+@pytest.fixture(scope="session")
 def frappe_crds(kube):
     """The collection's CRDs (config/crd/bases), applied as a user would."""
     crd_dir = REPO / "config" / "crd"

@@ -996,14 +996,14 @@ class S3Server(ManagedProcess):
         ports = dict((name, free_port()) for name in (
             "s3", "s3.grpc", "master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc"))
         self.port = ports["s3"]
+        port_flags = ["-%s.port%s=%d" % (name.split(".")[0], ".grpc" if name.endswith(".grpc") else "", port)
+                      for name, port in sorted(ports.items())]
         cmd = [binary("weed"), "server", "-ip=%s" % self.host, "-ip.bind=%s" % self.host, "-dir=%s" % self.datadir,
-               "-s3", "-s3.config=%s" % self.config] + ["-%s.port%s=%d" % (
-                   name.split(".")[0], ".grpc" if name.endswith(".grpc") else "", port)
-                   for name, port in sorted(ports.items())] + [
-               # Its Iceberg and Lance catalogs would take fixed ports (two servers could not run at once).
-               "-s3.port.iceberg=0", "-s3.port.lance=0",
-               # A test server: small volumes, no usage reports sent out.
-               "-master.volumeSizeLimitMB=64", "-volume.max=0", "-master.telemetry=false"]
+               "-s3", "-s3.config=%s" % self.config] + port_flags + [
+                   # Its Iceberg and Lance catalogs would take fixed ports (two servers could not run at once).
+                   "-s3.port.iceberg=0", "-s3.port.lance=0",
+                   # A test server: small volumes, no usage reports sent out.
+                   "-master.volumeSizeLimitMB=64", "-volume.max=0", "-master.telemetry=false"]
         super().__init__("s3-%d" % self.port, cmd, logdir=logdir)
 
     @property

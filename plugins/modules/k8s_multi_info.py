@@ -107,7 +107,6 @@ options:
         description: The O(reads[].key) the object was read by.
         type: str
         required: true
-        no_log: false
       uid:
         description: The object's C(metadata.uid).
         type: str

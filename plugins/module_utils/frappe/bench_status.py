@@ -10,6 +10,7 @@ __metaclass__ = type
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.scaling_activity import worker_scaling_activity
 from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.progress import progress_seen
 
 
 def _by_name(objects):
@@ -232,7 +233,10 @@ def bench_status(plan, state, bench, settings):
                 config, blocked_reasons, state, [plan['names']['worker'][w[len('worker-'):]] for w in waking]),
             # The configuration Job completed after the plan: the next reconcile applies the
             # processes, with nothing to wait for first (a caller that loops does not pause).
-            'next_round_due': config['reason'] == 'JobCompleted'}
+            'next_round_due': config['reason'] == 'JobCompleted',
+            # What moves on its own, as this status saw it: where a caller's pause starts from.
+            'seen': progress_seen({'kind': 'FrappeBench', 'namespace': plan['namespace'], 'name': plan['name']},
+                                  state)}
 
 
 # ConfigReady reasons after which the configuration is where it stays: done,

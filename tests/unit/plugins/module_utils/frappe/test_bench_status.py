@@ -251,10 +251,14 @@ def test_a_settled_bench_is_not_converging():
 def test_a_bench_whose_configuration_job_runs_or_just_completed_is_converging():
     p = plan(jobs=[])
     live = healthy(p)
-    live["jobs"] = [running_job(p["config"]["job"])]
+    live["jobs"] = [dict(running_job(p["config"]["job"]),
+                         metadata={"name": p["config"]["job"], "uid": "job-uid", "resourceVersion": "41"})]
     result = bench_status(p, live, bench(), SETTINGS)
-    # Running: the next round has something to wait for first.
+    # Running: the next round has something to wait for first, starting from the Job as this status saw it.
     assert result["converging"] is True and result["next_round_due"] is False
+    job_keys = [s for s in result["seen"] if s["key"].endswith(" jobs")]
+    assert [s["key"] for s in job_keys] == ["FrappeBench %s/%s jobs" % (p["namespace"], p["name"])]
+    assert (job_keys[0]["uid"], job_keys[0]["resource_version"]) == ("job-uid", "41")
     # Completed after the plan: the next reconcile applies the processes, with nothing to wait for.
     live["jobs"] = [complete_job(p["config"]["job"])]
     result = bench_status(p, live, bench(), SETTINGS)

@@ -41,7 +41,8 @@ what a pod's command would do. This harness does, for the shell side of it:
     checks its queues as Frappe's ``start_worker`` does (``validate_queue``
     against short, default, long and the ``workers`` of
     common_site_config.json) and records the RQ queues it would listen on;
-    ``schedule`` only records.
+    ``--site S backup`` and ``version --format json`` are described at
+    ``_BACKUP``; ``schedule`` only records.
 
 * ``run_container(bench, obj, container, secrets)`` starts a container as the
   kubelet would: ``command`` replaces the image ENTRYPOINT, ``args`` replace
@@ -709,6 +710,170 @@ _NEW_SITE = textwrap.dedent(r"""
             install_app(site, app)
     """)
 
+# `bench --site S backup [options]` against a real MariaDB, as Frappe
+# version-15 runs it: frappe/commands/site.py `backup` -> frappe/utils/backups.py
+# `scheduled_backup` -> `new_backup` -> `BackupGenerator.get_backup`:
+#   - `new_backup` first runs `delete_temp_backups`: every regular file of the
+#     site's default backups directory (private/backups) older than
+#     keep_backups_for_hours (default 24) by ctime is removed; anything else
+#     there makes os.remove fail, and so the backup;
+#   - `set_backup_file_name`: <YYYYmmdd_HHMMSS local time>-<site, dots as
+#     underscores>[-partial]-database.sql.gz, -site_config_backup.json,
+#     -files.tar|.tgz (--compress), -private-files.tar|.tgz, in --backup-path
+#     (relative to sites/, made when missing) or private/backups, each
+#     --backup-path-* winning for its file; -partial with --include/--exclude
+#     unless --ignore-backup-conf;
+#   - `take_dump`: a gzip member with the frappe metadata header, then
+#     `set -o pipefail; mariadb-dump ... | gzip >> <file>` (a second member);
+#   - `copy_site_config`: a verbatim copy of site_config.json (never
+#     encrypted); `backup_files` (--with-files): tar of ./<site>/public/files
+#     and ./<site>/private/files run in sites/;
+#   - each step through `delete_if_step_fails`: a step that raises has its
+#     own file removed and the command prints "Backup failed for Site <site>.
+#     Database or site_config.json may be corrupted" and exits 1; the files
+#     of earlier steps stay;
+#   - on success `print_summary` ("Backup Summary for <site> at <now>", one
+#     line per file) and "Backup for Site <site> has been successfully
+#     completed[ with files]".
+# Not reproduced: Frappe's own backup encryption (System Settings
+# encrypt_backup), the site's backup.includes/excludes configuration.
+# HARNESS_BACKUP_DIE_AFTER=dump|config|files kills it after that step, as a
+# killed pod would (nothing is rolled back then).
+# `bench version --format json` (frappe/commands/utils.py `get_version`): one
+# {commit, app, branch, version} per app, sorted; the image has no .git, so
+# commit and branch are empty.
+_BACKUP = textwrap.dedent(r"""
+    import datetime, gzip, shlex, shutil
+    APP_VERSIONS = {"frappe": "15.55.1", "erpnext": "15.45.0"}
+
+    def backup_failed(site, message=None):
+        if message:
+            sys.stderr.write(message + "\n")
+        print("Backup failed for Site %s. Database or site_config.json may be corrupted" % site)
+        sys.exit(1)
+
+    def parse_backup(argv):
+        values = {"--with-files": False, "--compress": False, "--ignore-backup-conf": False, "--verbose": False,
+                  "--old-backup-metadata": False}
+        options = ("--backup-path", "--backup-path-db", "--backup-path-conf", "--backup-path-files",
+                   "--backup-path-private-files", "--include", "--only", "-i", "--exclude", "-e")
+        i = 0
+        while i < len(argv):
+            name, eq, value = argv[i].partition("=")
+            if name in values:
+                values[name] = True
+            elif name in options:
+                if not eq:
+                    i += 1
+                    if i >= len(argv):
+                        sys.stderr.write("Error: Option '%s' requires an argument.\n" % name)
+                        sys.exit(2)
+                    value = argv[i]
+                values[{"--only": "--include", "-i": "--include", "-e": "--exclude"}.get(name, name)] = value
+            else:
+                sys.stderr.write("Error: No such option: %s\n" % name)
+                sys.exit(2)
+            i += 1
+        return values
+
+    def die_after_backup(step):
+        if os.environ.get("HARNESS_BACKUP_DIE_AFTER") == step:
+            sys.stderr.write("bench backup: killed after %s\n" % step)
+            os._exit(137)
+
+    def backup(site, argv):
+        o = parse_backup(argv)
+        os.chdir("sites")  # bench runs Frappe's commands in sites/
+        if not os.path.isfile(os.path.join(site, "site_config.json")):
+            backup_failed(site, "IncorrectSitePath: %s does not exist" % site)
+        conf = site_conf_here(site)
+        default_dir = os.path.join(".", site, "private", "backups")
+        keep = float(conf.get("keep_backups_for_hours") or 24) * 3600
+        if os.path.isdir(default_dir):
+            for name in os.listdir(default_dir):
+                path = os.path.join(default_dir, name)
+                if not os.path.isfile(path) or time.time() - os.stat(path).st_ctime > keep:
+                    try:
+                        os.remove(path)
+                    except OSError as exc:
+                        backup_failed(site, repr(exc))
+        stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+        slug = site.replace(".", "_")
+        partial = "-partial" if (o.get("--include") or o.get("--exclude")) and not o["--ignore-backup-conf"] else ""
+        ext = "tgz" if o["--compress"] else "tar"
+        directory = o.get("--backup-path") or default_dir
+        paths = {"db": o.get("--backup-path-db") or os.path.join(directory, "%s-%s%s-database.sql.gz" % (stamp, slug, partial)),
+                 "conf": o.get("--backup-path-conf") or os.path.join(directory, "%s-%s-site_config_backup.json" % (stamp, slug)),
+                 "public": o.get("--backup-path-files") or os.path.join(directory, "%s-%s-files.%s" % (stamp, slug, ext)),
+                 "private": o.get("--backup-path-private-files")
+                            or os.path.join(directory, "%s-%s-private-files.%s" % (stamp, slug, ext))}
+        for path in [directory] + [os.path.dirname(p) for p in paths.values()]:
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as exc:
+                backup_failed(site, repr(exc))
+
+        def step(name, files, run):
+            try:
+                run()
+            except (subprocess.CalledProcessError, OSError) as exc:
+                for path in files:
+                    if os.path.exists(path):
+                        os.remove(path)
+                backup_failed(site, "CommandFailedError: %s" % exc)
+            die_after_backup(name)
+
+        def dump():
+            if not shutil.which("gzip"):
+                raise OSError("gzip not found in PATH! This is required to take a backup.")
+            with gzip.open(paths["db"], "wt") as header:
+                header.write("-- begin frappe metadata\n-- [frappe]\n-- version = %s\n-- branch = N/A\n"
+                             "-- end frappe metadata\n-- \n" % APP_VERSIONS["frappe"])
+            args = ["/usr/bin/mariadb-dump", "--user=%s" % (conf.get("db_user") or conf["db_name"]),
+                    "--host=%s" % conf.get("db_host", "127.0.0.1"), "--port=%s" % conf.get("db_port", 3306),
+                    "--password=%s" % conf["db_password"], "--single-transaction", "--quick", "--lock-tables=false",
+                    conf["db_name"]]
+            if o.get("--include"):
+                args += ["tab" + doctype.strip() for doctype in o["--include"].split(",")]
+            elif o.get("--exclude"):
+                args += ["--ignore-table=%s.tab%s" % (conf["db_name"], d.strip()) for d in o["--exclude"].split(",")]
+            if os.environ.get("HARNESS_MARIADB_REAL") != "1":
+                raise OSError("this stand-in dumps from a real MariaDB only (HARNESS_MARIADB_REAL=1)")
+            subprocess.run(["bash", "-c", "set -o pipefail; %s | gzip >> %s" % (
+                " ".join(shlex.quote(a) for a in args), shlex.quote(paths["db"]))], check=True)
+
+        step("dump", [paths["db"]], dump)
+        step("config", [paths["conf"]], lambda: shutil.copyfile(os.path.join(site, "site_config.json"), paths["conf"]))
+        if o["--with-files"]:
+            def archive():
+                for kind, folder in (("public", "public/files"), ("private", "private/files")):
+                    source = "./%s/%s" % (site, folder)
+                    if o["--compress"]:
+                        subprocess.run(["bash", "-c", "set -o pipefail; tar cf - %s | gzip > %s" % (
+                            shlex.quote(source), shlex.quote(paths[kind]))], check=True)
+                    else:
+                        subprocess.run(["tar", "-cf", paths[kind], source], check=True)
+            step("files", [paths["public"], paths["private"]], archive)
+        print("Backup Summary for %s at %s" % (site, datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")))
+        shown = [("Config", "conf"), ("Database", "db")]
+        if o["--with-files"]:
+            shown += [("Public", "public"), ("Private", "private")]
+        for label, key in shown:
+            print("%-8s: %s %sB" % (label, paths[key], float(os.path.getsize(paths[key]))))
+        print("Backup for Site %s has been successfully completed%s" % (site, " with files" if o["--with-files"] else ""))
+
+    def site_conf_here(site):
+        with open(os.path.join(site, "site_config.json")) as f:
+            return json.loads(f.read())
+
+    def version(argv):
+        if argv[:2] != ["--format", "json"] and argv[:1] != ["--format=json"]:
+            sys.exit("bench: the stand-in reproduces only `bench version --format json`")
+        apps = sorted(a for a in os.listdir("apps") if os.path.isdir(os.path.join("apps", a)))
+        print(json.dumps([{"commit": "", "app": a, "branch": "", "version": APP_VERSIONS.get(a, "0.0.1")}
+                          for a in apps], indent=4))
+    """)
+
 # `bench [--site S] set-config [-g] [-p] KEY VALUE`, as Frappe version-15 runs it:
 # frappe/commands/utils.py `set_config` (-p: ast.literal_eval of the value; -g:
 # sites/common_site_config.json, else each site's site_config.json after
@@ -866,7 +1031,7 @@ _STAND_INS = {
             sys.exit("nginx: started without -c /absolute/nginx.conf: the image's own configuration serves no site")
         record("nginx", config=args[args.index("-c") + 1])
         '''),
-    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + textwrap.dedent('''\
+    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + _BACKUP + textwrap.dedent('''\
         args = sys.argv[1:]
         record("bench")
         if not (os.path.isdir("apps") and os.path.isdir("sites")):
@@ -879,6 +1044,10 @@ _STAND_INS = {
             site_install_app(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["set-config"]:
             set_config(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["backup"]:
+            backup(args[1], args[3:])
+        elif args[:1] == ["version"]:
+            version(args[1:])
         elif args[:1] == ["worker"]:
             start_worker(args[1:])
         elif args[:1] == ["schedule"]:

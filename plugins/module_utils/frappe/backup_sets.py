@@ -122,16 +122,18 @@ class BackupError(Exception):
 
 
 def bench_files(directory):
-    """The files one `bench backup` run left in `directory`, by kind; exactly one run's, with its database dump."""
+    """The files the newest `bench backup` run left in `directory`, by kind; it must have its database dump.
+
+    The newest by Frappe's own timestamp: a SiteBackup's backupPath may hold
+    earlier runs (bench backup removes old files only from its default
+    directory).
+    """
     found = {}
-    for name in sorted(os.listdir(directory)):
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
         match = BENCH_FILE.match(name)
         if match:
             found.setdefault(match.group('taken'), {})[match.group('kind')] = name
-    if len(found) != 1:
-        raise BackupError('expected the files of one bench backup run in %s, found %s' % (
-            directory, ', '.join(sorted(found)) or 'none'))
-    files = list(found.values())[0]
+    files = found[max(found)] if found else {}
     if 'database' not in files:
         raise BackupError('bench backup left no database dump in %s' % directory)
     return files
@@ -314,6 +316,18 @@ def store(storage, source, config, now=None, passphrase_file=None, apps=None):
             'pruned': prune}
 
 
+def _apps(config):
+    """The apps' versions for the manifest: what `bench version --format json` wrote to appsFile, else apps."""
+    path = config.get('appsFile')
+    if path and os.path.exists(path):
+        try:
+            with open(path) as handle:
+                return [dict((k, app.get(k)) for k in ('app', 'version')) for app in json.load(handle)]
+        except (ValueError, AttributeError, TypeError):
+            return []
+    return config.get('apps') or []
+
+
 def main(argv=None):
     """The backup Job: store-set SOURCE_DIR CONFIG_JSON; the outcome as JSON on stdout (and the termination log)."""
     argv = sys.argv[1:] if argv is None else argv
@@ -328,8 +342,8 @@ def main(argv=None):
                                 s3.get('caFile'))
         else:
             storage = DirectoryStorage(config['storage']['directory'])
-        outcome = store(storage, argv[1], config, passphrase_file=config.get('passphraseFile'),
-                        apps=config.get('apps'))
+        outcome = store(storage, argv[1], config, passphrase_file=config.get('passphraseFile') or None,
+                        apps=_apps(config))
     except BackupError as exc:
         outcome, code = {'error': str(exc)}, 1
     else:

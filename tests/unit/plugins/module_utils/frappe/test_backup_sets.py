@@ -110,20 +110,25 @@ def test_sets_on_a_volume_appear_whole_and_retention_prunes_only_this_backups_fi
     assert not manifest["encrypted"] and outcomes[-1]["location"] == str(newest) + "/"
 
 
-def test_a_source_without_one_runs_database_dump_stores_nothing(tmp_path):
+def test_the_newest_run_is_stored_and_a_run_without_a_database_dump_stores_nothing(tmp_path):
     storage = DirectoryStorage(str(tmp_path / "backups"))
     source = tmp_path / "run"
     source.mkdir()
     bench_output(source)
     bench_output(source, stem="20261203_031500-erp_example_com")
-    with pytest.raises(BackupError, match="one bench backup run"):
+    outcome = store(storage, str(source), CONFIG)
+    stored = tmp_path / "backups" / "shop" / "erp.example.com" / outcome["set"]
+    assert sorted(p.name for p in stored.iterdir() if p.name != "manifest.json") == [
+        "20261203_031500-erp_example_com-database.sql.gz", "20261203_031500-erp_example_com-site_config_backup.json"]
+    (source / "20261203_041500-erp_example_com-site_config_backup.json").write_text("{}")
+    with pytest.raises(BackupError, match="no database dump"):
         store(storage, str(source), CONFIG)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "20261203_021500-erp_example_com-site_config_backup.json").write_text("{}")
     with pytest.raises(BackupError, match="no database dump"):
-        store(storage, str(empty), CONFIG)
-    assert not (tmp_path / "backups").exists()
+        store(DirectoryStorage(str(tmp_path / "other")), str(empty), CONFIG)
+    assert not (tmp_path / "other").exists()
 
 
 def test_an_encrypted_set_holds_no_plain_text_and_opens_with_the_passphrase(tmp_path):

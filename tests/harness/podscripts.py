@@ -251,6 +251,12 @@ class ImageBench:
         self.bin.mkdir(exist_ok=True)
         for name, text in _STAND_INS.items():
             self._install(self.bin / name, text)
+        # The bench's own Python (env/bin/python), with boto3 as the image ships it: tests/harness/bench_python.py.
+        bench_python = Path(sys.prefix) / "bench-python" / "bin" / "python"
+        if bench_python.exists():
+            (self.bench / "env" / "bin").mkdir(parents=True, exist_ok=True)
+            if not (self.bench / "env" / "bin" / "python").exists():
+                (self.bench / "env" / "bin" / "python").symlink_to(bench_python)
         if self.image["cmd"][0].startswith(IMAGE_BENCH_DIR):
             self._install(Path(self.map_path(self.image["cmd"][0])), _GUNICORN)
 
@@ -288,11 +294,11 @@ class ImageBench:
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
     def map_path(self, value, mapping=None):
-        """`value` with image paths replaced by harness paths (`mapping`: from container_view)."""
+        """`value` with image paths replaced by harness paths (`mapping`: from container_view), in one pass:
+        a harness path put in is never mapped again (a mount at /tmp and a harness directory under /tmp)."""
         mapping = mapping or {IMAGE_BENCH_DIR: str(self.bench)}
-        for image_path in sorted(mapping, key=len, reverse=True):
-            value = value.replace(image_path, mapping[image_path])
-        return value
+        pattern = "|".join(re.escape(p) for p in sorted(mapping, key=len, reverse=True))
+        return re.sub(pattern, lambda match: mapping[match.group(0)], value)
 
 
 class HarnessError(Exception):
@@ -393,8 +399,55 @@ def argv(container, image=None):
 ROOT_OVERRIDES = "-dac_override,-dac_read_search,-fowner"
 
 
+@contextlib.contextmanager
+def other_volumes(bench, obj, container, secrets=None, config_maps=None, claims=None):
+    """Harness directories for the container's volumes other than the sites volume.
+
+    Yields {"mounts": {mountPath: directory}, "config_files": [the ConfigMap files written]}.
+
+    A ConfigMap's or a Secret's keys (its items when it names them) become
+    files, an emptyDir a fresh directory, a claim the directory `claims` gives
+    for its name. The harness cannot mount at the image's paths, so the image
+    paths in a ConfigMap's files are mapped like those of the command: a file
+    that names another mount finds it.
+    """
+    others = [m for m in container.get("volumeMounts", []) if m["name"] != "sites"]
+    volumes = dict((v["name"], v) for v in pod_spec(obj).get("volumes", [])) if others else {}
+    root = bench.root / "volumes"
+    root.mkdir(exist_ok=True)
+    out, made, config_files = {}, [], []
+    for mount in others:
+        volume = volumes[mount["name"]]
+        if "persistentVolumeClaim" in volume:
+            target = Path((claims or {})[volume["persistentVolumeClaim"]["claimName"]])
+        else:
+            target = Path(tempfile.mkdtemp(dir=str(root)))
+            made.append(target)
+            if "configMap" in volume or "secret" in volume:
+                source = volume.get("configMap") or volume["secret"]
+                data = (config_maps or {}).get(source.get("name")) if "configMap" in volume else \
+                    (secrets or {}).get(source["secretName"])
+                if data is None:
+                    raise HarnessError("volume %s: %s %s is missing" % (
+                        mount["name"], "ConfigMap" if "configMap" in volume else "Secret",
+                        source.get("name") or source.get("secretName")))
+                items = source.get("items") or [{"key": k, "path": k} for k in data]
+                for item in items:
+                    (target / item["path"]).write_text(data[item["key"]])
+                    if "configMap" in volume:
+                        config_files.append(target / item["path"])
+            elif "emptyDir" not in volume:
+                raise HarnessError("volume %s: the harness has no stand-in for %s" % (mount["name"], sorted(volume)))
+        out[mount["mountPath"].rstrip("/")] = str(target)
+    try:
+        yield {"mounts": out, "config_files": config_files}
+    finally:
+        for target in made:
+            shutil.rmtree(str(target), ignore_errors=True)
+
+
 def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=None, during=None,
-                  as_image_user=False):
+                  as_image_user=False, config_maps=None, claims=None):
     """Run `container` of `obj` in `bench` (an ImageBench) as the kubelet would start it.
 
     `during(mapping)`, if given, is called once the process has exited, with
@@ -404,7 +457,11 @@ def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=N
     that override them).
     """
     env = resolve_env(container, secrets or {})
-    with container_view(bench, container) as mapping:
+    with container_view(bench, container) as mapping, \
+            other_volumes(bench, obj, container, secrets, config_maps, claims) as volumes:
+        mapping.update(volumes["mounts"])
+        for path in volumes["config_files"]:
+            path.write_text(bench.map_path(path.read_text(), mapping))
         proc_env = {bench.map_path(k, mapping): bench.map_path(v, mapping) for k, v in env.items()}
         proc_env.update({
             "PATH": "%s:/usr/bin:/bin" % bench.bin,

@@ -45,6 +45,10 @@ def ready_site(kube, frappe_crds, namespace):
                 "metadata": {"name": "shop", "namespace": namespace},
                 "spec": {"frappeVersion": "version-15", "imageConfig": {"repository": "docker.io/frappe/erpnext",
                                                                         "tag": "v15.45.0"}}})
+    # The sites volume the bench's reconcile would have made.
+    kube.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "shop-sites", "namespace": namespace},
+                "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "shared-nfs",
+                         "resources": {"requests": {"storage": "1Gi"}}}})
     kube.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "frappebenches", "shop", {"status": {
         "phase": "Ready", "image": "docker.io/frappe/erpnext:v15.45.0", "sitesClaim": "shop-sites",
         "sitesAccessMode": "ReadWriteMany"}})

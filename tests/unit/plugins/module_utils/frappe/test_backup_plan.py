@@ -157,3 +157,21 @@ def test_a_one_off_backup_is_pending_running_then_completed():
     assert backup_status(p, live(jobs=[job(name)]), live_backup())["phase"] == "Running"
     done = live(jobs=[job(name, "Complete", completed="2026-12-03T10:00:00Z")])
     assert backup_status(p, done, live_backup())["phase"] == "Completed"
+
+
+def test_render_mode_refuses_a_backup_whose_site_is_not_in_the_manifest_or_whose_fields_the_crd_refuses():
+    from pathlib import Path
+
+    import yaml
+
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.crd_schema import render_refusals
+    crd = yaml.safe_load((Path(__file__).resolve().parents[5] / "config" / "crd" / "bases"
+                          / "vyogo.tech_sitebackups.yaml").read_text())
+    site = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite", "metadata": {"name": "erp", "namespace": "shop"},
+            "spec": {"benchRef": {"name": "b"}, "siteName": "erp.example.com"}}
+    good = dict(backup(site="erp.example.com"), apiVersion="vyogo.tech/v1alpha1", kind="SiteBackup")
+    assert [e for e in render_refusals([], [site], [crd], [good]) if "SiteBackup" in e] == []
+    lost = dict(good, spec={"site": "crm"})
+    assert any("spec.site: no FrappeSite crm" in e for e in render_refusals([], [site], [crd], [lost]))
+    typo = dict(good, spec={"site": "erp", "retention": {"keepDialy": 7}})
+    assert any("spec.retention.keepDialy: unknown field" in e for e in render_refusals([], [site], [crd], [typo]))

@@ -26,6 +26,8 @@ import bench_python  # noqa: E402
 pytestmark = [pytest.mark.s3]
 
 SCRIPT = REPO / "plugins" / "module_utils" / "frappe" / "backup_sets.py"
+STORE = ("import sys; sys.path.insert(0, sys.argv[1]); import backup_sets; "
+         "code, text = backup_sets.run(sys.argv[2:]); print(text); sys.exit(code)")
 SITE, NAMESPACE, BACKUP = "erp.example.com", "shop", "nightly"
 ENCRYPTION_KEY = "uE7pLq0mR3aVx9Zc2Yt5Wb8Nh1Kd4Gf6Js0Qo3Ue7I="
 
@@ -94,9 +96,9 @@ def run_store(server, source, tmp_path, retention, access_key=None, secret_key=N
         "namespace": NAMESPACE, "site": SITE, "backup": BACKUP, "prefix": "prod", "retention": retention,
         "passphraseFile": str(passphrase), "apps": [{"app": "frappe", "version": "15.45.0"}],
         "storage": {"type": "s3", "s3": {"bucket": bucket, "endpoint": server.endpoint, "region": "us-east-1",
-                                          "forcePathStyle": True}}}))
-    proc = bench_python.run("import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], "
-                            "run_name='__main__')", SCRIPT, "store", source, config, check=False,
+                                         "forcePathStyle": True}}}))
+    # As the Job's script calls it (roles/frappe_site_backup/files/site-backup.sh).
+    proc = bench_python.run(STORE, SCRIPT.parent, "store", source, config, check=False,
                             env={"AWS_ACCESS_KEY_ID": access_key or server.access_key,
                                  "AWS_SECRET_ACCESS_KEY": secret_key or server.secret_key})
     return proc, json.loads(proc.stdout.strip().splitlines()[-1]), passphrase
@@ -155,10 +157,10 @@ def test_wrong_credentials_or_a_missing_bucket_say_so_and_delete_nothing(s3_serv
     source = tmp_path / "backup"
     source.mkdir()
     bench_backup_output(source, with_files=False)
-    proc, outcome, _ = run_store(s3_server, source, tmp_path, {"keepLast": 1}, secret_key="wrong")
+    proc, outcome = run_store(s3_server, source, tmp_path, {"keepLast": 1}, secret_key="wrong")[:2]
     assert proc.returncode == 1 and "SignatureDoesNotMatch" in outcome["error"] and "bucket backups" in outcome["error"]
     # SeaweedFS would create the bucket on the first upload, where S3 refuses it: the store asks first.
-    proc, outcome, _ = run_store(s3_server, source, tmp_path, {"keepLast": 1}, bucket="missing")
+    proc, outcome = run_store(s3_server, source, tmp_path, {"keepLast": 1}, bucket="missing")[:2]
     assert proc.returncode == 1 and "NoSuchBucket" in outcome["error"] and "spec.storage.s3.bucket" in outcome["error"]
     assert s3_tool(s3_server, "keys") == before
     # Nothing for the secret key to be read from: the passphrase and credentials never reach the output.
@@ -172,6 +174,6 @@ def test_a_run_that_left_no_database_dump_stores_nothing(s3_server, tmp_path):
     source.mkdir()
     stem = bench_backup_output(source, with_files=False)
     (source / ("%s-database.sql.gz" % stem)).unlink()
-    proc, outcome, _ = run_store(s3_server, source, tmp_path, {"keepLast": 1})
+    proc, outcome = run_store(s3_server, source, tmp_path, {"keepLast": 1})[:2]
     assert proc.returncode == 1 and outcome == {"error": "bench backup left no database dump in %s" % source}
     assert s3_tool(s3_server, "keys") == before

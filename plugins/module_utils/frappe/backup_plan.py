@@ -273,11 +273,11 @@ def backup_status(plan, live, backup):
         phase, message = 'Running', 'Backup Job %s is running.' % last['job']
     elif last and last['state'] == 'Failed':
         phase = 'Scheduled' if scheduled else 'Failed'
-        message = 'Backup Job %s failed: %s' % (last['job'], last['outcome'].get('error') or
-                                                 'see kubectl logs -n %s job/%s' % (plan['namespace'], last['job']))
+        why = last['outcome'].get('error') or 'see kubectl logs -n %s job/%s' % (plan['namespace'], last['job'])
+        message = 'Backup Job %s failed: %s' % (last['job'], why)
     elif scheduled:
-        phase, message = 'Scheduled', 'Backs up %s on the schedule %s.' % (plan['site']['site_name'],
-                                                                          plan['spec']['schedule'])
+        phase = 'Scheduled'
+        message = 'Backs up %s on the schedule %s.' % (plan['site']['site_name'], plan['spec']['schedule'])
     elif done:
         phase, message = 'Completed', 'Backed up %s.' % plan['site']['site_name']
     else:

@@ -11,10 +11,10 @@ the SiteBackup asks for it; `manifest.json`, written last, says what the set
 holds (files with sizes and checksums, the apps' versions, the SiteBackup
 that made it), so a set without one is an upload that did not finish.
 
-The backup Job runs this file as a script with the bench's Python (`store`,
-see main()): the decisions the tests prove are the ones that store and prune
-in the cluster. The standard library only, but for boto3, which the bench
-image ships and only S3 storage imports.
+The backup Job imports this file with the bench's Python (run(), called by
+roles/frappe_site_backup/files/site-backup.sh): the decisions the tests prove
+are the ones that store and prune in the cluster. The standard library only,
+but for boto3, which the bench image ships and only S3 storage imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 # A set's name: its start in UTC, to the second (20261203T021500Z).
 TIMESTAMP = '%Y%m%dT%H%M%SZ'
@@ -328,13 +327,17 @@ def _apps(config):
     return config.get('apps') or []
 
 
-def main(argv=None):
-    """The backup Job: store-set SOURCE_DIR CONFIG_JSON; the outcome as JSON on stdout (and the termination log)."""
-    argv = sys.argv[1:] if argv is None else argv
+def run(argv):
+    """What the backup Job's store step does: `store SOURCE_DIR CONFIG_JSON`.
+
+    Returns (exit code, the outcome as JSON text); the Job's script prints the
+    text and leaves it as the container's termination message, which the
+    SiteBackup's status reads (backup_plan.run_outcome).
+    """
     if len(argv) != 3 or argv[0] != 'store':
-        sys.stderr.write('usage: backup_sets.py store SOURCE_DIR CONFIG_JSON\n')
-        return 2
-    config = json.load(open(argv[2]))
+        return 2, json.dumps({'error': 'usage: store SOURCE_DIR CONFIG_JSON'})
+    with open(argv[2]) as handle:
+        config = json.load(handle)
     try:
         if config['storage'].get('type') == 's3':
             s3 = config['storage']['s3']
@@ -345,16 +348,5 @@ def main(argv=None):
         outcome = store(storage, argv[1], config, passphrase_file=config.get('passphraseFile') or None,
                         apps=_apps(config))
     except BackupError as exc:
-        outcome, code = {'error': str(exc)}, 1
-    else:
-        code = 0
-    text = json.dumps(outcome, sort_keys=True)
-    print(text)
-    if os.path.isdir('/dev') and os.access('/dev/termination-log', os.W_OK):
-        with open('/dev/termination-log', 'w') as handle:
-            handle.write(text[:4000])
-    return code
-
-
-if __name__ == '__main__':
-    sys.exit(main())
+        return 1, json.dumps({'error': str(exc)}, sort_keys=True)
+    return 0, json.dumps(outcome, sort_keys=True)

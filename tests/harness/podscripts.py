@@ -42,7 +42,8 @@ what a pod's command would do. This harness does, for the shell side of it:
     against short, default, long and the ``workers`` of
     common_site_config.json) and records the RQ queues it would listen on;
     ``--site S backup`` and ``version --format json`` are described at
-    ``_BACKUP``; ``schedule`` only records.
+    ``_BACKUP``, ``--site S restore`` at ``_RESTORE``; ``schedule`` only
+    records.
 
 * ``run_container(bench, obj, container, secrets)`` starts a container as the
   kubelet would: ``command`` replaces the image ENTRYPOINT, ``args`` replace
@@ -780,7 +781,8 @@ _NEW_SITE = textwrap.dedent(r"""
 #     (relative to sites/, made when missing) or private/backups, each
 #     --backup-path-* winning for its file; -partial with --include/--exclude
 #     unless --ignore-backup-conf;
-#   - `take_dump`: a gzip member with the frappe metadata header, then
+#   - `take_dump`: a gzip member with the frappe metadata header (and, for a
+#     partial backup, "Partial Backup of Frappe Site <site>"), then
 #     `set -o pipefail; mariadb-dump ... | gzip >> <file>` (a second member);
 #   - `copy_site_config`: a verbatim copy of site_config.json (never
 #     encrypted); `backup_files` (--with-files): tar of ./<site>/public/files
@@ -886,6 +888,10 @@ _BACKUP = textwrap.dedent(r"""
             with gzip.open(paths["db"], "wt") as header:
                 header.write("-- begin frappe metadata\n-- [frappe]\n-- version = %s\n-- branch = N/A\n"
                              "-- end frappe metadata\n-- \n" % APP_VERSIONS["frappe"])
+                if partial:
+                    header.write("-- Partial Backup of Frappe Site %s\n" % site)
+                    header.write("-- Backup %s: %s\n" % ("contains" if o.get("--include") else "excludes",
+                                                         o.get("--include") or o.get("--exclude")))
             args = ["/usr/bin/mariadb-dump", "--user=%s" % (conf.get("db_user") or conf["db_name"]),
                     "--host=%s" % conf.get("db_host", "127.0.0.1"), "--port=%s" % conf.get("db_port", 3306),
                     "--password=%s" % conf["db_password"], "--single-transaction", "--quick", "--lock-tables=false",
@@ -929,6 +935,160 @@ _BACKUP = textwrap.dedent(r"""
         apps = sorted(a for a in os.listdir("apps") if os.path.isdir(os.path.join("apps", a)))
         print(json.dumps([{"commit": "", "app": a, "branch": "", "version": APP_VERSIONS.get(a, "0.0.1")}
                           for a in apps], indent=4))
+    """)
+
+# `bench --site S restore SQL_FILE [options]` against a real MariaDB, as Frappe
+# version-15 runs it: frappe/commands/site.py `restore` -> `_restore` ->
+# `restore_backup`, frappe/installer.py `_new_site` and `extract_files`:
+#   - the site must exist (frappe.init: "<site> does not exist", exit 1);
+#   - a file `file` calls encrypted (gpg) is decrypted with --encryption-key,
+#     else with the site's backup_encryption_key, which is generated (and
+#     written into site_config.json) when absent; a wrong key is "Decryption
+#     failed. Please provide a valid key and try again." (exit 1);
+#   - a path not found as given is looked up in <site>/private/backups, then
+#     ../; else "File <p> not found." (exit 1);
+#   - a partial backup (its header) is refused (exit 1), pointing at
+#     partial-restore;
+#   - a backup of a newer Frappe than the bench's asks to continue, which
+#     without a terminal is "Aborted!" (exit 1), unless --force;
+#   - a dump without the `__Auth` table is refused unless --force;
+#   - `_new_site(force=True, source_sql)`: with the root login (the
+#     --db-root-* options, else root_password of the configuration, else a
+#     prompt that fails without a terminal) the site's user and database are
+#     dropped and made again, then the dump is loaded through
+#     `gzip -cd | mariadb` as the site's user; a dump without tabDefaultValue
+#     after that is an error (exit 1). site_config.json is left as it is: its
+#     encryption_key is never restored;
+#   - each files archive is copied into the site and unpacked there with
+#     --strip 2; one that fails fails the command after the database was
+#     replaced (exit 1);
+#   - "Site <site> has been restored[ with files]".
+_RESTORE = textwrap.dedent(r"""
+    import gzip as _gzip
+
+    def restore_failed(message):
+        print(message)
+        sys.exit(1)
+
+    def parse_restore(argv):
+        values, flags, positional = {}, set(), []
+        options = ("--db-root-username", "--mariadb-root-username", "--db-root-password", "--mariadb-root-password",
+                   "--db-name", "--admin-password", "--install-app", "--with-public-files", "--with-private-files",
+                   "--encryption-key")
+        i = 0
+        while i < len(argv):
+            name, eq, value = argv[i].partition("=")
+            if name == "--force":
+                flags.add(name)
+            elif name in options:
+                if not eq:
+                    i += 1
+                    value = argv[i]
+                values[name] = value
+            elif name.startswith("-"):
+                sys.stderr.write("Error: No such option: %s\n" % name)
+                sys.exit(2)
+            else:
+                positional.append(argv[i])
+            i += 1
+        if len(positional) != 1:
+            sys.stderr.write("Error: Missing argument 'SQL_FILE_PATH'.\n")
+            sys.exit(2)
+        return values, flags, positional[0]
+
+    def header_of(path):
+        opener = _gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", errors="replace") as f:
+            return f.read(256)
+
+    def restore(site, argv):
+        values, flags, path = parse_restore(argv)
+        force = "--force" in flags
+        os.chdir("sites")
+        if not os.path.isfile(os.path.join(site, "site_config.json")):
+            restore_failed("IncorrectSitePath: %s does not exist" % site)
+        conf = site_conf_here(site)
+        for candidate in (path, os.path.join(site, "private", "backups", path), os.path.join("..", path)):
+            if os.path.exists(candidate):
+                path = candidate
+                break
+        else:
+            restore_failed("File %s not found." % path)
+        kind = subprocess.run(["file", path], capture_output=True, text=True).stdout
+        if "cipher" in kind.rsplit(":", 1)[-1].lower() or "PGP" in kind.rsplit(":", 1)[-1]:
+            key = values.get("--encryption-key")
+            if not key:
+                key = conf.get("backup_encryption_key")
+                if not key:
+                    key = os.urandom(24).hex()
+                    conf["backup_encryption_key"] = key
+                    with open(os.path.join(site, "site_config.json"), "w") as f:
+                        f.write(json.dumps(conf, indent=1, sort_keys=True))
+            plain = path + ".decrypted"
+            proc = subprocess.run(["gpg", "--batch", "--yes", "--passphrase", key, "--pinentry-mode", "loopback",
+                                   "-o", plain, "-d", path], capture_output=True, text=True)
+            if proc.returncode != 0 or not os.path.exists(plain):
+                restore_failed("Decryption failed. Please provide a valid key and try again.")
+            path = plain
+        head = header_of(path)
+        if "Partial Backup" in head:
+            print("Partial Backup file detected. You cannot use a partial file to restore a Frappe site.")
+            restore_failed("Use `bench partial-restore` to restore a partial backup to an existing site.")
+        version = None
+        for line in head.splitlines():
+            if line.startswith("-- version = "):
+                version = line[len("-- version = "):].strip()
+                break
+        current = APP_VERSIONS["frappe"]
+        if version and not force and tuple(int(x) for x in version.split(".")[:3]) > tuple(
+                int(x) for x in current.split(".")[:3]):
+            print("Your site is currently on Frappe %s and your backup is %s." % (current, version))
+            restore_failed("This is not recommended and may lead to unexpected behaviour. Do you want to continue "
+                           "anyway? [y/N]: \nAborted!")
+        grep = subprocess.run(["zgrep" if path.endswith(".gz") else "grep", "-m1", "__Auth", path],
+                              capture_output=True, text=True)
+        if grep.returncode != 0 and not force:
+            print("Table `__Auth` not found in file.")
+            restore_failed("frappe.exceptions.InvalidDatabaseFile")
+        root_user = values.get("--db-root-username") or values.get("--mariadb-root-username") or "root"
+        root_password = values.get("--db-root-password") or values.get("--mariadb-root-password") or \
+            conf.get("root_password")
+        if not root_password:
+            restore_failed("MySQL root password: (no terminal to ask on)")
+        host, port, db = conf.get("db_host", "127.0.0.1"), conf.get("db_port", 3306), conf["db_name"]
+        scope = "%"
+        sql("DROP USER IF EXISTS '%s'@'%s'; DROP DATABASE IF EXISTS `%s`; CREATE USER '%s'@'%s' IDENTIFIED BY '%s'; "
+            "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; GRANT ALL PRIVILEGES ON `%s`.* "
+            "TO '%s'@'%s'; FLUSH PRIVILEGES" % (db, scope, db, db, scope, conf["db_password"].replace("'", "\\'"),
+                                                db, db, db, scope), root_user, root_password, host, port)
+        reader = "gzip -cd" if path.endswith(".gz") else "cat"
+        proc = subprocess.run(["bash", "-c", "set -o pipefail; %s %s | %s --no-defaults --protocol=TCP --host=%s "
+                               "--port=%s --user=%s %s" % (reader, shlex.quote(path), REAL_CLIENT, host, port, db, db)],
+                              env=dict(os.environ, MYSQL_PWD=conf["db_password"]), capture_output=True, text=True)
+        if proc.returncode != 0:
+            restore_failed(proc.stderr.strip())
+        if "tabDefaultValue" not in sql("SHOW TABLES", db, conf["db_password"], host, port, db).split():
+            restore_failed("Database not restored correctly: tabDefaultValue is missing")
+        print("App frappe already installed")
+        for option in ("--with-public-files", "--with-private-files"):
+            archive = values.get(option)
+            if not archive:
+                continue
+            if not os.path.exists(archive):
+                archive = os.path.join("..", archive)
+                if not os.path.exists(archive):
+                    restore_failed("Invalid path %s" % values[option])
+            copied = os.path.join(site, os.path.basename(archive))
+            shutil.copy2(archive, copied)
+            try:
+                subprocess.run(["tar", "zxvf" if archive.endswith(".tgz") else "xvf", os.path.basename(archive),
+                                "--strip", "2"], cwd=site, check=True, capture_output=True)
+            except subprocess.CalledProcessError as exc:
+                restore_failed("subprocess.CalledProcessError: %s" % exc)
+            finally:
+                os.remove(copied)
+        with_files = values.get("--with-public-files") or values.get("--with-private-files")
+        print("Site %s has been restored%s" % (site, " with files" if with_files else ""))
     """)
 
 # `bench [--site S] set-config [-g] [-p] KEY VALUE`, as Frappe version-15 runs it:
@@ -1088,7 +1248,7 @@ _STAND_INS = {
             sys.exit("nginx: started without -c /absolute/nginx.conf: the image's own configuration serves no site")
         record("nginx", config=args[args.index("-c") + 1])
         '''),
-    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + _BACKUP + textwrap.dedent('''\
+    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + _BACKUP + _RESTORE + textwrap.dedent('''\
         args = sys.argv[1:]
         record("bench")
         if not (os.path.isdir("apps") and os.path.isdir("sites")):
@@ -1103,6 +1263,8 @@ _STAND_INS = {
             set_config(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["backup"]:
             backup(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["restore"]:
+            restore(args[1], args[3:])
         elif args[:1] == ["version"]:
             version(args[1:])
         elif args[:1] == ["worker"]:

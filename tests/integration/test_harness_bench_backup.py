@@ -94,3 +94,55 @@ def test_bench_version_lists_each_app_of_the_image_with_its_version(site):
     apps = json.loads(run.stdout)
     assert [a["app"] for a in apps] == sorted(a["app"] for a in apps) and {"frappe", "erpnext"} <= {a["app"] for a in apps}
     assert all(set(a) == {"commit", "app", "branch", "version"} for a in apps)
+
+
+def backup_set(site, tmp_path, *options):
+    out = tmp_path / ("set-%d" % len(list(tmp_path.glob("set-*"))))
+    run = bench(site, "--site", SITE, "backup", "--backup-path", str(out), *options)
+    assert run.returncode == 0, run.stderr
+    return dict((p.name.split("-", 2)[-1], p) for p in out.iterdir())
+
+
+def notes(mariadb_server, site):
+    config = json.loads((site.sites / SITE / "site_config.json").read_text())
+    return mariadb_server.sql("SELECT title FROM `%s`.`tabNote` ORDER BY title" % config["db_name"]).split("\n")[:-1]
+
+
+def test_restore_drops_and_remakes_the_database_from_the_dump_and_never_touches_the_encryption_key(
+        site, tmp_path, mariadb_server):
+    files = backup_set(site, tmp_path, "--with-files")
+    config_path = site.sites / SITE / "site_config.json"
+    config = json.loads(config_path.read_text())
+    mariadb_server.sql("DELETE FROM `%s`.`tabNote`; INSERT INTO `%s`.`tabNote` VALUES ('written after')"
+                       % (config["db_name"], config["db_name"]))
+    (site.sites / SITE / "private" / "files" / "contract.txt").unlink()
+    config_path.write_text(json.dumps(dict(config, encryption_key="the key of this site now")))
+    run = bench(site, "--site", SITE, "restore", str(files["database.sql.gz"]), "--db-root-password",
+                mariadb_server.root_password, "--with-private-files", str(files["private-files.tar"]))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip().endswith("Site %s has been restored with files" % SITE)
+    assert notes(mariadb_server, site) == ["kept through the backup"]
+    assert (site.sites / SITE / "private" / "files" / "contract.txt").read_text() == "private file"
+    assert json.loads(config_path.read_text())["encryption_key"] == "the key of this site now"
+
+
+def test_restore_refuses_a_partial_a_newer_or_an_undecryptable_backup_with_frappes_words(site, tmp_path, mariadb_server):
+    root = ["--db-root-password", mariadb_server.root_password]
+    partial = backup_set(site, tmp_path, "--include", "Note")
+    run = bench(site, "--site", SITE, "restore", str(next(p for k, p in partial.items() if "database" in k)), *root)
+    assert run.returncode == 1 and "Use `bench partial-restore`" in run.stdout
+    full = backup_set(site, tmp_path)["database.sql.gz"]
+    newer = tmp_path / "newer.sql.gz"
+    newer.write_bytes(gzip.compress(b"-- begin frappe metadata\n-- [frappe]\n-- version = 16.0.0\n")
+                      + full.read_bytes())
+    run = bench(site, "--site", SITE, "restore", str(newer), *root)
+    assert run.returncode == 1 and "your backup is 16.0.0" in run.stdout and "Aborted!" in run.stdout
+    assert bench(site, "--site", SITE, "restore", str(newer), "--force", *root).returncode == 0
+    encrypted = tmp_path / "dump.sql.gz.gpg"
+    subprocess.run(["gpg", "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "ours", "--symmetric",
+                    "-o", str(encrypted), str(full)], check=True, capture_output=True)
+    run = bench(site, "--site", SITE, "restore", str(encrypted), *root)
+    assert run.returncode == 1 and "Decryption failed" in run.stdout
+    # Frappe generated a backup key it could not have used: it stays in the site config.
+    assert "backup_encryption_key" in json.loads((site.sites / SITE / "site_config.json").read_text())
+    assert notes(mariadb_server, site) == ["kept through the backup"]

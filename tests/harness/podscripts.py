@@ -41,7 +41,9 @@ what a pod's command would do. This harness does, for the shell side of it:
     checks its queues as Frappe's ``start_worker`` does (``validate_queue``
     against short, default, long and the ``workers`` of
     common_site_config.json) and records the RQ queues it would listen on;
-    ``schedule`` only records.
+    ``--site S backup`` and ``version --format json`` are described at
+    ``_BACKUP``, ``--site S restore`` at ``_RESTORE``; ``schedule`` only
+    records.
 
 * ``run_container(bench, obj, container, secrets)`` starts a container as the
   kubelet would: ``command`` replaces the image ENTRYPOINT, ``args`` replace
@@ -250,6 +252,12 @@ class ImageBench:
         self.bin.mkdir(exist_ok=True)
         for name, text in _STAND_INS.items():
             self._install(self.bin / name, text)
+        # The bench's own Python (env/bin/python), with boto3 as the image ships it: tests/harness/bench_python.py.
+        bench_python = Path(sys.prefix) / "bench-python" / "bin" / "python"
+        if bench_python.exists():
+            (self.bench / "env" / "bin").mkdir(parents=True, exist_ok=True)
+            if not (self.bench / "env" / "bin" / "python").exists():
+                (self.bench / "env" / "bin" / "python").symlink_to(bench_python)
         if self.image["cmd"][0].startswith(IMAGE_BENCH_DIR):
             self._install(Path(self.map_path(self.image["cmd"][0])), _GUNICORN)
 
@@ -287,11 +295,11 @@ class ImageBench:
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
     def map_path(self, value, mapping=None):
-        """`value` with image paths replaced by harness paths (`mapping`: from container_view)."""
+        """`value` with image paths replaced by harness paths (`mapping`: from container_view), in one pass:
+        a harness path put in is never mapped again (a mount at /tmp and a harness directory under /tmp)."""
         mapping = mapping or {IMAGE_BENCH_DIR: str(self.bench)}
-        for image_path in sorted(mapping, key=len, reverse=True):
-            value = value.replace(image_path, mapping[image_path])
-        return value
+        pattern = "|".join(re.escape(p) for p in sorted(mapping, key=len, reverse=True))
+        return re.sub(pattern, lambda match: mapping[match.group(0)], value)
 
 
 class HarnessError(Exception):
@@ -392,8 +400,55 @@ def argv(container, image=None):
 ROOT_OVERRIDES = "-dac_override,-dac_read_search,-fowner"
 
 
+@contextlib.contextmanager
+def other_volumes(bench, obj, container, secrets=None, config_maps=None, claims=None):
+    """Harness directories for the container's volumes other than the sites volume.
+
+    Yields {"mounts": {mountPath: directory}, "config_files": [the ConfigMap files written]}.
+
+    A ConfigMap's or a Secret's keys (its items when it names them) become
+    files, an emptyDir a fresh directory, a claim the directory `claims` gives
+    for its name. The harness cannot mount at the image's paths, so the image
+    paths in a ConfigMap's files are mapped like those of the command: a file
+    that names another mount finds it.
+    """
+    others = [m for m in container.get("volumeMounts", []) if m["name"] != "sites"]
+    volumes = dict((v["name"], v) for v in pod_spec(obj).get("volumes", [])) if others else {}
+    root = bench.root / "volumes"
+    root.mkdir(exist_ok=True)
+    out, made, config_files = {}, [], []
+    for mount in others:
+        volume = volumes[mount["name"]]
+        if "persistentVolumeClaim" in volume:
+            target = Path((claims or {})[volume["persistentVolumeClaim"]["claimName"]])
+        else:
+            target = Path(tempfile.mkdtemp(dir=str(root)))
+            made.append(target)
+            if "configMap" in volume or "secret" in volume:
+                source = volume.get("configMap") or volume["secret"]
+                data = (config_maps or {}).get(source.get("name")) if "configMap" in volume else \
+                    (secrets or {}).get(source["secretName"])
+                if data is None:
+                    raise HarnessError("volume %s: %s %s is missing" % (
+                        mount["name"], "ConfigMap" if "configMap" in volume else "Secret",
+                        source.get("name") or source.get("secretName")))
+                items = source.get("items") or [{"key": k, "path": k} for k in data]
+                for item in items:
+                    (target / item["path"]).write_text(data[item["key"]])
+                    if "configMap" in volume:
+                        config_files.append(target / item["path"])
+            elif "emptyDir" not in volume:
+                raise HarnessError("volume %s: the harness has no stand-in for %s" % (mount["name"], sorted(volume)))
+        out[mount["mountPath"].rstrip("/")] = str(target)
+    try:
+        yield {"mounts": out, "config_files": config_files}
+    finally:
+        for target in made:
+            shutil.rmtree(str(target), ignore_errors=True)
+
+
 def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=None, during=None,
-                  as_image_user=False):
+                  as_image_user=False, config_maps=None, claims=None):
     """Run `container` of `obj` in `bench` (an ImageBench) as the kubelet would start it.
 
     `during(mapping)`, if given, is called once the process has exited, with
@@ -403,7 +458,11 @@ def run_container(bench, obj, container, secrets=None, timeout=60, harness_env=N
     that override them).
     """
     env = resolve_env(container, secrets or {})
-    with container_view(bench, container) as mapping:
+    with container_view(bench, container) as mapping, \
+            other_volumes(bench, obj, container, secrets, config_maps, claims) as volumes:
+        mapping.update(volumes["mounts"])
+        for path in volumes["config_files"]:
+            path.write_text(bench.map_path(path.read_text(), mapping))
         proc_env = {bench.map_path(k, mapping): bench.map_path(v, mapping) for k, v in env.items()}
         proc_env.update({
             "PATH": "%s:/usr/bin:/bin" % bench.bin,
@@ -709,6 +768,329 @@ _NEW_SITE = textwrap.dedent(r"""
             install_app(site, app)
     """)
 
+# `bench --site S backup [options]` against a real MariaDB, as Frappe
+# version-15 runs it: frappe/commands/site.py `backup` -> frappe/utils/backups.py
+# `scheduled_backup` -> `new_backup` -> `BackupGenerator.get_backup`:
+#   - `new_backup` first runs `delete_temp_backups`: every regular file of the
+#     site's default backups directory (private/backups) older than
+#     keep_backups_for_hours (default 24) by ctime is removed; anything else
+#     there makes os.remove fail, and so the backup;
+#   - `set_backup_file_name`: <YYYYmmdd_HHMMSS local time>-<site, dots as
+#     underscores>[-partial]-database.sql.gz, -site_config_backup.json,
+#     -files.tar|.tgz (--compress), -private-files.tar|.tgz, in --backup-path
+#     (relative to sites/, made when missing) or private/backups, each
+#     --backup-path-* winning for its file; -partial with --include/--exclude
+#     unless --ignore-backup-conf;
+#   - `take_dump`: a gzip member with the frappe metadata header (and, for a
+#     partial backup, "Partial Backup of Frappe Site <site>"), then
+#     `set -o pipefail; mariadb-dump ... | gzip >> <file>` (a second member);
+#   - `copy_site_config`: a verbatim copy of site_config.json (never
+#     encrypted); `backup_files` (--with-files): tar of ./<site>/public/files
+#     and ./<site>/private/files run in sites/;
+#   - each step through `delete_if_step_fails`: a step that raises has its
+#     own file removed and the command prints "Backup failed for Site <site>.
+#     Database or site_config.json may be corrupted" and exits 1; the files
+#     of earlier steps stay;
+#   - on success `print_summary` ("Backup Summary for <site> at <now>", one
+#     line per file) and "Backup for Site <site> has been successfully
+#     completed[ with files]".
+# Not reproduced: Frappe's own backup encryption (System Settings
+# encrypt_backup), the site's backup.includes/excludes configuration.
+# HARNESS_BACKUP_DIE_AFTER=dump|config|files kills it after that step, as a
+# killed pod would (nothing is rolled back then).
+# `bench version --format json` (frappe/commands/utils.py `get_version`): one
+# {commit, app, branch, version} per app, sorted; the image has no .git, so
+# commit and branch are empty.
+_BACKUP = textwrap.dedent(r"""
+    import datetime, gzip, shlex, shutil
+    APP_VERSIONS = {"frappe": "15.55.1", "erpnext": "15.45.0"}
+
+    def backup_failed(site, message=None):
+        if message:
+            sys.stderr.write(message + "\n")
+        print("Backup failed for Site %s. Database or site_config.json may be corrupted" % site)
+        sys.exit(1)
+
+    def parse_backup(argv):
+        values = {"--with-files": False, "--compress": False, "--ignore-backup-conf": False, "--verbose": False,
+                  "--old-backup-metadata": False}
+        options = ("--backup-path", "--backup-path-db", "--backup-path-conf", "--backup-path-files",
+                   "--backup-path-private-files", "--include", "--only", "-i", "--exclude", "-e")
+        i = 0
+        while i < len(argv):
+            name, eq, value = argv[i].partition("=")
+            if name in values:
+                values[name] = True
+            elif name in options:
+                if not eq:
+                    i += 1
+                    if i >= len(argv):
+                        sys.stderr.write("Error: Option '%s' requires an argument.\n" % name)
+                        sys.exit(2)
+                    value = argv[i]
+                values[{"--only": "--include", "-i": "--include", "-e": "--exclude"}.get(name, name)] = value
+            else:
+                sys.stderr.write("Error: No such option: %s\n" % name)
+                sys.exit(2)
+            i += 1
+        return values
+
+    def die_after_backup(step):
+        if os.environ.get("HARNESS_BACKUP_DIE_AFTER") == step:
+            sys.stderr.write("bench backup: killed after %s\n" % step)
+            os._exit(137)
+
+    def backup(site, argv):
+        o = parse_backup(argv)
+        os.chdir("sites")  # bench runs Frappe's commands in sites/
+        if not os.path.isfile(os.path.join(site, "site_config.json")):
+            backup_failed(site, "IncorrectSitePath: %s does not exist" % site)
+        conf = site_conf_here(site)
+        default_dir = os.path.join(".", site, "private", "backups")
+        keep = float(conf.get("keep_backups_for_hours") or 24) * 3600
+        if os.path.isdir(default_dir):
+            for name in os.listdir(default_dir):
+                path = os.path.join(default_dir, name)
+                if not os.path.isfile(path) or time.time() - os.stat(path).st_ctime > keep:
+                    try:
+                        os.remove(path)
+                    except OSError as exc:
+                        backup_failed(site, repr(exc))
+        stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+        slug = site.replace(".", "_")
+        partial = "-partial" if (o.get("--include") or o.get("--exclude")) and not o["--ignore-backup-conf"] else ""
+        ext = "tgz" if o["--compress"] else "tar"
+        directory = o.get("--backup-path") or default_dir
+        paths = {"db": o.get("--backup-path-db") or os.path.join(directory, "%s-%s%s-database.sql.gz" % (stamp, slug, partial)),
+                 "conf": o.get("--backup-path-conf") or os.path.join(directory, "%s-%s-site_config_backup.json" % (stamp, slug)),
+                 "public": o.get("--backup-path-files") or os.path.join(directory, "%s-%s-files.%s" % (stamp, slug, ext)),
+                 "private": o.get("--backup-path-private-files")
+                            or os.path.join(directory, "%s-%s-private-files.%s" % (stamp, slug, ext))}
+        for path in [directory] + [os.path.dirname(p) for p in paths.values()]:
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as exc:
+                backup_failed(site, repr(exc))
+
+        def step(name, files, run):
+            try:
+                run()
+            except (subprocess.CalledProcessError, OSError) as exc:
+                for path in files:
+                    if os.path.exists(path):
+                        os.remove(path)
+                backup_failed(site, "CommandFailedError: %s" % exc)
+            die_after_backup(name)
+
+        def dump():
+            if not shutil.which("gzip"):
+                raise OSError("gzip not found in PATH! This is required to take a backup.")
+            with gzip.open(paths["db"], "wt") as header:
+                header.write("-- begin frappe metadata\n-- [frappe]\n-- version = %s\n-- branch = N/A\n"
+                             "-- end frappe metadata\n-- \n" % APP_VERSIONS["frappe"])
+                if partial:
+                    header.write("-- Partial Backup of Frappe Site %s\n" % site)
+                    header.write("-- Backup %s: %s\n" % ("contains" if o.get("--include") else "excludes",
+                                                         o.get("--include") or o.get("--exclude")))
+            args = ["/usr/bin/mariadb-dump", "--user=%s" % (conf.get("db_user") or conf["db_name"]),
+                    "--host=%s" % conf.get("db_host", "127.0.0.1"), "--port=%s" % conf.get("db_port", 3306),
+                    "--password=%s" % conf["db_password"], "--single-transaction", "--quick", "--lock-tables=false",
+                    conf["db_name"]]
+            if o.get("--include"):
+                args += ["tab" + doctype.strip() for doctype in o["--include"].split(",")]
+            elif o.get("--exclude"):
+                args += ["--ignore-table=%s.tab%s" % (conf["db_name"], d.strip()) for d in o["--exclude"].split(",")]
+            if os.environ.get("HARNESS_MARIADB_REAL") != "1":
+                raise OSError("this stand-in dumps from a real MariaDB only (HARNESS_MARIADB_REAL=1)")
+            subprocess.run(["bash", "-c", "set -o pipefail; %s | gzip >> %s" % (
+                " ".join(shlex.quote(a) for a in args), shlex.quote(paths["db"]))], check=True)
+
+        step("dump", [paths["db"]], dump)
+        step("config", [paths["conf"]], lambda: shutil.copyfile(os.path.join(site, "site_config.json"), paths["conf"]))
+        if o["--with-files"]:
+            def archive():
+                for kind, folder in (("public", "public/files"), ("private", "private/files")):
+                    source = "./%s/%s" % (site, folder)
+                    if o["--compress"]:
+                        subprocess.run(["bash", "-c", "set -o pipefail; tar cf - %s | gzip > %s" % (
+                            shlex.quote(source), shlex.quote(paths[kind]))], check=True)
+                    else:
+                        subprocess.run(["tar", "-cf", paths[kind], source], check=True)
+            step("files", [paths["public"], paths["private"]], archive)
+        print("Backup Summary for %s at %s" % (site, datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")))
+        shown = [("Config", "conf"), ("Database", "db")]
+        if o["--with-files"]:
+            shown += [("Public", "public"), ("Private", "private")]
+        for label, key in shown:
+            print("%-8s: %s %sB" % (label, paths[key], float(os.path.getsize(paths[key]))))
+        print("Backup for Site %s has been successfully completed%s" % (site, " with files" if o["--with-files"] else ""))
+
+    def site_conf_here(site):
+        with open(os.path.join(site, "site_config.json")) as f:
+            return json.loads(f.read())
+
+    def version(argv):
+        if argv[:2] != ["--format", "json"] and argv[:1] != ["--format=json"]:
+            sys.exit("bench: the stand-in reproduces only `bench version --format json`")
+        apps = sorted(a for a in os.listdir("apps") if os.path.isdir(os.path.join("apps", a)))
+        print(json.dumps([{"commit": "", "app": a, "branch": "", "version": APP_VERSIONS.get(a, "0.0.1")}
+                          for a in apps], indent=4))
+    """)
+
+# `bench --site S restore SQL_FILE [options]` against a real MariaDB, as Frappe
+# version-15 runs it: frappe/commands/site.py `restore` -> `_restore` ->
+# `restore_backup`, frappe/installer.py `_new_site` and `extract_files`:
+#   - the site must exist (frappe.init: "<site> does not exist", exit 1);
+#   - a file `file` calls encrypted (gpg) is decrypted with --encryption-key,
+#     else with the site's backup_encryption_key, which is generated (and
+#     written into site_config.json) when absent; a wrong key is "Decryption
+#     failed. Please provide a valid key and try again." (exit 1);
+#   - a path not found as given is looked up in <site>/private/backups, then
+#     ../; else "File <p> not found." (exit 1);
+#   - a partial backup (its header) is refused (exit 1), pointing at
+#     partial-restore;
+#   - a backup of a newer Frappe than the bench's asks to continue, which
+#     without a terminal is "Aborted!" (exit 1), unless --force;
+#   - a dump without the `__Auth` table is refused unless --force;
+#   - `_new_site(force=True, source_sql)`: with the root login (the
+#     --db-root-* options, else root_password of the configuration, else a
+#     prompt that fails without a terminal) the site's user and database are
+#     dropped and made again, then the dump is loaded through
+#     `gzip -cd | mariadb` as the site's user; a dump without tabDefaultValue
+#     after that is an error (exit 1). site_config.json is left as it is: its
+#     encryption_key is never restored;
+#   - each files archive is copied into the site and unpacked there with
+#     --strip 2; one that fails fails the command after the database was
+#     replaced (exit 1);
+#   - "Site <site> has been restored[ with files]".
+_RESTORE = textwrap.dedent(r"""
+    import gzip as _gzip
+
+    def restore_failed(message):
+        print(message)
+        sys.exit(1)
+
+    def parse_restore(argv):
+        values, flags, positional = {}, set(), []
+        options = ("--db-root-username", "--mariadb-root-username", "--db-root-password", "--mariadb-root-password",
+                   "--db-name", "--admin-password", "--install-app", "--with-public-files", "--with-private-files",
+                   "--encryption-key")
+        i = 0
+        while i < len(argv):
+            name, eq, value = argv[i].partition("=")
+            if name == "--force":
+                flags.add(name)
+            elif name in options:
+                if not eq:
+                    i += 1
+                    value = argv[i]
+                values[name] = value
+            elif name.startswith("-"):
+                sys.stderr.write("Error: No such option: %s\n" % name)
+                sys.exit(2)
+            else:
+                positional.append(argv[i])
+            i += 1
+        if len(positional) != 1:
+            sys.stderr.write("Error: Missing argument 'SQL_FILE_PATH'.\n")
+            sys.exit(2)
+        return values, flags, positional[0]
+
+    def header_of(path):
+        opener = _gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", errors="replace") as f:
+            return f.read(256)
+
+    def restore(site, argv):
+        values, flags, path = parse_restore(argv)
+        force = "--force" in flags
+        os.chdir("sites")
+        if not os.path.isfile(os.path.join(site, "site_config.json")):
+            restore_failed("IncorrectSitePath: %s does not exist" % site)
+        conf = site_conf_here(site)
+        for candidate in (path, os.path.join(site, "private", "backups", path), os.path.join("..", path)):
+            if os.path.exists(candidate):
+                path = candidate
+                break
+        else:
+            restore_failed("File %s not found." % path)
+        kind = subprocess.run(["file", path], capture_output=True, text=True).stdout
+        if "cipher" in kind.rsplit(":", 1)[-1].lower() or "PGP" in kind.rsplit(":", 1)[-1]:
+            key = values.get("--encryption-key")
+            if not key:
+                key = conf.get("backup_encryption_key")
+                if not key:
+                    key = os.urandom(24).hex()
+                    conf["backup_encryption_key"] = key
+                    with open(os.path.join(site, "site_config.json"), "w") as f:
+                        f.write(json.dumps(conf, indent=1, sort_keys=True))
+            plain = path + ".decrypted"
+            proc = subprocess.run(["gpg", "--batch", "--yes", "--passphrase", key, "--pinentry-mode", "loopback",
+                                   "-o", plain, "-d", path], capture_output=True, text=True)
+            if proc.returncode != 0 or not os.path.exists(plain):
+                restore_failed("Decryption failed. Please provide a valid key and try again.")
+            path = plain
+        head = header_of(path)
+        if "Partial Backup" in head:
+            print("Partial Backup file detected. You cannot use a partial file to restore a Frappe site.")
+            restore_failed("Use `bench partial-restore` to restore a partial backup to an existing site.")
+        version = None
+        for line in head.splitlines():
+            if line.startswith("-- version = "):
+                version = line[len("-- version = "):].strip()
+                break
+        current = APP_VERSIONS["frappe"]
+        if version and not force and tuple(int(x) for x in version.split(".")[:3]) > tuple(
+                int(x) for x in current.split(".")[:3]):
+            print("Your site is currently on Frappe %s and your backup is %s." % (current, version))
+            restore_failed("This is not recommended and may lead to unexpected behaviour. Do you want to continue "
+                           "anyway? [y/N]: \nAborted!")
+        grep = subprocess.run(["zgrep" if path.endswith(".gz") else "grep", "-m1", "__Auth", path],
+                              capture_output=True, text=True)
+        if grep.returncode != 0 and not force:
+            print("Table `__Auth` not found in file.")
+            restore_failed("frappe.exceptions.InvalidDatabaseFile")
+        root_user = values.get("--db-root-username") or values.get("--mariadb-root-username") or "root"
+        root_password = values.get("--db-root-password") or values.get("--mariadb-root-password") or \
+            conf.get("root_password")
+        if not root_password:
+            restore_failed("MySQL root password: (no terminal to ask on)")
+        host, port, db = conf.get("db_host", "127.0.0.1"), conf.get("db_port", 3306), conf["db_name"]
+        scope = "%"
+        sql("DROP USER IF EXISTS '%s'@'%s'; DROP DATABASE IF EXISTS `%s`; CREATE USER '%s'@'%s' IDENTIFIED BY '%s'; "
+            "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; GRANT ALL PRIVILEGES ON `%s`.* "
+            "TO '%s'@'%s'; FLUSH PRIVILEGES" % (db, scope, db, db, scope, conf["db_password"].replace("'", "\\'"),
+                                                db, db, db, scope), root_user, root_password, host, port)
+        reader = "gzip -cd" if path.endswith(".gz") else "cat"
+        proc = subprocess.run(["bash", "-c", "set -o pipefail; %s %s | %s --no-defaults --protocol=TCP --host=%s "
+                               "--port=%s --user=%s %s" % (reader, shlex.quote(path), REAL_CLIENT, host, port, db, db)],
+                              env=dict(os.environ, MYSQL_PWD=conf["db_password"]), capture_output=True, text=True)
+        if proc.returncode != 0:
+            restore_failed(proc.stderr.strip())
+        if "tabDefaultValue" not in sql("SHOW TABLES", db, conf["db_password"], host, port, db).split():
+            restore_failed("Database not restored correctly: tabDefaultValue is missing")
+        print("App frappe already installed")
+        for option in ("--with-public-files", "--with-private-files"):
+            archive = values.get(option)
+            if not archive:
+                continue
+            if not os.path.exists(archive):
+                archive = os.path.join("..", archive)
+                if not os.path.exists(archive):
+                    restore_failed("Invalid path %s" % values[option])
+            copied = os.path.join(site, os.path.basename(archive))
+            shutil.copy2(archive, copied)
+            try:
+                subprocess.run(["tar", "zxvf" if archive.endswith(".tgz") else "xvf", os.path.basename(archive),
+                                "--strip", "2"], cwd=site, check=True, capture_output=True)
+            except subprocess.CalledProcessError as exc:
+                restore_failed("subprocess.CalledProcessError: %s" % exc)
+            finally:
+                os.remove(copied)
+        with_files = values.get("--with-public-files") or values.get("--with-private-files")
+        print("Site %s has been restored%s" % (site, " with files" if with_files else ""))
+    """)
+
 # `bench [--site S] set-config [-g] [-p] KEY VALUE`, as Frappe version-15 runs it:
 # frappe/commands/utils.py `set_config` (-p: ast.literal_eval of the value; -g:
 # sites/common_site_config.json, else each site's site_config.json after
@@ -866,7 +1248,7 @@ _STAND_INS = {
             sys.exit("nginx: started without -c /absolute/nginx.conf: the image's own configuration serves no site")
         record("nginx", config=args[args.index("-c") + 1])
         '''),
-    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + textwrap.dedent('''\
+    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + _BACKUP + _RESTORE + textwrap.dedent('''\
         args = sys.argv[1:]
         record("bench")
         if not (os.path.isdir("apps") and os.path.isdir("sites")):
@@ -879,6 +1261,12 @@ _STAND_INS = {
             site_install_app(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["set-config"]:
             set_config(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["backup"]:
+            backup(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["restore"]:
+            restore(args[1], args[3:])
+        elif args[:1] == ["version"]:
+            version(args[1:])
         elif args[:1] == ["worker"]:
             start_worker(args[1:])
         elif args[:1] == ["schedule"]:

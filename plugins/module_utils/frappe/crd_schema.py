@@ -180,12 +180,22 @@ def _object_name(obj):
     return '%s %s/%s' % (obj.get('kind'), obj['metadata'].get('namespace'), obj['metadata'].get('name'))
 
 
-def render_refusals(benches, sites, crds):
-    """A message per problem: each object checked against its CRD schema as the API server would, and each
-    site whose bench is not in the manifest (render mode has no cluster to read it from)."""
+def render_refusals(benches, sites, crds, backups=None):
+    """A message per problem: each object checked against its CRD schema as the API server would, each site
+    whose bench is not in the manifest (render mode has no cluster to read it from), and each SiteBackup whose
+    site is not in it."""
     errors = []
-    for obj in list(benches or []) + list(sites or []):
+    for obj in list(benches or []) + list(sites or []) + list(backups or []):
         errors.extend('%s: %s.' % (_object_name(obj), e) for e in object_schema_errors(obj, crds or []))
+    for backup in backups or []:
+        wanted, namespace = (backup.get('spec') or {}).get('site'), backup['metadata'].get('namespace')
+        if not isinstance(wanted, str) or not wanted:
+            continue  # the schema check above names the missing spec.site
+        if not [s for s in sites or [] if s['metadata'].get('namespace') == namespace and wanted in (
+                s['metadata'].get('name'), (s.get('spec') or {}).get('siteName'))]:
+            errors.append('%s: spec.site: no FrappeSite %s (by name or siteName) in namespace %s of the manifest, and '
+                          'render mode reads no cluster; add the FrappeSite to the manifest.'
+                          % (_object_name(backup), wanted, namespace))
     in_manifest = set((b['metadata'].get('namespace'), b['metadata'].get('name')) for b in benches or [])
     for site in sites or []:
         bench = ((site.get('spec') or {}).get('benchRef') or {}).get('name')

@@ -31,7 +31,9 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity i
 #                app of the bench (ERPNext) in one Python process.
 #   maintenance  the configuration Job (bench set-config -g, a few short
 #                Python processes) and the drop Job (a mariadb client, mv).
-KINDS = ('siteInit', 'maintenance')
+#   backup       a SiteBackup's Jobs: bench backup (mariadb-dump piped through
+#                gzip, tar of the files), then gpg and the upload.
+KINDS = ('siteInit', 'maintenance', 'backup')
 FIELD = 'spec.jobResources'
 
 # Built-in sizing, used when the bench sets neither the kind nor `default`
@@ -47,6 +49,10 @@ DEFAULTS = {
     # mariadb client. One CPU keeps their Python start-up quick.
     'maintenance': {'requests': {'cpu': '100m', 'memory': '256Mi'},
                     'limits': {'cpu': '1', 'memory': '512Mi'}},
+    # The Go operator's backup sizing: the dump and gzip stream, tar and gpg
+    # hold little memory; one CPU keeps a large dump's compression going.
+    'backup': {'requests': {'cpu': '100m', 'memory': '256Mi'},
+               'limits': {'cpu': '1', 'memory': '1Gi'}},
 }
 
 

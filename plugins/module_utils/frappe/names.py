@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The name of every object a FrappeBench or a FrappeSite owns or uses, computed here and nowhere else.
+"""The name of every object a FrappeBench, a FrappeSite or a SiteBackup owns or uses, computed here and nowhere else.
 
 The plans carry these names (plan.names, plan.config.job, plan.job.name,
 plan.drop_job.name) and the tasks and templates read them from the plan; a
@@ -97,3 +97,24 @@ def database_name(namespace, name):
     """The MariaDB database (and user) of a new site: deterministic per namespace and FrappeSite name (a site
     created again under its name finds its database), unique, a valid MariaDB identifier (17 characters)."""
     return '_' + hashlib.sha256(('%s/%s' % (namespace, name)).encode('utf-8')).hexdigest()[:16]
+
+
+def backup_names(name):
+    """The objects of the SiteBackup `name`: its CronJob, its one-off Jobs (named by a hash: backup_job_name),
+    the Secret of a passphrase generated for it, and the ConfigMap of what its Job runs."""
+    return {
+        'cronjob': '%s-backup' % name,
+        'job_prefix': '%s-backup-' % name,
+        'key_secret': '%s-backup-key' % name,
+        'script': '%s-backup-script' % name,
+    }
+
+
+def backup_job_name(name, digest):
+    """A one-off backup Job: named by the hash of its inputs, so a changed spec takes another backup."""
+    return backup_names(name)['job_prefix'] + digest
+
+
+def backups_volume_name(site):
+    """The volume the sets of a site go to when its SiteBackups name no claim (never the sites volume)."""
+    return '%s-backups' % site

@@ -67,7 +67,7 @@ def test_a_kind_takes_its_own_entry_else_default_else_the_built_in_sizing():
     # An empty entry sizes nothing: the next one does.
     assert jr.job_resources({"jobResources": {"siteInit": {}, "default": DEFAULT}}, "siteInit") == DEFAULT
     with pytest.raises(Exception, match="kind must be one of"):
-        jr.job_resources({}, "backup")
+        jr.job_resources({}, "cron")
 
 
 def test_the_bench_and_its_sites_take_their_job_resources_from_the_same_function():

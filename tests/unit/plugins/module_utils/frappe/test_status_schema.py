@@ -1,12 +1,15 @@
 """Every status field the roles write is in its CRD's schema: the API server prunes unknown fields silently."""
 
+import json
 from pathlib import Path
 
 import yaml
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import backup_plan, backup_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import site_status
 
+import test_backup_plan as backup_case
 import test_bench_plan as bench_case
 import test_site_plan as site_case
 from test_bench_status import healthy
@@ -51,3 +54,13 @@ def test_the_site_status_fits_the_frappesite_schema():
 def test_the_check_finds_a_field_the_schema_lacks():
     assert unknown_fields({"phase": "Ready", "nope": 1}, status_schema("vyogo.tech_frappesites.yaml")) == \
         ["status.nope"]
+
+
+def test_the_backup_status_fits_the_sitebackup_schema():
+    plan = backup_plan(backup_case.live_backup(schedule="0 2 * * *"), backup_case.live(), backup_case.SETTINGS)
+    outcome = json.dumps({"set": "20261202T020000Z", "location": "/backups/x/", "kept": ["20261202T020000Z"]})
+    live = backup_case.live(jobs=[backup_case.job("j", "Complete", completed="2026-12-02T02:01:00Z")],
+                            pods=[backup_case.pod("j", outcome)])
+    result = backup_status(plan, live, backup_case.live_backup())
+    assert result["status"]["keptSets"] and result["status"]["storageLocation"]
+    assert unknown_fields(result["status"], status_schema("vyogo.tech_sitebackups.yaml")) == []

@@ -1,0 +1,119 @@
+"""The frappe_site_backup role against the real control plane: what it creates, keeps and reports.
+
+The local cluster's fake nodes complete a Job's pods without running them, so
+these tests prove the objects, their owners and the status; what the Job's
+container does is proven in test_site_backup_job.py on the pod-script harness.
+"""
+
+import base64
+
+import pytest
+import yaml
+
+from support import run_playbook, wait_until
+
+GROUP, VERSION = "vyogo.tech", "v1alpha1"
+
+
+def playbook(tmp_path, namespace, name):
+    """A play that runs the role for the live SiteBackup `name`, as the operator would."""
+    path = tmp_path / ("backup-%s.yml" % name)
+    path.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "connection": "local",
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "tasks": [
+            {"name": "Read the SiteBackup", "kubernetes.core.k8s_info": {
+                "api_version": "%s/%s" % (GROUP, VERSION), "kind": "SiteBackup", "namespace": namespace,
+                "name": name}, "register": "found"},
+            {"name": "Reconcile it", "ansible.builtin.include_role": {"name": "vyogotech.frappe.frappe_site_backup"},
+             "vars": {"_vyogo_tech_sitebackup": "{{ found.resources[0] }}"}}]}]))
+    return str(path)
+
+
+def reconcile(kube, tmp_path, namespace, name):
+    return run_playbook(kube, playbook(tmp_path, namespace, name), {})
+
+
+def custom(kube, namespace, plural, name):
+    return kube.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+
+
+@pytest.fixture
+def ready_site(kube, frappe_crds, namespace):
+    """A FrappeBench and a Ready FrappeSite on it, with the status their roles would have written."""
+    kube.apply({"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "FrappeBench",
+                "metadata": {"name": "shop", "namespace": namespace},
+                "spec": {"frappeVersion": "version-15", "imageConfig": {"repository": "docker.io/frappe/erpnext",
+                                                                        "tag": "v15.45.0"}}})
+    # The sites volume the bench's reconcile would have made.
+    kube.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "shop-sites", "namespace": namespace},
+                "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "shared-nfs",
+                         "resources": {"requests": {"storage": "1Gi"}}}})
+    kube.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "frappebenches", "shop", {"status": {
+        "phase": "Ready", "image": "docker.io/frappe/erpnext:v15.45.0", "sitesClaim": "shop-sites",
+        "sitesAccessMode": "ReadWriteMany"}})
+    kube.apply({"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "FrappeSite",
+                "metadata": {"name": "erp", "namespace": namespace},
+                "spec": {"benchRef": {"name": "shop"}, "siteName": "erp.example.com",
+                         "dbConfig": {"mariadbRef": {"name": "mariadb"}}}})
+    kube.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "frappesites", "erp",
+                                                      {"status": {"phase": "Ready"}})
+    return namespace
+
+
+def site_backup(kube, namespace, name, **spec):
+    kube.apply({"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "SiteBackup",
+                "metadata": {"name": name, "namespace": namespace}, "spec": dict({"site": "erp.example.com"}, **spec)})
+
+
+def test_a_one_off_backup_makes_its_job_and_a_backups_volume_that_outlives_it_and_reports_completion(
+        kube, tmp_path, ready_site):
+    namespace = ready_site
+    site_backup(kube, namespace, "now")
+    run = reconcile(kube, tmp_path, namespace, "now")
+    assert run.rc == 0, run.explain()
+    backup = custom(kube, namespace, "sitebackups", "now")
+    [job] = kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-backup=now").items
+    assert job.metadata.owner_references[0].uid == backup["metadata"]["uid"]
+    claim = kube.core.read_namespaced_persistent_volume_claim("erp-backups", namespace)
+    assert not claim.metadata.owner_references
+    script = kube.core.read_namespaced_config_map("now-backup-script", namespace)
+    assert "def store(" in script.data["backup_sets.py"] and '"type": "pvc"' in script.data["config.json"]
+    wait_until(lambda: kube.batch.read_namespaced_job(job.metadata.name, namespace).status.succeeded, 60,
+               "the fake node to complete the backup Job")
+    run = reconcile(kube, tmp_path, namespace, "now")
+    assert run.rc == 0, run.explain()
+    status = custom(kube, namespace, "sitebackups", "now")["status"]
+    assert (status["phase"], status["lastBackupJob"]) == ("Completed", job.metadata.name)
+    # Nothing changed: the next reconcile applies nothing and makes no second Job.
+    again = reconcile(kube, tmp_path, namespace, "now")
+    assert again.rc == 0 and again.changed == 0, again.explain()
+    assert len(kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-backup=now").items) == 1
+
+
+def test_a_scheduled_s3_backup_gets_a_cronjob_and_a_passphrase_made_once(kube, tmp_path, ready_site):
+    namespace = ready_site
+    site_backup(kube, namespace, "nightly", schedule="0 2 * * *", retention={"keepDaily": 7},
+                storage={"type": "s3", "s3": {"bucket": "backups", "endpoint": "minio:9000",
+                                              "accessKeyIdSecretKeyRef": {"name": "s3", "key": "id"},
+                                              "secretAccessKeySecretKeyRef": {"name": "s3", "key": "secret"}}})
+    run = reconcile(kube, tmp_path, namespace, "nightly")
+    assert run.rc == 0, run.explain()
+    cron = kube.batch.read_namespaced_cron_job("nightly-backup", namespace)
+    assert (cron.spec.schedule, cron.spec.concurrency_policy) == ("0 2 * * *", "Forbid")
+    key = kube.core.read_namespaced_secret("nightly-backup-key", namespace)
+    assert len(base64.b64decode(key.data["passphrase"])) == 48 and not key.metadata.owner_references
+    assert reconcile(kube, tmp_path, namespace, "nightly").rc == 0
+    assert kube.core.read_namespaced_secret("nightly-backup-key", namespace).data == key.data
+    assert custom(kube, namespace, "sitebackups", "nightly")["status"]["phase"] == "Scheduled"
+
+
+def test_a_backup_of_a_site_that_does_not_exist_is_refused_in_its_status_with_nothing_made(kube, tmp_path, ready_site):
+    namespace = ready_site
+    site_backup(kube, namespace, "orphan", site="crm")
+    run = reconcile(kube, tmp_path, namespace, "orphan")
+    assert run.rc != 0 and "spec.site crm names no FrappeSite" in run.failure_message
+    status = custom(kube, namespace, "sitebackups", "orphan")["status"]
+    assert status["phase"] == "Failed" and "spec.site crm" in status["message"]
+    assert not kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-backup=orphan").items
+    assert not kube.core.list_namespaced_config_map(namespace, label_selector="vyogo.tech/site-backup=orphan").items

@@ -88,6 +88,7 @@ def test_a_one_off_backup_makes_its_job_and_a_backups_volume_that_outlives_it_an
     # Nothing changed: the next reconcile applies nothing and makes no second Job.
     again = reconcile(kube, tmp_path, namespace, "now")
     assert again.rc == 0 and again.changed == 0, again.explain()
+    assert all(r.get("skipped") for r in again.task_results("Apply the script, the backups volume and the Job or CronJob"))
     assert len(kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-backup=now").items) == 1
 
 

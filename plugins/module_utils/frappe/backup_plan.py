@@ -111,6 +111,8 @@ def backup_reads(backup):
          'label_selectors': selector},
         # The end of each backup run's log, its termination message: what the status reports.
         {'key': 'pods', 'api_version': 'v1', 'kind': 'Pod', 'namespace': namespace, 'label_selectors': selector},
+        # What the role applies, so a reconcile with nothing to change applies nothing.
+        {'key': 'script', 'api_version': 'v1', 'kind': 'ConfigMap', 'namespace': namespace, 'name': n['script']},
         {'key': 'key_secret', 'api_version': 'v1', 'kind': 'Secret', 'namespace': namespace, 'name': n['key_secret']},
         {'key': 'claims', 'api_version': 'v1', 'kind': 'PersistentVolumeClaim', 'namespace': namespace},
     ]

@@ -402,7 +402,8 @@ ROOT_OVERRIDES = "-dac_override,-dac_read_search,-fowner"
 
 @contextlib.contextmanager
 def other_volumes(bench, obj, container, secrets=None, config_maps=None, claims=None):
-    """Harness directories for the container's volumes other than the sites volume.
+    """Harness directories for the container's volumes other than the sites volume, when the caller gives
+    `config_maps` or `claims` (else none: the earlier behaviour).
 
     Yields {"mounts": {mountPath: directory}, "config_files": [the ConfigMap files written]}.
 
@@ -412,7 +413,10 @@ def other_volumes(bench, obj, container, secrets=None, config_maps=None, claims=
     paths in a ConfigMap's files are mapped like those of the command: a file
     that names another mount finds it.
     """
-    others = [m for m in container.get("volumeMounts", []) if m["name"] != "sites"]
+    # Only for a caller that gives the pod's ConfigMaps or claims: other callers run containers whose other
+    # volumes the harness leaves where the image paths point.
+    others = [m for m in container.get("volumeMounts", []) if m["name"] != "sites"] \
+        if config_maps is not None or claims is not None else []
     volumes = dict((v["name"], v) for v in pod_spec(obj).get("volumes", [])) if others else {}
     root = bench.root / "volumes"
     root.mkdir(exist_ok=True)

@@ -72,7 +72,7 @@ def test_the_installed_tree_has_neither_the_checkout_link_nor_the_harness(instal
     assert (tree / "playbooks" / "site.yml").is_file() and (tree / "playbooks" / "render.yml").is_file()
     # site.yml installs these from the collection itself (playbook_dir/../config/crd).
     assert sorted(p.name for p in (tree / "config" / "crd" / "bases").iterdir()) == [
-        "vyogo.tech_frappebenches.yaml", "vyogo.tech_frappesites.yaml"]
+        "vyogo.tech_frappebenches.yaml", "vyogo.tech_frappesites.yaml", "vyogo.tech_sitebackups.yaml"]
     assert not (tree / "playbooks" / "collections").exists()
     assert [str(p) for p in tree.rglob("*") if p.is_symlink()] == []
     for left_out in ("tests/integration", "tests/packaging", "hack", "molecule", "awx", "execution-environment.yml",

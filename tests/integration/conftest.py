@@ -261,4 +261,5 @@ def frappe_crds(kube):
     """The collection's CRDs (config/crd/bases), applied as a user would."""
     crd_dir = REPO / "config" / "crd"
     kube.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=pytest", "-k", crd_dir)
-    localcluster.wait_established(kube.kubectl, ["frappebenches.vyogo.tech", "frappesites.vyogo.tech"])
+    localcluster.wait_established(kube.kubectl, [
+        "frappebenches.vyogo.tech", "frappesites.vyogo.tech", "sitebackups.vyogo.tech"])

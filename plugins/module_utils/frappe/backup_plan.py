@@ -15,6 +15,7 @@ __metaclass__ = type
 import hashlib
 import json
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_sets import RETENTION_FIELDS
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
@@ -146,11 +147,6 @@ def _bench_of(site, benches):
     return next((b for b in benches or [] if b['metadata']['name'] == wanted), None)
 
 
-def _job_state(job):
-    conditions = [c.get('type') for c in _mapping(job.get('status')).get('conditions') or [] if c.get('status') == 'True']
-    return 'Complete' if 'Complete' in conditions else 'Failed' if 'Failed' in conditions else 'Running'
-
-
 def backup_plan(backup, live=None, settings=None, mode='apply', script='', library=''):
     """The reconcile plan of one SiteBackup: what to render, and whether it can run yet."""
     check_plan_input('backup_plan', 'SiteBackup', backup, mode, settings, 'frappe_site_backup_settings')
@@ -263,7 +259,7 @@ def backup_status(plan, live, backup):
     current = _mapping(backup.get('status'))
     runs = []
     for job in sorted((live or {}).get('jobs') or [], key=lambda j: j['metadata'].get('creationTimestamp') or ''):
-        runs.append({'job': job['metadata']['name'], 'state': _job_state(job),
+        runs.append({'job': job['metadata']['name'], 'state': readiness.job_finished(job) or 'Running',
                      'completed': _mapping(job.get('status')).get('completionTime') or '',
                      'outcome': run_outcome(job, (live or {}).get('pods'))})
     done = [r for r in runs if r['state'] == 'Complete']
@@ -295,5 +291,4 @@ def backup_status(plan, live, backup):
                    else 'False' if failed else 'True',
                    'reason': 'NoRunYet' if not last else last['state'], 'message': message}]
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
-    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged,
-            'converging': phase in ('Pending', 'Running') and not plan['waiting']}
+    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged}

@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import bench_spec_errors
@@ -378,13 +379,7 @@ def _job(plan, settings, new_site_script):
 def _job_state(live, name):
     for job in live.get('jobs') or []:
         if job['metadata']['name'] == name:
-            conditions = dict((c.get('type'), c) for c in (job.get('status') or {}).get('conditions') or []
-                              if c.get('status') == 'True')
-            if 'Complete' in conditions:
-                return 'Complete'
-            if 'Failed' in conditions:
-                return 'Failed'
-            return 'Running'
+            return readiness.job_finished(job) or 'Running'
     return 'Missing'
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Backup sets of a site in storage: where a set goes, how it is stored, and which sets retention keeps.
+"""Backup sets of a site in storage: where a set goes, how it is kept, which sets retention keeps, how one returns.
 
 A set is what one run of a SiteBackup stored: the files of `bench backup`
 under `<prefix>/<namespace>/<site>/<timestamp>/`, the timestamp in UTC as
@@ -12,8 +12,10 @@ holds (files with sizes and checksums, the apps' versions, the SiteBackup
 that made it), so a set without one is an upload that did not finish.
 
 The backup Job imports this file with the bench's Python (run(), called by
-roles/frappe_site_backup/files/site-backup.sh): the decisions the tests prove
-are the ones that store and prune in the cluster. The standard library only,
+roles/frappe_site_backup/files/site-backup.sh), and so does the restore Job
+(roles/frappe_site_restore/files/site-restore.sh) to fetch a set, check and
+decrypt it, and decide on migrate and the encryption key before the site is
+touched: the decisions the tests prove are the ones made in the cluster. The standard library only,
 but for boto3, which the bench image ships and only S3 storage imports.
 """
 
@@ -203,6 +205,12 @@ class DirectoryStorage:
     def delete_set(self, prefix):
         shutil.rmtree(os.path.join(self.root, prefix))
 
+    def get_file(self, key, target):
+        path = os.path.join(self.root, key)
+        if not os.path.isfile(path):
+            raise BackupError('%s is not in the backups volume' % key)
+        shutil.copyfile(path, target)
+
     def location(self, prefix):
         return os.path.join(self.root, prefix)
 
@@ -214,14 +222,19 @@ class S3Storage:
     (the Job sets them from Secrets): never an argument, never logged.
     """
 
-    def __init__(self, bucket, endpoint=None, region=None, force_path_style=False, ca_file=None):
+    def __init__(self, bucket, endpoint=None, region=None, force_path_style=False, ca_file=None, credentials=None):
         import boto3  # the bench image's; only S3 storage needs it
         from botocore.config import Config
         self.bucket = bucket
+        # credentials: the names of the environment variables holding them, when not boto3's own.
+        keys = {}
+        if credentials:
+            keys = {'aws_access_key_id': os.environ.get(credentials['accessKeyId']),
+                    'aws_secret_access_key': os.environ.get(credentials['secretAccessKey'])}
         self.client = boto3.client('s3', endpoint_url=endpoint or None, region_name=region or None,
                                    verify=ca_file or None,
                                    config=Config(s3={'addressing_style': 'path' if force_path_style else 'auto'},
-                                                 retries={'max_attempts': 3}))
+                                                 retries={'max_attempts': 3}), **keys)
 
     def _call(self, what, call, *args, **kwargs):
         from boto3.exceptions import S3UploadFailedError
@@ -280,6 +293,9 @@ class S3Storage:
     def location(self, prefix):
         return 's3://%s/%s' % (self.bucket, prefix)
 
+    def get_file(self, key, target):
+        self._call('fetch %s' % key, self.client.download_file, self.bucket, key, target)
+
 
 def store(storage, source, config, now=None, passphrase_file=None, apps=None):
     """Store the set `bench backup` left in `source`, then prune this SiteBackup's sets by its retention.
@@ -315,6 +331,230 @@ def store(storage, source, config, now=None, passphrase_file=None, apps=None):
             'pruned': prune}
 
 
+def storage_of(where):
+    """The storage `where` names: {type: s3, s3: {bucket, endpoint, ...}} or {type: pvc, directory}."""
+    if where.get('type') == 's3':
+        s3 = where['s3']
+        return S3Storage(s3['bucket'], s3.get('endpoint'), s3.get('region'), s3.get('forcePathStyle'),
+                         s3.get('caFile'), s3.get('credentials'))
+    return DirectoryStorage(where['directory'])
+
+
+# What restores a site, in the order `bench restore` takes it (frappe/commands/site.py restore): the database
+# dump, the two file archives, and the site config whose encryption_key the restored database needs.
+RESTORE_KINDS = ('database', 'files', 'private-files', 'site_config_backup')
+
+
+def choose_set(sets, backup, stamp=''):
+    """The set to restore: the one named `stamp`, else the newest complete set the SiteBackup `backup` made."""
+    if stamp:
+        if stamp not in sets:
+            raise BackupError('there is no set %s (sets there: %s)' % (stamp, ', '.join(sorted(sets)) or 'none'))
+        if not sets[stamp]:
+            raise BackupError('set %s has no manifest: its upload did not finish; pick another set' % stamp)
+        return stamp, sets[stamp]
+    ours = sorted(name for name, manifest in sets.items() if manifest and manifest.get('siteBackup') == backup)
+    if not ours:
+        raise BackupError('SiteBackup %s has stored no complete set there yet' % backup)
+    return ours[-1], sets[ours[-1]]
+
+
+def fetch_set(storage, config, workdir, passphrase_file=None):
+    """Fetch one set into `workdir`, each file checked against its manifest's checksum and decrypted.
+
+    `config`: prefix, namespace, site (whose sets), backup (the SiteBackup),
+    stamp (empty: its newest). Returns the set's name, location, the local
+    path of each kind of file (RESTORE_KINDS) and the apps' versions.
+    """
+    base = site_prefix(config.get('prefix'), config['namespace'], config['site'])
+    stamp, manifest = choose_set(storage.sets(base), config['backup'], config.get('stamp') or '')
+    files = {}
+    for entry in manifest.get('files') or []:
+        target = os.path.join(workdir, entry['name'])
+        storage.get_file(base + stamp + '/' + entry['name'], target)
+        if _sha256(target) != entry.get('sha256'):
+            raise BackupError('%s of set %s does not match the checksum its manifest records: the set is damaged; '
+                              'restore another set' % (entry['name'], stamp))
+        if entry['name'].endswith(GPG_SUFFIX):
+            if not passphrase_file:
+                raise BackupError('set %s is encrypted, and the SiteBackup has no passphrase to decrypt it' % stamp)
+            plain = os.path.join(workdir, entry['benchName'])
+            decrypt(target, passphrase_file, plain)
+            os.remove(target)
+            target = plain
+        files[entry['kind']] = target
+    if 'database' not in files:
+        raise BackupError('set %s holds no database dump' % stamp)
+    return {'set': stamp, 'location': storage.location(base + stamp + '/'), 'files': files,
+            'apps': manifest.get('apps') or []}
+
+
+def fetch_sources(sources, workdir):
+    """The files of a restore given file by file (the Go operator's SiteRestore sources), fetched into `workdir`.
+
+    `sources` maps a kind (RESTORE_KINDS) to {type: local, path} (relative to
+    the bench directory: used where it is) or {type: s3, s3, key}.
+    """
+    files = {}
+    for kind, source in sorted(sources.items()):
+        if source['type'] == 'local':
+            if not os.path.isfile(source['path']):
+                raise BackupError('%s is no file on the sites volume (the %s source)' % (source['path'], kind))
+            files[kind] = source['path']
+        else:
+            # A directory per kind: two sources may share a file name; the name keeps its extension, which
+            # bench restore reads (.sql.gz, .tar, .tgz).
+            os.makedirs(os.path.join(workdir, kind), exist_ok=True)
+            target = os.path.join(workdir, kind, os.path.basename(source['key']))
+            storage_of({'type': 's3', 's3': source['s3']}).get_file(source['key'], target)
+            files[kind] = target
+    return {'set': '', 'location': '', 'files': files, 'apps': []}
+
+
+def _version_key(version):
+    return tuple(int(part) for part in re.findall(r'\d+', str(version or ''))[:3])
+
+
+def dump_frappe_version(path):
+    """The Frappe version a dump names in the header `bench backup` writes first (frappe/utils/backups.py
+    take_dump: `-- version = X`, or `Backup generated by Frappe X` with --old-backup-metadata), else ''."""
+    import gzip
+    try:
+        with (gzip.open(path, 'rt') if path.endswith('.gz') else open(path)) as handle:
+            head = handle.read(512)
+    except (OSError, UnicodeDecodeError, EOFError):
+        return ''
+    match = re.search(r'^-- (?:version = |Backup generated by Frappe )(\S+)', head, re.MULTILINE)
+    return match.group(1) if match else ''
+
+
+def compare_versions(set_apps, bench_apps, force=False):
+    """Whether the restored site needs `bench migrate`, and why a restore is refused (without force).
+
+    A set of older code is migrated to the bench's; a set of newer code (its
+    schema ahead of the bench's), or of apps the bench lacks, is refused
+    unless forced. Without versions (a dump from elsewhere, no header) the site
+    is migrated: on a schema that matches the code, migrate changes nothing.
+    """
+    bench = dict((app.get('app'), app.get('version')) for app in bench_apps or [])
+    newer, older, missing = [], [], []
+    for app in set_apps or []:
+        name, version = app.get('app'), app.get('version')
+        if name not in bench:
+            missing.append(name)
+        elif _version_key(version) > _version_key(bench[name]):
+            newer.append('%s %s (bench: %s)' % (name, version, bench[name]))
+        elif _version_key(version) < _version_key(bench[name]):
+            older.append(name)
+    refusals = []
+    if newer and not force:
+        refusals.append('the backup was taken on newer code than the bench runs: %s. Its schema is ahead of the code: '
+                        'upgrade the bench image first, or set spec.force: true to restore it anyway'
+                        % ', '.join(newer))
+    if missing and not force:
+        refusals.append('the backed-up site has apps the bench lacks: %s. Add them to the bench image first, or set '
+                        'spec.force: true to restore it anyway' % ', '.join(missing))
+    return {'migrate': bool(older) or not set_apps, 'older': older, 'newer': newer, 'missing': missing,
+            'refusals': refusals}
+
+
+def _read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def key_action(backup_config, site_config, force=False):
+    """What happens to the site's encryption_key: restored, replaced, kept, or a refusal (BackupError).
+
+    Frappe encrypts stored passwords with site_config's encryption_key, and
+    bench restore never writes it (frappe/commands/site.py _restore): a
+    database read with another key fails with "Encryption key is invalid" on
+    each of them (frappe/utils/password.py decrypt). So the backed-up site's
+    key comes back, unless the site has another one, which only force replaces.
+    """
+    theirs = (backup_config or {}).get('encryption_key')
+    ours = (site_config or {}).get('encryption_key')
+    if not theirs:
+        return 'kept'
+    if not ours or ours == theirs:
+        return 'restored'
+    if force:
+        return 'replaced'
+    raise BackupError(
+        "the backed-up site's encryption_key differs from the one of this site: the restored database's stored "
+        "passwords need the backed-up key, and what this site stores now needs its own. To restore and replace the "
+        "key (moving a site into a new FrappeSite, or replacing a site's data), set spec.force: true: the site's "
+        "current site_config.json is kept beside it")
+
+
+def keep_site_config(site_dir, keep_as):
+    """A copy of the site's site_config.json as it is now, readable by its owner only."""
+    shutil.copyfile(os.path.join(site_dir, 'site_config.json'), os.path.join(site_dir, keep_as))
+    os.chmod(os.path.join(site_dir, keep_as), 0o600)
+
+
+def write_site_key(site_dir, key):
+    """Set encryption_key in the site's site_config.json.
+
+    Written the way Frappe's update_site_config writes it (frappe/installer.py
+    _update_config_file: indent 1, sorted keys), through a file renamed over
+    the old one, so a failure leaves the old config whole.
+    """
+    path = os.path.join(site_dir, 'site_config.json')
+    config = _read_json(path)
+    config['encryption_key'] = key
+    with open(path + '.restoring', 'w') as handle:
+        handle.write(json.dumps(config, indent=1, sort_keys=True))
+    os.rename(path + '.restoring', path)
+
+
+def prepare_restore(config, now=None):
+    """Fetch what the restore needs and decide, before anything of the site is touched.
+
+    Refusals (a set newer than the code, a different key without force, a
+    damaged or missing set) raise BackupError: the site stays as it is.
+    Returns the decisions the later steps follow (written as prepared.json).
+    """
+    workdir = config['workdir']
+    if not os.path.isdir(workdir):
+        os.makedirs(workdir)
+    if config.get('set'):
+        source = config['set']
+        fetched = fetch_set(storage_of(source['storage']), source, workdir, source.get('passphraseFile') or None)
+    else:
+        fetched = fetch_sources(config['sources'], workdir)
+    files = fetched['files']
+    apps = fetched['apps']
+    if not apps:
+        version = dump_frappe_version(files['database'])
+        apps = [{'app': 'frappe', 'version': version}] if version else []
+    bench_apps = _read_json(config['benchAppsFile']) if config.get('benchAppsFile') else []
+    versions = compare_versions(apps, bench_apps, config.get('force'))
+    if versions['refusals']:
+        raise BackupError('; '.join(versions['refusals']))
+    site_dir = os.path.join('sites', config['site'])
+    if not os.path.isfile(os.path.join(site_dir, 'site_config.json')):
+        raise BackupError('site %s has no site_config.json on the sites volume: the FrappeSite must be created (Ready) '
+                          'before it is restored into' % config['site'])
+    backup_config = _read_json(files['site_config_backup']) if files.get('site_config_backup') else {}
+    key = key_action(backup_config, _read_json(os.path.join(site_dir, 'site_config.json')), config.get('force'))
+    kept = ''
+    if key == 'replaced':
+        # The last decision taken: the config as it is before anything of the restore (maintenance included).
+        kept = 'site_config.before-restore.%s.json' % set_stamp(now or datetime.datetime.now(datetime.timezone.utc))
+        keep_site_config(site_dir, kept)
+    return {'set': fetched['set'], 'location': fetched['location'], 'files': files, 'migrate': versions['migrate'],
+            'olderApps': versions['older'], 'encryptionKey': key, 'keptConfig': kept}
+
+
+def finish_key(config, prepared):
+    """After bench restore: the backed-up site's encryption_key into the site's config, as prepare decided."""
+    if prepared['encryptionKey'] in ('restored', 'replaced'):
+        key = _read_json(prepared['files']['site_config_backup'])['encryption_key']
+        write_site_key(os.path.join('sites', config['site']), key)
+    return prepared['encryptionKey']
+
+
 def _apps(config):
     """The apps' versions for the manifest: what `bench version --format json` wrote to appsFile, else apps."""
     path = config.get('appsFile')
@@ -328,25 +568,32 @@ def _apps(config):
 
 
 def run(argv):
-    """What the backup Job's store step does: `store SOURCE_DIR CONFIG_JSON`.
+    """What the backup and restore Jobs' Python steps do, by the first argument.
 
-    Returns (exit code, the outcome as JSON text); the Job's script prints the
-    text and leaves it as the container's termination message, which the
-    SiteBackup's status reads (backup_plan.run_outcome).
+    `store SOURCE_DIR CONFIG_JSON`: store the set bench backup left and prune
+    (the backup Job). `prepare CONFIG_JSON`: fetch, check and decide a restore,
+    writing prepared.json into its workdir. `finish-key CONFIG_JSON`: the
+    encryption key as prepared decided (after bench restore). Returns (exit
+    code, the outcome as JSON text); the Job's script prints the text and
+    leaves a failure's as the container's termination message, which the
+    status reads (backup_plan.run_outcome).
     """
-    if len(argv) != 3 or argv[0] != 'store':
-        return 2, json.dumps({'error': 'usage: store SOURCE_DIR CONFIG_JSON'})
-    with open(argv[2]) as handle:
-        config = json.load(handle)
+    usage = {'store': 3, 'prepare': 2, 'finish-key': 2}
+    if not argv or usage.get(argv[0]) != len(argv):
+        return 2, json.dumps({'error': 'usage: store SOURCE_DIR CONFIG_JSON | prepare CONFIG_JSON | '
+                                       'finish-key CONFIG_JSON'})
+    config = _read_json(argv[-1])
     try:
-        if config['storage'].get('type') == 's3':
-            s3 = config['storage']['s3']
-            storage = S3Storage(s3['bucket'], s3.get('endpoint'), s3.get('region'), s3.get('forcePathStyle'),
-                                s3.get('caFile'))
+        if argv[0] == 'store':
+            outcome = store(storage_of(config['storage']), argv[1], config,
+                            passphrase_file=config.get('passphraseFile') or None, apps=_apps(config))
+        elif argv[0] == 'prepare':
+            outcome = prepare_restore(config)
+            with open(os.path.join(config['workdir'], 'prepared.json'), 'w') as handle:
+                json.dump(outcome, handle, sort_keys=True)
         else:
-            storage = DirectoryStorage(config['storage']['directory'])
-        outcome = store(storage, argv[1], config, passphrase_file=config.get('passphraseFile') or None,
-                        apps=_apps(config))
+            outcome = {'encryptionKey': finish_key(config, _read_json(
+                os.path.join(config['workdir'], 'prepared.json')))}
     except BackupError as exc:
         return 1, json.dumps({'error': str(exc)}, sort_keys=True)
     return 0, json.dumps(outcome, sort_keys=True)

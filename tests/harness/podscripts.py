@@ -42,8 +42,11 @@ what a pod's command would do. This harness does, for the shell side of it:
     against short, default, long and the ``workers`` of
     common_site_config.json) and records the RQ queues it would listen on;
     ``--site S backup`` and ``version --format json`` are described at
-    ``_BACKUP``, ``--site S restore`` at ``_RESTORE``; ``schedule`` only
-    records.
+    ``_BACKUP``, ``--site S restore`` at ``_RESTORE``; ``--site S
+    set-maintenance-mode`` at ``_MAINTENANCE_MODE``, ``--site S migrate`` at
+    ``_MIGRATE``, ``--site S set-admin-password`` at ``_ADMIN_PASSWORD`` (what
+    these three share with every Frappe command at ``_FRAPPE_SITE``: they need
+    ``sites/apps.txt``); ``schedule`` only records.
 
 * ``run_container(bench, obj, container, secrets)`` starts a container as the
   kubelet would: ``command`` replaces the image ENTRYPOINT, ``args`` replace
@@ -584,11 +587,21 @@ _RECORD = textwrap.dedent('''\
 #     scope, % for --no-mariadb-socket, else the host the root login comes
 #     from, DbManager.get_current_host), the database and its grant are made;
 #   - `bootstrap_database`: as the site's own user, the framework tables are
-#     dropped and made again (framework SQL), tabDefaultValue among them;
-#   - `install_app` for frappe then each --install-app: the app's tables, then
-#     `add_to_installed_apps` records it in the `installed_apps` global
-#     (frappe/defaults.py `set_default`: a row of tabDefaultValue with parent
-#     __global, defkey installed_apps, defvalue a JSON list), committed.
+#     dropped and made again (frappe/database/mariadb/framework_mariadb.sql),
+#     tabDefaultValue among them, `__Auth` and `tabSessions` with Frappe's
+#     columns and keys (`__Auth`: primary key doctype, name, fieldname);
+#   - `install_app` for frappe then each --install-app: the app's tables
+#     (`sync_for`; of frappe's, those the stand-ins below use: tabUser and
+#     `tabInstalled Application`), then `add_to_installed_apps` records it in
+#     the `installed_apps` global (frappe/defaults.py `set_default`: a row of
+#     tabDefaultValue with parent __global, defkey installed_apps, defvalue a
+#     JSON list), committed; then frappe's `after_install` hook
+#     (frappe/utils/install.py): `install_basic_docs` (the users Administrator
+#     and Guest), `update_password` of Administrator with --admin-password or
+#     admin_password of site_config.json (`install_db`: frappe.conf wins).
+#     Without either Frappe asks on the terminal (`get_admin_password`,
+#     getpass; EOFError in a pod without one): not reproduced, the stand-in
+#     sets no password then.
 # HARNESS_NEW_SITE_DIE_AFTER=make_conf|setup_database|bootstrap|install:<app>
 # kills it right after that step (install:<app>: after the app's tables,
 # before add_to_installed_apps), as a pod killed or an error midway would.
@@ -647,7 +660,8 @@ _NEW_SITE = textwrap.dedent(r"""
                 "root_user": get("--db-root-username", "--mariadb-root-username") or "root",
                 "root_password": get("--db-root-password", "--mariadb-root-password"),
                 "scope": get("--mariadb-user-host-login-scope"), "no_socket": "--no-mariadb-socket" in flags,
-                "force": "--force" in flags, "setup_db": "--no-setup-db" not in flags, "apps": apps}
+                "force": "--force" in flags, "setup_db": "--no-setup-db" not in flags, "apps": apps,
+                "admin_password": get("--admin-password")}
 
     def die_after(step):
         if os.environ.get("HARNESS_NEW_SITE_DIE_AFTER") == step:
@@ -682,10 +696,26 @@ _NEW_SITE = textwrap.dedent(r"""
                             "AND defkey = 'installed_apps' ORDER BY creation DESC LIMIT 1").strip()
         return json.loads(out or "[]")
 
-    def install_app(site, app):
+    # The tables of an app's DocTypes that the stand-ins use (sync_for makes all of them); every app also gets a
+    # `tab<App> Settings` of its own.
+    APP_TABLES = {
+        "frappe": {
+            "tabUser": "name VARCHAR(140) PRIMARY KEY, creation DATETIME(6), modified DATETIME(6), "
+                       "first_name VARCHAR(140), enabled INT(1) NOT NULL DEFAULT 1, user_type VARCHAR(140)",
+            # The child table of the Single `Installed Applications` (frappe/core/doctype/installed_application).
+            "tabInstalled Application": "name VARCHAR(140) PRIMARY KEY, creation DATETIME(6), modified DATETIME(6), "
+                                        "modified_by VARCHAR(140), owner VARCHAR(140), docstatus INT(1) NOT NULL "
+                                        "DEFAULT 0, idx INT(8) NOT NULL DEFAULT 0, parent VARCHAR(140), "
+                                        "parentfield VARCHAR(140), parenttype VARCHAR(140), app_name VARCHAR(140), "
+                                        "app_version VARCHAR(140), git_branch VARCHAR(140)",
+        },
+    }
+
+    def install_app(site, app, admin_password=None):
         # frappe/installer.py install_app: the app must be on the bench; an
         # installed one is skipped; sync_for makes its tables; then
-        # add_to_installed_apps records it (set_global: delete + insert, commit).
+        # add_to_installed_apps records it (set_global: delete + insert, commit);
+        # then the app's after_install hooks.
         if not os.path.isdir(os.path.join("apps", app)):
             raise SystemExit("Exception: App %s not in apps.txt" % app)
         apps = installed_apps(site)
@@ -693,7 +723,9 @@ _NEW_SITE = textwrap.dedent(r"""
             print("App %s already installed" % app)
             return
         print("\nInstalling %s..." % app)
-        as_site(site, "CREATE TABLE IF NOT EXISTS `tab%s Settings` (name VARCHAR(140) PRIMARY KEY)" % app.title())
+        tables = dict(APP_TABLES.get(app, {}))
+        tables["tab%s Settings" % app.title()] = "name VARCHAR(140) PRIMARY KEY"
+        as_site(site, "; ".join("CREATE TABLE IF NOT EXISTS `%s` (%s)" % (t, c) for t, c in tables.items()))
         die_after("install:%s" % app)
         apps.append(app)
         value = json.dumps(apps).replace("\\", "\\\\").replace("'", "\\'")
@@ -701,6 +733,13 @@ _NEW_SITE = textwrap.dedent(r"""
                       "INSERT INTO `tabDefaultValue` (name, creation, modified, parent, parenttype, parentfield, "
                       "defkey, defvalue) VALUES ('%s', NOW(6), NOW(6), '__global', '__default', 'system_defaults', "
                       "'installed_apps', '%s'); COMMIT" % (os.urandom(5).hex(), value))
+        if app == "frappe":
+            # frappe/utils/install.py after_install: install_basic_docs, then update_password("Administrator", ...)
+            as_site(site, "INSERT IGNORE INTO `tabUser` (name, creation, modified, first_name, enabled, user_type) "
+                          "VALUES ('Administrator', NOW(6), NOW(6), 'Administrator', 1, 'System User'), "
+                          "('Guest', NOW(6), NOW(6), 'Guest', 1, 'Website User')")
+            if admin_password:
+                as_site(site, update_password_sql("Administrator", admin_password))
 
     FRAMEWORK_TABLES = {
         "tabDefaultValue": "name VARCHAR(140) PRIMARY KEY, creation DATETIME(6), modified DATETIME(6), "
@@ -708,7 +747,10 @@ _NEW_SITE = textwrap.dedent(r"""
                            "defkey VARCHAR(140), defvalue TEXT",
         "tabDocType": "name VARCHAR(140) PRIMARY KEY, module VARCHAR(140)",
         "tabSingles": "doctype VARCHAR(140), field VARCHAR(140), value TEXT",
-        "__Auth": "doctype VARCHAR(140), name VARCHAR(255), fieldname VARCHAR(140), password TEXT",
+        "__Auth": "doctype VARCHAR(140) NOT NULL, name VARCHAR(255) NOT NULL, fieldname VARCHAR(140) NOT NULL, "
+                  "password TEXT NOT NULL, encrypted INT(1) NOT NULL DEFAULT 0, PRIMARY KEY (doctype, name, fieldname)",
+        "tabSessions": "user VARCHAR(255), sid VARCHAR(255), sessiondata LONGTEXT, ipaddress VARCHAR(16), "
+                       "lastupdate DATETIME(6), status VARCHAR(20), KEY sid (sid)",
     }
 
     def new_site(argv):
@@ -760,8 +802,9 @@ _NEW_SITE = textwrap.dedent(r"""
         as_site(site, "; ".join("DROP TABLE IF EXISTS `%s`; CREATE TABLE `%s` (%s)" % (t, t, cols)
                                 for t, cols in FRAMEWORK_TABLES.items()))
         die_after("bootstrap")
+        admin_password = conf.get("admin_password") or o["admin_password"]
         for app in ["frappe"] + o["apps"]:
-            install_app(site, app)
+            install_app(site, app, admin_password)
         print("*** Scheduler is disabled ***")
 
     def site_install_app(site, apps):
@@ -807,7 +850,8 @@ _NEW_SITE = textwrap.dedent(r"""
 # commit and branch are empty.
 _BACKUP = textwrap.dedent(r"""
     import datetime, gzip, shlex, shutil
-    APP_VERSIONS = {"frappe": "15.55.1", "erpnext": "15.45.0"}
+    # The image's versions; HARNESS_FRAPPE_VERSION stands for an image of another Frappe release.
+    APP_VERSIONS = {"frappe": os.environ.get("HARNESS_FRAPPE_VERSION", "15.55.1"), "erpnext": "15.45.0"}
 
     def backup_failed(site, message=None):
         if message:
@@ -1095,6 +1139,389 @@ _RESTORE = textwrap.dedent(r"""
         print("Site %s has been restored%s" % (site, " with files" if with_files else ""))
     """)
 
+# What the stand-ins below (set-maintenance-mode, migrate, set-admin-password)
+# share, as Frappe version-15 runs a site command (read at version-15,
+# 15.44.2):
+#   - frappe/utils/bench_helper.py `main` -> `get_apps` -> frappe/__init__.py
+#     `get_all_apps` reads sites/apps.txt before click even finds the command:
+#     without it every command fails with OSError "b'./apps.txt' Not Found"
+#     (exit 1). The older stand-ins above do not check it;
+#   - click parses the command's arguments next (usage errors, exit 2), then
+#     frappe/commands/__init__.py `pass_context` runs it and turns
+#     IncorrectSitePath into "Site <site> does not exist!" (exit 1);
+#   - frappe/__init__.py `init` -> `get_site_config` (frappe_init below):
+#     sites/common_site_config.json, then the site's site_config.json, which
+#     must exist (IncorrectSitePath); FRAPPE_REDIS_QUEUE, FRAPPE_REDIS_CACHE,
+#     FRAPPE_DB_TYPE, FRAPPE_DB_HOST, FRAPPE_DB_PORT of the environment win,
+#     then the defaults (redis://127.0.0.1:11311 and :13311, 127.0.0.1:3306);
+#   - `connect` -> frappe/database/mariadb/database.py: the site's database as
+#     its own user, db_name (db_user where a later version writes one), with
+#     db_password; a query that fails raises PyMySQL's exception, which nothing
+#     catches (exit 1), of the class pymysql/err.py maps its number to
+#     (frappe_sql: 1146 ProgrammingError, 1062 IntegrityError, ...);
+#   - frappe/utils/synchronization.py `filelock`: the filelock package (~=3.13,
+#     Frappe's pin) takes fcntl.flock on sites/<site>/locks/<name>.lock (made
+#     with its directory, left behind), trying every 0.05 s; past the timeout
+#     LockTimeoutError "Failed to aquire lock: <name>. ..." (Frappe's spelling).
+_FRAPPE_SITE = textwrap.dedent(r"""
+    import base64, contextlib, fcntl, hashlib, re, socket, subprocess, time
+    from urllib.parse import urlparse
+
+    class IncorrectSitePath(Exception):
+        pass
+
+    def usage_error(command, usage, message):
+        sys.stderr.write("Usage: bench %s [OPTIONS]%s\nTry 'bench %s --help' for help.\n\nError: %s\n"
+                         % (command, usage, command, message))
+        sys.exit(2)
+
+    def frappe_cli(site, argv, parse, run):
+        os.chdir("sites")  # bench runs Frappe's commands in sites/
+        if not os.path.exists("apps.txt"):
+            sys.exit("OSError: b'./apps.txt' Not Found")
+        options = parse(argv)
+        try:
+            run(site, **options)
+        except IncorrectSitePath:
+            print("Site %s does not exist!" % site)
+            sys.exit(1)
+
+    def get_all_apps(site):
+        apps = []
+        for path in ("apps.txt", os.path.join(site, "apps.txt")):
+            if os.path.exists(path):
+                with open(path) as f:
+                    apps += [a.strip() for a in f.read().strip().splitlines()
+                             if a.strip() and not a.startswith("#") and a.strip() not in apps]
+        return ["frappe"] + [a for a in apps if a != "frappe"]
+
+    def frappe_init(site):
+        conf = {}
+        if os.path.exists("common_site_config.json"):
+            with open("common_site_config.json") as f:
+                conf.update(json.loads(f.read()))
+        path = os.path.join(site, "site_config.json")
+        if not os.path.exists(path):
+            raise IncorrectSitePath("%s does not exist" % site)
+        with open(path) as f:
+            conf.update(json.loads(f.read()))
+        env = os.environ.get
+        conf["redis_queue"] = env("FRAPPE_REDIS_QUEUE") or conf.get("redis_queue") or "redis://127.0.0.1:11311"
+        conf["redis_cache"] = env("FRAPPE_REDIS_CACHE") or conf.get("redis_cache") or "redis://127.0.0.1:13311"
+        conf["db_type"] = env("FRAPPE_DB_TYPE") or conf.get("db_type") or "mariadb"
+        conf["db_host"] = env("FRAPPE_DB_HOST") or conf.get("db_host") or "127.0.0.1"
+        conf["db_port"] = env("FRAPPE_DB_PORT") or conf.get("db_port") or 3306
+        return conf
+
+    PYMYSQL_ERRORS = {1064: "ProgrammingError", 1146: "ProgrammingError", 1062: "IntegrityError", 1406: "DataError"}
+
+    def frappe_sql(conf, statement, ignore=()):
+        # One connection as the site's user; a failure numbered in `ignore` returns None (get_value(ignore=True)).
+        if os.environ.get("HARNESS_MARIADB_REAL") != "1":
+            sys.exit("bench: this stand-in runs against a real MariaDB only (HARNESS_MARIADB_REAL=1)")
+        cmd = [REAL_CLIENT, "--no-defaults", "--protocol=TCP", "--host=%s" % conf["db_host"],
+               "--port=%s" % conf["db_port"], "--user=%s" % (conf.get("db_user") or conf["db_name"]),
+               "--database=%s" % conf["db_name"], "--batch", "--skip-column-names", "--execute=%s" % statement]
+        proc = subprocess.run(cmd, env=dict(os.environ, MYSQL_PWD=conf.get("db_password") or ""),
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            return proc.stdout
+        match = re.search(r"ERROR (\d+) \(\w+\)(?: at line \d+)?: (.*)", proc.stderr)
+        code, message = (int(match.group(1)), match.group(2).strip()) if match else (2013, proc.stderr.strip())
+        if code in ignore:
+            return None
+        sys.exit("pymysql.err.%s: %r" % (PYMYSQL_ERRORS.get(code, "OperationalError"), (code, message)))
+
+    def q(value):
+        return str(value).replace("\\", "\\\\").replace("'", "\\'")
+
+    @contextlib.contextmanager
+    def filelock(site, name, timeout=30):
+        path = os.path.abspath(os.path.join(site, "locks", name + ".lock"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    sys.exit("frappe.utils.file_lock.LockTimeoutError: Failed to aquire lock: %s. Lock may be held by "
+                             "another process.<br>You can manually remove the lock if you think it's safe: %s"
+                             % (name, path))
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+    """)
+
+# `bench --site S set-maintenance-mode on|off`, as Frappe version-15 runs it:
+# frappe/commands/scheduler.py (not site.py) `set_maintenance_mode`: click
+# checks STATE against Choice(["on", "off"]) ("Invalid value for '{on|off}'",
+# "Missing argument", exit 2); the command's own --site wins over bench's
+# (a missing one is still reported under bench's --site: `pass_context` names
+# ctx.obj["sites"][0]); `frappe.init` (the site must exist: _FRAPPE_SITE); then
+# frappe/installer.py `update_site_config("maintenance_mode", 1 or 0)`, under
+# filelock("site_config") -> `_update_config_file`: the `update_config_file`
+# of _SET_CONFIG (the file read first, the key set, indent 1, sorted keys).
+# It touches no database and prints nothing. What maintenance_mode does is
+# frappe/app.py `init_request`'s: while it is set every request fails
+# (SessionStopped, 503), or with allow_reads_during_maintenance runs read-only.
+_MAINTENANCE_MODE = textwrap.dedent(r"""
+    def parse_maintenance_mode(argv):
+        site, states = None, []
+        i = 0
+        while i < len(argv):
+            name, eq, value = argv[i].partition("=")
+            if name == "--site":
+                if not eq:
+                    i += 1
+                    if i >= len(argv):
+                        usage_error("set-maintenance-mode", " {on|off}", "Option '--site' requires an argument.")
+                    value = argv[i]
+                site = value
+            elif name.startswith("-"):
+                usage_error("set-maintenance-mode", " {on|off}", "No such option: %s" % name)
+            else:
+                states.append(argv[i])
+            i += 1
+        if not states:
+            usage_error("set-maintenance-mode", " {on|off}", "Missing argument '{on|off}'. Choose from:\n\ton,\n\toff")
+        if len(states) > 1:
+            usage_error("set-maintenance-mode", " {on|off}",
+                        "Got unexpected extra argument (%s)" % " ".join(states[1:]))
+        if states[0] not in ("on", "off"):
+            usage_error("set-maintenance-mode", " {on|off}",
+                        "Invalid value for '{on|off}': %r is not one of 'on', 'off'." % states[0])
+        return {"own_site": site, "state": states[0]}
+
+    def set_maintenance_mode(site, argv):
+        def run(bench_site, own_site, state):
+            site = own_site or bench_site
+            frappe_init(site)
+            with filelock(site, "site_config"):
+                update_config_file("maintenance_mode", 1 if state == "on" else 0,
+                                   os.path.join(site, "site_config.json"))
+        frappe_cli(site, argv, parse_maintenance_mode, run)
+    """)
+
+# `bench --site S migrate [--skip-failing] [--skip-search-index]` against a
+# real MariaDB, as Frappe version-15 runs it: frappe/commands/site.py
+# `migrate` prints "Migrating <site>", runs frappe/migrate.py
+# `SiteMigration.run` and prints an empty line however that ends:
+#   - `frappe.init` (the site must exist: _FRAPPE_SITE), `frappe.connect`;
+#   - `required_services_running` -> frappe/utils/connections.py
+#     `check_connection(redis_services=["redis_cache"])`: a TCP connection to
+#     db_host:db_port and to the host and port of redis_cache (`is_open`,
+#     10 s); each one that fails is "Service <mariadb|redis_cache> is not
+#     running.", then BENCH_START_MESSAGE, exit 1;
+#   - filelock("bench_migrate", timeout=1): a migrate of the site already
+#     running makes this one fail with LockTimeoutError after a second;
+#   - `setUp`: `frappe.clear_cache()` loads the hooks of the installed apps
+#     (get_hooks -> get_installed_apps: the `installed_apps` global of
+#     tabDefaultValue, kept to the apps of apps.txt): the first query, so a
+#     database that cannot be logged into, or has no tabDefaultValue, fails
+#     here with PyMySQL's error (exit 1); `add_column` adds
+#     tabDocType.migration_hash varchar(140) if not exists; touched_tables.json
+#     of the site is removed;
+#   - `pre_schema_updates`, `run_schema_updates` (patches, `sync_all`): not
+#     reproduced; --skip-failing only goes to the patches;
+#   - `post_schema_updates` -> frappe/core/doctype/installed_applications
+#     `update_versions` (frappe/utils/__init__.py `get_installed_apps_info` ->
+#     frappe/utils/change_log.py `get_versions`): the rows of the Single's
+#     child table `tabInstalled Application` (parent, parenttype
+#     "Installed Applications", parentfield installed_applications) replaced,
+#     in one transaction, by one per installed app of the bench: app_name,
+#     app_version (the app's __version__: APP_VERSIONS, else 0.0.1) and
+#     git_branch "UNVERSIONED" (`get_app_branch` runs git in apps/<app>, and
+#     the image has no .git). No such table is ProgrammingError 1146, exit 1.
+#     The Single's own row in tabSingles is not written;
+#   - `tearDown`, however the steps went: touched_tables.json (the tables the
+#     steps wrote, here `tabInstalled Application`), "Queued rebuilding of
+#     search index for <site>" unless --skip-search-index (the job itself,
+#     on redis_queue, is not queued).
+# maintenance_mode: SiteMigration neither sets nor clears it (nothing in
+# frappe/migrate.py or frappe/commands/site.py `migrate` reads or writes it;
+# it is the bench CLI's `bench update`, frappe/bench bench/utils/bench.py
+# `update`, that sets maintenance_mode and pause_scheduler to 1 in
+# common_site_config.json around its migrate), so a site put in maintenance
+# stays there after migrate. Nothing of Redis is reproduced but the TCP
+# check. A migrate that completes records "bench-migrate" with the site, the
+# versions it wrote and its flags.
+_MIGRATE = textwrap.dedent(r"""
+    BENCH_START_MESSAGE = ("\nCannot run bench migrate without the services running.\nIf you are running bench in "
+                           "development mode, make sure that bench is running:\n\n$ bench start\n\nOtherwise, check "
+                           "the server logs and ensure that all the required services are running.\n")
+
+    def parse_migrate(argv):
+        flags = {"--skip-failing": False, "--skip-search-index": False}
+        for arg in argv:
+            if arg in flags:
+                flags[arg] = True
+            elif arg.startswith("-"):
+                usage_error("migrate", "", "No such option: %s" % arg)
+            else:
+                usage_error("migrate", "", "Got unexpected extra argument (%s)" % arg)
+        return {"skip_failing": flags["--skip-failing"], "skip_search_index": flags["--skip-search-index"]}
+
+    def is_open(host, port, timeout=10):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect((host, int(port)))
+            s.shutdown(socket.SHUT_RDWR)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def installed_apps_on_bench(conf, site):
+        rows = frappe_sql(conf, "SELECT defvalue FROM `tabDefaultValue` WHERE parent = '__global' "
+                                "AND defkey = 'installed_apps' ORDER BY creation").splitlines()
+        if len(rows) > 1:  # get_defaults_for makes a list of a key that has several rows
+            sys.exit("TypeError: the JSON object must be str, bytes or bytearray, not list")
+        all_apps = get_all_apps(site)
+        return [app for app in json.loads(rows[0] if rows else "[]") if app in all_apps]
+
+    def update_versions(conf, apps):
+        versions = dict((app, APP_VERSIONS.get(app, "0.0.1")) for app in apps)
+        names = [os.urandom(5).hex() for _ in apps]
+        where = ("`parent` = 'Installed Applications' AND `parenttype` = 'Installed Applications' "
+                 "AND `parentfield` = 'installed_applications'")
+        statements = ["START TRANSACTION"]
+        if apps:
+            statements.append(
+                "INSERT INTO `tabInstalled Application` (name, creation, modified, modified_by, owner, docstatus, idx, "
+                "parent, parentfield, parenttype, app_name, app_version, git_branch) VALUES " + ", ".join(
+                    "('%s', NOW(6), NOW(6), 'Administrator', 'Administrator', 0, %d, 'Installed Applications', "
+                    "'installed_applications', 'Installed Applications', '%s', '%s', 'UNVERSIONED')"
+                    % (name, idx, q(app), q(versions[app])) for idx, (name, app) in enumerate(zip(names, apps), 1)))
+            where += " AND name NOT IN (%s)" % ", ".join("'%s'" % name for name in names)
+        statements += ["DELETE FROM `tabInstalled Application` WHERE " + where, "COMMIT"]
+        frappe_sql(conf, "; ".join(statements))
+        return versions
+
+    def migrate(site, argv):
+        def run(site, skip_failing, skip_search_index):
+            print("Migrating %s" % site)
+            try:
+                conf = frappe_init(site)
+                status = {conf["db_type"]: is_open(conf["db_host"], conf["db_port"])}
+                cache = urlparse(conf["redis_cache"])
+                status["redis_cache"] = is_open(cache.hostname, cache.port)
+                if not all(status.values()):
+                    for service, running in status.items():
+                        if not running:
+                            print("Service %s is not running." % service)
+                    print(BENCH_START_MESSAGE)
+                    sys.exit(1)
+                with filelock(site, "bench_migrate", timeout=1):
+                    apps = installed_apps_on_bench(conf, site)
+                    frappe_sql(conf, "ALTER TABLE `tabDocType` ADD COLUMN IF NOT EXISTS migration_hash varchar(140)")
+                    touched_file = os.path.join(site, "touched_tables.json")
+                    if os.path.exists(touched_file):
+                        os.remove(touched_file)
+                    touched = set()
+                    try:
+                        versions = update_versions(conf, apps)
+                        touched.add("tabInstalled Application")
+                    finally:
+                        with open(touched_file, "w") as f:
+                            json.dump(sorted(touched), f, sort_keys=True, indent=4)
+                        if not skip_search_index:
+                            print("Queued rebuilding of search index for %s" % site)
+                record("bench-migrate", site=site, versions=versions, skip_failing=skip_failing,
+                       skip_search_index=skip_search_index)
+            finally:
+                print()
+        frappe_cli(site, argv, parse_migrate, run)
+    """)
+
+# `bench --site S set-admin-password [PASSWORD] [--logout-all-sessions]`
+# against a real MariaDB, as Frappe version-15 runs it: frappe/commands/site.py
+# `set_admin_password` -> `set_user_password(site, "Administrator", ...)`:
+#   - click: one optional argument ADMIN_PASSWORD, the flag (exit 2 else);
+#   - `frappe.init` (the site must exist: _FRAPPE_SITE);
+#   - no password: `getpass.getpass("Administrator's password for <site>: ")`
+#     until one is given; without a terminal (a pod) getpass warns and reads a
+#     line of stdin, and EOFError ends it (exit 1);
+#   - `frappe.connect`; `frappe.db.exists("User", "Administrator")`
+#     (get_value with ignore=True: a missing tabUser is None too), else "User
+#     Administrator does not exist" (exit 1);
+#   - frappe/utils/password.py `update_password`: passlib's CryptContext
+#     (pbkdf2_sha256 first) hashes the password, and one upsert writes it:
+#     INSERT INTO `__Auth` (doctype, name, fieldname, password, encrypted)
+#     VALUES ('User', 'Administrator', 'password', <hash>, 0) ON DUPLICATE KEY
+#     UPDATE password, encrypted = 0 (one row per doctype, name, fieldname);
+#   - --logout-all-sessions: frappe/sessions.py `clear_sessions(user,
+#     keep_current=True, force=True)`: the user's rows of tabSessions but the
+#     current one (sid "Administrator", set_user's), newest 100, each deleted
+#     (`delete_session`; its Activity Log entry and the Redis keys are not
+#     reproduced); then commit. It prints nothing.
+# The hash is passlib's own format, made here with hashlib (passlib is not in
+# the image of the harness): $pbkdf2-sha256$29000$<salt>$<checksum>, salt 16
+# random bytes, checksum PBKDF2-HMAC-SHA256 of 32 bytes, both in passlib's
+# base64 (ab64: no padding, "." for "+"): Frappe's check_password accepts it.
+_ADMIN_PASSWORD = textwrap.dedent(r"""
+    def passlib_hash(password, salt=None, rounds=29000):
+        salt = salt or os.urandom(16)
+        ab64 = lambda data: base64.b64encode(data).decode().rstrip("=").replace("+", ".")
+        checksum = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, rounds, 32)
+        return "$pbkdf2-sha256$%d$%s$%s" % (rounds, ab64(salt), ab64(checksum))
+
+    def update_password_sql(user, password, doctype="User", fieldname="password"):
+        hashed = passlib_hash(password)
+        return ("INSERT INTO `__Auth` (`doctype`, `name`, `fieldname`, `password`, `encrypted`) VALUES "
+                "('%s', '%s', '%s', '%s', 0) ON DUPLICATE KEY UPDATE `password` = '%s', `encrypted` = 0"
+                % (q(doctype), q(user), q(fieldname), hashed, hashed))
+
+    def parse_set_admin_password(argv):
+        passwords, logout = [], False
+        for arg in argv:
+            if arg == "--logout-all-sessions":
+                logout = True
+            elif arg.startswith("-"):
+                usage_error("set-admin-password", " [ADMIN_PASSWORD]", "No such option: %s" % arg)
+            else:
+                passwords.append(arg)
+        if len(passwords) > 1:
+            usage_error("set-admin-password", " [ADMIN_PASSWORD]",
+                        "Got unexpected extra argument (%s)" % " ".join(passwords[1:]))
+        return {"password": passwords[0] if passwords else None, "logout_all_sessions": logout}
+
+    def getpass_without_terminal(prompt):
+        sys.stderr.write("GetPassWarning: Can not control echo on the terminal.\nWarning: Password input may be "
+                         "echoed.\n" + prompt)
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            sys.exit("EOFError")
+        return line[:-1] if line.endswith("\n") else line
+
+    def set_admin_password(site, argv):
+        def run(site, password, logout_all_sessions):
+            conf = frappe_init(site)
+            while not password:
+                password = getpass_without_terminal("Administrator's password for %s: " % site)
+            found = frappe_sql(conf, "SELECT name FROM `tabUser` WHERE name = 'Administrator' LIMIT 1",
+                               ignore=(1054, 1146))
+            if not (found or "").strip():
+                print("User Administrator does not exist")
+                sys.exit(1)
+            frappe_sql(conf, update_password_sql("Administrator", password))
+            if logout_all_sessions:
+                sids = frappe_sql(conf, "SELECT sid FROM `tabSessions` WHERE user = 'Administrator' AND sid != "
+                                        "'Administrator' ORDER BY lastupdate DESC LIMIT 100 OFFSET 0").splitlines()
+                for sid in sids:
+                    frappe_sql(conf, "DELETE FROM `tabSessions` WHERE sid = '%s'" % q(sid))
+        frappe_cli(site, argv, parse_set_admin_password, run)
+    """)
+
 # `bench [--site S] set-config [-g] [-p] KEY VALUE`, as Frappe version-15 runs it:
 # frappe/commands/utils.py `set_config` (-p: ast.literal_eval of the value; -g:
 # sites/common_site_config.json, else each site's site_config.json after
@@ -1252,7 +1679,8 @@ _STAND_INS = {
             sys.exit("nginx: started without -c /absolute/nginx.conf: the image's own configuration serves no site")
         record("nginx", config=args[args.index("-c") + 1])
         '''),
-    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + _BACKUP + _RESTORE + textwrap.dedent('''\
+    "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + _BACKUP + _RESTORE + _FRAPPE_SITE
+             + _MAINTENANCE_MODE + _MIGRATE + _ADMIN_PASSWORD + textwrap.dedent('''\
         args = sys.argv[1:]
         record("bench")
         if not (os.path.isdir("apps") and os.path.isdir("sites")):
@@ -1269,6 +1697,12 @@ _STAND_INS = {
             backup(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["restore"]:
             restore(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["set-maintenance-mode"]:
+            set_maintenance_mode(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["migrate"]:
+            migrate(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["set-admin-password"]:
+            set_admin_password(args[1], args[3:])
         elif args[:1] == ["version"]:
             version(args[1:])
         elif args[:1] == ["worker"]:

@@ -262,4 +262,30 @@ def frappe_crds(kube):
     crd_dir = REPO / "config" / "crd"
     kube.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=pytest", "-k", crd_dir)
     localcluster.wait_established(kube.kubectl, [
-        "frappebenches.vyogo.tech", "frappesites.vyogo.tech", "sitebackups.vyogo.tech"])
+        "frappebenches.vyogo.tech", "frappesites.vyogo.tech", "sitebackups.vyogo.tech", "siterestores.vyogo.tech"])
+
+
+@pytest.fixture
+def ready_site(kube, frappe_crds, namespace):
+    """A FrappeBench and a Ready FrappeSite on it, with the status their roles would have written (for the
+    roles of SiteBackup and SiteRestore, which start from a site that exists)."""
+    group, version = "vyogo.tech", "v1alpha1"
+    kube.apply({"apiVersion": "%s/%s" % (group, version), "kind": "FrappeBench",
+                "metadata": {"name": "shop", "namespace": namespace},
+                "spec": {"frappeVersion": "version-15", "imageConfig": {"repository": "docker.io/frappe/erpnext",
+                                                                        "tag": "v15.45.0"}}})
+    # The sites volume the bench's reconcile would have made.
+    kube.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "shop-sites", "namespace": namespace},
+                "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "shared-nfs",
+                         "resources": {"requests": {"storage": "1Gi"}}}})
+    kube.custom.patch_namespaced_custom_object_status(group, version, namespace, "frappebenches", "shop", {"status": {
+        "phase": "Ready", "image": "docker.io/frappe/erpnext:v15.45.0", "sitesClaim": "shop-sites",
+        "sitesAccessMode": "ReadWriteMany"}})
+    kube.apply({"apiVersion": "%s/%s" % (group, version), "kind": "FrappeSite",
+                "metadata": {"name": "erp", "namespace": namespace},
+                "spec": {"benchRef": {"name": "shop"}, "siteName": "erp.example.com",
+                         "dbConfig": {"mariadbRef": {"name": "mariadb"}}}})
+    kube.custom.patch_namespaced_custom_object_status(group, version, namespace, "frappesites", "erp",
+                                                      {"status": {"phase": "Ready"}})
+    return namespace

@@ -7,7 +7,6 @@ container does is proven in test_site_backup_job.py on the pod-script harness.
 
 import base64
 
-import pytest
 import yaml
 
 from support import run_playbook, wait_until
@@ -36,29 +35,6 @@ def reconcile(kube, tmp_path, namespace, name):
 
 def custom(kube, namespace, plural, name):
     return kube.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-
-
-@pytest.fixture
-def ready_site(kube, frappe_crds, namespace):
-    """A FrappeBench and a Ready FrappeSite on it, with the status their roles would have written."""
-    kube.apply({"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "FrappeBench",
-                "metadata": {"name": "shop", "namespace": namespace},
-                "spec": {"frappeVersion": "version-15", "imageConfig": {"repository": "docker.io/frappe/erpnext",
-                                                                        "tag": "v15.45.0"}}})
-    # The sites volume the bench's reconcile would have made.
-    kube.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "shop-sites", "namespace": namespace},
-                "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "shared-nfs",
-                         "resources": {"requests": {"storage": "1Gi"}}}})
-    kube.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "frappebenches", "shop", {"status": {
-        "phase": "Ready", "image": "docker.io/frappe/erpnext:v15.45.0", "sitesClaim": "shop-sites",
-        "sitesAccessMode": "ReadWriteMany"}})
-    kube.apply({"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "FrappeSite",
-                "metadata": {"name": "erp", "namespace": namespace},
-                "spec": {"benchRef": {"name": "shop"}, "siteName": "erp.example.com",
-                         "dbConfig": {"mariadbRef": {"name": "mariadb"}}}})
-    kube.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "frappesites", "erp",
-                                                      {"status": {"phase": "Ready"}})
-    return namespace
 
 
 def site_backup(kube, namespace, name, **spec):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The name of every object a FrappeBench, a FrappeSite or a SiteBackup owns or uses, computed here and nowhere else.
+"""The name of every object a FrappeBench, a FrappeSite, a SiteBackup or a SiteRestore owns or uses, computed here and nowhere else.
 
 The plans carry these names (plan.names, plan.config.job, plan.job.name,
 plan.drop_job.name) and the tasks and templates read them from the plan; a
@@ -113,6 +113,14 @@ def backup_names(name):
 def backup_job_name(name, digest):
     """A one-off backup Job: named by the hash of its inputs, so a changed spec takes another backup."""
     return backup_names(name)['job_prefix'] + digest
+
+
+def restore_names(name):
+    """The objects of the SiteRestore `name`: its one Job (a restore runs once) and the ConfigMap of what it runs."""
+    return {
+        'job': '%s-restore' % name,
+        'script': '%s-restore-script' % name,
+    }
 
 
 def backups_volume_name(site):

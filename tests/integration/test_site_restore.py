@@ -1,0 +1,89 @@
+"""The frappe_site_restore role against the real control plane: the one Job it creates, and its status.
+
+The local cluster's fake nodes complete a Job's pods without running them, so
+these tests prove the objects, their owners, what the pod is given and the
+status; what the Job's container does is proven in test_site_restore_job.py on
+the pod-script harness.
+"""
+
+import pytest
+import yaml
+
+from support import run_playbook, wait_until
+from test_site_backup import GROUP, VERSION, custom
+
+
+def reconcile(kube, tmp_path, namespace, name):
+    path = tmp_path / ("restore-%s.yml" % name)
+    path.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "connection": "local",
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "tasks": [
+            {"name": "Read the SiteRestore", "kubernetes.core.k8s_info": {
+                "api_version": "%s/%s" % (GROUP, VERSION), "kind": "SiteRestore", "namespace": namespace,
+                "name": name}, "register": "found"},
+            {"name": "Reconcile it", "ansible.builtin.include_role": {"name": "vyogotech.frappe.frappe_site_restore"},
+             "vars": {"_vyogo_tech_siterestore": "{{ found.resources[0] }}"}}]}]))
+    return run_playbook(kube, str(path), {})
+
+
+def site_restore(kube, namespace, name, **spec):
+    kube.apply({"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "SiteRestore",
+                "metadata": {"name": name, "namespace": namespace}, "spec": dict({"site": "erp"}, **spec)})
+
+
+@pytest.fixture
+def external_site(kube, ready_site):
+    """The site on an external server given by a connection Secret (its administrative login)."""
+    namespace = ready_site
+    kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "frappesites", "erp", {"spec": {"dbConfig": {
+        "mariadbRef": None, "connectionSecretRef": {"name": "db-admin"}}}})
+    return namespace
+
+
+def test_a_restore_runs_one_job_with_secrets_only_by_reference_and_never_again(kube, tmp_path, external_site):
+    namespace = external_site
+    site_restore(kube, namespace, "back", databaseBackupSource={"localPath": "sites/erp.example.com/private/backups/"
+                                                                             "x-database.sql.gz"},
+                 adminPasswordSecretRef={"name": "new-admin", "key": "password"})
+    run = reconcile(kube, tmp_path, namespace, "back")
+    assert run.rc == 0, run.explain()
+    restore = custom(kube, namespace, "siterestores", "back")
+    job = kube.batch.read_namespaced_job("back-restore", namespace)
+    assert job.metadata.owner_references[0].uid == restore["metadata"]["uid"]
+    assert job.spec.backoff_limit == 0
+    env = dict((e.name, e) for e in job.spec.template.spec.containers[0].env)
+    assert env["DB_ROOT_PASSWORD"].value_from.secret_key_ref.name == "db-admin"
+    assert env["ADMIN_PASSWORD"].value_from.secret_key_ref.name == "new-admin"
+    assert all(e.value is None for n, e in env.items() if n != "DB_ROOT_USERNAME")
+    assert restore["status"]["phase"] in ("Pending", "Running")
+    wait_until(lambda: kube.batch.read_namespaced_job("back-restore", namespace).status.succeeded, 60,
+               "the fake node to complete the restore Job")
+    run = reconcile(kube, tmp_path, namespace, "back")
+    assert run.rc == 0, run.explain()
+    status = custom(kube, namespace, "siterestores", "back")["status"]
+    assert (status["phase"], status["restoreJob"]) == ("Completed", "back-restore") and status["completionTime"]
+    # Once: with its Job gone, a finished restore makes no other.
+    kube.batch.delete_namespaced_job("back-restore", namespace, propagation_policy="Background")
+    wait_until(lambda: not kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-restore=back")
+               .items, 60, "the Job to go")
+    again = reconcile(kube, tmp_path, namespace, "back")
+    assert again.rc == 0 and again.changed == 0, again.explain()
+    assert not kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-restore=back").items
+
+
+def test_a_restore_the_schema_or_the_plan_refuses_writes_nothing(kube, tmp_path, ready_site):
+    namespace = ready_site
+    with pytest.raises(Exception, match="exactly one"):
+        site_restore(kube, namespace, "both", databaseBackupSource={"localPath": "a.sql.gz"},
+                     backupRef={"name": "nightly"})
+    # The site's server (a MariaDB of the operator, named but not there) gives no administrative login.
+    site_restore(kube, namespace, "nologin", backupRef={"name": "nightly"})
+    kube.apply({"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "SiteBackup",
+                "metadata": {"name": "nightly", "namespace": namespace}, "spec": {"site": "erp"}})
+    run = reconcile(kube, tmp_path, namespace, "nologin")
+    assert run.rc != 0 and "administrative login" in run.failure_message, run.explain()
+    status = custom(kube, namespace, "siterestores", "nologin")["status"]
+    assert status["phase"] == "Failed" and "Nothing was changed" in status["message"]
+    assert not kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-restore=nologin").items
+    assert not kube.core.list_namespaced_config_map(namespace, label_selector="vyogo.tech/site-restore=nologin").items

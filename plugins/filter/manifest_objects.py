@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The FrappeBench, FrappeSite and SiteBackup objects of a manifest; docs in manifest_objects.yml."""
+"""The FrappeBench, FrappeSite, SiteBackup and SiteRestore objects of a manifest; docs in manifest_objects.yml."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,14 +10,14 @@ __metaclass__ = type
 import copy
 
 API_VERSION = 'vyogo.tech/v1alpha1'
-KINDS = ('FrappeBench', 'FrappeSite', 'SiteBackup')
+KINDS = ('FrappeBench', 'FrappeSite', 'SiteBackup', 'SiteRestore')
 # Where each kind goes in the answer.
-GROUPS = {'FrappeBench': 'benches', 'FrappeSite': 'sites', 'SiteBackup': 'backups'}
+GROUPS = {'FrappeBench': 'benches', 'FrappeSite': 'sites', 'SiteBackup': 'backups', 'SiteRestore': 'restores'}
 
 
 def manifest_objects(documents, namespace, manifest='the manifest'):
-    """{'benches': [...], 'sites': [...], 'backups': [...], 'errors': [...]}: each document checked (a message per
-    one that is not a FrappeBench, FrappeSite or SiteBackup), a v1 List standing for its items, metadata.namespace
+    """{'benches': [...], 'sites': [...], 'backups': [...], 'restores': [...], 'errors': [...]}: each document
+    checked (a message per one that is not of KINDS), a v1 List standing for its items, metadata.namespace
     defaulted."""
     objects = []
     for doc in documents or []:
@@ -27,16 +27,16 @@ def manifest_objects(documents, namespace, manifest='the manifest'):
             objects.extend(doc.get('items') or [])
         else:
             objects.append(doc)
-    out = {'benches': [], 'sites': [], 'backups': [], 'errors': []}
+    out = dict([(group, []) for group in GROUPS.values()] + [('errors', [])])
     for index, doc in enumerate(objects):
         metadata = doc.get('metadata') if isinstance(doc, dict) else None
         if (not isinstance(doc, dict) or doc.get('apiVersion') != API_VERSION or doc.get('kind') not in KINDS
                 or not isinstance(metadata, dict) or not metadata.get('name')):
             got = (doc.get('apiVersion') or '(no apiVersion)', doc.get('kind') or '(no kind)') if isinstance(doc, dict) \
                 else ('(not a mapping)', type(doc).__name__)
-            out['errors'].append('Document %d of %s must be a %s FrappeBench, FrappeSite or SiteBackup with metadata.name; '
-                                 'got %s %s.'
-                                 % (index + 1, manifest, API_VERSION, got[0], got[1]))
+            out['errors'].append('Document %d of %s must be a %s %s or %s with metadata.name; got %s %s.'
+                                 % (index + 1, manifest, API_VERSION, ', '.join(KINDS[:-1]), KINDS[-1], got[0],
+                                    got[1]))
             continue
         doc = copy.deepcopy(doc)
         if not doc['metadata'].get('namespace'):

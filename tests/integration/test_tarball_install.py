@@ -20,6 +20,8 @@ import yaml
 from support import REPO, PlaybookRun, plain_env
 
 GALAXY = yaml.safe_load((REPO / "galaxy.yml").read_text())
+# The collection's CRDs: site.yml installs each (its list must name them all).
+CRDS = sorted(p.name for p in (REPO / "config" / "crd" / "bases").iterdir())
 FQCN = "%s.%s" % (GALAXY["namespace"], GALAXY["name"])
 PROCESSES = ("gunicorn", "nginx", "socketio", "scheduler", "worker-short", "worker-long", "worker-default")
 
@@ -71,8 +73,7 @@ def test_the_installed_tree_has_neither_the_checkout_link_nor_the_harness(instal
     tree = installed.tree
     assert (tree / "playbooks" / "site.yml").is_file() and (tree / "playbooks" / "render.yml").is_file()
     # site.yml installs these from the collection itself (playbook_dir/../config/crd).
-    assert sorted(p.name for p in (tree / "config" / "crd" / "bases").iterdir()) == [
-        "vyogo.tech_frappebenches.yaml", "vyogo.tech_frappesites.yaml", "vyogo.tech_sitebackups.yaml"]
+    assert sorted(p.name for p in (tree / "config" / "crd" / "bases").iterdir()) == CRDS
     assert not (tree / "playbooks" / "collections").exists()
     assert [str(p) for p in tree.rglob("*") if p.is_symlink()] == []
     for left_out in ("tests/integration", "tests/packaging", "hack", "molecule", "awx", "execution-environment.yml",
@@ -108,8 +109,8 @@ def test_installed_site_playbook_converges_by_its_fqcn(kube, namespace, frappe_c
     assert first.changed > 0
     # The CRDs came from the installed copy, not from a checkout.
     crd_items = [r["item"] for t in first.task_results("Install the CRDs") for r in t["results"]]
-    # FrappeBench, FrappeSite and SiteBackup.
-    assert len(crd_items) == 3
+    # Every CRD of the collection (FrappeBench, FrappeSite, SiteBackup, SiteRestore).
+    assert sorted(Path(i).name for i in crd_items) == CRDS
     assert all(installed.tree.resolve() in Path(i).resolve().parents for i in crd_items), crd_items
 
     again = PlaybookRun(installed.run(*cmd, kube=kube, json_output=True))

@@ -180,14 +180,14 @@ def _object_name(obj):
     return '%s %s/%s' % (obj.get('kind'), obj['metadata'].get('namespace'), obj['metadata'].get('name'))
 
 
-def render_refusals(benches, sites, crds, backups=None):
+def render_refusals(benches, sites, crds, backups=None, restores=None):
     """A message per problem: each object checked against its CRD schema as the API server would, each site
-    whose bench is not in the manifest (render mode has no cluster to read it from), and each SiteBackup whose
-    site is not in it."""
+    whose bench is not in the manifest (render mode has no cluster to read it from), and each SiteBackup or
+    SiteRestore whose site is not in it."""
     errors = []
-    for obj in list(benches or []) + list(sites or []) + list(backups or []):
+    for obj in list(benches or []) + list(sites or []) + list(backups or []) + list(restores or []):
         errors.extend('%s: %s.' % (_object_name(obj), e) for e in object_schema_errors(obj, crds or []))
-    for backup in backups or []:
+    for backup in list(backups or []) + list(restores or []):
         wanted, namespace = (backup.get('spec') or {}).get('site'), backup['metadata'].get('namespace')
         if not isinstance(wanted, str) or not wanted:
             continue  # the schema check above names the missing spec.site

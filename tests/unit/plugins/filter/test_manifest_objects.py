@@ -1,4 +1,4 @@
-"""manifest_objects: a manifest's FrappeBench, FrappeSite and SiteBackup objects, checked, with a namespace each."""
+"""manifest_objects: a manifest's FrappeBench, FrappeSite, SiteBackup and SiteRestore objects, checked, namespaced."""
 
 import pytest
 
@@ -14,9 +14,10 @@ def doc(kind, name, namespace=None):
 
 def test_objects_are_sorted_by_kind_in_their_order_and_get_the_namespace_they_lack():
     docs = [doc("FrappeSite", "erp.example.com"), doc("FrappeBench", "erp", "shop"), None,
-            doc("FrappeBench", "crm"), doc("SiteBackup", "nightly")]
+            doc("FrappeBench", "crm"), doc("SiteBackup", "nightly"), doc("SiteRestore", "back", "shop")]
     got = manifest_objects(docs, "default", "m.yaml")
     assert [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in got["backups"]] == [("nightly", "default")]
+    assert [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in got["restores"]] == [("back", "shop")]
     assert [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in got["benches"]] == [
         ("erp", "shop"), ("crm", "default")]
     assert [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in got["sites"]] == [
@@ -42,9 +43,9 @@ def test_anything_else_is_refused_naming_the_document(bad, says):
     got = manifest_objects([doc("FrappeBench", "erp"), bad], "shop", "benches.yaml")
     [error] = got["errors"]
     assert error.startswith("Document 2 of benches.yaml must be a vyogo.tech/v1alpha1 FrappeBench, "
-                            "FrappeSite or SiteBackup with metadata.name; ")
+                            "FrappeSite, SiteBackup or SiteRestore with metadata.name; ")
     assert says in error
 
 
 def test_an_empty_manifest_has_no_objects():
-    assert manifest_objects([None], "shop") == {"benches": [], "sites": [], "backups": [], "errors": []}
+    assert manifest_objects([None], "shop") == {"benches": [], "sites": [], "backups": [], "restores": [], "errors": []}

@@ -1,0 +1,30 @@
+"""Every place that names the collection's CRDs names all of them: a new kind is never left out of one."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CRDS = sorted(p.name for p in (REPO / "config" / "crd" / "bases").iterdir())
+
+
+def named_in(path):
+    return sorted(set(re.findall(r"vyogo\.tech_[a-z]+\.yaml", (REPO / path).read_text())))
+
+
+def test_site_yml_render_yml_and_kustomize_name_every_crd():
+    assert named_in("playbooks/site.yml") == CRDS
+    assert named_in("playbooks/render.yml") == CRDS
+    kustomization = yaml.safe_load((REPO / "config" / "crd" / "kustomization.yaml").read_text())
+    assert sorted(Path(r).name for r in kustomization["resources"]) == CRDS
+
+
+def test_the_operator_watches_and_may_write_every_kind():
+    kinds = [yaml.safe_load((REPO / "config" / "crd" / "bases" / c).read_text())["spec"]["names"] for c in CRDS]
+    watched = sorted(w["kind"] for w in yaml.safe_load((REPO / "watches.yaml").read_text()))
+    assert watched == sorted(k["kind"] for k in kinds)
+    rules = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())["rules"]
+    resources = set(r for rule in rules if "vyogo.tech" in rule.get("apiGroups", []) for r in rule["resources"])
+    for names in kinds:
+        assert {names["plural"], names["plural"] + "/status", names["plural"] + "/finalizers"} <= resources

@@ -15,7 +15,8 @@ GROUP, VERSION = "vyogo.tech", "v1alpha1"
 
 
 def playbook(tmp_path, namespace, name):
-    """A play that runs the role for the live SiteBackup `name`, as the operator would."""
+    """A play that runs the role for the live SiteBackup `name`, as playbooks/site.yml would (which removes the
+    finalizer itself once a deletion is done)."""
     path = tmp_path / ("backup-%s.yml" % name)
     path.write_text(yaml.safe_dump([{
         "hosts": "localhost", "gather_facts": False, "connection": "local",
@@ -25,7 +26,8 @@ def playbook(tmp_path, namespace, name):
                 "api_version": "%s/%s" % (GROUP, VERSION), "kind": "SiteBackup", "namespace": namespace,
                 "name": name}, "register": "found"},
             {"name": "Reconcile it", "ansible.builtin.include_role": {"name": "vyogotech.frappe.frappe_site_backup"},
-             "vars": {"_vyogo_tech_sitebackup": "{{ found.resources[0] }}"}}]}]))
+             "vars": {"_vyogo_tech_sitebackup": "{{ found.resources[0] }}",
+                      "frappe_site_backup_remove_finalizer": True}}]}]))
     return str(path)
 
 
@@ -94,3 +96,41 @@ def test_a_backup_of_a_site_that_does_not_exist_is_refused_in_its_status_with_no
     assert status["phase"] == "Failed" and "spec.site crm" in status["message"]
     assert not kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-backup=orphan").items
     assert not kube.core.list_namespaced_config_map(namespace, label_selector="vyogo.tech/site-backup=orphan").items
+
+
+def test_deleting_a_sitebackup_with_delete_runs_the_job_deleting_its_sets_then_lets_it_go(kube, tmp_path, ready_site):
+    namespace = ready_site
+    site_backup(kube, namespace, "gone", schedule="0 2 * * *", deletionPolicy="Delete",
+                storage={"type": "s3", "s3": {"bucket": "backups", "endpoint": "minio:9000",
+                                              "accessKeyIdSecretKeyRef": {"name": "s3", "key": "id"},
+                                              "secretAccessKeySecretKeyRef": {"name": "s3", "key": "secret"}}})
+    run = reconcile(kube, tmp_path, namespace, "gone")
+    assert run.rc == 0, run.explain()
+    backup = custom(kube, namespace, "sitebackups", "gone")
+    assert backup["metadata"]["finalizers"] == ["vyogo.tech/backup-cleanup"]
+    recorded = (backup["status"]["siteName"], backup["status"]["image"])
+    assert recorded == ("erp.example.com", "docker.io/frappe/erpnext:v15.45.0")
+    kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "sitebackups", "gone")
+    assert custom(kube, namespace, "sitebackups", "gone")["metadata"]["deletionTimestamp"]
+    # The fake node completes the Job; the reconcile waits for it, then lets the SiteBackup go.
+    run = reconcile(kube, tmp_path, namespace, "gone")
+    assert run.rc == 0, run.explain()
+    job = kube.batch.read_namespaced_job("gone-forget-sets", namespace)
+    assert job.spec.template.spec.containers[0].args[3] == "forget-sets"
+    assert not kube.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "sitebackups",
+                                                         field_selector="metadata.name=gone")["items"]
+    assert not kube.core.list_namespaced_secret(namespace, field_selector="metadata.name=gone-backup-key").items
+
+
+def test_deleting_a_sitebackup_that_retains_keeps_its_passphrase(kube, tmp_path, ready_site):
+    namespace = ready_site
+    site_backup(kube, namespace, "kept", storage={"type": "s3", "s3": {
+        "bucket": "backups", "endpoint": "minio:9000", "accessKeyIdSecretKeyRef": {"name": "s3", "key": "id"},
+        "secretAccessKeySecretKeyRef": {"name": "s3", "key": "secret"}}})
+    assert reconcile(kube, tmp_path, namespace, "kept").rc == 0
+    assert not custom(kube, namespace, "sitebackups", "kept")["metadata"].get("finalizers")
+    kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "sitebackups", "kept")
+    wait_until(lambda: not kube.custom.list_namespaced_custom_object(
+        GROUP, VERSION, namespace, "sitebackups", field_selector="metadata.name=kept")["items"], 30,
+        "the SiteBackup to go")
+    assert kube.core.read_namespaced_secret("kept-backup-key", namespace).data["passphrase"]

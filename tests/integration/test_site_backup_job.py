@@ -27,8 +27,9 @@ SITE, NAMESPACE = "erp.example.com", "shop"
 PASSPHRASE = "correct horse battery staple"
 
 
-def render(tmp_path, spec):
-    """The objects the frappe_site_backup role renders for a SiteBackup `nightly` of SITE (render mode)."""
+def render(tmp_path, spec, **more):
+    """The objects the frappe_site_backup role renders for a SiteBackup `nightly` of SITE (render mode); `more`
+    goes into the SiteBackup (metadata, status)."""
     playbook = tmp_path / "render-backup.yml"
     out = tmp_path / "objects.json"
     playbook.write_text(yaml.safe_dump([{
@@ -38,7 +39,7 @@ def render(tmp_path, spec):
             "frappe_site_backup_mode": "render",
             "_vyogo_tech_sitebackup": {"apiVersion": "vyogo.tech/v1alpha1", "kind": "SiteBackup",
                                        "metadata": {"name": "nightly", "namespace": NAMESPACE},
-                                       "spec": dict({"site": "erp"}, **spec)},
+                                       "spec": dict({"site": "erp"}, **spec), **more},
             "frappe_site_backup_render_live": {
                 "sites": [{"metadata": {"name": "erp", "namespace": NAMESPACE},
                            "spec": {"benchRef": {"name": "shop"}, "siteName": SITE}, "status": {"phase": "Ready"}}],
@@ -89,6 +90,9 @@ s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_a
                   aws_secret_access_key=sys.argv[3], config=Config(s3={"addressing_style": "path"}))
 if sys.argv[4] == "create":
     s3.create_bucket(Bucket="backups")
+    print("{}")
+elif sys.argv[4] == "put":
+    s3.upload_file(sys.argv[6], "backups", sys.argv[5])
     print("{}")
 elif sys.argv[4] == "fetch":
     s3.download_file("backups", sys.argv[5], sys.argv[6])
@@ -144,3 +148,37 @@ def test_a_one_off_backup_to_the_sites_backups_volume_is_stored_whole_and_unencr
     assert outcome["kept"] == [outcome["set"]] and stored.is_dir()
     assert sorted(p.name.split("-", 2)[-1] for p in stored.iterdir()) == [
         "database.sql.gz", "manifest.json", "site_config_backup.json"]
+
+
+def test_deleting_a_sitebackup_with_delete_deletes_its_sets_and_no_others(site, tmp_path, s3_server):
+    def s3(*args):
+        return bench_python.run(S3_KEYS, s3_server.endpoint, s3_server.access_key, s3_server.secret_key, *args)
+    s3("create")
+    storage = {"type": "s3", "s3": {"bucket": "backups", "endpoint": s3_server.endpoint, "forcePathStyle": True,
+                                    "accessKeySecret": {"name": "s3", "key": "id"},
+                                    "secretKeySecret": {"name": "s3", "key": "secret"}}}
+    secrets = {"s3": {"id": s3_server.access_key, "secret": s3_server.secret_key},
+               "nightly-backup-key": {"passphrase": PASSPHRASE}}
+    spec = {"schedule": "0 2 * * *", "deletionPolicy": "Delete", "storage": storage}
+    for _run in range(2):
+        run_backup(site, render(tmp_path, spec), "CronJob", secrets)
+        time.sleep(1.1)
+    # Another SiteBackup's set of the same site, and an upload that never finished: not this one's to delete.
+    (tmp_path / "other.json").write_text(json.dumps({"siteBackup": "weekly"}))
+    s3("put", "%s/%s/20260101T000000Z/manifest.json" % (NAMESPACE, SITE), str(tmp_path / "other.json"))
+    s3("put", "%s/%s/20260102T000000Z/partial.sql.gz" % (NAMESPACE, SITE), str(tmp_path / "other.json"))
+    # What the API server holds once the SiteBackup is deleted, with the status its reconciles recorded.
+    objects = render(tmp_path, spec, metadata={"name": "nightly", "namespace": NAMESPACE,
+                                               "deletionTimestamp": "2026-12-03T12:00:00Z",
+                                               "finalizers": ["vyogo.tech/backup-cleanup"]},
+                     status={"frappeSite": "erp", "siteName": SITE, "image": "docker.io/frappe/erpnext:v15.45.0"})
+    assert set(objects) == {"ConfigMap", "Job"} and objects["Job"]["metadata"]["name"] == "nightly-forget-sets"
+    assert "ownerReferences" not in objects["Job"]["metadata"]
+    job = objects["Job"]
+    assert "sites" not in [v["name"] for v in pod_spec(job)["volumes"]], "deleting sets needs no sites volume"
+    run = run_container(site, job, pod_spec(job)["containers"][0], secrets, timeout=120,
+                        config_maps={objects["ConfigMap"]["metadata"]["name"]: objects["ConfigMap"]["data"]})
+    assert run.rc == 0, run.explain()
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(outcome["deleted"]) == 2
+    assert sorted(k.split("/")[2] for k in s3("keys")) == ["20260101T000000Z", "20260102T000000Z"]

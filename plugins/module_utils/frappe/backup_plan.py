@@ -147,15 +147,68 @@ def _bench_of(site, benches):
     return next((b for b in benches or [] if b['metadata']['name'] == wanted), None)
 
 
-def backup_plan(backup, live=None, settings=None, mode='apply', script='', library=''):
+def _storage_config(spec):
+    """Where the store step finds the sets: the bucket (no credentials: those are environment) or /backups."""
+    storage = spec['storage']
+    if storage['type'] == 's3':
+        s3 = storage['s3']
+        return {'type': 's3', 's3': {'bucket': s3['bucket'], 'endpoint': _endpoint(s3), 'region': s3.get('region', ''),
+                                     'forcePathStyle': bool(s3.get('forcePathStyle')),
+                                     'caFile': CA_FILE if _mapping(s3.get('tls')).get('caSecretKeyRef') else ''}}, \
+            s3.get('prefix', '')
+    return {'type': 'pvc', 'directory': BACKUPS_DIR}, ''
+
+
+def forget_plan(backup, live, settings, forget_script='', library=''):
+    """The deletion of a SiteBackup: with deletionPolicy Delete, the Job that deletes the sets it made.
+
+    It runs on the image the backups ran on and names the site as the last
+    reconcile recorded it (status.image, status.frappeSite, status.siteName),
+    so it works with the site and the bench already gone; a SiteBackup that
+    never recorded them stored nothing and goes at once.
+    """
+    meta, status = backup['metadata'], _mapping(backup.get('status'))
+    name, namespace = meta['name'], meta['namespace']
+    spec, _errors = backup_spec(backup, status.get('frappeSite', ''))
+    plan = {'name': name, 'namespace': namespace, 'names': backup_names(name), 'errors': [], 'warnings': [],
+            'render': [], 'waiting': '', 'deleting': True, 'deletion_policy': spec['deletionPolicy'], 'forget': None}
+    if spec['deletionPolicy'] != 'Delete' or not (status.get('image') and status.get('siteName')):
+        return plan
+    where, prefix = _storage_config(spec)
+    plan.update(spec=spec, script=forget_script, library=library,
+                store_config={'namespace': namespace, 'site': status['siteName'], 'backup': name, 'prefix': prefix,
+                              'storage': where, 'passphraseFile': ''})
+    plan['bench'] = {'image': status['image'], 'sites_claim': '', 'sites_access_mode': 'ReadWriteMany',
+                     'pull_policy': 'IfNotPresent', 'pull_secrets': [],
+                     'resources': job_resources({}, 'backup')}
+    plan['labels'] = {'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
+                      'app.kubernetes.io/managed-by': settings['managed_by'],
+                      'app.kubernetes.io/component': 'backup', 'vyogo.tech/site': status.get('frappeSite', ''),
+                      'vyogo.tech/site-backup': name}
+    # Not owned: the SiteBackup is going, and its Job must outlive it long enough to be read.
+    plan['owner_references'] = []
+    plan['job'] = {'name': plan['names']['forget_job'], 'args': ['bash', '-c', forget_script, 'forget-sets']}
+    plan['forget'] = {'job': plan['names']['forget_job'],
+                      'generated_key': spec['encryption']['secret']['name'] if spec['encryption']['generated'] else ''}
+    # Its own ConfigMap, owned by nothing: the SiteBackup's may already be gone with it.
+    plan['script_config_map'] = plan['names']['forget_job']
+    for kind, obj_name, template in (('ConfigMap', plan['names']['forget_job'], 'backup/script.yaml.j2'),
+                                     ('Job', plan['names']['forget_job'], 'backup/forget-job.yaml.j2')):
+        plan['render'].append({'kind': kind, 'name': obj_name, 'template': template, 'vars': {'name': obj_name}})
+    return plan
+
+
+def backup_plan(backup, live=None, settings=None, mode='apply', script='', library='', forget_script=''):
     """The reconcile plan of one SiteBackup: what to render, and whether it can run yet."""
     check_plan_input('backup_plan', 'SiteBackup', backup, mode, settings, 'frappe_site_backup_settings')
     live = live or {}
     meta = backup['metadata']
+    if meta.get('deletionTimestamp'):
+        return forget_plan(backup, live, settings, forget_script, library)
     name, namespace = meta['name'], meta['namespace']
     wanted = _mapping(backup.get('spec')).get('site', '')
     plan = {'name': name, 'namespace': namespace, 'names': backup_names(name), 'errors': [], 'warnings': [],
-            'render': [], 'waiting': ''}
+            'render': [], 'waiting': '', 'deleting': False}
     site = find_site(live.get('sites'), wanted)
     if site is None:
         plan['errors'].append('SiteBackup %s/%s: spec.site %s names no FrappeSite in namespace %s (by its name or its '
@@ -194,14 +247,8 @@ def backup_plan(backup, live=None, settings=None, mode='apply', script='', libra
     elif mode == 'apply' and not plan['site']['ready']:
         plan['waiting'] = 'FrappeSite %s is not Ready yet' % site['metadata']['name']
     storage = spec['storage']
-    if storage['type'] == 's3':
-        s3 = storage['s3']
-        where = {'type': 's3', 's3': {'bucket': s3['bucket'], 'endpoint': _endpoint(s3), 'region': s3.get('region', ''),
-                                      'forcePathStyle': bool(s3.get('forcePathStyle')),
-                                      'caFile': CA_FILE if _mapping(s3.get('tls')).get('caSecretKeyRef') else ''}}
-        prefix = s3.get('prefix', '')
-    else:
-        where, prefix = {'type': 'pvc', 'directory': BACKUPS_DIR}, ''
+    where, prefix = _storage_config(spec)
+    if storage['type'] == 'pvc':
         claims = [c['metadata']['name'] for c in live.get('claims') or []]
         plan['make_claim'] = storage['claim'] == backups_volume_name(site['metadata']['name']) and \
             storage['claim'] not in claims
@@ -213,7 +260,7 @@ def backup_plan(backup, live=None, settings=None, mode='apply', script='', libra
     plan['store_config'] = {'namespace': namespace, 'site': site_name, 'backup': name, 'prefix': prefix,
                             'retention': spec['retention'], 'storage': where, 'appsFile': APPS_FILE,
                             'passphraseFile': PASSPHRASE_FILE if spec['encryption']['enabled'] else ''}
-    plan['script'], plan['library'] = script, library
+    plan['script'], plan['library'], plan['script_config_map'] = script, library, plan['names']['script']
     inputs = {'spec': spec, 'bench': plan['bench'], 'store': plan['store_config'], 'script': script,
               'library': library}
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode('utf-8')).hexdigest()[:JOB_HASH_LENGTH]
@@ -254,6 +301,16 @@ def run_outcome(job, pods):
     return {}
 
 
+def forget_outcome(live, plan):
+    """How the Job deleting a SiteBackup's sets ended: {} while it runs or is not there yet, else its state and
+    what it reported (the deleted sets, or the error)."""
+    job = next((j for j in (live or {}).get('jobs') or [] if j['metadata']['name'] == plan['forget']['job']), None)
+    state = readiness.job_finished(job) if job else ''
+    if not state:
+        return {}
+    return dict(run_outcome(job, (live or {}).get('pods')), state=state)
+
+
 def backup_status(plan, live, backup):
     """Phase, conditions and what the newest run stored, from this SiteBackup's Jobs and their pods."""
     current = _mapping(backup.get('status'))
@@ -281,7 +338,10 @@ def backup_status(plan, live, backup):
     else:
         phase, message = 'Pending', 'The backup Job is about to start.'
     patch = {'phase': phase, 'message': message,
-             'observedGeneration': int(_mapping(backup.get('metadata')).get('generation') or 0)}
+             'observedGeneration': int(_mapping(backup.get('metadata')).get('generation') or 0),
+             # What the deletion's Job needs when the site and the bench may be gone (forget_plan).
+             'frappeSite': plan['site']['name'], 'siteName': plan['site']['site_name'],
+             'image': plan['bench']['image']}
     if done:
         newest = max(done, key=lambda r: r['completed'])
         patch.update(lastBackup=newest['completed'], lastBackupJob=newest['job'],

@@ -555,6 +555,21 @@ def finish_key(config, prepared):
     return prepared['encryptionKey']
 
 
+def forget(storage, config):
+    """Delete every set the SiteBackup config['backup'] made (its deletionPolicy Delete); nothing else.
+
+    Only sets whose manifest names it: other SiteBackups' sets of the site,
+    files a person put there and unfinished uploads (no manifest to say whose)
+    stay.
+    """
+    base = site_prefix(config.get('prefix'), config['namespace'], config['site'])
+    ours = sorted(name for name, manifest in storage.sets(base).items()
+                  if manifest and manifest.get('siteBackup') == config['backup'])
+    for name in ours:
+        storage.delete_set(base + name + '/')
+    return {'deleted': ours, 'location': storage.location(base)}
+
+
 def _apps(config):
     """The apps' versions for the manifest: what `bench version --format json` wrote to appsFile, else apps."""
     path = config.get('appsFile')
@@ -571,22 +586,25 @@ def run(argv):
     """What the backup and restore Jobs' Python steps do, by the first argument.
 
     `store SOURCE_DIR CONFIG_JSON`: store the set bench backup left and prune
-    (the backup Job). `prepare CONFIG_JSON`: fetch, check and decide a restore,
+    (the backup Job). `forget CONFIG_JSON`: delete every set of the SiteBackup
+    (its deletionPolicy Delete). `prepare CONFIG_JSON`: fetch, check and decide a restore,
     writing prepared.json into its workdir. `finish-key CONFIG_JSON`: the
     encryption key as prepared decided (after bench restore). Returns (exit
     code, the outcome as JSON text); the Job's script prints the text and
     leaves a failure's as the container's termination message, which the
     status reads (backup_plan.run_outcome).
     """
-    usage = {'store': 3, 'prepare': 2, 'finish-key': 2}
+    usage = {'store': 3, 'prepare': 2, 'finish-key': 2, 'forget': 2}
     if not argv or usage.get(argv[0]) != len(argv):
-        return 2, json.dumps({'error': 'usage: store SOURCE_DIR CONFIG_JSON | prepare CONFIG_JSON | '
-                                       'finish-key CONFIG_JSON'})
+        return 2, json.dumps({'error': 'usage: store SOURCE_DIR CONFIG_JSON | forget CONFIG_JSON | '
+                                       'prepare CONFIG_JSON | finish-key CONFIG_JSON'})
     config = _read_json(argv[-1])
     try:
         if argv[0] == 'store':
             outcome = store(storage_of(config['storage']), argv[1], config,
                             passphrase_file=config.get('passphraseFile') or None, apps=_apps(config))
+        elif argv[0] == 'forget':
+            outcome = forget(storage_of(config['storage']), config)
         elif argv[0] == 'prepare':
             outcome = prepare_restore(config)
             with open(os.path.join(config['workdir'], 'prepared.json'), 'w') as handle:

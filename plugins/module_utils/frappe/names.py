@@ -104,6 +104,8 @@ def backup_names(name):
     the Secret of a passphrase generated for it, and the ConfigMap of what its Job runs."""
     return {
         'cronjob': '%s-backup' % name,
+        # Deletes the SiteBackup's sets when it is deleted with deletionPolicy Delete.
+        'forget_job': '%s-forget-sets' % name,
         'job_prefix': '%s-backup-' % name,
         'key_secret': '%s-backup-key' % name,
         'script': '%s-backup-script' % name,

@@ -175,3 +175,41 @@ def test_render_mode_refuses_a_backup_whose_site_is_not_in_the_manifest_or_whose
     assert any("spec.site: no FrappeSite crm" in e for e in render_refusals([], [site], [crd], [lost]))
     typo = dict(good, spec={"site": "erp", "retention": {"keepDialy": 7}})
     assert any("spec.retention.keepDialy: unknown field" in e for e in render_refusals([], [site], [crd], [typo]))
+
+
+def deleted(policy, status=None):
+    obj = live_backup(deletionPolicy=policy, storage={"type": "s3", "s3": {
+        "bucket": "sets", "endpoint": "s3:8333", "prefix": "prod",
+        "accessKeyIdSecretKeyRef": {"name": "s3", "key": "id"},
+        "secretAccessKeySecretKeyRef": {"name": "s3", "key": "secret"}}})
+    obj["metadata"]["deletionTimestamp"] = "2026-12-03T12:00:00Z"
+    obj["status"] = status if status is not None else {
+        "frappeSite": "erp", "siteName": "erp.example.com", "image": "frappe/erpnext@sha256:abc"}
+    return obj
+
+
+def test_a_deleted_sitebackup_that_retains_renders_nothing_and_one_that_deletes_renders_its_forget_job():
+    kept = backup_plan(deleted("Retain"), {}, SETTINGS)
+    assert kept["deleting"] and kept["forget"] is None and kept["render"] == []
+    # The site and the bench may be gone: the Job runs on the image and under the name the status recorded.
+    plan = backup_plan(deleted("Delete"), {}, SETTINGS)
+    names = backup_names("nightly")
+    assert plan["errors"] == [] and plan["forget"] == {"job": names["forget_job"], "generated_key": names["key_secret"]}
+    rendered = [(s["kind"], s["name"]) for s in plan["render"]]
+    assert rendered == [("ConfigMap", names["forget_job"]), ("Job", names["forget_job"])]
+    assert plan["store_config"]["site"] == "erp.example.com" and plan["store_config"]["prefix"] == "prod"
+    assert plan["bench"]["image"] == "frappe/erpnext@sha256:abc" and plan["bench"]["sites_claim"] == ""
+    assert plan["owner_references"] == [] and plan["job"]["args"][3] == "forget-sets"
+    # Never reconciled, nothing stored: nothing to delete.
+    assert backup_plan(deleted("Delete", status={}), {}, SETTINGS)["forget"] is None
+
+
+def test_the_forget_outcome_waits_for_the_job_and_reads_its_report():
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import forget_outcome
+    plan = backup_plan(deleted("Delete"), {}, SETTINGS)
+    job = {"metadata": {"name": "nightly-forget-sets"}, "status": {}}
+    assert forget_outcome({"jobs": [job]}, plan) == {}
+    job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
+    pod = {"metadata": {"labels": {"batch.kubernetes.io/job-name": "nightly-forget-sets"}},
+           "status": {"containerStatuses": [{"state": {"terminated": {"message": '{"deleted": ["a", "b"]}'}}}]}}
+    assert forget_outcome({"jobs": [job], "pods": [pod]}, plan) == {"state": "Complete", "deleted": ["a", "b"]}

@@ -147,3 +147,20 @@ def test_an_encrypted_set_holds_no_plain_text_and_opens_with_the_passphrase(tmp_
     wrong.write_text("another key")
     with pytest.raises(BackupError, match="a different key"):
         decrypt(str(config), str(wrong), str(tmp_path / "again.json"))
+
+
+def test_forget_deletes_this_backups_sets_and_nothing_else(tmp_path):
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_sets import forget
+    storage = DirectoryStorage(str(tmp_path / "backups"))
+    site = tmp_path / "backups" / "shop" / "erp.example.com"
+    for night in range(2):
+        source = tmp_path / ("run-%d" % night)
+        source.mkdir()
+        bench_output(source)
+        store(storage, str(source), dict(CONFIG, retention={}), now=START + datetime.timedelta(days=night))
+    (site / "20261101T000000Z").mkdir()
+    (site / "20261101T000000Z" / "manifest.json").write_text(json.dumps({"siteBackup": "weekly"}))
+    (site / "20261102T000000Z").mkdir()
+    outcome = forget(storage, CONFIG)
+    assert outcome["deleted"] == [set_stamp(START), set_stamp(START + datetime.timedelta(days=1))]
+    assert sorted(os.listdir(site)) == ["20261101T000000Z", "20261102T000000Z"]

@@ -7,10 +7,12 @@ import yaml
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import backup_plan, backup_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.restore_plan import restore_plan, restore_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import site_status
 
 import test_backup_plan as backup_case
 import test_bench_plan as bench_case
+import test_restore_plan as restore_case
 import test_site_plan as site_case
 from test_bench_status import healthy
 
@@ -62,5 +64,19 @@ def test_the_backup_status_fits_the_sitebackup_schema():
     live = backup_case.live(jobs=[backup_case.job("j", "Complete", completed="2026-12-02T02:01:00Z")],
                             pods=[backup_case.pod("j", outcome)])
     result = backup_status(plan, live, backup_case.live_backup())
-    assert result["status"]["keptSets"] and result["status"]["storageLocation"]
+    assert result["status"]["keptSets"] and result["status"]["storageLocation"] and result["status"]["image"]
     assert unknown_fields(result["status"], status_schema("vyogo.tech_sitebackups.yaml")) == []
+
+
+def test_the_restore_status_fits_the_siterestore_schema():
+    plan = restore_plan(restore_case.restore(backupRef={"name": "nightly"}), restore_case.live(),
+                        restore_case.SETTINGS)
+    outcome = json.dumps({"set": "20261202T020000Z", "location": "s3://b/x/", "migrated": True,
+                          "encryptionKey": "restored"})
+    job = {"metadata": {"name": plan["job"]["name"]},
+           "status": {"completionTime": "2026-12-02T02:01:00Z", "conditions": [{"type": "Complete", "status": "True"}]}}
+    pod = {"metadata": {"labels": {"batch.kubernetes.io/job-name": plan["job"]["name"]}},
+           "status": {"containerStatuses": [{"state": {"terminated": {"message": outcome}}}]}}
+    result = restore_status(plan, {"jobs": [job], "pods": [pod]}, restore_case.restore())
+    assert result["status"]["restoredSet"] and result["status"]["encryptionKey"] == "restored"
+    assert unknown_fields(result["status"], status_schema("vyogo.tech_siterestores.yaml")) == []

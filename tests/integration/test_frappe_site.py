@@ -83,12 +83,16 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
         kube, namespace, frappe_crds, keda_crds, mariadb_operator, mariadb_server, shipped_role, tmp_path):
     """Reconciled with nothing but the shipped ClusterRole (config/rbac/role.yaml)."""
     external_mariadb(kube, namespace, mariadb_server)
+    # crm is backed up nightly: before it is dropped, its SiteBackup takes one more backup.
+    nightly = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "SiteBackup",
+               "metadata": {"name": "crm-nightly", "namespace": namespace},
+               "spec": {"site": "crm.acme.test", "schedule": "0 2 * * *"}}
     objects = [bench(namespace), site(namespace, "erp", ingress={"enabled": True, "className": "nginx"}),
-               site(namespace, "crm.acme.test", domain="crm.acme.test", deletionPolicy="Delete")]
+               site(namespace, "crm.acme.test", domain="crm.acme.test", deletionPolicy="Delete"), nightly]
 
     started = time.monotonic()
     # A reconcile waits for no Job of the bench: run again until everything is Ready, as a user would.
-    first = run_until(kube, tmp_path, objects, ready, kubeconfig=shipped_role)
+    first = run_until(kube, tmp_path, objects[:3], ready, kubeconfig=shipped_role)
     assert first.rc == 0, first.explain()
     first_s = time.monotonic() - started
     erp, crm = frappe_site(kube, namespace, "erp"), frappe_site(kube, namespace, "crm.acme.test")
@@ -145,6 +149,9 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
     versions = {n: kube.core.read_namespaced_secret("%s-db-credentials" % n, namespace).metadata.resource_version
                 for n in db}
 
+    # The SiteBackup, whose reconcile needs the site Ready, gets its CronJob.
+    site_yml(kube, tmp_path, *objects, kubeconfig=shipped_role)
+    assert kube.batch.read_namespaced_cron_job("crm-nightly-backup", namespace).spec.schedule == "0 2 * * *"
     # Idempotent, and the generated passwords are never regenerated.
     again = site_yml(kube, tmp_path, *objects, kubeconfig=shipped_role)
     assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
@@ -152,7 +159,8 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
     assert versions == {n: kube.core.read_namespaced_secret("%s-db-credentials" % n, namespace).metadata.resource_version
                         for n in db}
 
-    # Deleting both: erp (Retain, the default) keeps everything, crm (Delete) is dropped.
+    # Deleting both: erp (Retain, the default) keeps everything, crm (Delete) is backed up, then dropped.
+    crm_uid = crm["metadata"]["uid"]
     for name in db:
         kube.custom.delete_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", name)
     site_yml(kube, tmp_path, objects[0], kubeconfig=shipped_role)
@@ -182,6 +190,9 @@ def test_sites_get_their_database_on_a_real_mariadb_and_are_dropped_only_when_as
     [drop] = [j for j in kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site=crm.acme.test").items
               if j.metadata.name.startswith("crm.acme.test-drop-site-")]
     assert not drop.metadata.owner_references and drop.spec.ttl_seconds_after_finished
+    final = kube.batch.read_namespaced_job("crm-nightly-final-" + crm_uid[:8], namespace)
+    assert final.status.succeeded and final.status.completion_time <= drop.metadata.creation_timestamp
+    assert final.spec.template.spec.containers[0].args[3:5] == ["site-backup", "crm.acme.test"]
     image = ImageBench(tmp_path / "bench")
     (image.sites / "crm.acme.test").mkdir()
     (image.sites / "crm.acme.test" / "site_config.json").write_text('{"db_name": "%s"}' % crm_db)

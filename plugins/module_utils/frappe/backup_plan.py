@@ -20,7 +20,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_sets import RETENTION_FIELDS
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import (
-    JOB_HASH_LENGTH, backup_job_name, backup_names, backups_volume_name)
+    JOB_HASH_LENGTH, backup_job_name, backup_names, backups_volume_name, final_job_name)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
 
 # The spec's flags and paths, and the `bench backup` option each becomes (frappe/commands/site.py backup).
@@ -198,8 +198,13 @@ def forget_plan(backup, live, settings, forget_script='', library=''):
     return plan
 
 
-def backup_plan(backup, live=None, settings=None, mode='apply', script='', library='', forget_script=''):
-    """The reconcile plan of one SiteBackup: what to render, and whether it can run yet."""
+def backup_plan(backup, live=None, settings=None, mode='apply', script='', library='', forget_script='', final=''):
+    """The reconcile plan of one SiteBackup: what to render, and whether it can run yet.
+
+    final: the uid of the site about to be dropped (its deletionPolicy Delete):
+    the plan is then one backup Job taken now, whatever the schedule, and the
+    site need not be Ready.
+    """
     check_plan_input('backup_plan', 'SiteBackup', backup, mode, settings, 'frappe_site_backup_settings')
     live = live or {}
     meta = backup['metadata']
@@ -208,7 +213,7 @@ def backup_plan(backup, live=None, settings=None, mode='apply', script='', libra
     name, namespace = meta['name'], meta['namespace']
     wanted = _mapping(backup.get('spec')).get('site', '')
     plan = {'name': name, 'namespace': namespace, 'names': backup_names(name), 'errors': [], 'warnings': [],
-            'render': [], 'waiting': '', 'deleting': False}
+            'render': [], 'waiting': '', 'deleting': False, 'final': ''}
     site = find_site(live.get('sites'), wanted)
     if site is None:
         plan['errors'].append('SiteBackup %s/%s: spec.site %s names no FrappeSite in namespace %s (by its name or its '
@@ -244,7 +249,7 @@ def backup_plan(backup, live=None, settings=None, mode='apply', script='', libra
         'controller': True, 'blockOwnerDeletion': True}]
     if not plan['bench']['image'] or not plan['bench']['sites_claim']:
         plan['waiting'] = 'FrappeBench %s has not published its image and sites volume yet' % plan['bench']['name']
-    elif mode == 'apply' and not plan['site']['ready']:
+    elif mode == 'apply' and not plan['site']['ready'] and not final:
         plan['waiting'] = 'FrappeSite %s is not Ready yet' % site['metadata']['name']
     storage = spec['storage']
     where, prefix = _storage_config(spec)
@@ -276,7 +281,15 @@ def backup_plan(backup, live=None, settings=None, mode='apply', script='', libra
     add('ConfigMap', plan['names']['script'], 'backup/script.yaml.j2')
     if storage['type'] == 'pvc' and plan.get('make_claim'):
         add('PersistentVolumeClaim', storage['claim'], 'backup/claim.yaml.j2')
-    if spec['schedule']:
+    if final:
+        plan['job']['name'] = final_job_name(name, final)
+        plan['final'] = plan['job']['name']
+        if plan['waiting']:
+            plan['errors'].append('SiteBackup %s/%s cannot take the backup before its site is dropped: %s.'
+                                  % (namespace, name, plan['waiting']))
+            return plan
+        add('Job', plan['job']['name'], 'backup/job.yaml.j2')
+    elif spec['schedule']:
         add('CronJob', plan['names']['cronjob'], 'backup/cronjob.yaml.j2')
     elif not plan['waiting'] or any(j['metadata']['name'] == plan['job']['name'] for j in live.get('jobs') or []):
         add('Job', plan['job']['name'], 'backup/job.yaml.j2')
@@ -301,10 +314,10 @@ def run_outcome(job, pods):
     return {}
 
 
-def forget_outcome(live, plan):
-    """How the Job deleting a SiteBackup's sets ended: {} while it runs or is not there yet, else its state and
-    what it reported (the deleted sets, or the error)."""
-    job = next((j for j in (live or {}).get('jobs') or [] if j['metadata']['name'] == plan['forget']['job']), None)
+def job_outcome(live, name):
+    """How the SiteBackup's Job `name` ended (the one deleting its sets, or the backup before its site is
+    dropped): {} while it runs or is not there yet, else its state and what it reported."""
+    job = next((j for j in (live or {}).get('jobs') or [] if j['metadata']['name'] == name), None)
     state = readiness.job_finished(job) if job else ''
     if not state:
         return {}

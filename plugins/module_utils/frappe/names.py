@@ -106,6 +106,8 @@ def backup_names(name):
         'cronjob': '%s-backup' % name,
         # Deletes the SiteBackup's sets when it is deleted with deletionPolicy Delete.
         'forget_job': '%s-forget-sets' % name,
+        # The last backup before its site is dropped (final_job_name adds the site's uid).
+        'final_prefix': '%s-final-' % name,
         'job_prefix': '%s-backup-' % name,
         'key_secret': '%s-backup-key' % name,
         'script': '%s-backup-script' % name,
@@ -123,6 +125,12 @@ def restore_names(name):
         'job': '%s-restore' % name,
         'script': '%s-restore-script' % name,
     }
+
+
+def final_job_name(name, site_uid):
+    """The backup a SiteBackup takes before its site is dropped: one per site (its uid), so a retried deletion
+    finds it, and a site made again under the same name takes its own."""
+    return backup_names(name)['final_prefix'] + site_uid[:8]
 
 
 def backups_volume_name(site):

@@ -205,11 +205,22 @@ def test_a_deleted_sitebackup_that_retains_renders_nothing_and_one_that_deletes_
 
 
 def test_the_forget_outcome_waits_for_the_job_and_reads_its_report():
-    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import forget_outcome
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import job_outcome
     plan = backup_plan(deleted("Delete"), {}, SETTINGS)
     job = {"metadata": {"name": "nightly-forget-sets"}, "status": {}}
-    assert forget_outcome({"jobs": [job]}, plan) == {}
+    assert job_outcome({"jobs": [job]}, plan["forget"]["job"]) == {}
     job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
     pod = {"metadata": {"labels": {"batch.kubernetes.io/job-name": "nightly-forget-sets"}},
            "status": {"containerStatuses": [{"state": {"terminated": {"message": '{"deleted": ["a", "b"]}'}}}]}}
-    assert forget_outcome({"jobs": [job], "pods": [pod]}, plan) == {"state": "Complete", "deleted": ["a", "b"]}
+    outcome = job_outcome({"jobs": [job], "pods": [pod]}, plan["forget"]["job"])
+    assert outcome == {"state": "Complete", "deleted": ["a", "b"]}
+
+
+def test_before_its_site_is_dropped_a_scheduled_sitebackup_takes_one_backup_now_named_by_the_sites_uid():
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import final_job_name
+    scheduled = live_backup(schedule="0 2 * * *")
+    plan = backup_plan(scheduled, live(), SETTINGS, final="0123456789abcdef")
+    assert plan["errors"] == [] and plan["final"] == final_job_name("nightly", "0123456789abcdef")
+    assert plan["final"] == "nightly-final-01234567"
+    assert [s["kind"] for s in plan["render"] if s["kind"] in ("Job", "CronJob")] == ["Job"]
+    assert plan["job"]["name"] == plan["final"] and plan["job"]["args"][3] == "site-backup"

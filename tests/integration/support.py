@@ -361,3 +361,20 @@ def plain_env(kube=None):
     env = {k: v for k, v in (kube.env() if kube else os.environ).items() if not k.startswith("ANSIBLE_")}
     env["PATH"] = "%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", ""))
     return env
+
+
+def reconcile_with_role(kube, tmp_path, kind, namespace, name, role, **role_vars):
+    """Run `role` for the live object `kind` `name`, as the operator or playbooks/site.yml would (role_vars as
+    site.yml sets them), in a play of its own."""
+    variable = "_vyogo_tech_" + kind.lower()
+    path = tmp_path / ("%s-%s.yml" % (kind.lower(), name))
+    path.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "connection": "local",
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "tasks": [
+            {"name": "Read the %s" % kind, "kubernetes.core.k8s_info": {
+                "api_version": "vyogo.tech/v1alpha1", "kind": kind, "namespace": namespace, "name": name},
+             "register": "found"},
+            {"name": "Reconcile it", "ansible.builtin.include_role": {"name": "vyogotech.frappe." + role},
+             "vars": dict({variable: "{{ found.resources[0] }}"}, **role_vars)}]}]))
+    return run_playbook(kube, str(path), {})

@@ -7,32 +7,16 @@ container does is proven in test_site_backup_job.py on the pod-script harness.
 
 import base64
 
-import yaml
-
-from support import run_playbook, wait_until
+from support import reconcile_with_role, wait_until
 
 GROUP, VERSION = "vyogo.tech", "v1alpha1"
 
 
-def playbook(tmp_path, namespace, name):
-    """A play that runs the role for the live SiteBackup `name`, as playbooks/site.yml would (which removes the
-    finalizer itself once a deletion is done)."""
-    path = tmp_path / ("backup-%s.yml" % name)
-    path.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False, "connection": "local",
-        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-        "tasks": [
-            {"name": "Read the SiteBackup", "kubernetes.core.k8s_info": {
-                "api_version": "%s/%s" % (GROUP, VERSION), "kind": "SiteBackup", "namespace": namespace,
-                "name": name}, "register": "found"},
-            {"name": "Reconcile it", "ansible.builtin.include_role": {"name": "vyogotech.frappe.frappe_site_backup"},
-             "vars": {"_vyogo_tech_sitebackup": "{{ found.resources[0] }}",
-                      "frappe_site_backup_remove_finalizer": True}}]}]))
-    return str(path)
-
-
 def reconcile(kube, tmp_path, namespace, name):
-    return run_playbook(kube, playbook(tmp_path, namespace, name), {})
+    """The role for the live SiteBackup `name`, as playbooks/site.yml runs it (it removes the finalizer itself
+    once a deletion is done)."""
+    return reconcile_with_role(kube, tmp_path, "SiteBackup", namespace, name, "frappe_site_backup",
+                               frappe_site_backup_remove_finalizer=True)
 
 
 def custom(kube, namespace, plural, name):

@@ -7,24 +7,13 @@ the pod-script harness.
 """
 
 import pytest
-import yaml
 
-from support import run_playbook, wait_until
+from support import reconcile_with_role, wait_until
 from test_site_backup import GROUP, VERSION, custom
 
 
 def reconcile(kube, tmp_path, namespace, name):
-    path = tmp_path / ("restore-%s.yml" % name)
-    path.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False, "connection": "local",
-        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-        "tasks": [
-            {"name": "Read the SiteRestore", "kubernetes.core.k8s_info": {
-                "api_version": "%s/%s" % (GROUP, VERSION), "kind": "SiteRestore", "namespace": namespace,
-                "name": name}, "register": "found"},
-            {"name": "Reconcile it", "ansible.builtin.include_role": {"name": "vyogotech.frappe.frappe_site_restore"},
-             "vars": {"_vyogo_tech_siterestore": "{{ found.resources[0] }}"}}]}]))
-    return run_playbook(kube, str(path), {})
+    return reconcile_with_role(kube, tmp_path, "SiteRestore", namespace, name, "frappe_site_restore")
 
 
 def site_restore(kube, namespace, name, **spec):

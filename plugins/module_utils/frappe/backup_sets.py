@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 # A set's name: its start in UTC, to the second (20261203T021500Z).
 TIMESTAMP = '%Y%m%dT%H%M%SZ'
@@ -615,3 +616,18 @@ def run(argv):
     except BackupError as exc:
         return 1, json.dumps({'error': str(exc)}, sort_keys=True)
     return 0, json.dumps(outcome, sort_keys=True)
+
+
+def main(argv):
+    """`backup_sets.py COMMAND ARGS...` in a Job: run()'s outcome printed and left as the container's
+    termination message (what the status reads); its exit code the process's."""
+    code, text = run(argv)
+    sys.stdout.write(text + '\n')
+    if os.access('/dev/termination-log', os.W_OK):
+        with open('/dev/termination-log', 'w') as handle:
+            handle.write(text[:4000])
+    return code
+
+
+if __name__ == '__main__':
+    raise SystemExit(main(sys.argv[1:]))

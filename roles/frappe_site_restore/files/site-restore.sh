@@ -34,17 +34,9 @@ report() {
   fi
 }
 
+# step COMMAND CONFIG: one step of backup_sets.py (mounted from the ConfigMap); it prints its JSON outcome.
 step() {
-  env/bin/python - "$@" <<'PYTHON'
-import sys
-
-sys.path.insert(0, "/opt/vyogo.tech/restore")
-import backup_sets  # noqa: E402  (mounted from the ConfigMap beside this step's configuration)
-
-code, text = backup_sets.run(sys.argv[1:])
-sys.stdout.write(text + "\n")
-sys.exit(code)
-PYTHON
+  env/bin/python /opt/vyogo.tech/restore/backup_sets.py "$@"
 }
 
 on_exit() {

@@ -287,10 +287,28 @@ def reconcile_until(kube, tmp_path, obj, until=ready, runs=12, pause=2.0, kubeco
     return run_until(kube, tmp_path, [obj], until, runs, pause, kubeconfig)
 
 
+def _rollouts_settled(kube, namespace):
+    """Every Deployment and StatefulSet of `namespace` rolled out as `kubectl rollout status` means it."""
+    for obj in kube.apps.list_namespaced_deployment(namespace).items + \
+            kube.apps.list_namespaced_stateful_set(namespace).items:
+        status, want = obj.status, obj.spec.replicas if obj.spec.replicas is not None else 1
+        if (status.observed_generation or 0) < obj.metadata.generation or (status.updated_replicas or 0) != want \
+                or (status.replicas or 0) != want:
+            return False
+    return True
+
+
 def converge(kube, tmp_path, obj):
-    """Reconcile until nothing changes: runs until Ready succeed, and a further one changes nothing."""
+    """Reconcile until nothing changes: runs until Ready succeed, and once the rollouts they started have settled
+    (a Ready bench stays Ready through a rollout, and its status follows the rollout), a further run changes
+    nothing after the one that records the settled state."""
     run = reconcile_until(kube, tmp_path, obj)
     assert run.rc == 0, run.explain()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not _rollouts_settled(kube, obj["metadata"]["namespace"]):
+        time.sleep(1)
+    settled = reconcile(kube, tmp_path, obj)
+    assert settled.rc == 0, settled.explain()
     again = reconcile(kube, tmp_path, obj)
     assert again.rc == 0, again.explain()
     assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]

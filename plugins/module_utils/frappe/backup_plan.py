@@ -147,6 +147,20 @@ def _bench_of(site, benches):
     return next((b for b in benches or [] if b['metadata']['name'] == wanted), None)
 
 
+def bench_job_settings(site, benches):
+    """What a Job of a SiteBackup or SiteRestore takes from the site's bench: the image and sites volume its
+    reconcile published, pulling, and the resources of its jobResources.backup."""
+    bench = _bench_of(site, benches)
+    status = _mapping((bench or {}).get('status'))
+    image_config = _mapping(_mapping((bench or {}).get('spec')).get('imageConfig'))
+    return {'name': _mapping(_mapping(site.get('spec')).get('benchRef')).get('name', ''),
+            'image': status.get('image', ''), 'sites_claim': status.get('sitesClaim', ''),
+            'sites_access_mode': status.get('sitesAccessMode') or 'ReadWriteMany',
+            'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
+            'pull_secrets': image_config.get('pullSecrets') or [],
+            'resources': job_resources(_mapping((bench or {}).get('spec')), 'backup')}
+
+
 def _storage_config(spec):
     """Where the store step finds the sets: the bucket (no credentials: those are environment) or /backups."""
     storage = spec['storage']
@@ -229,17 +243,9 @@ def backup_plan(backup, live=None, settings=None, mode='apply', script='', libra
     if mode == 'apply' and not meta.get('uid'):
         plan['errors'].append('In apply mode the role needs the live SiteBackup (metadata.uid is missing).')
         return plan
-    bench = _bench_of(site, live.get('benches'))
-    status = _mapping((bench or {}).get('status'))
-    image_config = _mapping(_mapping((bench or {}).get('spec')).get('imageConfig'))
     plan.update(spec=spec, site={'name': site['metadata']['name'], 'site_name': site_name,
                                  'ready': _mapping(site.get('status')).get('phase') == 'Ready'})
-    plan['bench'] = {'name': _mapping(_mapping(site.get('spec')).get('benchRef')).get('name', ''),
-                     'image': status.get('image', ''), 'sites_claim': status.get('sitesClaim', ''),
-                     'sites_access_mode': status.get('sitesAccessMode') or 'ReadWriteMany',
-                     'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
-                     'pull_secrets': image_config.get('pullSecrets') or [],
-                     'resources': job_resources(_mapping((bench or {}).get('spec')), 'backup')}
+    plan['bench'] = bench_job_settings(site, live.get('benches'))
     plan['labels'] = {'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
                       'app.kubernetes.io/managed-by': settings['managed_by'],
                       'app.kubernetes.io/component': 'backup', 'vyogo.tech/bench': plan['bench']['name'],

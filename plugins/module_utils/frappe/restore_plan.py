@@ -19,8 +19,8 @@ __metaclass__ = type
 from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import (
-    BACKUPS_DIR, PASSPHRASE_FILE, _endpoint, backup_spec, find_site, run_outcome, s3_settings)
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
+    BACKUPS_DIR, PASSPHRASE_FILE, _endpoint, _mapping, backup_spec, bench_job_settings, find_site, run_outcome,
+    s3_settings)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import restore_names, site_names
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
 
@@ -39,10 +39,6 @@ BENCH_APPS_FILE = WORKDIR + '/bench-apps.json'
 SCRIPT_DIR = '/opt/vyogo.tech/restore'
 # The Job's phases: its state (readiness.job_finished), else Running.
 FINISHED = ('Completed', 'Failed')
-
-
-def _mapping(value):
-    return value if isinstance(value, dict) else {}
 
 
 def _source(field, given, errors):
@@ -262,16 +258,9 @@ def restore_plan(restore, live=None, settings=None, mode='apply', script='', lib
     env.extend(login)
     if spec['admin_password']:
         env.append({'name': 'ADMIN_PASSWORD', 'valueFrom': {'secretKeyRef': spec['admin_password']}})
-    bench = next((b for b in live.get('benches') or [] if b['metadata']['name'] == bench_name), None)
-    status = _mapping(_mapping(bench).get('status'))
-    image_config = _mapping(_mapping(_mapping(bench).get('spec')).get('imageConfig'))
     plan.update(spec=spec, config=config, env=env, secret_files=mounts, backups_claim=claim,
                 site={'name': site['metadata']['name'], 'site_name': site_spec.get('siteName', '')})
-    plan['bench'] = {'name': bench_name, 'image': status.get('image', ''), 'sites_claim': status.get('sitesClaim', ''),
-                     'sites_access_mode': status.get('sitesAccessMode') or 'ReadWriteMany',
-                     'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
-                     'pull_secrets': image_config.get('pullSecrets') or [],
-                     'resources': job_resources(_mapping(_mapping(bench).get('spec')), 'backup')}
+    plan['bench'] = bench_job_settings(site, live.get('benches'))
     plan['labels'] = {'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
                       'app.kubernetes.io/managed-by': settings['managed_by'],
                       'app.kubernetes.io/component': 'restore', 'vyogo.tech/bench': bench_name,

@@ -435,12 +435,16 @@ def other_volumes(bench, obj, container, secrets=None, config_maps=None, claims=
                 source = volume.get("configMap") or volume["secret"]
                 data = (config_maps or {}).get(source.get("name")) if "configMap" in volume else \
                     (secrets or {}).get(source["secretName"])
-                if data is None:
+                if data is None and source.get("optional"):
+                    data = {}  # the kubelet mounts an optional volume whose source is missing as an empty one
+                elif data is None:
                     raise HarnessError("volume %s: %s %s is missing" % (
                         mount["name"], "ConfigMap" if "configMap" in volume else "Secret",
                         source.get("name") or source.get("secretName")))
                 items = source.get("items") or [{"key": k, "path": k} for k in data]
                 for item in items:
+                    if item["key"] not in data and source.get("optional"):
+                        continue
                     (target / item["path"]).write_text(data[item["key"]])
                     if "configMap" in volume:
                         config_files.append(target / item["path"])

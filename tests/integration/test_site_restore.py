@@ -6,10 +6,16 @@ status; what the Job's container does is proven in test_site_restore_job.py on
 the pod-script harness.
 """
 
+import base64
+import json
+import time
+
 import pytest
 
 from support import reconcile_with_role, wait_until
 from test_site_backup import GROUP, VERSION, custom
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_sets import seal_key
 
 
 def reconcile(kube, tmp_path, namespace, name):
@@ -59,6 +65,63 @@ def test_a_restore_runs_one_job_with_secrets_only_by_reference_and_never_again(k
     again = reconcile(kube, tmp_path, namespace, "back")
     assert again.rc == 0 and again.changed == 0, again.explain()
     assert not kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site-restore=back").items
+
+
+def test_a_forced_restore_keeps_the_key_it_replaced_in_a_secret_unsealed_from_its_jobs_outcome(
+        kube, tmp_path, external_site):
+    """The nodes take no pod here: the test stands in for the kubelet that ran the restore Job's container,
+    whose outcome (site-restore.sh, proven on the pod-script harness) holds the replaced key sealed with the pad."""
+    namespace = external_site
+    site_restore(kube, namespace, "moved", backupRef={"name": "nightly"}, force=True)
+    kube.apply({"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "SiteBackup",
+                "metadata": {"name": "nightly", "namespace": namespace}, "spec": {"site": "erp"}})
+    nodes = [n.metadata.name for n in kube.core.list_node().items]
+    for node in nodes:
+        kube.core.patch_node(node, {"spec": {"unschedulable": True}})
+    try:
+        run = reconcile(kube, tmp_path, namespace, "moved")
+        assert run.rc == 0, run.explain()
+        job = kube.batch.read_namespaced_job("moved-restore", namespace)
+        pad_volume = next(v for v in job.spec.template.spec.volumes if v.name == "key-pad")
+        assert (pad_volume.secret.secret_name, pad_volume.secret.optional) == ("moved-key-pad", True)
+        pad_secret = kube.core.read_namespaced_secret("moved-key-pad", namespace)
+        restore = custom(kube, namespace, "siterestores", "moved")
+        assert [o.uid for o in pad_secret.metadata.owner_references] == [restore["metadata"]["uid"]]
+        pad = base64.b64decode(pad_secret.data["pad"]).decode()
+        assert len(pad) == 64
+        pod = wait_until(lambda: (kube.core.list_namespaced_pod(
+            namespace, label_selector="batch.kubernetes.io/job-name=moved-restore").items or [None])[0], 60,
+            "the restore Job's pod")
+        old_key = "n8LlvT6Gk0pTj0v6OEfn2lQwgHbQZ_3uW3K7hCwq9-E="
+        outcome = {"set": "20261203T020000Z", "location": "s3://backups/x/", "migrated": False,
+                   "encryptionKey": "replaced", "olderApps": [],
+                   "keptConfig": "site_config.before-restore.20261203T030000Z.json",
+                   "previousKeySealed": seal_key(old_key, pad)}
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        kube.core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": {
+            "phase": "Succeeded",
+            "containerStatuses": [{"name": "restore", "image": pod.spec.containers[0].image, "imageID": "",
+                                   "ready": False, "restartCount": 0, "state": {"terminated": {
+                                       "exitCode": 0, "reason": "Completed", "message": json.dumps(outcome),
+                                       "startedAt": now, "finishedAt": now}}}]}})
+        wait_until(lambda: kube.batch.read_namespaced_job("moved-restore", namespace).status.succeeded, 60,
+                   "the Job to complete")
+        run = reconcile(kube, tmp_path, namespace, "moved")
+    finally:
+        for node in nodes:
+            kube.core.patch_node(node, {"spec": {"unschedulable": False}})
+    assert run.rc == 0, run.explain()
+    assert old_key not in run.stdout, "the unsealed key is never logged"
+    status = custom(kube, namespace, "siterestores", "moved")["status"]
+    assert (status["phase"], status["encryptionKey"], status["previousKeySecret"]) == (
+        "Completed", "replaced", "moved-previous-key")
+    kept = kube.core.read_namespaced_secret("moved-previous-key", namespace)
+    assert base64.b64decode(kept.data["encryption_key"]).decode() == old_key
+    assert [o.uid for o in kept.metadata.owner_references] == [restore["metadata"]["uid"]]
+    wait_until(lambda: not kube.core.list_namespaced_secret(
+        namespace, field_selector="metadata.name=moved-key-pad").items, 30, "the pad to go once its key is kept")
+    again = reconcile(kube, tmp_path, namespace, "moved")
+    assert again.rc == 0 and again.changed == 0, again.explain()
 
 
 def test_a_restore_the_schema_or_the_plan_refuses_writes_nothing(kube, tmp_path, ready_site):

@@ -24,6 +24,8 @@ sys.path.insert(0, str(REPO / "tests" / "harness"))
 import bench_python  # noqa: E402
 from podscripts import ImageBench, pod_spec, run_container  # noqa: E402
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_sets import unseal_key  # noqa: E402
+
 pytestmark = [pytest.mark.mariadb, pytest.mark.s3, pytest.mark.redis]
 
 SITE, NAMESPACE = "erp.example.com", "shop"
@@ -214,10 +216,14 @@ def test_moving_a_site_into_a_new_frappesite_needs_force_and_keeps_the_new_sites
     assert site_config(world["image"], "moved.example.com") == before
     forced = render(tmp_path, "frappe_site_restore", dict(restore, spec=dict(restore["spec"], force=True)),
                     world["live"])
-    run = run_job(world["image"], forced, world["secrets"])
+    # The one-time pad the role makes before the Job (k8s_secret_once) and unseals the replaced key with after it.
+    pad = {"back-key-pad": {"pad": "p4dOfThisRestore" * 4}}
+    run = run_job(world["image"], forced, dict(world["secrets"], **pad))
     assert run.rc == 0, run.explain()
     outcome = json.loads(run.stdout.strip().splitlines()[-1])
     assert outcome["set"] == outcomes[0]["set"] and outcome["encryptionKey"] == "replaced"
+    assert before["encryption_key"] not in run.stdout + run.stderr, "the replaced key leaves the Job only sealed"
+    assert unseal_key(outcome["previousKeySealed"], pad["back-key-pad"]["pad"]) == before["encryption_key"]
     after = site_config(world["image"], "moved.example.com")
     assert after["encryption_key"] == site_config(world["image"], SITE)["encryption_key"]
     assert after["db_name"] == before["db_name"], "the moved site keeps its own database"

@@ -25,6 +25,7 @@ __metaclass__ = type
 
 import datetime
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -509,6 +510,41 @@ def write_site_key(site_dir, key):
     os.rename(path + '.restoring', path)
 
 
+def _keystream(pad, length):
+    """`length` bytes drawn from the one-time pad text (SHAKE-256, so any alphabet and any key length)."""
+    return bytearray(hashlib.shake_256(pad.encode('utf-8')).digest(length))
+
+
+def _tag(key, pad):
+    return hmac.new(pad.encode('utf-8'), key.encode('utf-8'), hashlib.sha256).hexdigest()[:32]
+
+
+def seal_key(key, pad):
+    """The key, XORed with the pad's keystream, as hex, and a tag (HMAC-SHA-256 under the pad) that tells a wrong pad:
+    safe in a pod's termination message, which anyone who may read the pod sees, while the pad stays in its Secret."""
+    data = bytearray(key.encode('utf-8'))
+    return '%s:%s' % (''.join('%02x' % (b ^ s) for b, s in zip(data, _keystream(pad, len(data)))), _tag(key, pad))
+
+
+def unseal_key(sealed, pad):
+    """seal_key undone with the same pad; ValueError for another pad or a damaged text."""
+    text, _colon, tag = sealed.partition(':')
+    data = bytearray.fromhex(text)
+    key = bytes(bytearray(b ^ s for b, s in zip(data, _keystream(pad, len(data))))).decode('utf-8', 'replace')
+    if not hmac.compare_digest(_tag(key, pad), tag):
+        raise ValueError('the one-time pad does not unseal this key (another pad, or a damaged text)')
+    return key
+
+
+def _pad(config):
+    """The one-time pad the SiteRestore's Secret gives (config keyPadFile), or '' when it is not mounted."""
+    path = config.get('keyPadFile')
+    if not path or not os.path.isfile(path):
+        return ''
+    with open(path) as handle:
+        return handle.read().strip()
+
+
 def prepare_restore(config, now=None):
     """Fetch what the restore needs and decide, before anything of the site is touched.
 
@@ -539,13 +575,18 @@ def prepare_restore(config, now=None):
                           'before it is restored into' % config['site'])
     backup_config = _read_json(files['site_config_backup']) if files.get('site_config_backup') else {}
     key = key_action(backup_config, _read_json(os.path.join(site_dir, 'site_config.json')), config.get('force'))
-    kept = ''
+    kept, sealed = '', ''
     if key == 'replaced':
         # The last decision taken: the config as it is before anything of the restore (maintenance included).
         kept = 'site_config.before-restore.%s.json' % set_stamp(now or datetime.datetime.now(datetime.timezone.utc))
         keep_site_config(site_dir, kept)
+        # The replaced key, for the Secret the reconcile keeps it in: the Job may not write Secrets, so it leaves
+        # the key sealed with the pad in its outcome, and the reconcile, which may read the pad, unseals it.
+        pad = _pad(config)
+        if pad:
+            sealed = seal_key(_read_json(os.path.join(site_dir, kept))['encryption_key'], pad)
     return {'set': fetched['set'], 'location': fetched['location'], 'files': files, 'migrate': versions['migrate'],
-            'olderApps': versions['older'], 'encryptionKey': key, 'keptConfig': kept}
+            'olderApps': versions['older'], 'encryptionKey': key, 'keptConfig': kept, 'previousKeySealed': sealed}
 
 
 def finish_key(config, prepared):

@@ -120,10 +120,14 @@ def backup_job_name(name, digest):
 
 
 def restore_names(name):
-    """The objects of the SiteRestore `name`: its one Job (a restore runs once) and the ConfigMap of what it runs."""
+    """The objects of the SiteRestore `name`: its one Job (a restore runs once), the ConfigMap of what it runs, and,
+    when it may replace the site's encryption key (force), the Secret of the one-time pad that seals the replaced
+    key on its way out of the Job and the Secret the replaced key is kept in."""
     return {
         'job': '%s-restore' % name,
         'script': '%s-restore-script' % name,
+        'key_pad': '%s-key-pad' % name,
+        'previous_key': '%s-previous-key' % name,
     }
 
 

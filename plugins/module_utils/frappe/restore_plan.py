@@ -37,6 +37,7 @@ WORKDIR = '/tmp/restore'
 CA_DIR = '/var/run/vyogo.tech/s3-ca'
 BENCH_APPS_FILE = WORKDIR + '/bench-apps.json'
 SCRIPT_DIR = '/opt/vyogo.tech/restore'
+KEY_PAD_DIR = '/var/run/vyogo.tech/key-pad'
 # The Job's phases: its state (readiness.job_finished), else Running.
 FINISHED = ('Completed', 'Failed')
 
@@ -251,6 +252,12 @@ def restore_plan(restore, live=None, settings=None, mode='apply', script='', lib
                           's3': _s3_config(source['s3'], env_prefix, kind, mounts, env)}
             if source:
                 config['sources'][kind] = source
+    if spec['force']:
+        # Only force replaces a key. Optional: render mode renders no pad (it would be a secret in the output),
+        # and without one the replaced key is kept on the sites volume only.
+        mounts.append({'volume': 'key-pad', 'secret': plan['names']['key_pad'], 'key': 'pad', 'dir': KEY_PAD_DIR,
+                       'file': 'pad', 'optional': True})
+        config['keyPadFile'] = KEY_PAD_DIR + '/pad'
     login, problem = _admin_login(site, live, namespace)
     if problem:
         plan['errors'].append(refuse % (namespace, name, problem))
@@ -259,7 +266,8 @@ def restore_plan(restore, live=None, settings=None, mode='apply', script='', lib
     if spec['admin_password']:
         env.append({'name': 'ADMIN_PASSWORD', 'valueFrom': {'secretKeyRef': spec['admin_password']}})
     plan.update(spec=spec, config=config, env=env, secret_files=mounts, backups_claim=claim,
-                site={'name': site['metadata']['name'], 'site_name': site_spec.get('siteName', '')})
+                site={'name': site['metadata']['name'], 'site_name': site_spec.get('siteName', '')},
+                key_pad=plan['names']['key_pad'] if spec['force'] else '')
     plan['bench'] = bench_job_settings(site, live.get('benches'))
     plan['labels'] = {'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
                       'app.kubernetes.io/managed-by': settings['managed_by'],
@@ -289,11 +297,13 @@ def restore_status(plan, live, restore):
     """Phase, message, the Job, its completion time and what it restored, from the Job and its pod."""
     current = _mapping(restore.get('status'))
     if plan['done']:
-        return {'status': current, 'conditions': [], 'phase': current.get('phase'), 'unchanged': True}
+        return {'status': current, 'conditions': [], 'phase': current.get('phase'), 'unchanged': True,
+                'kept_key': None}
     job = next((j for j in (live or {}).get('jobs') or [] if j['metadata']['name'] == plan['job']['name']), None)
     state = readiness.job_finished(job) if job else ''
     outcome = run_outcome(job, (live or {}).get('pods')) if state else {}
     patch = {'restoreJob': plan['job']['name'] if job else ''}
+    kept_key = None
     if job is None:
         phase = 'Pending'
         message = 'Waiting: %s.' % plan['waiting'] if plan['waiting'] else 'The restore Job is about to start.'
@@ -313,9 +323,20 @@ def restore_status(plan, live, restore):
         patch.update(completionTime=_mapping(job.get('status')).get('completionTime') or '',
                      restoredSet=outcome.get('set', ''), restoredFrom=outcome.get('location', ''),
                      migrated=bool(outcome.get('migrated')), encryptionKey=outcome.get('encryptionKey', ''))
+        if outcome.get('previousKeySealed') and plan.get('key_pad'):
+            patch['previousKeySecret'] = plan['names']['previous_key']
+            message += ' The replaced key is in Secret %s (key encryption_key).' % plan['names']['previous_key']
+        elif outcome.get('keptConfig'):
+            message += ' The replaced key is in sites/%s/%s on the sites volume.' % (
+                plan['site']['site_name'], outcome['keptConfig'])
+        if outcome.get('previousKeySealed'):
+            # What the reconcile unseals into that Secret before it writes this status (frappe_site_restore's tasks, with unseal_key).
+            kept_key = {'sealed': outcome['previousKeySealed'],
+                        'kept_config': 'sites/%s/%s' % (plan['site']['site_name'], outcome.get('keptConfig', ''))}
     patch.update(phase=phase, message=message,
                  observedGeneration=int(_mapping(restore.get('metadata')).get('generation') or 0))
     conditions = [{'type': 'Restored', 'status': 'True' if phase == 'Completed' else 'False' if phase == 'Failed'
                    else 'Unknown', 'reason': phase, 'message': message}]
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
-    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged}
+    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged,
+            'kept_key': kept_key if kept_key and plan.get('key_pad') else None}

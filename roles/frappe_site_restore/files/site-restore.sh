@@ -11,7 +11,10 @@
 # 3. bench --site S restore with the files (it drops and makes the database
 #    again with the server's administrative login).
 # 4. finish-key: the backed-up site's encryption_key into site_config.json
-#    (bench restore never writes it).
+#    (bench restore never writes it). A key it replaces (force) was kept in
+#    step 1: a copy of site_config.json beside it, and the key sealed with the
+#    SiteRestore's one-time pad in the outcome, which the reconcile unseals
+#    into a Secret (this pod may not write Secrets).
 # 5. bench --site S migrate when the backup's code is older than the bench's.
 # 6. bench --site S set-admin-password when the SiteRestore names a password.
 # 7. maintenance off.
@@ -99,5 +102,6 @@ stage=finished
 report "$(env/bin/python -c 'import json, sys
 p = json.load(open(sys.argv[1]))
 print(json.dumps({"set": p["set"], "location": p["location"], "migrated": sys.argv[2] == "true",
-                  "encryptionKey": p["encryptionKey"], "olderApps": p["olderApps"]}, sort_keys=True))' \
+                  "encryptionKey": p["encryptionKey"], "olderApps": p["olderApps"], "keptConfig": p["keptConfig"],
+                  "previousKeySealed": p["previousKeySealed"]}, sort_keys=True))' \
   "$work/prepared.json" "$migrated")"

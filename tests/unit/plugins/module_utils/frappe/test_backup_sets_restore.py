@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_sets import (
     BackupError, DirectoryStorage, compare_versions, dump_frappe_version, fetch_set, finish_key, key_action,
-    prepare_restore, store)
+    prepare_restore, seal_key, store, unseal_key)
 
 STEM = "20261203_021500-erp_example_com"
 CONFIG = {"namespace": "shop", "site": "erp.example.com", "backup": "nightly", "prefix": "", "retention": {}}
@@ -129,6 +129,26 @@ def test_prepare_refuses_before_the_site_is_touched_and_finish_key_keeps_the_old
     assert json.loads((site / "site_config.json").read_text()) == expected
     kept = site / prepared["keptConfig"]
     assert kept.read_text() == before and oct(os.stat(str(kept)).st_mode & 0o777) == "0o600"
+    assert prepared["previousKeySealed"] == "", "no pad mounted: the key is kept on the volume only"
+
+
+def test_a_replaced_key_leaves_the_job_sealed_with_the_pad_and_only_that_pad_unseals_it(
+        tmp_path, stored, monkeypatch):
+    _storage, passphrase = stored
+    bench = bench_dir(tmp_path, {"db_name": "_abc", "encryption_key": "key of the new site"})
+    monkeypatch.chdir(bench)
+    (tmp_path / "pad").write_text("Zq3" * 20 + "\n")
+    prepared = prepare_restore(restore_config(tmp_path, passphrase, force=True, keyPadFile=str(tmp_path / "pad")),
+                               now=NIGHT)
+    sealed = prepared["previousKeySealed"]
+    assert "key of the new site" not in sealed and "key of the new site".encode().hex() not in sealed
+    assert unseal_key(sealed, "Zq3" * 20) == "key of the new site"
+    with pytest.raises(ValueError, match="does not unseal"):
+        unseal_key(sealed, "Zq4" * 20)
+    # A Fernet key as Frappe makes it (frappe/utils/password.py get_encryption_key), and a key longer than 64 bytes.
+    for key in ("n8LlvT6Gk0pTj0v6OEfn2lQwgHbQZ_3uW3K7hCwq9-E=", "x" * 300):
+        assert seal_key(key, "pad") != seal_key(key, "pad2")
+        assert unseal_key(seal_key(key, "pad"), "pad") == key
 
 
 def test_a_site_that_is_not_there_is_not_restored_into(tmp_path, stored, monkeypatch):

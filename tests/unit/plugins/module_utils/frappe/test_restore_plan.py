@@ -1,5 +1,7 @@
 """restore_plan: a SiteRestore in one shape, the administrative login it needs, its one Job, and its status."""
 
+import json
+
 import pytest
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import restore_names
@@ -126,3 +128,39 @@ def test_the_status_reports_what_the_job_restored_or_why_it_failed():
     status = restore_status(plan, {"jobs": [failed], "pods": [pod('{"error": "the key differs"}')]}, restore())
     assert status["phase"] == "Failed" and "the key differs" in status["status"]["message"]
     assert status["conditions"][0]["status"] == "False"
+
+
+def test_only_a_forced_restore_mounts_the_one_time_pad_and_its_status_keeps_the_replaced_key_in_a_secret():
+    plain = restore_plan(restore(backupRef={"name": "nightly"}), live(), SETTINGS)
+    assert plain["key_pad"] == "" and "keyPadFile" not in plain["config"]
+    assert not [m for m in plain["secret_files"] if m["volume"] == "key-pad"]
+    plan = restore_plan(restore(backupRef={"name": "nightly"}, force=True), live(), SETTINGS)
+    names = restore_names("back")
+    assert plan["key_pad"] == names["key_pad"] and plan["config"]["keyPadFile"].endswith("/pad")
+    pad = [m for m in plan["secret_files"] if m["volume"] == "key-pad"]
+    assert pad == [{"volume": "key-pad", "secret": names["key_pad"], "key": "pad", "dir": pad[0]["dir"],
+                    "file": "pad", "optional": True}]
+    name = plan["job"]["name"]
+    done = {"metadata": {"name": name}, "status": {"completionTime": "2026-12-03T02:20:00Z",
+                                                   "conditions": [{"type": "Complete", "status": "True"}]}}
+
+    def outcome(**more):
+        message = dict({"set": "20261203T021500Z", "location": "s3://sets/x/", "migrated": False,
+                        "encryptionKey": "replaced", "keptConfig": "site_config.before-restore.20261203T022000Z.json",
+                        "previousKeySealed": ""}, **more)
+        pod = {"metadata": {"labels": {"batch.kubernetes.io/job-name": name}},
+               "status": {"containerStatuses": [{"state": {"terminated": {"message": json.dumps(message)}}}]}}
+        return {"jobs": [done], "pods": [pod]}
+
+    status = restore_status(plan, outcome(previousKeySealed="0a1b"), restore())
+    assert status["kept_key"] == {"sealed": "0a1b", "kept_config": "sites/erp.example.com/site_config.before-restore."
+                                  "20261203T022000Z.json"}
+    assert status["status"]["previousKeySecret"] == names["previous_key"] and names["previous_key"] in \
+        status["status"]["message"]
+    # No pad reached the Job: the status says where the key is instead, and claims no Secret.
+    status = restore_status(plan, outcome(), restore())
+    assert status["kept_key"] is None and "previousKeySecret" not in status["status"]
+    assert "site_config.before-restore.20261203T022000Z.json on the sites volume" in status["status"]["message"]
+    done_before = restore(status={"phase": "Completed", "restoreJob": name}, backupRef={"name": "nightly"}, force=True)
+    plan = restore_plan(done_before, live(), SETTINGS)
+    assert restore_status(plan, outcome(previousKeySealed="0a1b"), done_before)["kept_key"] is None

@@ -69,14 +69,14 @@ def test_the_backup_status_fits_the_sitebackup_schema():
 
 
 def test_the_restore_status_fits_the_siterestore_schema():
-    plan = restore_plan(restore_case.restore(backupRef={"name": "nightly"}), restore_case.live(),
+    plan = restore_plan(restore_case.restore(backupRef={"name": "nightly"}, force=True), restore_case.live(),
                         restore_case.SETTINGS)
     outcome = json.dumps({"set": "20261202T020000Z", "location": "s3://b/x/", "migrated": True,
-                          "encryptionKey": "restored"})
+                          "encryptionKey": "replaced", "previousKeySealed": "0a1b"})
     job = {"metadata": {"name": plan["job"]["name"]},
            "status": {"completionTime": "2026-12-02T02:01:00Z", "conditions": [{"type": "Complete", "status": "True"}]}}
     pod = {"metadata": {"labels": {"batch.kubernetes.io/job-name": plan["job"]["name"]}},
            "status": {"containerStatuses": [{"state": {"terminated": {"message": outcome}}}]}}
     result = restore_status(plan, {"jobs": [job], "pods": [pod]}, restore_case.restore())
-    assert result["status"]["restoredSet"] and result["status"]["encryptionKey"] == "restored"
+    assert result["status"]["restoredSet"] and result["status"]["previousKeySecret"]
     assert unknown_fields(result["status"], status_schema("vyogo.tech_siterestores.yaml")) == []

@@ -1,16 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The status of a FrappeBench (module_utils/frappe/bench_status.py); docs in bench_status.yml and bench_rollout_pending.yml."""
+"""The status of a FrappeBench (module_utils/frappe/bench_status.py); docs in bench_status.yml."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_rollout_pending, bench_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_status
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.library_filter import library_filter
 
 
 class FilterModule(object):
     def filters(self):
-        return {'bench_status': library_filter(bench_status), 'bench_rollout_pending': library_filter(bench_rollout_pending)}
+        return {'bench_status': library_filter(bench_status)}

@@ -25,18 +25,9 @@ options:
     description: A Go duration, for example V(15s), V(1m) or V(1m30s).
     type: str
     required: true
-attributes:
-  check_mode:
-    support: full
-    description: Nothing is changed in either mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
+extends_documentation_fragment:
+  - vyogotech.frappe.controller_action
 notes:
-  - This is an action plugin; the module file only carries its documentation.
   - Call it as C(requeue_after) from a role or play whose C(collections) keyword lists C(vyogotech.frappe).
 '''
 

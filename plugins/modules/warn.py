@@ -25,18 +25,8 @@ options:
       - One message, or a list of messages; empty ones are dropped.
     type: raw
     required: true
-attributes:
-  check_mode:
-    support: full
-    description: Nothing is changed in either mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
-notes:
-  - This is an action plugin; the module file only carries its documentation.
+extends_documentation_fragment:
+  - vyogotech.frappe.controller_action
 '''
 
 EXAMPLES = r'''

@@ -58,6 +58,6 @@ def test_every_documentation_file_names_a_filter():
 
 
 def test_library_errors_reach_ansible_as_filter_errors():
-    _stem, site_plan = FILTERS["site_plan"]
+    _stem, restore_plan = FILTERS["restore_plan"]
     with pytest.raises(AnsibleFilterError, match="mode must be apply or render"):
-        site_plan({"metadata": {}, "spec": {}}, {}, {}, mode="dry-run")
+        restore_plan({"metadata": {}, "spec": {}}, {}, {}, mode="dry-run")

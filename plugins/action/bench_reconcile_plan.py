@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan, render and decide the reconcile of one FrappeBench in one task on the controller.
+
+Docs in plugins/modules/bench_reconcile_plan.py. The decisions are the
+library's (plugins/module_utils/frappe/bench_plan.py, bench_status.py and
+plugins/filter/apply_pending.py); why one task: plugins/plugin_utils/role_plan.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vyogotech.frappe.plugins.filter.apply_pending import apply_pending
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_plan
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import (
+    bench_rollout_pending, bench_status)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render
+
+# The role's scripts the plan carries into its ConfigMaps (roles/frappe_bench/files).
+SCRIPTS = {'config_script': 'configure-bench.sh', 'volume_check_script': 'check-sites-volume.sh',
+           'assets_script': 'prepare-assets.sh'}
+
+
+class ActionModule(ActionBase):
+    """One bench's plan, its rendered objects and what an apply would change (render mode: its status)."""
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(('bench', 'live', 'shared_read', 'settings', 'mode', 'render_sites'))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = self._task.args
+        mode, objects, groups, scripts = plan_inputs(
+            self, task_vars, args['bench'], {'sites': list(args.get('render_sites') or [])}, SCRIPTS)
+        try:
+            plan = bench_plan(args['bench'], live=dict(objects, api_groups=groups), settings=args['settings'],
+                              mode=mode, **scripts)
+        except InvalidInput as exc:
+            raise AnsibleActionFail(str(exc))
+        facts = {'frappe_bench_plan': plan, 'frappe_bench_state': objects, 'frappe_bench_groups_served': groups}
+        if plan['errors']:
+            result.update(failed=True, msg=' '.join(plan['errors']), ansible_facts=facts)
+            return result
+        rendered = render(self, task_vars, 'frappe_bench_plan', plan)
+        facts['frappe_bench_objects'] = rendered
+        if mode == 'apply':
+            facts.update(
+                frappe_bench_pending=apply_pending(rendered, objects, attribute='object'),
+                frappe_bench_password_missing=bool(plan['redis']['servers']) and not objects.get('redis_password'),
+                frappe_bench_rolling=bool(bench_rollout_pending(objects)),
+                # Noted by apply.yml when it changes something; reset here, since facts outlive one bench of a loop.
+                frappe_bench_reread=False)
+        else:
+            # What a reconcile would publish, for what playbooks/render.yml gives the sites of the bench.
+            facts['frappe_bench_status'] = bench_status(plan, {}, args['bench'], args['settings'])
+        result.update(changed=False, ansible_facts=facts)
+        return result

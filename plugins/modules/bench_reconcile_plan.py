@@ -1,0 +1,73 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: bench_reconcile_plan
+short_description: Plan and render the reconcile of a FrappeBench, and decide what it changes
+version_added: 0.1.0
+description:
+  - The plan of the FrappeBench O(bench) from what was read (O(live) or O(shared_read)), the objects the role's templates render from
+    it, and in apply mode what an apply would change, all in one task on the controller.
+  - The role M(vyogotech.frappe.frappe_bench) calls it from C(tasks/resolve.yml); it needs the role's templates
+    (C(objects.yaml.j2)) and files (the configuration Job's scripts).
+  - Fails with the plan's refusals (each names the field and what to do) before anything is written.
+author:
+  - vyogotech maintainers (@vyogotech)
+options:
+  bench:
+    description: The FrappeBench object.
+    type: dict
+    required: true
+  live:
+    description:
+      - In apply mode, what M(vyogotech.frappe.k8s_multi_info) read for the bench (its C(objects) and
+        C(api_groups_served)).
+    type: dict
+  shared_read:
+    description:
+      - In apply mode, instead of O(live), the name (C(var)) of the variable holding a read for several benches
+        (P(vyogotech.frappe.shared_reads#filter)) and the C(settings) it was made with; the bench's share is taken.
+    type: dict
+  settings:
+    description: The role's settings (C(frappe_bench_settings)).
+    type: dict
+    required: true
+  mode:
+    description: V(apply) plans against the cluster; V(render) plans without one.
+    type: str
+    choices: [apply, render]
+    default: apply
+  render_sites:
+    description: In render mode, the FrappeSites of the manifest (for the hosts the bench serves).
+    type: list
+    elements: dict
+    default: []
+extends_documentation_fragment:
+  - vyogotech.frappe.controller_action
+'''
+
+EXAMPLES = r'''
+- name: Plan and render the reconcile of the bench
+  vyogotech.frappe.bench_reconcile_plan:
+    bench: "{{ _vyogo_tech_frappebench }}"
+    live: "{{ frappe_bench_live }}"
+    settings: "{{ frappe_bench_settings }}"
+    mode: apply
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: >-
+    frappe_bench_plan, frappe_bench_state (the objects read) and frappe_bench_groups_served, frappe_bench_objects
+    (each rendered object with its stage); in apply mode frappe_bench_pending, frappe_bench_password_missing,
+    frappe_bench_rolling and frappe_bench_reread; in render mode frappe_bench_status.
+  returned: always
+  type: dict
+'''

@@ -1,0 +1,70 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: site_reconcile_plan
+short_description: Plan and render the reconcile of a FrappeSite, and decide what it changes
+version_added: 0.1.0
+description:
+  - The plan of the FrappeSite O(site) from what was read (O(live) or O(shared_read)), the objects the role's
+    templates render from it, and in apply mode what an apply would change, all in one task on the controller.
+  - The role M(vyogotech.frappe.frappe_site) calls it from C(tasks/resolve.yml); it needs the role's templates
+    (C(objects.yaml.j2)) and files (the site Jobs' scripts).
+  - Fails with the plan's refusals (each names the field and what to do) before anything is written, except for a
+    site being deleted under C(deletionPolicy) Retain, which lets go whatever its spec says.
+author:
+  - vyogotech maintainers (@vyogotech)
+options:
+  site:
+    description: The FrappeSite object.
+    type: dict
+    required: true
+  live:
+    description: In apply mode, what M(vyogotech.frappe.k8s_multi_info) read for the site.
+    type: dict
+  shared_read:
+    description:
+      - In apply mode, instead of O(live), the name (C(var)) of the variable holding a read for several sites
+        (P(vyogotech.frappe.shared_reads#filter)), of which the site's share is taken.
+    type: dict
+  settings:
+    description: The role's settings (C(frappe_site_settings)).
+    type: dict
+    required: true
+  mode:
+    description: V(apply) plans against the cluster; V(render) plans without one.
+    type: str
+    choices: [apply, render]
+    default: apply
+  render_bench:
+    description: In render mode, the site's FrappeBench with the status a reconcile would publish.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - vyogotech.frappe.controller_action
+'''
+
+EXAMPLES = r'''
+- name: Plan and render the reconcile of the site
+  vyogotech.frappe.site_reconcile_plan:
+    site: "{{ _vyogo_tech_frappesite }}"
+    live: "{{ frappe_site_live }}"
+    settings: "{{ frappe_site_settings }}"
+    mode: apply
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: >-
+    frappe_site_plan and frappe_site_state (the objects read); unless the site is being deleted, frappe_site_objects
+    (each rendered object with its stage) and in apply mode frappe_site_pending.
+  returned: always
+  type: dict
+'''

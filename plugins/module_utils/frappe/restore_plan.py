@@ -326,17 +326,17 @@ def restore_status(plan, live, restore):
         if outcome.get('previousKeySealed') and plan.get('key_pad'):
             patch['previousKeySecret'] = plan['names']['previous_key']
             message += ' The replaced key is in Secret %s (key encryption_key).' % plan['names']['previous_key']
+            # What the reconcile unseals into that Secret before it writes this status (frappe_site_restore's tasks,
+            # with unseal_key).
+            kept_key = {'sealed': outcome['previousKeySealed'],
+                        'kept_config': 'sites/%s/%s' % (plan['site']['site_name'], outcome.get('keptConfig', ''))}
         elif outcome.get('keptConfig'):
             message += ' The replaced key is in sites/%s/%s on the sites volume.' % (
                 plan['site']['site_name'], outcome['keptConfig'])
-        if outcome.get('previousKeySealed'):
-            # What the reconcile unseals into that Secret before it writes this status (frappe_site_restore's tasks, with unseal_key).
-            kept_key = {'sealed': outcome['previousKeySealed'],
-                        'kept_config': 'sites/%s/%s' % (plan['site']['site_name'], outcome.get('keptConfig', ''))}
     patch.update(phase=phase, message=message,
                  observedGeneration=int(_mapping(restore.get('metadata')).get('generation') or 0))
     conditions = [{'type': 'Restored', 'status': 'True' if phase == 'Completed' else 'False' if phase == 'Failed'
                    else 'Unknown', 'reason': phase, 'message': message}]
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged,
-            'kept_key': kept_key if kept_key and plan.get('key_pad') else None}
+            'kept_key': kept_key}

@@ -67,4 +67,30 @@ ansible_facts:
     (each rendered object with its stage) and in apply mode frappe_site_pending.
   returned: always
   type: dict
+  contains:
+    frappe_site_plan:
+      description:
+      - C(names) holds the name of every object the site owns or uses (Database C(<site>-db), User C(<site>-user), Grant
+        C(<site>-grant), dedicated MariaDB C(<site>-mariadb), Ingress C(<site>-ingress), as the Go frappe-operator names
+        them); C(render) the ordered list of templates to render (stages C(database), C(site), C(ingress)); C(delete) the
+        site Jobs and Ingresses the site controls and no longer wants.
+      - C(database) says where the database is, its name (deterministic per namespace and site name, or the one the
+        status recorded), its C(cleanupPolicy) (C(Skip) unless the site's C(deletionPolicy) is C(Delete) on a
+        C(MariaDB)) and whether it is ready, with a reason and message a user can act on.
+      - C(job_allowed) says the site Job may be created (bench configured, database ready, Administrator password
+        present); C(provision) that anything may be written at all (not when the MariaDB Operator is missing and no
+        connection Secret is given, nor while C(missing_references) is not empty, the fields naming a bench, MariaDB,
+        ExternalMariaDB or Secret that does not exist; the status says what to create).
+      - C(errors) lists why the site cannot be reconciled (unsupported provider, contradicting database settings, a bench
+        in another namespace, a domain another site of the bench serves, a site name, domain or object reference that
+        cannot be one, as plugins/module_utils/frappe/site_validation.py says, a database server in another namespace whose
+        annotation C(vyogo.tech/allow-sites-from) does not name the site's namespace); a caller refuses the site with
+        them and writes nothing. C(warnings) lists what it accepts but does not act on.
+      - C(consent) is set (apply mode) when the database server is in another namespace - C(given), C(existing) (the
+        site's Database, User or Grant is already on that server), C(server), C(annotation), C(fix), C(message). A site
+        whose database is already there keeps being reconciled without consent, with a warning; its objects then say
+        C(cleanupPolicy) C(Skip), and a deletion under C(deletionPolicy) C(Delete) is refused (the site keeps its
+        finalizer) until consent is given or the policy is C(Retain).
+      returned: always
+      type: dict
 '''

@@ -262,11 +262,22 @@ def _read_by_name(client, resource, meta):
         pass  # gone since the list: nothing to watch for it
 
 
-def read_all(client, reads, read_one_by_name=False):
-    """({key: [objects]}, [keys of kinds not served]) for the reads, with one client."""
+def read_all(client, reads, read_one_by_name=False, served=None):
+    """({key: [objects]}, [keys of kinds not served]) for the reads, with one client.
+
+    served, when given, is what the API server serves now (served_versions): a
+    read of a group version it does not serve is answered from it, without
+    asking the client's discovery, which on every miss drops its whole cache
+    and fetches every group again (a dozen requests and as many rewrites of
+    the cache file, in each run that reads an optional API that is absent).
+    """
     objects, unserved = {}, []
     for read in reads:
         key = read['key']
+        if served is not None and not is_served(served, read['api_version']):
+            objects[key] = []
+            unserved.append(key)
+            continue
         try:
             resource = client.resource(read['kind'], read['api_version'])
         except (ResourceNotFoundError, ResourceNotUniqueError):
@@ -299,22 +310,29 @@ def read_all(client, reads, read_one_by_name=False):
     return objects, unserved
 
 
-def api_groups_served(client, wanted):
-    """{entry: served} for each 'group' or 'group/version' of wanted, from one discovery request.
+def served_versions(client):
+    """{group: set of versions} the API server serves, from one discovery request.
 
     Asked of the API server (GET /apis), not of the discovery cache: a group
     installed or removed since it was written is seen at once.
     """
-    if not wanted:
-        return {}
     served = {}
     for group in client.client.request('GET', '/apis').groups or []:
         served[group['name']] = set(version['version'] for version in group['versions'] or [])
-    answer = {}
-    for entry in wanted:
-        group, _sep, version = entry.partition('/')
-        answer[entry] = group in served and (not version or version in served[group])
-    return answer
+    return served
+
+
+def is_served(served, api_version):
+    """Whether 'group/version' (or a group alone) is in served; the core group ('v1') always is."""
+    group, _sep, version = api_version.partition('/')
+    if not _sep:
+        return True if group == 'v1' else group in served
+    return group in served and version in served[group]
+
+
+def api_groups_served(served, wanted):
+    """{entry: served} for each 'group' or 'group/version' of wanted, from served_versions."""
+    return dict((entry, is_served(served, entry)) for entry in wanted)
 
 
 def versions(objects):
@@ -323,7 +341,7 @@ def versions(objects):
                    or '') for key in objects for obj in objects[key])
 
 
-def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
+def read_until(client, params, clock=time.monotonic, sleep=time.sleep, served=None):
     """read_all, again every wait_sleep seconds until wait_until holds or wait_timeout passes.
 
     What a read is compared with is wait_since when given, else the first read.
@@ -333,7 +351,7 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
     raised when the time is up.
     """
     if not params.get('wait_until'):
-        objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
+        objects, unserved = read_all(client, params['reads'], params['read_one_by_name'], served)
         return objects, unserved, {}
     start, first = clock(), None
     if params.get('wait_since') is not None:
@@ -341,7 +359,7 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep):
     while True:
         error = None
         try:
-            objects, unserved = read_all(client, params['reads'], params['read_one_by_name'])
+            objects, unserved = read_all(client, params['reads'], params['read_one_by_name'], served)
         except Exception as exc:  # pylint: disable=broad-except
             error = exc
         if error is None and first is None:
@@ -364,8 +382,9 @@ def main():
         module.fail_json(msg='reads: each key must be unique; repeated: %s' % ', '.join(duplicates))
     try:
         client = get_api_client(module)
-        groups = api_groups_served(client, module.params['api_groups'])
-        objects, unserved, wait = read_until(client, module.params)
+        served = served_versions(client)
+        groups = api_groups_served(served, module.params['api_groups'])
+        objects, unserved, wait = read_until(client, module.params, served=served)
     except CoreException as exc:
         module.fail_from_exception(exc)
     except Exception as exc:  # pylint: disable=broad-except

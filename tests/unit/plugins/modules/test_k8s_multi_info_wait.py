@@ -38,7 +38,7 @@ class Clock:
 def reads_in_turn(monkeypatch, answers):
     calls = []
 
-    def read_all(client, reads, read_one_by_name=False):
+    def read_all(client, reads, read_one_by_name=False, served=None):
         calls.append(reads)
         return answers[min(len(calls), len(answers)) - 1], []
     monkeypatch.setattr(k8s_multi_info, "read_all", read_all)
@@ -99,7 +99,7 @@ def test_a_failed_read_while_waiting_is_tried_again_and_only_the_last_error_fail
     # The first read fails, the second is what later reads are compared with, the third has moved.
     answers = [ConnectionError("connection refused"), {"jobs": [job(1)]}, {"jobs": [job(2, ("Complete", "True"))]}]
 
-    def read_all(client, reads, read_one_by_name=False):
+    def read_all(client, reads, read_one_by_name=False, served=None):
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, Exception):
             raise answer

@@ -18,7 +18,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.vyogotech.frappe.plugins.filter.apply_pending import apply_pending
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_plan
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import (
-    bench_rollout_pending, bench_status)
+    bench_rollout_pending, bench_settled, bench_status)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render
 
@@ -31,7 +31,7 @@ class ActionModule(ActionBase):
     """One bench's plan, its rendered objects and what an apply would change (render mode: its status)."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('bench', 'live', 'shared_read', 'settings', 'mode', 'render_sites'))
+    _VALID_ARGS = frozenset(('bench', 'live', 'shared_read', 'settings', 'mode', 'render_sites', 'warnings_given'))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -49,6 +49,7 @@ class ActionModule(ActionBase):
             return result
         rendered = render(self, task_vars, 'frappe_bench_plan', plan)
         facts['frappe_bench_objects'] = rendered
+        facts['frappe_bench_settled'] = False
         if mode == 'apply':
             facts.update(
                 frappe_bench_pending=apply_pending(rendered, objects, attribute='object'),
@@ -56,8 +57,15 @@ class ActionModule(ActionBase):
                 frappe_bench_rolling=bool(bench_rollout_pending(objects)),
                 # Noted by apply.yml when it changes something; reset here, since facts outlive one bench of a loop.
                 frappe_bench_reread=False)
+            if not (plan['delete'] or plan['owner_fixes'] or facts['frappe_bench_pending']
+                    or facts['frappe_bench_password_missing'] or facts['frappe_bench_rolling']):
+                # Nothing to change: the state read is the state now, and the status is decided from it here.
+                status = bench_status(plan, objects, args['bench'], args['settings'])
+                facts.update(frappe_bench_status=status, frappe_bench_settled=bench_settled(args['bench'], status))
         else:
             # What a reconcile would publish, for what playbooks/render.yml gives the sites of the bench.
             facts['frappe_bench_status'] = bench_status(plan, {}, args['bench'], args['settings'])
-        result.update(changed=False, ansible_facts=facts)
+        given = args.get('warnings_given') or []
+        result.update(changed=False, ansible_facts=facts,
+                      warnings=[warning for warning in plan['warnings'] if warning not in given])
         return result

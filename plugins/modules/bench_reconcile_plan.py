@@ -18,6 +18,7 @@ description:
   - The role M(vyogotech.frappe.frappe_bench) calls it from C(tasks/resolve.yml); it needs the role's templates
     (C(objects.yaml.j2)) and files (the configuration Job's scripts).
   - Fails with the plan's refusals (each names the field and what to do) before anything is written.
+  - Shows the plan's warnings, except those in O(warnings_given).
 author:
   - vyogotech maintainers (@vyogotech)
 options:
@@ -49,6 +50,11 @@ options:
     type: list
     elements: dict
     default: []
+  warnings_given:
+    description: Warnings already shown in this run (a caller that reconciles in rounds); they are not shown again.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - vyogotech.frappe.controller_action
 '''
@@ -66,8 +72,11 @@ RETURN = r'''
 ansible_facts:
   description: >-
     frappe_bench_plan, frappe_bench_state (the objects read) and frappe_bench_groups_served, frappe_bench_objects
-    (each rendered object with its stage); in apply mode frappe_bench_pending, frappe_bench_password_missing,
-    frappe_bench_rolling and frappe_bench_reread; in render mode frappe_bench_status.
+    (each rendered object with its stage) and frappe_bench_settled; in apply mode frappe_bench_pending,
+    frappe_bench_password_missing, frappe_bench_rolling and frappe_bench_reread; frappe_bench_status in render mode,
+    and in apply mode when there is nothing to delete, apply, create or wait for. frappe_bench_settled is true for
+    a Ready bench in apply mode whose reconcile has nothing else to do (its stored status is this one, nothing is
+    on its way, no worker's scaling mode changed).
   returned: always
   type: dict
 '''

@@ -239,6 +239,19 @@ def bench_status(plan, state, bench, settings):
                                   state)}
 
 
+def bench_settled(bench, status):
+    """Whether a reconcile that has nothing to apply has nothing else to do either, from bench_status's answer.
+
+    A Ready bench whose stored status is this one, with no Job or rollout on
+    its way, no failed configuration Job and no worker whose scaling mode
+    changed (an Event to record): the role then leaves out the rest of the
+    reconcile, the status step included.
+    """
+    return (status['unchanged'] and status['phase'] == 'Ready' and not status['converging']
+            and not status['mode_changes'] and status['config_job'] != 'Failed'
+            and bool(((bench or {}).get('status') or {}).get('phase')))
+
+
 # ConfigReady reasons after which the configuration is where it stays: done,
 # or failed (the reconcile fails with the Job's message).
 CONFIG_SETTLED = ('Configured', 'JobFailed')

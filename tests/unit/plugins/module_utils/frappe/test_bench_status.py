@@ -4,7 +4,7 @@ import copy
 
 import yaml
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_rollout_pending, bench_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_rollout_pending, bench_settled, bench_status
 
 import test_bench_plan as bench_case
 from test_bench_plan import SETTINGS, bench
@@ -68,6 +68,20 @@ def test_a_bench_whose_every_part_is_up_is_ready_and_then_unchanged():
     stored["status"]["workerScaling"] = dict(
         (t, dict((k, v) for k, v in s.items() if v is not None)) for t, s in result["status"]["workerScaling"].items())
     assert bench_status(p, healthy(p), stored, SETTINGS)["unchanged"] is True
+    # Settled only once the stored status is this one: the role then skips the status step.
+    assert not bench_settled(b, result)
+    assert bench_settled(stored, bench_status(p, healthy(p), stored, SETTINGS))
+
+
+def test_a_bench_is_not_settled_while_anything_is_left_to_do():
+    p, b = plan(), bench()
+    settled = dict(unchanged=True, phase="Ready", converging=False, mode_changes=[], config_job="Complete")
+    stored = dict(b, status={"phase": "Ready"})
+    assert bench_settled(stored, settled)
+    assert not bench_settled(b, settled), "a bench without a stored phase is marked Pending first"
+    for change in ({"unchanged": False}, {"phase": "Degraded"}, {"converging": True}, {"config_job": "Failed"},
+                   {"mode_changes": [{"worker": "short", "mode": "fallback", "previous": "autoscaled"}]}):
+        assert not bench_settled(stored, dict(settled, **change)), change
 
 
 def test_a_rollout_that_gave_up_is_not_ready_though_old_pods_serve():

@@ -61,3 +61,25 @@ def shared_read_of(answer, obj, bench_settings=None):
     served = answer.get('api_groups_served') or {}
     return {'objects': dict((read['key'], objects.get(_identity(read), [])) for read in _reads_of(obj, bench_settings)),
             'api_groups_served': dict((g, served.get(g, False)) for g in API_GROUPS[obj['kind']])}
+
+
+# The prefix of the keys under which a round of playbooks/site.yml reads each kind of a namespace
+# (tasks/reconcile_round.yml: sites-<namespace>, sitebackups-<namespace>).
+ROUND_READ_PREFIXES = {'FrappeSite': 'sites-', 'SiteBackup': 'sitebackups-'}
+
+
+def being_deleted(objects, manifest, kinds=('FrappeSite', 'SiteBackup')):
+    """The objects of `kinds` that a round's read (k8s_multi_info objects) found being deleted and that are not in
+    the manifest (a list of objects), in the order read: outside the operator nothing else finishes their deletion."""
+    listed = set((obj.get('kind'), obj['metadata'].get('namespace'), obj['metadata']['name']) for obj in manifest or [])
+    out = []
+    for kind in [kinds] if isinstance(kinds, str) else kinds:
+        for key, found in (objects or {}).items():
+            if not key.startswith(ROUND_READ_PREFIXES[kind]):
+                continue
+            for obj in found:
+                metadata = obj.get('metadata') or {}
+                if metadata.get('deletionTimestamp') and (kind, metadata.get('namespace'), metadata.get('name')) \
+                        not in listed:
+                    out.append(obj)
+    return out

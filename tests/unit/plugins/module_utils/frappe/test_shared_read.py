@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_reads
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.shared_read import shared_read_of, shared_reads
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.shared_read import being_deleted, shared_read_of, shared_reads
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_reads
 
 SETTINGS = {"keda_namespace": "keda", "keda_lease": "operator.keda.sh"}
@@ -68,3 +68,21 @@ def test_without_the_role_settings_the_bench_reads_find_kedas_own_lease():
     [lease] = [r for r in bench_reads(bench("shop"), {"keda_namespace": "autoscale", "keda_lease": "l"})
                if r["key"] == "keda_lease"]
     assert (lease["namespace"], lease["name"]) == ("autoscale", "l")
+
+
+def test_objects_being_deleted_that_the_manifest_does_not_hold_are_found_in_the_rounds_read():
+    def obj(kind, name, deleting=True, namespace="shop"):
+        metadata = {"name": name, "namespace": namespace}
+        if deleting:
+            metadata["deletionTimestamp"] = "2026-12-04T10:00:00Z"
+        return {"kind": kind, "metadata": metadata}
+    read = {"benches-shop": [dict(obj("FrappeBench", "erp"))],
+            "sites-shop": [obj("FrappeSite", "gone"), obj("FrappeSite", "kept"), obj("FrappeSite", "live", False)],
+            "sitebackups-shop": [obj("SiteBackup", "nightly"), obj("SiteBackup", "gone")]}
+    manifest = [obj("FrappeSite", "kept", False), obj("SiteBackup", "nightly", False)]
+    assert being_deleted(read, manifest, "FrappeSite") == [obj("FrappeSite", "gone")]
+    assert being_deleted(read, manifest, "SiteBackup") == [obj("SiteBackup", "gone")]
+    assert being_deleted(read, manifest) == [obj("FrappeSite", "gone"), obj("SiteBackup", "gone")]
+    # A site of the same name in another namespace is another site.
+    assert being_deleted({"sites-other": [obj("FrappeSite", "kept", namespace="other")]}, manifest) != []
+    assert being_deleted(read, manifest + [obj("FrappeSite", "gone", False), obj("SiteBackup", "gone", False)]) == []

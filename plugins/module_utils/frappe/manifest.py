@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The FrappeBench, FrappeSite, SiteBackup and SiteRestore objects of a manifest; docs in manifest_objects.yml."""
+"""A manifest of FrappeBench, FrappeSite, SiteBackup and SiteRestore objects: where it is found, and its objects by
+kind, checked (playbooks/site.yml and render.yml read it with the action vyogotech.frappe.read_manifest)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import copy
 
 API_VERSION = 'vyogo.tech/v1alpha1'
@@ -45,6 +47,10 @@ def manifest_objects(documents, namespace, manifest='the manifest'):
     return out
 
 
-class FilterModule(object):
-    def filters(self):
-        return {'manifest_objects': manifest_objects}
+def manifest_candidates(manifest, project_dir, cwd):
+    """Where a manifest is looked for: an absolute path as it is; a relative one in the project (the checkout
+    holding playbooks/, as AWX and ansible-runner lay it out, which leave $PWD unset or elsewhere), then in the
+    directory the controller runs in (cwd, when known)."""
+    if os.path.isabs(manifest):
+        return [manifest]
+    return [os.path.join(project_dir, manifest)] + ([os.path.join(cwd, manifest)] if cwd else [])

@@ -1,8 +1,8 @@
-"""manifest_objects: a manifest's FrappeBench, FrappeSite, SiteBackup and SiteRestore objects, checked, namespaced."""
+"""A manifest: where it is looked for, and its FrappeBench, FrappeSite, SiteBackup and SiteRestore objects, checked."""
 
 import pytest
 
-from ansible_collections.vyogotech.frappe.plugins.filter.manifest_objects import manifest_objects
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.manifest import manifest_candidates, manifest_objects
 
 
 def doc(kind, name, namespace=None):
@@ -49,3 +49,11 @@ def test_anything_else_is_refused_naming_the_document(bad, says):
 
 def test_an_empty_manifest_has_no_objects():
     assert manifest_objects([None], "shop") == {"benches": [], "sites": [], "backups": [], "restores": [], "errors": []}
+
+
+def test_a_relative_manifest_is_looked_for_in_the_project_then_in_the_current_directory():
+    assert manifest_candidates("/srv/m.yaml", "/project", "/cwd") == ["/srv/m.yaml"]
+    both = ["/project/examples/m.yaml", "/cwd/examples/m.yaml"]
+    assert manifest_candidates("examples/m.yaml", "/project", "/cwd") == both
+    # AWX and ansible-runner may leave $PWD unset.
+    assert manifest_candidates("examples/m.yaml", "/project", None) == ["/project/examples/m.yaml"]

@@ -19,6 +19,7 @@ from ansible_collections.vyogotech.frappe.plugins.filter.apply_pending import ap
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_plan
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import (
     bench_rollout_pending, bench_settled, bench_status)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import require_bench_object
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render
 
@@ -36,6 +37,10 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
+        try:
+            require_bench_object(args['bench'])
+        except InvalidInput as exc:
+            raise AnsibleActionFail(str(exc))
         mode, objects, groups, scripts = plan_inputs(
             self, task_vars, args['bench'], {'sites': list(args.get('render_sites') or [])}, SCRIPTS)
         try:

@@ -7,10 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_plan, bench_reads
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_plan, reconcile_reads
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.library_filter import library_filter
 
 
 class FilterModule(object):
     def filters(self):
-        return {'bench_plan': library_filter(bench_plan), 'bench_reads': library_filter(bench_reads)}
+        return {'bench_plan': library_filter(bench_plan), 'bench_reads': library_filter(reconcile_reads)}

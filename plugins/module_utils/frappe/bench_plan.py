@@ -20,7 +20,8 @@ import re
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.ignored_fields import bench_ignored_fields
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import bench_real_ip, bench_spec_errors
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import (
+    bench_real_ip, bench_spec_errors, require_bench_object)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import k8s_quantity
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.lease import lease_renewed
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import JOB_HASH_LENGTH, bench_names, config_job_name
@@ -524,6 +525,13 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     plan['live_replicas'] = dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))
                                  for d in live.get('deployments') or [])
     return plan
+
+
+def reconcile_reads(bench, settings):
+    """bench_reads of the object a reconcile was given, refused with a message first when it is not a FrappeBench
+    (the role's read, before its plan)."""
+    require_bench_object(bench)
+    return bench_reads(bench, settings)
 
 
 def bench_reads(bench, settings):

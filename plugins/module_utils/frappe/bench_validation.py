@@ -197,3 +197,18 @@ def bench_spec_errors(bench):
     errors.extend(job_resources.job_resources_errors(spec))
     _real_ip_errors(spec, errors)
     return errors
+
+
+def require_bench_object(bench):
+    """Raise InvalidInput unless `bench` is a FrappeBench with metadata.name, metadata.namespace and
+    spec.frappeVersion: what a reconcile needs before it reads or plans anything (the role's
+    _vyogo_tech_frappebench)."""
+    bench = bench if isinstance(bench, dict) else {}
+    meta = bench.get('metadata') if isinstance(bench.get('metadata'), dict) else {}
+    spec = bench.get('spec') if isinstance(bench.get('spec'), dict) else None
+    version = (spec or {}).get('frappeVersion')
+    if (bench.get('kind') != 'FrappeBench' or not meta.get('name') or not meta.get('namespace') or spec is None
+            or version is None or not str(version)):
+        raise InvalidInput(
+            '_vyogo_tech_frappebench must be a FrappeBench object with metadata.name, metadata.namespace and '
+            'spec.frappeVersion set; got kind %s.' % (bench.get('kind') or '(none)'))

@@ -63,9 +63,35 @@ def shared_read_of(answer, obj, bench_settings=None):
             'api_groups_served': dict((g, served.get(g, False)) for g in API_GROUPS[obj['kind']])}
 
 
-# The prefix of the keys under which a round of playbooks/site.yml reads each kind of a namespace
-# (tasks/reconcile_round.yml: sites-<namespace>, sitebackups-<namespace>).
-ROUND_READ_PREFIXES = {'FrappeSite': 'sites-', 'SiteBackup': 'sitebackups-'}
+# What a round of playbooks/site.yml reads of the custom resources in each namespace of its manifest: each
+# kind under the key <prefix><namespace>.
+ROUND_READ_PREFIXES = {'FrappeBench': 'benches-', 'FrappeSite': 'sites-', 'SiteBackup': 'sitebackups-',
+                       'SiteRestore': 'siterestores-'}
+# The kinds whose namespaces each kind is read in: a namespace with a bench or a site has its benches and sites
+# read; one with any of those or a SiteBackup its SiteBackups (one deleted there is finished by the round too).
+ROUND_READ_WHERE = {'FrappeBench': ('FrappeBench', 'FrappeSite'), 'FrappeSite': ('FrappeBench', 'FrappeSite'),
+                    'SiteBackup': ('FrappeBench', 'FrappeSite', 'SiteBackup'), 'SiteRestore': ('SiteRestore',)}
+CUSTOM_RESOURCE_API_VERSION = 'vyogo.tech/v1alpha1'
+
+
+def round_reads(manifest):
+    """The k8s_multi_info reads of a round for the custom resources of the manifest's namespaces."""
+    reads = []
+    for kind, prefix in ROUND_READ_PREFIXES.items():
+        namespaces = []
+        for obj in manifest or []:
+            namespace = obj['metadata']['namespace']
+            if obj.get('kind') in ROUND_READ_WHERE[kind] and namespace not in namespaces:
+                namespaces.append(namespace)
+        reads += [{'key': prefix + namespace, 'api_version': CUSTOM_RESOURCE_API_VERSION, 'kind': kind,
+                   'namespace': namespace} for namespace in namespaces]
+    return reads
+
+
+def round_objects(objects):
+    """The custom resources of a round's read (round_reads), without what it read for the benches."""
+    prefixes = tuple(ROUND_READ_PREFIXES.values())
+    return dict((key, found) for key, found in (objects or {}).items() if key.startswith(prefixes))
 
 
 def being_deleted(objects, manifest, kinds=('FrappeSite', 'SiteBackup')):
@@ -73,7 +99,7 @@ def being_deleted(objects, manifest, kinds=('FrappeSite', 'SiteBackup')):
     the manifest (a list of objects), in the order read: outside the operator nothing else finishes their deletion."""
     listed = set((obj.get('kind'), obj['metadata'].get('namespace'), obj['metadata']['name']) for obj in manifest or [])
     out = []
-    for kind in [kinds] if isinstance(kinds, str) else kinds:
+    for kind in kinds:
         for key, found in (objects or {}).items():
             if not key.startswith(ROUND_READ_PREFIXES[kind]):
                 continue

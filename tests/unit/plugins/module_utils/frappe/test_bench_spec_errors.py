@@ -163,3 +163,13 @@ def test_crd_real_ip_fields_repeat_the_filter(schema):
     assert "loopback" in nginx["description"]
     for bad in ("ingress", "10.0.0.0/8;", "10.0.0.0/8 evil"):
         assert not re.match(checks.ADDRESS_PATTERN, bad)
+
+
+def test_a_reconcile_refuses_what_is_not_a_frappebench_before_it_reads_anything():
+    good = {"kind": "FrappeBench", "metadata": {"name": "erp", "namespace": "shop"}, "spec": {"frappeVersion": 15}}
+    checks.require_bench_object(good)
+    for bad in (None, [], dict(good, kind="FrappeSite"), dict(good, metadata={"name": "erp"}),
+                dict(good, spec={}), dict(good, spec={"frappeVersion": ""}), dict(good, spec=None)):
+        with pytest.raises(checks.InvalidInput, match="must be a FrappeBench object with metadata.name, "
+                                                      "metadata.namespace and spec.frappeVersion set"):
+            checks.require_bench_object(bad)

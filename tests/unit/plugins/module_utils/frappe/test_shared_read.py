@@ -4,7 +4,8 @@ import pytest
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_reads
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.shared_read import being_deleted, shared_read_of, shared_reads
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.shared_read import (
+    being_deleted, round_objects, round_reads, shared_read_of, shared_reads)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_reads
 
 SETTINGS = {"keda_namespace": "keda", "keda_lease": "operator.keda.sh"}
@@ -80,9 +81,23 @@ def test_objects_being_deleted_that_the_manifest_does_not_hold_are_found_in_the_
             "sites-shop": [obj("FrappeSite", "gone"), obj("FrappeSite", "kept"), obj("FrappeSite", "live", False)],
             "sitebackups-shop": [obj("SiteBackup", "nightly"), obj("SiteBackup", "gone")]}
     manifest = [obj("FrappeSite", "kept", False), obj("SiteBackup", "nightly", False)]
-    assert being_deleted(read, manifest, "FrappeSite") == [obj("FrappeSite", "gone")]
-    assert being_deleted(read, manifest, "SiteBackup") == [obj("SiteBackup", "gone")]
+    assert being_deleted(read, manifest, ["FrappeSite"]) == [obj("FrappeSite", "gone")]
+    assert being_deleted(read, manifest, ["SiteBackup"]) == [obj("SiteBackup", "gone")]
     assert being_deleted(read, manifest) == [obj("FrappeSite", "gone"), obj("SiteBackup", "gone")]
     # A site of the same name in another namespace is another site.
     assert being_deleted({"sites-other": [obj("FrappeSite", "kept", namespace="other")]}, manifest) != []
     assert being_deleted(read, manifest + [obj("FrappeSite", "gone", False), obj("SiteBackup", "gone", False)]) == []
+
+
+def test_a_round_reads_each_kind_in_the_namespaces_that_need_it_and_keeps_only_those_objects():
+    def obj(kind, namespace):
+        return {"kind": kind, "metadata": {"name": "x", "namespace": namespace}}
+    manifest = [obj("FrappeBench", "a"), obj("FrappeSite", "b"), obj("SiteBackup", "c"), obj("SiteRestore", "d"),
+                obj("FrappeSite", "a")]
+    keys = [read["key"] for read in round_reads(manifest)]
+    assert keys == ["benches-a", "benches-b", "sites-a", "sites-b", "sitebackups-a", "sitebackups-b",
+                    "sitebackups-c", "siterestores-d"]
+    assert all(read["api_version"] == "vyogo.tech/v1alpha1" for read in round_reads(manifest))
+    read = dict((key, [obj("Any", "a")]) for key in keys)
+    read["shop apps/v1 Deployment"] = [obj("Deployment", "a")]
+    assert round_objects(read) == dict((key, [obj("Any", "a")]) for key in keys)

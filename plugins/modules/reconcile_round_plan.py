@@ -1,0 +1,50 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: reconcile_round_plan
+short_description: Decide what a round of playbooks/site.yml applies, reconciles and finishes, from its read
+version_added: 0.1.0
+description:
+  - Takes the read of a round (a M(vyogotech.frappe.k8s_multi_info) result of P(vyogotech.frappe.round_reads#filter)
+    and what the benches read, named by its variable in O(read), not templated) and the manifest's objects.
+  - Sets C(frappe_manifest_pending), the manifest's objects an apply would create or change (the way
+    M(kubernetes.core.k8s) decides it); C(frappe_round_objects), the custom resources read, by key, for
+    P(vyogotech.frappe.current_objects#filter); and C(frappe_round_deleting), the FrappeSites (C(sites)) and
+    SiteBackups (C(backups)) being deleted that the manifest does not hold, which the round finishes.
+author:
+  - vyogotech maintainers (@vyogotech)
+options:
+  read:
+    description: The name of the variable holding the round's read.
+    type: str
+    required: true
+  manifest:
+    description: The manifest's FrappeBench, FrappeSite, SiteBackup and SiteRestore objects.
+    type: list
+    elements: dict
+    required: true
+extends_documentation_fragment:
+  - vyogotech.frappe.controller_action
+'''
+
+EXAMPLES = r'''
+- name: Decide what the round applies and finishes
+  vyogotech.frappe.reconcile_round_plan:
+    read: frappe_namespace_objects
+    manifest: "{{ frappe_benches + frappe_sites + frappe_site_backups + frappe_site_restores }}"
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: frappe_manifest_pending, frappe_round_objects and frappe_round_deleting.
+  returned: always
+  type: dict
+'''

@@ -67,6 +67,10 @@ class ActionModule(ActionBase):
                 # Nothing to change: the state read is the state now, and the status is decided from it here.
                 status = bench_status(plan, objects, args['bench'], args['settings'])
                 facts.update(frappe_bench_status=status, frappe_bench_settled=bench_settled(args['bench'], status))
+            if facts['frappe_bench_settled']:
+                # Only changes.yml, which a settled bench skips, reads these: not handed back (the read, the
+                # rendered objects) to the playbook for nothing.
+                facts.update(frappe_bench_state={}, frappe_bench_objects=[])
         else:
             # What a reconcile would publish, for what playbooks/render.yml gives the sites of the bench.
             facts['frappe_bench_status'] = bench_status(plan, {}, args['bench'], args['settings'])

@@ -18,6 +18,8 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.vyogotech.frappe.plugins.filter.apply_pending import apply_pending
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_plan
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import (
+    site_settled, site_status, site_writes_needed)
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render
 
 # The role's scripts the plan carries into its Jobs (roles/frappe_site/files).
@@ -36,7 +38,8 @@ class ActionModule(ActionBase):
     """One site's plan, its rendered objects and what an apply would change."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('site', 'live', 'shared_read', 'settings', 'mode', 'render_bench'))
+    _VALID_ARGS = frozenset(('site', 'live', 'shared_read', 'settings', 'mode', 'render_bench', 'finalizer',
+                             'warnings_given'))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -48,7 +51,8 @@ class ActionModule(ActionBase):
                              mode=mode, **scripts)
         except InvalidInput as exc:
             raise AnsibleActionFail(str(exc))
-        facts = {'frappe_site_plan': plan, 'frappe_site_state': objects}
+        facts = {'frappe_site_plan': plan, 'frappe_site_state': objects, 'frappe_site_writes': False,
+                 'frappe_site_settled': False}
         # A site going away under Retain lets go even if its spec is refused now
         # (nothing is dropped); a refused Delete keeps its finalizer and says why.
         if plan['errors'] and not (plan.get('deleting') and plan.get('deletion_policy') == 'Retain'):
@@ -61,5 +65,14 @@ class ActionModule(ActionBase):
                 stages = pending_stages(plan)
                 facts['frappe_site_pending'] = apply_pending([o for o in rendered if o['stage'] in stages], objects,
                                                              attribute='object')
-        result.update(changed=False, ansible_facts=facts)
+                facts['frappe_site_writes'] = site_writes_needed(plan, args['site'], facts['frappe_site_pending'],
+                                                                 args['finalizer'])
+                if not facts['frappe_site_writes'] and plan['job']['state'] != 'Failed':
+                    # Nothing to write: the status is decided from the same read (a failed Job's pods are read
+                    # first by status.yml, so that one is left to it).
+                    status = site_status(plan, args['site'])
+                    facts.update(frappe_site_status=status, frappe_site_settled=site_settled(status))
+        given = args.get('warnings_given') or []
+        result.update(changed=False, ansible_facts=facts,
+                      warnings=[warning for warning in plan['warnings'] if warning not in given])
         return result

@@ -17,6 +17,7 @@ description:
     templates render from it, and in apply mode what an apply would change, all in one task on the controller.
   - The role M(vyogotech.frappe.frappe_site) calls it from C(tasks/resolve.yml); it needs the role's templates
     (C(objects.yaml.j2)) and files (the site Jobs' scripts).
+  - Shows the plan's warnings, except those in O(warnings_given).
   - Fails with the plan's refusals (each names the field and what to do) before anything is written, except for a
     site being deleted under C(deletionPolicy) Retain, which lets go whatever its spec says.
 author:
@@ -47,6 +48,14 @@ options:
     description: In render mode, the site's FrappeBench with the status a reconcile would publish.
     type: dict
     default: {}
+  finalizer:
+    description: In apply mode, the finalizer every FrappeSite carries (the role's C(frappe_site_finalizer)).
+    type: str
+  warnings_given:
+    description: Warnings already shown in this run (a caller that reconciles in rounds); they are not shown again.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - vyogotech.frappe.controller_action
 '''
@@ -63,8 +72,12 @@ EXAMPLES = r'''
 RETURN = r'''
 ansible_facts:
   description: >-
-    frappe_site_plan and frappe_site_state (the objects read); unless the site is being deleted, frappe_site_objects
-    (each rendered object with its stage) and in apply mode frappe_site_pending.
+    frappe_site_plan and frappe_site_state (the objects read), frappe_site_writes and frappe_site_settled; unless the
+    site is being deleted, frappe_site_objects (each rendered object with its stage) and in apply mode
+    frappe_site_pending. frappe_site_writes says the reconcile has something to write (the finalizer O(finalizer),
+    deletions, pending objects, owner references, generated Secrets, the site's routes on its bench); with nothing to
+    write, frappe_site_status is decided from the same read, and frappe_site_settled is true for a Ready site whose
+    stored status is that one, with nothing on its way.
   returned: always
   type: dict
   contains:

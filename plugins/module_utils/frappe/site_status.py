@@ -150,3 +150,20 @@ CONSENT_CONDITION = 'DatabaseConsent'
 # Database reasons under which the site waits for its user to act (phase Pending).
 PENDING_REASONS = ('MariaDBOperatorMissing', 'ConnectionSecretNotFound', 'ConnectionSecretInvalid',
                    'DatabaseServerNotFound')
+
+
+def site_writes_needed(plan, site, pending, finalizer):
+    """Whether a reconcile of a site that is not being deleted has anything to write (the role's apply.yml): its
+    finalizer, deletions, objects an apply would change (pending), owner references to set back, its generated
+    Secrets, or its route and realtime hosts on its bench."""
+    finalizers = ((site or {}).get('metadata') or {}).get('finalizers') or []
+    return bool(finalizer not in finalizers or plan['delete'] or pending or plan.get('owner_fixes')
+                or (plan['provision'] and not (plan['secrets']['db'] and plan['secrets']['admin']))
+                or (plan['bench']['found'] and not (plan['route_ready'] and plan['realtime_ready'])))
+
+
+def site_settled(status):
+    """Whether a reconcile with nothing to write has nothing else to do either, from site_status's answer: a Ready
+    site whose stored status is this one, nothing on its way and no Event to record (the role then leaves out the
+    status step)."""
+    return status['unchanged'] and status['phase'] == 'Ready' and not status['converging'] and not status['events']

@@ -8,7 +8,8 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors imp
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import database_name
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_plan, site_reads
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import site_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import (
+    site_settled, site_status, site_writes_needed)
 
 from role_settings import REPO, role_settings, role_variables as _role_variables
 
@@ -223,9 +224,11 @@ def test_status_ready_once_the_job_completed_and_unchanged_when_stored():
     stored = site(status=dict(result["status"], conditions=[dict(c, lastTransitionTime="2026-11-27T10:00:00Z")
                                                             for c in result["conditions"]]))
     assert site_status(p, stored)["unchanged"]
+    assert site_settled(site_status(p, stored)) and not site_settled(result)
     p["job"]["state"] = "Failed"
     failed = site_status(p, site())
     assert failed["phase"] == "Failed"
+    assert not site_settled(failed)
     assert "kubectl logs" in {c["type"]: c for c in failed["conditions"]}["SiteCreated"]["message"]
 
 
@@ -566,3 +569,17 @@ def test_a_site_converges_while_it_moves_on_by_itself_under_a_ready_bench():
     unready_bench = plan(bench=[bench(ready_=False)])
     assert site_status(unready_bench, site())["phase"] == "Provisioning"
     assert not site_status(unready_bench, site())["converging"]
+
+
+def test_a_site_has_something_to_write_until_its_finalizer_secrets_objects_and_routes_are_in_place():
+    finalizer = "vyogo.tech/site-cleanup"
+    p = plan()
+    p.update(route_ready=True, realtime_ready=True, delete=[], owner_fixes=[])
+    placed = site()
+    placed["metadata"]["finalizers"] = [finalizer]
+    assert not site_writes_needed(p, placed, [], finalizer)
+    assert site_writes_needed(p, site(), [], finalizer), "the finalizer is added first"
+    assert site_writes_needed(p, placed, [{"stage": "database", "object": {}}], finalizer)
+    for change in ({"route_ready": False}, {"realtime_ready": False}, {"delete": [{"kind": "Job", "name": "old"}]},
+                   {"owner_fixes": [{"kind": "Job"}]}, {"secrets": dict(p["secrets"], admin=False)}):
+        assert site_writes_needed(dict(p, **change), placed, [], finalizer), change

@@ -66,7 +66,7 @@ class ActionModule(ActionBase):
                 facts['frappe_site_pending'] = apply_pending([o for o in rendered if o['stage'] in stages], objects,
                                                              attribute='object')
                 facts['frappe_site_writes'] = site_writes_needed(plan, args['site'], facts['frappe_site_pending'],
-                                                                 args['finalizer'])
+                                                                 args.get('finalizer'))
                 if not facts['frappe_site_writes'] and plan['job']['state'] != 'Failed':
                     # Nothing to write: the status is decided from the same read (a failed Job's pods are read
                     # first by status.yml, so that one is left to it).

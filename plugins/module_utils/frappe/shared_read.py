@@ -16,6 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import KEDA_API, bench_reads
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.manifest import API_VERSION
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import (
     CERT_MANAGER_API, MARIADB_API, site_reads)
 
@@ -71,7 +72,6 @@ ROUND_READ_PREFIXES = {'FrappeBench': 'benches-', 'FrappeSite': 'sites-', 'SiteB
 # read; one with any of those or a SiteBackup its SiteBackups (one deleted there is finished by the round too).
 ROUND_READ_WHERE = {'FrappeBench': ('FrappeBench', 'FrappeSite'), 'FrappeSite': ('FrappeBench', 'FrappeSite'),
                     'SiteBackup': ('FrappeBench', 'FrappeSite', 'SiteBackup'), 'SiteRestore': ('SiteRestore',)}
-CUSTOM_RESOURCE_API_VERSION = 'vyogo.tech/v1alpha1'
 
 
 def round_reads(manifest):
@@ -83,7 +83,7 @@ def round_reads(manifest):
             namespace = obj['metadata']['namespace']
             if obj.get('kind') in ROUND_READ_WHERE[kind] and namespace not in namespaces:
                 namespaces.append(namespace)
-        reads += [{'key': prefix + namespace, 'api_version': CUSTOM_RESOURCE_API_VERSION, 'kind': kind,
+        reads += [{'key': prefix + namespace, 'api_version': API_VERSION, 'kind': kind,
                    'namespace': namespace} for namespace in namespaces]
     return reads
 

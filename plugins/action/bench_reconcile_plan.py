@@ -21,7 +21,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_stat
     bench_rollout_pending, bench_settled, bench_status)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import require_bench_object
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
-from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render, unshown
 
 # The role's scripts the plan carries into its ConfigMaps (roles/frappe_bench/files).
 SCRIPTS = {'config_script': 'configure-bench.sh', 'volume_check_script': 'check-sites-volume.sh',
@@ -39,11 +39,8 @@ class ActionModule(ActionBase):
         args = self._task.args
         try:
             require_bench_object(args['bench'])
-        except InvalidInput as exc:
-            raise AnsibleActionFail(str(exc))
-        mode, objects, groups, scripts = plan_inputs(
-            self, task_vars, args['bench'], {'sites': list(args.get('render_sites') or [])}, SCRIPTS)
-        try:
+            mode, objects, groups, scripts = plan_inputs(
+                self, task_vars, args['bench'], {'sites': list(args.get('render_sites') or [])}, SCRIPTS)
             plan = bench_plan(args['bench'], live=dict(objects, api_groups=groups), settings=args['settings'],
                               mode=mode, **scripts)
         except InvalidInput as exc:
@@ -74,7 +71,5 @@ class ActionModule(ActionBase):
         else:
             # What a reconcile would publish, for what playbooks/render.yml gives the sites of the bench.
             facts['frappe_bench_status'] = bench_status(plan, {}, args['bench'], args['settings'])
-        given = args.get('warnings_given') or []
-        result.update(changed=False, ansible_facts=facts,
-                      warnings=[warning for warning in plan['warnings'] if warning not in given])
+        result.update(changed=False, ansible_facts=facts, warnings=unshown(plan['warnings'], args.get('warnings_given')))
         return result

@@ -20,7 +20,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors imp
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_plan
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import (
     site_settled, site_status, site_writes_needed)
-from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render
+from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render, unshown
 
 # The role's scripts the plan carries into its Jobs (roles/frappe_site/files).
 SCRIPTS = {'new_site_script': 'new-site.sh', 'drop_site_script': 'drop-site.sh'}
@@ -72,7 +72,5 @@ class ActionModule(ActionBase):
                     # first by status.yml, so that one is left to it).
                     status = site_status(plan, args['site'])
                     facts.update(frappe_site_status=status, frappe_site_settled=site_settled(status))
-        given = args.get('warnings_given') or []
-        result.update(changed=False, ansible_facts=facts,
-                      warnings=[warning for warning in plan['warnings'] if warning not in given])
+        result.update(changed=False, ansible_facts=facts, warnings=unshown(plan['warnings'], args.get('warnings_given')))
         return result

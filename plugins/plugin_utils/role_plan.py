@@ -129,3 +129,8 @@ def plan_inputs(action, task_vars, obj, render_state, scripts):
     else:
         objects, groups = render_state, {}
     return mode, objects, groups, dict((key, role_file(action, name)) for key, name in scripts.items())
+
+
+def unshown(warnings, given):
+    """The plan's warnings a caller has not shown yet in this run (given: those it has)."""
+    return [warning for warning in warnings if warning not in (given or [])]

@@ -540,6 +540,63 @@ def test_an_unwritable_sites_volume_is_reported_in_the_status_with_what_to_do(
     assert bench_deployments(kube, namespace) == {}
 
 
+def test_the_processes_run_the_digest_the_configuration_job_ran_on(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    """The configuration Job is the probe of the bench's image (image_probe.py). kwok completes its pod
+    with no imageID and no termination message; the test gives it what a kubelet would: the repository
+    digest the tag resolved to, and the script's last words, from running the rendered container."""
+    import hashlib
+    import sys
+    sys.path.insert(0, str(REPO / "tests" / "harness"))
+    from podscripts import ImageBench, run_container
+
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    status = bench_object(kube, namespace)["status"]
+    written = status["image"]
+    # The Job completed, but nothing reported a digest or versions: the processes run the image as written.
+    assert "@" not in written, status
+    assert (status["imageProbe"]["digest"], status["imageProbe"]["versions"]) == ("", {}), status
+    assert {d.spec.template.spec.containers[0].image for d in bench_deployments(kube, namespace).values()} == {written}
+
+    pod = kube.core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=config").items[0]
+    assert pod.status.phase == "Succeeded"
+    job = kube.api.sanitize_for_serialization(
+        kube.batch.read_namespaced_job(pod.metadata.labels["batch.kubernetes.io/job-name"], namespace))
+    password = base64.b64decode(kube.core.read_namespaced_secret("erp-redis", namespace).data["password"]).decode()
+    ran = run_container(ImageBench(tmp_path / "image"), job, kube.api.sanitize_for_serialization(pod.spec.containers[0]),
+                        {"erp-redis": {"password": password}})
+    assert ran.rc == 0, ran.explain()
+    last_words = ran.stdout[ran.stdout.rfind("\n[") + 1:]  # all of it when nothing came before
+    digest = "sha256:" + hashlib.sha256(b"the image the tag named today").hexdigest()
+    repository = written.rsplit(":", 1)[0]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    kube.core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": {"containerStatuses": [{
+        "name": "config", "image": written, "imageID": "%s@%s" % (repository, digest), "ready": False,
+        "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": last_words,
+                                                    "startedAt": now, "finishedAt": now}}}]}})
+
+    # The next reconcile pins every process to that digest, and says what the image runs.
+    converge(kube, tmp_path, obj)
+    pinned = "%s@%s" % (repository, digest)
+    status = bench_object(kube, namespace)["status"]
+    assert status["image"] == pinned, status
+    assert status["imageProbe"] == {"reference": written, "digest": digest, "job": job["metadata"]["name"],
+                                    "versions": {"erpnext": "15.45.0", "frappe": "15.55.1"}}, status
+    assert {d.spec.template.spec.containers[0].image for d in bench_deployments(kube, namespace).values()} == {pinned}
+    # The Job that found it stays on the image as written: it is the probe of the next image too.
+    assert kube.batch.read_namespaced_job(job["metadata"]["name"], namespace).spec.template.spec.containers[0].image \
+        == written
+
+    # Its pod gone, the status remembers: nothing changes.
+    kube.core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+    wait_until(lambda: not kube.core.list_namespaced_pod(
+        namespace, label_selector="app.kubernetes.io/component=config").items, 60, "the pod to go")
+    again = reconcile(kube, tmp_path, obj)
+    assert again.rc == 0 and again.changed == 0, again.explain()
+    assert bench_object(kube, namespace)["status"]["image"] == pinned
+
+
 def test_the_root_chown_is_refused_in_a_namespace_that_enforces_restricted(
         kube, namespace, frappe_crds, no_keda_crds, tmp_path):
     kube.core.patch_namespace(namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}})

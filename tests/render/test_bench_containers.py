@@ -55,6 +55,22 @@ def test_config_job_configures_an_empty_sites_volume(rendered, tmp_path):
     }
 
 
+def test_config_job_reports_what_the_image_runs_as_its_last_words(rendered, tmp_path):
+    """The configuration Job is the probe of its image (image_probe.py): it ends with `bench version
+    --format json`, whose output the kubelet keeps as the termination message; parsed as the plan does,
+    it gives the versions of the image's apps."""
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import app_versions
+    image = ImageBench(tmp_path)
+    job = config_job(rendered[True])
+    run = run_container(image, job, pod_spec(job)["containers"][0], PASSWORD_SECRET)
+    assert run.rc == 0, run.explain()
+    # What the script writes to /dev/termination-log it prints last (the harness has no such file).
+    last_words = run.stdout[run.stdout.rfind("\n[") + 1:]  # all of it when nothing came before
+    assert app_versions(last_words) == {"erpnext": "15.45.0", "frappe": "15.55.1"}, run.explain()
+    # After the configuration, never before: a bench that cannot say its versions is configured all the same.
+    assert [c["argv"][:1] for c in image.calls() if c["program"] == "bench"][-1] == ["version"], image.calls()
+
+
 def test_config_job_needs_the_password_secret(rendered, tmp_path):
     from podscripts import StartError
     job = config_job(rendered[True])

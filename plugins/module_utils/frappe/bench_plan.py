@@ -18,6 +18,7 @@ import json
 import re
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import bench_image
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.ignored_fields import bench_ignored_fields
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import (
@@ -500,6 +501,9 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         socketio['host_aliases'] = plan['nginx']['host_aliases']
         plan['volume'] = _volume_fix(plan, bench, live, settings, apply, volume_check_script)
         _config(plan, settings, config_script, live, assets_script)
+        # The configuration Job is the probe of the image: the processes run on the digest it ran on.
+        plan['image_probe'], plan['run_image'] = bench_image(
+            plan['image'], plan['config']['job'], live.get('config_pods'), _mapping(bench.get('status')).get('imageProbe'))
         plan['sites'] = _storage(plan, bench, live, settings, apply)
     except InvalidInput as exc:
         plan['errors'].append(str(exc))
@@ -559,6 +563,8 @@ def bench_reads(bench, settings):
         ('jobs', 'batch/v1', 'Job'), ('services', 'v1', 'Service'),
         ('networkpolicies', 'networking.k8s.io/v1', 'NetworkPolicy'), ('configmaps', 'v1', 'ConfigMap'))]
     reads += [
+        # The configuration Jobs' pods: what image the bench runs (image_probe.py).
+        read('config_pods', 'v1', 'Pod', label_selectors=owned + ['app.kubernetes.io/component=config']),
         read('sites', 'vyogo.tech/v1alpha1', 'FrappeSite'),
         read('sites_claim', 'v1', 'PersistentVolumeClaim', name=names['sites']),
         read('redis_password', 'v1', 'Secret', name=names['redis_password']),

@@ -197,8 +197,11 @@ def bench_status(plan, state, bench, settings):
     patch = {'phase': phase, 'benchId': plan['id'],
              'observedGeneration': int((bench or {}).get('metadata', {}).get('generation') or 0),
              'workerScaling': worker_scaling,
-             # What the sites of the bench need, so a site role reads it instead of recomputing it.
-             'image': plan['image'],
+             # What the sites of the bench need, so a site role reads it instead of recomputing it:
+             # the image at the digest its configuration Job ran on, once known (image_probe.py).
+             'image': plan['run_image'],
+             # That digest and the apps' versions the Job reported; none (removed) until it has.
+             'imageProbe': plan['image_probe'],
              'sitesClaim': plan['names']['sites'],
              # A site Job on a ReadWriteOnce volume joins the node of the bench pods.
              'sitesAccessMode': plan['sites']['access_mode'],

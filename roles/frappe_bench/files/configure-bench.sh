@@ -13,6 +13,8 @@
 #                                     password Secret or the external Redis
 #                                     Secret; unset when there are none)
 #   FRAPPE_WORKERS                    Frappe's `workers` (spec.queues) as JSON
+# Last, it reports the versions of the image's apps as its termination
+# message: the Job is the bench's probe of its image (image_probe.py).
 # The init container sites-check (check-sites-volume.sh) has made sure the
 # volume is writable.
 set -euo pipefail
@@ -65,3 +67,11 @@ bench set-config -gp socketio_port "$SOCKETIO_PORT"
 # The bench owns `workers`: exactly the queues of spec.queues, each with its
 # timeout ({} when none), so Frappe's validate_queue accepts them.
 bench set-config -gp workers "$FRAPPE_WORKERS"
+
+# What this image runs (frappe/commands/utils.py get_version: one {commit, app,
+# branch, version} per app; needs no site): the termination message, which
+# the bench status reads with the digest the kubelet recorded. Not knowing it
+# fails nothing: the processes then run the image as written.
+versions=$(bench version --format json) || versions=""
+printf '%s\n' "$versions"
+printf '%s' "${versions:0:4000}" > /dev/termination-log 2> /dev/null || true

@@ -4,6 +4,7 @@ import copy
 
 import yaml
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import apply_merge_patch
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_rollout_pending, bench_settled, bench_status
 
 import test_bench_plan as bench_case
@@ -63,10 +64,9 @@ def test_a_bench_whose_every_part_is_up_is_ready_and_then_unchanged():
     assert result["status"]["sitesAccessMode"] in ("ReadWriteMany", "ReadWriteOnce")
     assert result["status"]["frontend"] == {"service": "erp-nginx", "port": 8080}
     stored = copy.deepcopy(b)
-    stored["status"] = dict(result["status"], conditions=[dict(c, lastTransitionTime="2026-11-27T08:00:00Z")
-                                                          for c in result["conditions"]])
-    stored["status"]["workerScaling"] = dict(
-        (t, dict((k, v) for k, v in s.items() if v is not None)) for t, s in result["status"]["workerScaling"].items())
+    # What the API server keeps of the status merge patch: a null removes its key.
+    stored["status"] = apply_merge_patch({}, dict(result["status"], conditions=[
+        dict(c, lastTransitionTime="2026-11-27T08:00:00Z") for c in result["conditions"]]))
     assert bench_status(p, healthy(p), stored, SETTINGS)["unchanged"] is True
     # Settled only once the stored status is this one: the role then skips the status step.
     assert not bench_settled(b, result)

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What code a bench runs: the digest its image resolved to and the versions of its apps.
+
+A tag such as version-15 moves, so an image string is not a version. The
+configuration Job runs on every new image (its name hashes the image) and is
+the probe: files/configure-bench.sh ends with `bench version --format json`
+(frappe/commands/utils.py `get_version`) as the container's termination
+message, and the kubelet records in the pod's status the digest the tag
+resolved to (the container's imageID). The bench's processes and its sites'
+Jobs then run on that digest, so a pod restarted after the tag moved runs the
+code the rest of the bench runs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+# A repository digest as the container runtimes report it in imageID:
+# containerd 'docker.io/frappe/erpnext@sha256:<hex>', Docker
+# 'docker-pullable://frappe/erpnext@sha256:<hex>'. An imageID without '@' (an
+# image built on the node, 'docker://sha256:<hex>') names a local image
+# configuration, which no registry serves: nothing to pin to.
+_REPO_DIGEST = re.compile(r'@(sha256:[0-9a-f]{64})$')
+
+# The labels the Job controller puts on a Job's pods (the first since Kubernetes 1.27).
+_JOB_NAME_LABELS = ('batch.kubernetes.io/job-name', 'job-name')
+
+
+def repository_digest(image_id):
+    """'sha256:<hex>' of a container's imageID when it names a repository digest, else ''."""
+    found = _REPO_DIGEST.search(image_id or '')
+    return found.group(1) if found else ''
+
+
+def pinned_reference(image, digest):
+    """`image` at `digest`: its name without tag or digest, '@', the digest; `image` itself without a digest."""
+    if not digest:
+        return image
+    name = image.split('@', 1)[0]
+    # A tag follows the last ':' after the last '/' (a registry's port comes before it).
+    if name.rfind(':') > name.rfind('/'):
+        name = name[:name.rfind(':')]
+    return '%s@%s' % (name, digest)
+
+
+def app_versions(message):
+    """{app: version} from the output of `bench version --format json`, or {} when it is not that."""
+    try:
+        listed = json.loads(message or '')
+    except ValueError:
+        return {}
+    if not isinstance(listed, list):
+        return {}
+    return dict((str(entry['app']), str(entry.get('version') or '')) for entry in listed
+                if isinstance(entry, dict) and entry.get('app'))
+
+
+def probe_of(pods, job, image, container='config'):
+    """What the Job `job` found `image` to be, from its succeeded pod, or None.
+
+    {'reference': image, 'digest': 'sha256:<hex>' or '', 'versions': {app:
+    version}, 'job': job}. A pod that did not succeed says nothing: a failed
+    configuration is the bench status's ConfigReady, not a probe.
+    """
+    for pod in pods or []:
+        labels = (pod.get('metadata') or {}).get('labels') or {}
+        status = pod.get('status') or {}
+        if job not in [labels.get(label) for label in _JOB_NAME_LABELS] or status.get('phase') != 'Succeeded':
+            continue
+        for found in status.get('containerStatuses') or []:
+            terminated = (found.get('state') or {}).get('terminated') or {}
+            if found.get('name') == container and terminated.get('exitCode') == 0:
+                return {'reference': image, 'digest': repository_digest(found.get('imageID')),
+                        'versions': app_versions(terminated.get('message')), 'job': job}
+    return None
+
+
+def bench_image(image, job, pods, stored):
+    """(the probe of `image`, the reference the bench's processes and site Jobs run).
+
+    The probe is the configuration Job's (`job`) when its pod says, else the
+    one stored in the status (status.imageProbe) for the same image: the
+    Job's pod may be gone, and a later Job of other inputs on the same image
+    has not reported yet. Without a digest the processes run `image` as it
+    is written.
+    """
+    probe = probe_of(pods, job, image)
+    if probe is None and isinstance(stored, dict) and stored.get('reference') == image:
+        probe = stored
+    return probe, pinned_reference(image, (probe or {}).get('digest') or '')

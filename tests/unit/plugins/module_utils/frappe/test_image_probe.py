@@ -1,0 +1,116 @@
+"""Unit tests of image_probe: the digest and versions a bench's configuration Job reports, and the pin."""
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import apply_merge_patch
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import (
+    app_versions, bench_image, pinned_reference, probe_of, repository_digest)
+
+from test_bench_plan import SETTINGS, bench, plan
+from test_bench_status import healthy
+
+DIGEST = "sha256:" + "3f" * 32
+IMAGE = "docker.io/frappe/erpnext:v15.45.0"
+# What `bench version --format json` prints (frappe/commands/utils.py get_version; images have no .git).
+VERSIONS_OUTPUT = json.dumps([{"commit": "", "app": "erpnext", "branch": "", "version": "15.45.0"},
+                              {"commit": "", "app": "frappe", "branch": "", "version": "15.55.1"}], indent=4)
+
+
+def config_pod(job, phase="Succeeded", exit_code=0, image_id="docker.io/frappe/erpnext@" + DIGEST,
+               message=VERSIONS_OUTPUT, label="batch.kubernetes.io/job-name"):
+    """A configuration Job's pod as the kubelet leaves it."""
+    return {"kind": "Pod", "metadata": {"name": job + "-x7k2p", "labels": {label: job}},
+            "status": {"phase": phase, "containerStatuses": [{
+                "name": "config", "image": IMAGE, "imageID": image_id,
+                "state": {"terminated": {"exitCode": exit_code, "message": message}}}]}}
+
+
+@pytest.mark.parametrize("image_id, digest", [
+    ("docker.io/frappe/erpnext@" + DIGEST, DIGEST),                 # containerd
+    ("docker-pullable://frappe/erpnext@" + DIGEST, DIGEST),          # Docker
+    ("docker://" + DIGEST, ""),                                      # built on the node: no registry serves it
+    ("", ""),                                                        # not started, or a kubelet that says nothing
+    ("docker.io/frappe/erpnext@sha256:abc", ""),                     # not a digest
+])
+def test_only_a_repository_digest_is_something_to_pin_to(image_id, digest):
+    assert repository_digest(image_id) == digest
+
+
+@pytest.mark.parametrize("image, pinned", [
+    ("docker.io/frappe/erpnext:v15.45.0", "docker.io/frappe/erpnext@" + DIGEST),
+    ("registry.example.com:5000/acme/erp:version-15", "registry.example.com:5000/acme/erp@" + DIGEST),
+    ("registry.example.com:5000/acme/erp", "registry.example.com:5000/acme/erp@" + DIGEST),
+    ("frappe/erpnext@sha256:" + "00" * 32, "frappe/erpnext@" + DIGEST),
+    ("frappe/erpnext:v15@sha256:" + "00" * 32, "frappe/erpnext@" + DIGEST),
+])
+def test_the_pin_keeps_the_repository_and_drops_the_tag(image, pinned):
+    assert pinned_reference(image, DIGEST) == pinned
+    assert pinned_reference(image, "") == image
+
+
+def test_versions_come_from_bench_version_and_nothing_else():
+    assert app_versions(VERSIONS_OUTPUT) == {"erpnext": "15.45.0", "frappe": "15.55.1"}
+    # An older bench without --format, a message cut at the kubelet's 4096 bytes, an empty one.
+    for message in ("frappe 15.55.1\nerpnext 15.45.0", VERSIONS_OUTPUT[:60], "", None, '{"app": "frappe"}'):
+        assert app_versions(message) == {}
+
+
+def test_the_probe_is_the_succeeded_pod_of_that_job():
+    found = probe_of([config_pod("erp-config-old"), config_pod("erp-config-new")], "erp-config-new", IMAGE)
+    assert found == {"reference": IMAGE, "digest": DIGEST, "job": "erp-config-new",
+                     "versions": {"erpnext": "15.45.0", "frappe": "15.55.1"}}
+    # The label of Job controllers before Kubernetes 1.27.
+    assert probe_of([config_pod("erp-config-a", label="job-name")], "erp-config-a", IMAGE)["digest"] == DIGEST
+    # A pod that failed or still runs says nothing about the image.
+    assert probe_of([config_pod("erp-config-a", phase="Failed", exit_code=1)], "erp-config-a", IMAGE) is None
+    assert probe_of([config_pod("erp-config-a", phase="Running")], "erp-config-a", IMAGE) is None
+    assert probe_of([config_pod("erp-config-b")], "erp-config-a", IMAGE) is None
+
+
+def test_a_stored_probe_holds_only_for_the_same_image():
+    stored = {"reference": IMAGE, "digest": DIGEST, "versions": {"frappe": "15.55.1"}, "job": "erp-config-old"}
+    # The Job's pod is gone (or a Job of other inputs on the same image has not reported yet).
+    assert bench_image(IMAGE, "erp-config-new", [], stored) == (stored, "docker.io/frappe/erpnext@" + DIGEST)
+    # Another image: what the old one was is no answer; it runs as written until its Job reports.
+    assert bench_image("docker.io/frappe/erpnext:v15.46.0", "erp-config-new", [], stored) == (
+        None, "docker.io/frappe/erpnext:v15.46.0")
+    # A tag that moved: the new Job's pod reports another digest, which wins.
+    moved = "sha256:" + "9a" * 32
+    probe, run = bench_image(IMAGE, "erp-config-new", [config_pod("erp-config-new", image_id="x@" + moved)], stored)
+    assert (probe["digest"], run) == (moved, "docker.io/frappe/erpnext@" + moved)
+
+
+def test_the_processes_run_the_digest_the_configuration_job_ran_on():
+    unprobed = plan()
+    assert unprobed["run_image"] == IMAGE and unprobed["image_probe"] is None
+    job = unprobed["config"]["job"]
+    p = plan(config_pods=[config_pod(job)])
+    assert p["image"] == IMAGE and p["run_image"] == "docker.io/frappe/erpnext@" + DIGEST
+    # The Job itself stays on the image as written: it is the probe. Its name does not depend on the probe.
+    assert p["config"]["job"] == job
+    # The status publishes the pin for the sites' Jobs, and what was found.
+    result = bench_status(p, healthy(p), bench(), SETTINGS)
+    assert result["status"]["image"] == "docker.io/frappe/erpnext@" + DIGEST
+    assert result["status"]["imageProbe"] == {"reference": IMAGE, "digest": DIGEST, "job": job,
+                                              "versions": {"erpnext": "15.45.0", "frappe": "15.55.1"}}
+    # Stored, the probe keeps the pin when the pod is gone, and the status stays as it is.
+    stored = copy.deepcopy(bench())
+    stored["status"] = apply_merge_patch({}, dict(result["status"], conditions=[
+        dict(c, lastTransitionTime="2026-11-27T08:00:00Z") for c in result["conditions"]]))
+    again = plan(stored)
+    assert again["run_image"] == "docker.io/frappe/erpnext@" + DIGEST
+    assert bench_status(again, healthy(again), stored, SETTINGS)["unchanged"] is True
+
+
+def test_a_new_image_drops_the_old_probe_from_the_status():
+    old = {"reference": "docker.io/frappe/erpnext:v15.44.0", "digest": DIGEST, "versions": {}, "job": "erp-config-old"}
+    b = bench(status={"phase": "Ready", "imageProbe": old, "image": "docker.io/frappe/erpnext@" + DIGEST})
+    p = plan(b)
+    assert p["run_image"] == IMAGE
+    result = bench_status(p, healthy(p), b, SETTINGS)
+    assert result["status"]["image"] == IMAGE and result["status"]["imageProbe"] is None
+    assert "imageProbe" not in apply_merge_patch(b["status"], result["status"])

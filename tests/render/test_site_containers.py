@@ -111,6 +111,16 @@ def installed_apps(server, db_name):
 REAL = {"HARNESS_MARIADB_REAL": "1", "SITE_WAIT_SECONDS": "3"}
 
 
+def recorded_schema(run):
+    """status.schema as the site's status makes it from the run's last words: what the script writes to
+    /dev/termination-log it prints last (the harness has no such file), given as the kubelet would."""
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import site_schema
+    pod = {"metadata": {"labels": {"batch.kubernetes.io/job-name": "erp-new-site-0"}}, "status": {
+        "phase": "Succeeded", "containerStatuses": [{"name": "new-site", "state": {"terminated": {
+            "exitCode": 0, "message": run.stdout[run.stdout.rfind("\n{") + 1:]}}}]}}
+    return site_schema([pod], "erp-new-site-0")
+
+
 def run_site_job(image, job, secrets=None, **harness_env):
     return run_container(image, job, pod_spec(job)["containers"][0], secrets or SECRETS, timeout=120,
                          harness_env=dict(REAL, **harness_env))
@@ -148,9 +158,14 @@ def test_the_site_job_creates_the_site_on_the_database_the_operator_made(rendere
     assert queries and all("--user=%s" % db_name in q["argv"] for q in queries)
     assert all("db-s3cret" not in " ".join(q["argv"]) and q["env"]["MYSQL_PWD"] == "db-s3cret" for q in queries)
 
+    # The versions the new schema was made for: those of the image's apps (bench version --format json).
+    assert recorded_schema(run) == {"job": "erp-new-site-0", "versions": {"erpnext": "15.45.0", "frappe": "15.55.1"}}
+
     again = run_site_job(image, job)
     assert again.rc == 0 and new_site_calls(again) == [], again.explain()
     assert "is installed" in again.stdout
+    # A site that existed keeps what it was migrated to: this run says nothing of versions.
+    assert recorded_schema(again) == {"job": "erp-new-site-0"}
 
 
 @pytest.mark.mariadb
@@ -173,12 +188,15 @@ def test_a_site_job_killed_midway_is_completed_by_the_next_run(rendered, tmp_pat
     assert retried.rc == 0, retried.explain()
     assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"], retried.explain()
     if step == "install:erpnext":
-        # frappe was complete: the app is installed on the site, never a new site over it.
+        # frappe was complete: the app is installed on the site, never a new site over it, and no
+        # versions are claimed for a schema this run did not make (installing an app migrates nothing else).
         assert new_site_calls(retried) == []
         assert ["--site", "erp", "install-app", "erpnext"] in bench_calls(retried)
+        assert "versions" not in recorded_schema(retried)
     else:
         [call] = new_site_calls(retried)
         assert "--force" in call["argv"] and "--no-setup-db" in call["argv"]
+        assert recorded_schema(retried)["versions"] == {"erpnext": "15.45.0", "frappe": "15.55.1"}
 
 
 @pytest.mark.mariadb

@@ -51,13 +51,31 @@ def pinned_reference(image, digest):
 def app_versions(message):
     """{app: version} from the output of `bench version --format json`, or {} when it is not that."""
     try:
-        listed = json.loads(message or '')
+        return versions_of(json.loads(message or ''))
     except ValueError:
         return {}
+
+
+def versions_of(listed):
+    """{app: version} from the list `bench version --format json` prints (parsed), or {} for anything else."""
     if not isinstance(listed, list):
         return {}
     return dict((str(entry['app']), str(entry.get('version') or '')) for entry in listed
                 if isinstance(entry, dict) and entry.get('app'))
+
+
+def succeeded_container(pods, job, container):
+    """The state `terminated` of `container` in the succeeded pod of the Job `job` (exit 0), or None."""
+    for pod in pods or []:
+        labels = (pod.get('metadata') or {}).get('labels') or {}
+        status = pod.get('status') or {}
+        if job not in [labels.get(label) for label in _JOB_NAME_LABELS] or status.get('phase') != 'Succeeded':
+            continue
+        for found in status.get('containerStatuses') or []:
+            terminated = (found.get('state') or {}).get('terminated') or {}
+            if found.get('name') == container and terminated.get('exitCode') == 0:
+                return dict(terminated, imageID=found.get('imageID') or '')
+    return None
 
 
 def probe_of(pods, job, image, container='config'):
@@ -67,17 +85,11 @@ def probe_of(pods, job, image, container='config'):
     version}, 'job': job}. A pod that did not succeed says nothing: a failed
     configuration is the bench status's ConfigReady, not a probe.
     """
-    for pod in pods or []:
-        labels = (pod.get('metadata') or {}).get('labels') or {}
-        status = pod.get('status') or {}
-        if job not in [labels.get(label) for label in _JOB_NAME_LABELS] or status.get('phase') != 'Succeeded':
-            continue
-        for found in status.get('containerStatuses') or []:
-            terminated = (found.get('state') or {}).get('terminated') or {}
-            if found.get('name') == container and terminated.get('exitCode') == 0:
-                return {'reference': image, 'digest': repository_digest(found.get('imageID')),
-                        'versions': app_versions(terminated.get('message')), 'job': job}
-    return None
+    terminated = succeeded_container(pods, job, container)
+    if terminated is None:
+        return None
+    return {'reference': image, 'digest': repository_digest(terminated['imageID']),
+            'versions': app_versions(terminated.get('message')), 'job': job}
 
 
 def bench_image(image, job, pods, stored):

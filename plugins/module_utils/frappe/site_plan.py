@@ -536,6 +536,8 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
         return plan
     plan['job'] = _job(plan, settings, new_site_script)
     plan['job']['state'] = _job_state(live, plan['job']['name'])
+    # What a completed site Job reported (status.schema) is read once, from its pod: site_status.
+    plan['job']['outcome_read'] = _mapping(status.get('schema')).get('job') == plan['job']['name']
     # Named after this FrappeSite's uid: a site deleted, created again and deleted
     # within the finished Job's TTL must not find the earlier Job done.
     uid = meta.get('uid') or ''

@@ -7,7 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import succeeded_container, versions_of
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_failure
@@ -133,6 +136,15 @@ def site_status(plan, site, pods=None):
         'domainSource': plan['domain']['source'],
         'siteURL': plan['site_url'],
     }
+    # What the completed site Job reported, read once from its pod (site_plan: job.outcome_read): nothing
+    # to record until that read is given (`pods`), and then the record of this Job even when it said nothing.
+    outcome_unread = job['state'] == 'Complete' and not job['outcome_read']
+    if outcome_unread and pods is not None:
+        patch['schema'] = site_schema(pods, job['name'])
+        if 'versions' in patch['schema']:
+            # A merge patch keeps keys it does not name: an app no longer there is named with null.
+            recorded = (current.get('schema') or {}).get('versions') or {}
+            patch['schema']['versions'] = dict(dict((app, None) for app in recorded), **patch['schema']['versions'])
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
     # Whether the site moves on without anyone acting (its database is being
     # made, its Job runs or is about to, its route is being added), so another
@@ -140,7 +152,29 @@ def site_status(plan, site, pods=None):
     # own status decides whether that moves on, and the site follows it.
     converging = phase == 'Provisioning' and bench['ready']
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged, 'events': events,
-            'converging': converging}
+            'converging': converging, 'outcome_unread': outcome_unread and pods is None}
+
+
+def site_schema(pods, job):
+    """status.schema from the outcome the site Job `job` reported (files/new-site.sh, its termination message).
+
+    {'job': job, 'versions': {app: version}} when the Job created the site:
+    the versions of the image it ran, which the new schema was made for.
+    Otherwise {'job': job}, and the merge patch keeps what was recorded
+    before: a site that existed keeps the versions it was last migrated to
+    (installing an app migrates nothing else), and a pod that said nothing
+    readable (gone, or an older script) changes nothing. A record can then
+    only be older than the schema, never newer: at worst a migrate that finds
+    nothing to do.
+    """
+    terminated = succeeded_container(pods, job, 'new-site') or {}
+    try:
+        outcome = json.loads(terminated.get('message') or '')
+    except ValueError:
+        outcome = None
+    versions = versions_of(outcome.get('versions')) if isinstance(outcome, dict) and outcome.get('created') is True \
+        else {}
+    return dict({'job': job}, **({'versions': versions} if versions else {}))
 
 
 # Whether the namespace of a database server in another namespace consents (site_plan.CONSENT_ANNOTATION).
@@ -164,6 +198,7 @@ def site_writes_needed(plan, site, pending, finalizer):
 
 def site_settled(status):
     """Whether a reconcile with nothing to write has nothing else to do either, from site_status's answer: a Ready
-    site whose stored status is this one, nothing on its way and no Event to record (the role then leaves out the
-    status step)."""
-    return status['unchanged'] and status['phase'] == 'Ready' and not status['converging'] and not status['events']
+    site whose stored status is this one, nothing on its way, no Event to record and no outcome of its site Job to
+    read (the role then leaves out the status step)."""
+    return (status['unchanged'] and status['phase'] == 'Ready' and not status['converging'] and not status['events']
+            and not status['outcome_unread'])

@@ -34,6 +34,11 @@
 #    - otherwise (tables of unknown origin): refused, nothing written.
 # 3. Checks the result the same way: a site is only reported created when
 #    frappe and every app of the bench are in installed_apps.
+# 4. Reports, as the container's termination message, whether it created the
+#    site and then the versions of the image's apps (`bench version --format
+#    json`): the versions the new site's schema was made for. A site that
+#    existed keeps the versions it was last migrated to (installing an app,
+#    frappe/installer.py `add_to_installed_apps`, migrates nothing else).
 #
 # Environment (set by the Job; passwords come from Secrets, never from args):
 #   SITE_NAME, DB_NAME, DB_HOST, DB_PORT, INSTALL_APPS (space-separated)
@@ -132,6 +137,7 @@ has() {
 
 tables=$(sql "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$DB_NAME'")
 installed=$(installed_apps)
+created=false
 
 if has "$installed" frappe; then
   if [ ! -f "$site_dir/site_config.json" ]; then
@@ -177,6 +183,7 @@ elif [ "$tables" = 0 ] || grep -qs "\"db_name\": *\"$DB_NAME\"" "$site_dir/site_
   done
   echo "Creating site $SITE_NAME on database $DB_NAME at $DB_HOST:$DB_PORT${INSTALL_APPS:+ with $INSTALL_APPS}"
   bench "${args[@]}"
+  created=true
 else
   echo "Database $DB_NAME already holds $tables tables but no complete Frappe site (frappe is not in its installed_apps)," >&2
   echo "and $site_dir/site_config.json does not name it: they were not left by a bench new-site of this site." >&2
@@ -208,3 +215,14 @@ else
   echo "Site $SITE_NAME: served on its own name over http, no host_name"
   bench --site "$SITE_NAME" set-config host_name None
 fi
+
+# What the site's schema was made for, for the FrappeSite status
+# (status.schema): the versions of this image when this run created the site;
+# nothing to say of one that existed. Reporting it fails nothing.
+versions=null
+if [ "$created" = true ]; then
+  versions=$(bench version --format json) || versions=null
+fi
+outcome=$(printf '{"created": %s, "versions": %s}' "$created" "${versions:-null}")
+printf '%s\n' "$outcome"
+printf '%s' "${outcome:0:4000}" > /dev/termination-log 2> /dev/null || true

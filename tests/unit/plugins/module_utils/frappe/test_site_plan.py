@@ -1,5 +1,6 @@
 """Unit tests of site_plan and site_status: names, database, domains, refusals and status of a site's reconcile."""
 
+import json
 import re
 
 import pytest
@@ -217,13 +218,19 @@ def test_old_site_jobs_this_site_controls_are_pruned():
 def test_status_ready_once_the_job_completed_and_unchanged_when_stored():
     p = plan()
     p["job"]["state"] = "Complete"
-    result = site_status(p, site())
+    # Before the completed Job's pods are read (the plan's own check) the reconcile is not done.
+    assert site_status(p, site())["outcome_unread"] and not site_settled(site_status(p, site()))
+    # The status step reads them once (here they say nothing: kwok's pods), and records that it did.
+    result = site_status(p, site(), pods=[])
     assert result["phase"] == "Ready", result["conditions"]
     assert result["status"]["databaseName"] == p["database"]["name"]
     assert result["status"]["siteURL"] == "http://erp.example.com"
+    assert result["status"]["schema"] == {"job": p["job"]["name"]}
     stored = site(status=dict(result["status"], conditions=[dict(c, lastTransitionTime="2026-11-27T10:00:00Z")
                                                             for c in result["conditions"]]))
-    assert site_status(p, stored)["unchanged"]
+    p = plan(stored)
+    p["job"]["state"] = "Complete"
+    assert p["job"]["outcome_read"] and site_status(p, stored)["unchanged"]
     assert site_settled(site_status(p, stored)) and not site_settled(result)
     p["job"]["state"] = "Failed"
     failed = site_status(p, site())
@@ -264,13 +271,14 @@ def test_a_failed_site_job_puts_its_reason_and_the_end_of_its_log_in_the_status(
     assert plain.startswith("Job %s failed. See kubectl logs" % p["job"]["name"])
 
 
-def test_the_site_role_reads_the_failed_jobs_pods_and_may_by_the_shipped_role():
+def test_the_site_role_reads_the_pods_of_a_failed_or_newly_completed_job_and_may_by_the_shipped_role():
     tasks = yaml.safe_load((REPO / "roles" / "frappe_site" / "tasks" / "status.yml").read_text())
     [read] = [t for t in tasks if "vyogotech.frappe.k8s_multi_info" in t]
     [pods] = read["vyogotech.frappe.k8s_multi_info"]["reads"]
     assert (pods["api_version"], pods["kind"]) == ("v1", "Pod")
     assert pods["label_selectors"] == ["batch.kubernetes.io/job-name={{ frappe_site_plan.job.name }}"]
-    assert read["when"] == "frappe_site_plan.job.state == 'Failed'"
+    assert read["when"] == ("frappe_site_plan.job.state == 'Failed' or (frappe_site_plan.job.state == 'Complete' and "
+                            "not frappe_site_plan.job.outcome_read)")
     role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
     # Under the Ansible Operator SDK the proxy answers reads from an informer cache: list and watch.
     assert [r["verbs"] for r in role["rules"] if "pods" in r["resources"]] == [["get", "list", "watch"]]
@@ -583,3 +591,40 @@ def test_a_site_has_something_to_write_until_its_finalizer_secrets_objects_and_r
     for change in ({"route_ready": False}, {"realtime_ready": False}, {"delete": [{"kind": "Job", "name": "old"}]},
                    {"owner_fixes": [{"kind": "Job"}]}, {"secrets": dict(p["secrets"], admin=False)}):
         assert site_writes_needed(dict(p, **change), placed, [], finalizer), change
+
+
+def site_job_pod(job, message, phase="Succeeded"):
+    """The site Job's pod as the kubelet leaves it: its termination message is files/new-site.sh's outcome."""
+    return {"kind": "Pod", "metadata": {"name": job + "-q2w8r", "labels": {"batch.kubernetes.io/job-name": job}},
+            "status": {"phase": phase, "containerStatuses": [{"name": "new-site", "imageID": "", "state": {
+                "terminated": {"exitCode": 0 if phase == "Succeeded" else 1, "message": message}}}]}}
+
+
+VERSIONS = [{"commit": "", "app": "erpnext", "branch": "", "version": "15.45.0"},
+            {"commit": "", "app": "frappe", "branch": "", "version": "15.55.1"}]
+
+
+def test_a_site_the_job_created_records_the_versions_its_schema_was_made_for():
+    p = plan()
+    p["job"]["state"] = "Complete"
+    job = p["job"]["name"]
+    created = json.dumps({"created": True, "versions": VERSIONS}, indent=4)
+    result = site_status(p, site(), pods=[site_job_pod(job, created)])
+    assert result["status"]["schema"] == {"job": job, "versions": {"erpnext": "15.45.0", "frappe": "15.55.1"}}
+    # An app no longer there is taken out of the record (a merge patch keeps what it does not name).
+    older = site(status={"schema": {"job": "erp-site-old", "versions": {"frappe": "15.40.0", "hrms": "15.30.0"}}})
+    again = site_status(p, older, pods=[site_job_pod(job, created)])
+    assert again["status"]["schema"]["versions"] == {"erpnext": "15.45.0", "frappe": "15.55.1", "hrms": None}
+
+
+def test_a_site_that_existed_or_a_pod_that_says_nothing_leaves_the_record_as_it_was():
+    p = plan()
+    p["job"]["state"] = "Complete"
+    job = p["job"]["name"]
+    stored = site(status={"schema": {"job": "erp-site-old", "versions": {"frappe": "15.40.0"}}})
+    for pods in ([site_job_pod(job, '{"created": false, "versions": null}')],  # it existed: not migrated here
+                 [site_job_pod(job, "Site erp.example.com is installed")],  # an older script's last line
+                 [site_job_pod(job, json.dumps({"created": True, "versions": None}))],  # bench version failed
+                 [site_job_pod("erp-site-other", json.dumps({"created": True, "versions": VERSIONS}))],
+                 []):  # the pod is gone
+        assert site_status(p, stored, pods=pods)["status"]["schema"] == {"job": job}, pods

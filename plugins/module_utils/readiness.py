@@ -136,6 +136,24 @@ def job_failure(pods):
         '; its log ends with:\n%s' % tail if tail else '')
 
 
+# The labels the Job controller puts on a Job's pods (the first since Kubernetes 1.27).
+JOB_NAME_LABELS = ('batch.kubernetes.io/job-name', 'job-name')
+
+
+def succeeded_container(pods, job, container):
+    """The state `terminated` of `container` in the succeeded pod of the Job `job` (exit 0), or None."""
+    for pod in pods or []:
+        labels = (pod.get('metadata') or {}).get('labels') or {}
+        status = pod.get('status') or {}
+        if job not in [labels.get(label) for label in JOB_NAME_LABELS] or status.get('phase') != 'Succeeded':
+            continue
+        for found in status.get('containerStatuses') or []:
+            terminated = (found.get('state') or {}).get('terminated') or {}
+            if found.get('name') == container and terminated.get('exitCode') == 0:
+                return dict(terminated, imageID=found.get('imageID') or '')
+    return None
+
+
 # The kubelet's reasons for a container it cannot start because of its image:
 # they do not go away by waiting, so a status says so at once.
 IMAGE_PROBLEMS = ('ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull')

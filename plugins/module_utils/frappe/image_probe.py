@@ -20,15 +20,14 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import succeeded_container
+
 # A repository digest as the container runtimes report it in imageID:
 # containerd 'docker.io/frappe/erpnext@sha256:<hex>', Docker
 # 'docker-pullable://frappe/erpnext@sha256:<hex>'. An imageID without '@' (an
 # image built on the node, 'docker://sha256:<hex>') names a local image
 # configuration, which no registry serves: nothing to pin to.
 _REPO_DIGEST = re.compile(r'@(sha256:[0-9a-f]{64})$')
-
-# The labels the Job controller puts on a Job's pods (the first since Kubernetes 1.27).
-_JOB_NAME_LABELS = ('batch.kubernetes.io/job-name', 'job-name')
 
 
 def repository_digest(image_id):
@@ -62,20 +61,6 @@ def versions_of(listed):
         return {}
     return dict((str(entry['app']), str(entry.get('version') or '')) for entry in listed
                 if isinstance(entry, dict) and entry.get('app'))
-
-
-def succeeded_container(pods, job, container):
-    """The state `terminated` of `container` in the succeeded pod of the Job `job` (exit 0), or None."""
-    for pod in pods or []:
-        labels = (pod.get('metadata') or {}).get('labels') or {}
-        status = pod.get('status') or {}
-        if job not in [labels.get(label) for label in _JOB_NAME_LABELS] or status.get('phase') != 'Succeeded':
-            continue
-        for found in status.get('containerStatuses') or []:
-            terminated = (found.get('state') or {}).get('terminated') or {}
-            if found.get('name') == container and terminated.get('exitCode') == 0:
-                return dict(terminated, imageID=found.get('imageID') or '')
-    return None
 
 
 def probe_of(pods, job, image, container='config'):

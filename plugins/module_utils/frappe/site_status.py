@@ -10,10 +10,10 @@ __metaclass__ = type
 import json
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import succeeded_container, versions_of
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import versions_of
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
-from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_failure
+from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import job_failure, succeeded_container
 
 
 def _flag(value):

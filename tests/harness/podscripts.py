@@ -44,8 +44,9 @@ what a pod's command would do. This harness does, for the shell side of it:
     ``--site S backup`` and ``version --format json`` are described at
     ``_BACKUP``, ``--site S restore`` at ``_RESTORE``; ``--site S
     set-maintenance-mode`` at ``_MAINTENANCE_MODE``, ``--site S migrate`` at
-    ``_MIGRATE``, ``--site S set-admin-password`` at ``_ADMIN_PASSWORD`` (what
-    these three share with every Frappe command at ``_FRAPPE_SITE``: they need
+    ``_MIGRATE``, ``--site S set-admin-password`` at ``_ADMIN_PASSWORD``,
+    ``--site S clear-cache`` at ``_CLEAR_CACHE`` (what these four share
+    with every Frappe command at ``_FRAPPE_SITE``: they need
     ``sites/apps.txt``); ``schedule`` only records.
 
 * ``run_container(bench, obj, container, secrets)`` starts a container as the
@@ -1446,6 +1447,43 @@ _MIGRATE = textwrap.dedent(r"""
         frappe_cli(site, argv, parse_migrate, run)
     """)
 
+# `bench --site S clear-cache` against a real MariaDB and Redis, as Frappe
+# version-15 runs it: frappe/commands/utils.py `clear_cache`, for the site:
+#   - `frappe.init` (the site must exist: _FRAPPE_SITE), `frappe.connect` (the
+#     site's database as its own user: a login that fails is PyMySQL's error,
+#     exit 1);
+#   - `frappe.clear_cache()` (frappe/__init__.py `clear_cache`, neither user
+#     nor doctype): every key of the site in redis_cache
+#     (frappe/utils/redis_wrapper.py `get_keys("")`: KEYS "<db_name>|*", the
+#     prefix `make_key` gives a site's keys) deleted, but for those of the
+#     persistent_cache_keys hooks (none of the apps here declares any); a
+#     Redis that does not answer is redis-py's ConnectionError (exit 1);
+#   - `clear_website_cache`: more keys of the same site, not reproduced.
+# Keys made with shared=True carry no prefix and stay (frappe/utils/__init__.py
+# `get_assets_json` keeps the bench's assets_json so). It prints nothing.
+_CLEAR_CACHE = textwrap.dedent(r"""
+    def clear_cache(site, argv):
+        def parse(argv):
+            for arg in argv:
+                usage_error("clear-cache", "", ("No such option: %s" if arg.startswith("-")
+                                                else "Got unexpected extra argument (%s)") % arg)
+            return {}
+
+        def run(site):
+            import redis
+            conf = frappe_init(site)
+            frappe_sql(conf, "SELECT 1")
+            cache = redis.Redis.from_url(conf["redis_cache"])
+            try:
+                keys = cache.keys(("%s|*" % conf["db_name"]).encode())
+                if keys:
+                    cache.delete(*keys)
+            except redis.exceptions.ConnectionError as exc:
+                sys.exit("redis.exceptions.ConnectionError: %s" % exc)
+            record("bench-clear-cache", site=site, deleted=sorted(k.decode() for k in keys))
+        frappe_cli(site, argv, parse, run)
+    """)
+
 # `bench --site S set-admin-password [PASSWORD] [--logout-all-sessions]`
 # against a real MariaDB, as Frappe version-15 runs it: frappe/commands/site.py
 # `set_admin_password` -> `set_user_password(site, "Administrator", ...)`:
@@ -1684,7 +1722,7 @@ _STAND_INS = {
         record("nginx", config=args[args.index("-c") + 1])
         '''),
     "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + _BACKUP + _RESTORE + _FRAPPE_SITE
-             + _MAINTENANCE_MODE + _MIGRATE + _ADMIN_PASSWORD + textwrap.dedent('''\
+             + _MAINTENANCE_MODE + _MIGRATE + _CLEAR_CACHE + _ADMIN_PASSWORD + textwrap.dedent('''\
         args = sys.argv[1:]
         record("bench")
         if not (os.path.isdir("apps") and os.path.isdir("sites")):
@@ -1707,6 +1745,8 @@ _STAND_INS = {
             migrate(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["set-admin-password"]:
             set_admin_password(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["clear-cache"]:
+            clear_cache(args[1], args[3:])
         elif args[:1] == ["version"]:
             version(args[1:])
         elif args[:1] == ["worker"]:

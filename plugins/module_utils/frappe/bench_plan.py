@@ -19,13 +19,15 @@ import re
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import bench_image
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import upgrade_plan
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.ignored_fields import bench_ignored_fields
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import (
     bench_real_ip, bench_spec_errors, require_bench_object)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import k8s_quantity
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.lease import lease_renewed
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import JOB_HASH_LENGTH, bench_names, config_job_name
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import (
+    JOB_HASH_LENGTH, WORKER_TYPES, bench_names, config_job_name)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.domain_detection import (
     detect_suffix, detection_reads, resolve_domain)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.autoscaling import declared_queues, worker_autoscaling
@@ -388,6 +390,11 @@ def _config(plan, settings, config_script, live, assets_script=''):
                       'done': done, 'resources': resources, 'workers': inputs['workers']}
 
 
+def _is_upgrade_job(names, job):
+    name = job['metadata']['name']
+    return name.startswith(names['migrate_prefix']) or name.startswith(names['upgrade_prefix'])
+
+
 def _render_plan(plan):
     """The objects to apply, in order: stage, kind, name, and the template that renders it with its variables."""
     names = plan['names']
@@ -406,6 +413,11 @@ def _render_plan(plan):
             add('redis', 'StatefulSet', name, 'redis/statefulset.yaml.j2', redis=redis)
     add('config', 'Job', plan['config']['job'], 'config/job.yaml.j2')
     add('config', 'ConfigMap', names['nginx_config'], 'components/nginx-configmap.yaml.j2')
+    for migration in plan['upgrade']['jobs']:
+        add('upgrade', 'Job', migration['job'], 'upgrade/migrate-job.yaml.j2', migration=migration)
+    if plan['upgrade'].get('finish'):
+        add('upgrade', 'Job', plan['upgrade']['finish']['job'], 'upgrade/finish-job.yaml.j2',
+            finish=plan['upgrade']['finish'])
     for component in plan['components']:
         name = names['component'][component['name']]
         if component['port']:
@@ -446,14 +458,15 @@ def _deletions(plan, live, uid):
 
 
 def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', volume_check_script='',
-               assets_script=''):
+               assets_script='', migrate_script='', finish_script=''):
     """The whole reconcile plan of one bench; see bench_plan.yml."""
     check_plan_input('bench_plan', 'FrappeBench', bench, mode, settings, 'frappe_bench_settings')
     live = live or {}
     apply = mode == 'apply'
     meta, spec = bench['metadata'], bench['spec']
     name, namespace = meta['name'], meta['namespace']
-    plan = {'name': name, 'namespace': namespace, 'spec': spec, 'names': bench_names(name), 'errors': [], 'warnings': []}
+    plan = {'name': name, 'namespace': namespace, 'spec': spec, 'names': bench_names(name), 'errors': [], 'warnings': [],
+            'upgrade_scripts': {'migrate': migrate_script, 'finish': finish_script}}
     spec_errors = bench_spec_errors(bench)
     if spec_errors:
         plan['errors'].append('FrappeBench %s/%s cannot be reconciled: %s. Nothing was changed.'
@@ -501,9 +514,18 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         socketio['host_aliases'] = plan['nginx']['host_aliases']
         plan['volume'] = _volume_fix(plan, bench, live, settings, apply, volume_check_script)
         _config(plan, settings, config_script, live, assets_script)
-        # The configuration Job is the probe of the image: the processes run on the digest it ran on.
-        plan['image_probe'], plan['run_image'] = bench_image(
+        # The configuration Job is the probe of the image (image_probe.py); the processes move to the digest it
+        # ran on once every site is migrated for the versions it found (upgrade.py).
+        plan['image_probe'], _pinned = bench_image(
             plan['image'], plan['config']['job'], live.get('config_pods'), _mapping(bench.get('status')).get('imageProbe'))
+        if plan['image_probe'] is None and plan['config']['done']:
+            # Completed, but its pod is gone before anyone read it: the image as written, versions unknown.
+            plan['image_probe'] = {'reference': plan['image'], 'digest': '', 'versions': {}, 'job': plan['config']['job']}
+        plan['upgrade'] = upgrade_plan(
+            name, namespace, spec, _mapping(bench.get('status')), plan['image'], plan['image_probe'],
+            live.get('sites'), [j for j in live.get('jobs') or [] if _is_upgrade_job(plan['names'], j)],
+            live.get('upgrade_pods'), live.get('deployments'), live.get('worker_pods'), render=not apply)
+        plan['run_image'] = plan['upgrade']['run_image']
         plan['sites'] = _storage(plan, bench, live, settings, apply)
     except InvalidInput as exc:
         plan['errors'].append(str(exc))
@@ -565,6 +587,8 @@ def bench_reads(bench, settings):
     reads += [
         # The configuration Jobs' pods: what image the bench runs (image_probe.py).
         read('config_pods', 'v1', 'Pod', label_selectors=owned + ['app.kubernetes.io/component=config']),
+        # The upgrade's Jobs' pods: what a migrate found, or why it failed (upgrade.py).
+        read('upgrade_pods', 'v1', 'Pod', label_selectors=owned + ['app.kubernetes.io/component=upgrade']),
         read('sites', 'vyogo.tech/v1alpha1', 'FrappeSite'),
         read('sites_claim', 'v1', 'PersistentVolumeClaim', name=names['sites']),
         read('redis_password', 'v1', 'Secret', name=names['redis_password']),
@@ -576,6 +600,10 @@ def bench_reads(bench, settings):
         dict(read('keda_lease', 'coordination.k8s.io/v1', 'Lease', name=_or(settings.get('keda_lease'), KEDA_LEASE)),
              namespace=_or(settings.get('keda_namespace'), KEDA_NAMESPACE)),
     ]
+    if _mapping(_mapping(bench.get('status')).get('upgrade')).get('phase') == 'Migrating':
+        # Sites migrate only once no worker runs old code (upgrade.py).
+        reads.append(read('worker_pods', 'v1', 'Pod', label_selectors=owned + [
+            'app.kubernetes.io/component in (%s)' % ','.join('worker-' + w for w in WORKER_TYPES)]))
     external = _mapping(_mapping(spec.get('redisConfig')).get('connectionSecretRef')).get('name')
     if external:
         reads.append(read('redis_secret', 'v1', 'Secret', name=external))

@@ -11,6 +11,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.scaling_ac
 from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.progress import progress_seen
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import replacing
 
 
 def _by_name(objects):
@@ -192,6 +193,11 @@ def bench_status(plan, state, bench, settings):
           + (' Cannot run: %s.' % '; '.join(blocked) if blocked else '')
           + (' KEDA cannot read the queue of %s.' % ', '.join(scaler_failing) if scaler_failing else ''))},
     ]
+    upgrade = plan['upgrade']
+    if upgrade['record']:
+        record = upgrade['record']
+        conditions.append({'type': 'Upgraded', 'status': flag(record['phase'] == 'Succeeded'), 'reason': record['phase'],
+                           'message': record['message']})
     phase = 'Ready' if ready else ('Degraded' if current.get('phase') in ('Ready', 'Degraded') else 'Provisioning')
     endpoints = plan['redis']['endpoints']
     patch = {'phase': phase, 'benchId': plan['id'],
@@ -202,6 +208,8 @@ def bench_status(plan, state, bench, settings):
              'image': plan['run_image'],
              # That digest and the apps' versions the Job reported; none (removed) until it has.
              'imageProbe': plan['image_probe'],
+             # The versions the processes' image (status.image) carries: what an upgrade starts from (upgrade.py).
+             'appVersions': replacing(current.get('appVersions'), upgrade['app_versions']),
              'sitesClaim': plan['names']['sites'],
              # A site Job on a ReadWriteOnce volume joins the node of the bench pods.
              'sitesAccessMode': plan['sites']['access_mode'],
@@ -222,6 +230,9 @@ def bench_status(plan, state, bench, settings):
                  'queue': '%s:%s' % (endpoints['queue']['host'], endpoints['queue']['port']) if endpoints else '',
                  'passwordSecret': '' if redis_secret else plan['redis']['password_secret'],
                  'connectionSecret': redis_secret}}
+    if upgrade['record']:
+        # A merge patch keeps keys it does not name: the sites and apps of an earlier upgrade are named with null.
+        patch['upgrade'] = replacing(current.get('upgrade'), upgrade['record'])
     previous = dict((t, (s or {}).get('mode')) for t, s in (current.get('workerScaling') or {}).items())
     mode_changes = [
         {'worker': t, 'mode': s['mode'], 'previous': previous[t], 'message': s['message']}
@@ -230,9 +241,11 @@ def bench_status(plan, state, bench, settings):
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'mode_changes': mode_changes,
             'unchanged': unchanged,
+            # What changed in an upgrade (upgrade.py), for Events on the bench.
+            'events': upgrade['events'],
             # 'Complete', 'Failed' or None (running, or not created yet): a failed Job fails the reconcile.
             'config_job': config_job,
-            'converging': (not ready or config['reason'] not in CONFIG_SETTLED) and _converging(
+            'converging': upgrade['moving'] or (not ready or config['reason'] not in CONFIG_SETTLED) and _converging(
                 config, blocked_reasons, state, [plan['names']['worker'][w[len('worker-'):]] for w in waking]),
             # The configuration Job completed after the plan: the next reconcile applies the
             # processes, with nothing to wait for first (a caller that loops does not pause).
@@ -251,7 +264,7 @@ def bench_settled(bench, status):
     reconcile, the status step included.
     """
     return (status['unchanged'] and status['phase'] == 'Ready' and not status['converging']
-            and not status['mode_changes'] and status['config_job'] != 'Failed'
+            and not status['mode_changes'] and not status.get('events') and status['config_job'] != 'Failed'
             and bool(((bench or {}).get('status') or {}).get('phase')))
 
 

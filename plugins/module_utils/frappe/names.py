@@ -45,6 +45,9 @@ def bench_names(name):
         # KEDA reads the queue Redis's password through it.
         'trigger_auth': redis_name(name, 'queue'),
         'config_prefix': '%s-config-' % name,
+        # An upgrade's Jobs (upgrade.py): a migrate per site, then the one that finishes it.
+        'migrate_prefix': '%s-migrate-' % name,
+        'upgrade_prefix': '%s-upgrade-' % name,
         # The nginx configuration (nginx.conf and the server with its sites map).
         'nginx_config': '%s-nginx' % name,
         'component': dict((c, '%s-%s' % (name, c)) for c in COMPONENTS),
@@ -55,6 +58,18 @@ def bench_names(name):
 def config_job_name(name, digest):
     """The configuration Job: named by the hash of its inputs, so a change runs it again and nothing else does."""
     return bench_names(name)['config_prefix'] + digest
+
+
+def migrate_job_name(name, site, key):
+    """The Job that migrates the FrappeSite `site` in the upgrade `key` (upgrade.target_key): one per site and
+    target, so a reconcile after a restart finds it done and never runs it again."""
+    digest = hashlib.sha256(('%s/%s' % (site, key)).encode('utf-8')).hexdigest()[:JOB_HASH_LENGTH]
+    return bench_names(name)['migrate_prefix'] + digest
+
+
+def upgrade_job_name(name, key):
+    """The Job that ends the upgrade `key`: the migrated sites out of maintenance, every site's cache cleared."""
+    return bench_names(name)['upgrade_prefix'] + key
 
 
 def site_names(name):

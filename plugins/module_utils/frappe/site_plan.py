@@ -307,7 +307,7 @@ def _bench(plan, site, live):
     if bench is None:
         return {'found': False, 'name': _mapping(site['spec'].get('benchRef')).get('name', ''), 'ready': False,
                 'ready_message': '', 'configured': False, 'image': '', 'sites_claim': '',
-                'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'routes': {}, 'realtime_hosts': [],
+                'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'routes': {}, 'realtime_hosts': [], 'upgrade': {},
                 'pull_policy': 'IfNotPresent', 'pull_secrets': [], 'apps': [], 'object': None,
                 'job_resources': dict((kind, job_resources({}, kind)) for kind in KINDS)}
     status = _mapping(bench.get('status'))
@@ -325,6 +325,8 @@ def _bench(plan, site, live):
         'frontend': _mapping(status.get('frontend')),
         'routes': _mapping(status.get('routes')),
         'realtime_hosts': status.get('realtimeHosts') or [],
+        # The bench's upgrade record, whose migrate of this site the site's status.schema records (upgrade.py).
+        'upgrade': _mapping(status.get('upgrade')),
         'pull_policy': _or(image_config.get('pullPolicy'), 'IfNotPresent'),
         'pull_secrets': _or(image_config.get('pullSecrets'), []),
         # frappe is installed by bench new-site itself.

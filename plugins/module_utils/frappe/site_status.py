@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import replacing
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import versions_of
 
@@ -145,6 +146,11 @@ def site_status(plan, site, pods=None):
             # A merge patch keeps keys it does not name: an app no longer there is named with null.
             recorded = (current.get('schema') or {}).get('versions') or {}
             patch['schema']['versions'] = dict(dict((app, None) for app in recorded), **patch['schema']['versions'])
+    migrated = migrated_schema(bench.get('upgrade') or {}, plan['name'])
+    recorded = current.get('schema') or {}
+    if migrated and (recorded.get('job'), recorded.get('versions')) != (migrated['job'], migrated['versions']):
+        # The bench's upgrade migrated this site: its schema is now made for the versions it went to.
+        patch['schema'] = dict(migrated, versions=replacing(recorded.get('versions'), migrated['versions']))
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
     # Whether the site moves on without anyone acting (its database is being
     # made, its Job runs or is about to, its route is being added), so another
@@ -153,6 +159,15 @@ def site_status(plan, site, pods=None):
     converging = phase == 'Provisioning' and bench['ready']
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged, 'events': events,
             'converging': converging, 'outcome_unread': outcome_unread and pods is None}
+
+
+def migrated_schema(upgrade, name):
+    """{'job', 'versions'} when the bench's upgrade record (its status.upgrade) says it migrated the FrappeSite
+    `name`, else None."""
+    entry = (upgrade.get('sites') or {}).get(name) or {}
+    if entry.get('phase') != 'Migrated':
+        return None
+    return {'job': entry.get('job') or '', 'versions': dict((upgrade.get('to') or {}).get('versions') or {})}
 
 
 def site_schema(pods, job):

@@ -106,11 +106,16 @@ def test_the_processes_run_the_digest_the_configuration_job_ran_on():
     assert bench_status(again, healthy(again), stored, SETTINGS)["unchanged"] is True
 
 
-def test_a_new_image_drops_the_old_probe_from_the_status():
-    old = {"reference": "docker.io/frappe/erpnext:v15.44.0", "digest": DIGEST, "versions": {}, "job": "erp-config-old"}
-    b = bench(status={"phase": "Ready", "imageProbe": old, "image": "docker.io/frappe/erpnext@" + DIGEST})
+def test_a_new_image_drops_the_old_probe_but_runs_nothing_new_before_its_own():
+    """Until the configuration Job of the new image reports, the processes keep the digest they run."""
+    old = {"reference": "docker.io/frappe/erpnext:v15.44.0", "digest": DIGEST, "versions": {"frappe": "15.44.0"},
+           "job": "erp-config-old"}
+    running = "docker.io/frappe/erpnext@" + DIGEST
+    b = bench(status={"phase": "Ready", "imageProbe": old, "image": running})
     p = plan(b)
-    assert p["run_image"] == IMAGE
+    assert p["run_image"] == running
     result = bench_status(p, healthy(p), b, SETTINGS)
-    assert result["status"]["image"] == IMAGE and result["status"]["imageProbe"] is None
+    assert result["status"]["image"] == running and result["status"]["imageProbe"] is None
+    # What runs is still known after the old probe is gone: where an upgrade starts from.
+    assert result["status"]["appVersions"] == {"frappe": "15.44.0"}
     assert "imageProbe" not in apply_merge_patch(b["status"], result["status"])

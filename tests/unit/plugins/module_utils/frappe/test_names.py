@@ -65,7 +65,10 @@ def test_every_name_of_the_longest_bench_name_fits_in_a_label():
 
     assert bench_validation.LONGEST_DERIVED_SUFFIX == names.worker_name("", "default")
     longest = "b" * bench_validation.MAX_BENCH_NAME_LENGTH
-    made = list(_flat(names.bench_names(longest))) + [names.config_job_name(longest, "0" * names.JOB_HASH_LENGTH)]
+    key = "0" * names.JOB_HASH_LENGTH
+    made = list(_flat(names.bench_names(longest))) + [
+        names.config_job_name(longest, key), names.migrate_job_name(longest, "s" * 253, key),
+        names.upgrade_job_name(longest, key)]
     assert max(len(n) for n in made) <= 63, max(made, key=len)
 
 

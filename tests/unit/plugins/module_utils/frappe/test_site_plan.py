@@ -628,3 +628,21 @@ def test_a_site_that_existed_or_a_pod_that_says_nothing_leaves_the_record_as_it_
                  [site_job_pod("erp-site-other", json.dumps({"created": True, "versions": VERSIONS}))],
                  []):  # the pod is gone
         assert site_status(p, stored, pods=pods)["status"]["schema"] == {"job": job}, pods
+
+
+def test_a_site_its_bench_migrated_records_the_versions_it_went_to_once():
+    p = plan()
+    upgrade = {"phase": "Rolling", "to": {"image": "x@sha256:" + "22" * 32, "versions": {"frappe": "15.60.0"}},
+               "sites": {"erp": {"phase": "Migrated", "job": "erp-migrate-0123456789", "siteName": "erp.example.com"},
+                         "other": {"phase": "Migrated", "job": "erp-migrate-9876543210"}}}
+    p["bench"]["upgrade"] = upgrade
+    stored = site(status={"schema": {"job": "erp-site-old", "versions": {"frappe": "15.55.1", "hrms": "15.30.0"}}})
+    result = site_status(p, stored)
+    assert result["status"]["schema"] == {"job": "erp-migrate-0123456789",
+                                          "versions": {"frappe": "15.60.0", "hrms": None}}
+    recorded = site(status={"schema": {"job": "erp-migrate-0123456789", "versions": {"frappe": "15.60.0"}}})
+    assert "schema" not in site_status(p, recorded)["status"]
+    # Still migrating, or failed: nothing is claimed.
+    for phase in ("Migrating", "Failed", "Waiting"):
+        p["bench"]["upgrade"] = dict(upgrade, sites={"erp": dict(upgrade["sites"]["erp"], phase=phase)})
+        assert "schema" not in site_status(p, stored)["status"], phase

@@ -1,0 +1,311 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An upgrade of a bench: its sites migrated before its processes run the new code.
+
+A new image (or the same tag moved) is probed by the configuration Job
+(image_probe.py): its digest and its apps' versions. Until every site of the
+bench has a schema made for those versions, the processes stay on the digest
+they run (status.image) and a migrate Job per site runs on the new one
+(files/migrate-site.sh: maintenance mode on, `bench --site S migrate`), at
+most spec.upgrade.maxParallelMigrations at a time. Then the processes roll to
+the new digest and, once they all run it, one Job (files/finish-upgrade.sh)
+takes the migrated sites out of maintenance and clears every site's cache.
+
+Nothing is stored to know where an upgrade is: the Jobs are named by the site
+and a hash of the target (names.migrate_job_name, upgrade_job_name), so a
+reconcile after a restart finds the ones that completed and never runs them
+again. status.upgrade is the record users read (and keeps what a Job's pod
+said after the pod is gone); a site's status.schema.versions, written by its
+own role from that record, is what later upgrades compare with.
+
+A migrate that fails (or runs past its timeout) halts the upgrade: no other
+migrate starts, the processes stay on the old digest, and every site a Job
+of this upgrade put in maintenance stays there for a person (its schema may
+no longer match the old code); the rest are served as before.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import re
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import pinned_reference
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import (
+    JOB_HASH_LENGTH, migrate_job_name, upgrade_job_name)
+from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
+
+# spec.upgrade when a field is not set.
+DEFAULT_MAX_PARALLEL_MIGRATIONS = 1
+DEFAULT_MIGRATION_TIMEOUT_SECONDS = 3600
+MIN_MIGRATION_TIMEOUT_SECONDS = 60
+
+# status.upgrade.phase: still moving (a reconcile comes back soon), or where it stays.
+MOVING = ('Migrating', 'Rolling', 'Finishing')
+
+
+def upgrade_settings(spec):
+    """spec.upgrade with its defaults, or InvalidInput naming the field."""
+    given = spec.get('upgrade') if isinstance(spec.get('upgrade'), dict) else {}
+    parallel = given.get('maxParallelMigrations', DEFAULT_MAX_PARALLEL_MIGRATIONS)
+    timeout = given.get('migrationTimeoutSeconds', DEFAULT_MIGRATION_TIMEOUT_SECONDS)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise InvalidInput('spec.upgrade.maxParallelMigrations must be a whole number of 1 or more (how many sites '
+                           'migrate at once), got %r' % (parallel,))
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < MIN_MIGRATION_TIMEOUT_SECONDS:
+        raise InvalidInput('spec.upgrade.migrationTimeoutSeconds must be a whole number of %d or more (seconds one '
+                           'site\'s migrate may take), got %r' % (MIN_MIGRATION_TIMEOUT_SECONDS, timeout))
+    return {'max_parallel': parallel, 'timeout': timeout, 'force': given.get('force') is True}
+
+
+def target_key(reference, versions):
+    """The hash that names an upgrade's Jobs: the pinned image and the versions it carries."""
+    text = json.dumps({'reference': reference, 'versions': versions or {}}, sort_keys=True)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:JOB_HASH_LENGTH]
+
+
+def _version_tuple(version):
+    parts = re.match(r'^v?(\d+)\.(\d+)\.(\d+)', str(version or ''))
+    return tuple(int(p) for p in parts.groups()) if parts else None
+
+
+def downgrades(recorded, target):
+    """Apps whose version in `target` is older than the one a site's schema was made for: 'app a -> b'."""
+    found = []
+    for app in sorted(set(recorded or {}) & set(target or {})):
+        before, after = _version_tuple(recorded[app]), _version_tuple(target[app])
+        if before and after and after < before:
+            found.append('%s %s -> %s' % (app, recorded[app], target[app]))
+    return found
+
+
+def _condition_true(obj, kind):
+    return any(c.get('type') == kind and c.get('status') == 'True'
+               for c in ((obj.get('status') or {}).get('conditions') or []))
+
+
+def bench_sites(bench_name, namespace, sites):
+    """The FrappeSites of the bench whose site exists (SiteCreated), by name: what an upgrade migrates."""
+    found = [s for s in sites or [] if ((s.get('spec') or {}).get('benchRef') or {}).get('name') == bench_name
+             and (s.get('metadata') or {}).get('namespace', namespace) == namespace
+             and not (s.get('metadata') or {}).get('deletionTimestamp') and (s.get('spec') or {}).get('siteName')
+             and _condition_true(s, 'SiteCreated')]
+    return sorted(found, key=lambda s: s['metadata']['name'])
+
+
+def _recorded(site):
+    """The versions a site's schema was made for (its status.schema.versions), or None when none is recorded."""
+    versions = ((site.get('status') or {}).get('schema') or {}).get('versions')
+    return versions if isinstance(versions, dict) else None
+
+
+def _outcome(pods, job, container):
+    """The JSON a succeeded container of `job` reported as its termination message, or {}."""
+    terminated = readiness.succeeded_container(pods, job, container) or {}
+    try:
+        said = json.loads(terminated.get('message') or '')
+    except ValueError:
+        return {}
+    return said if isinstance(said, dict) else {}
+
+
+def _job_states(jobs):
+    return dict((j['metadata']['name'], readiness.job_finished(j) or 'Running') for j in jobs or [])
+
+
+def _pods_of(pods, job):
+    return [p for p in pods or []
+            if job in [((p.get('metadata') or {}).get('labels') or {}).get(label) for label in readiness.JOB_NAME_LABELS]]
+
+
+def replacing(current, new):
+    """`new` as a merge patch over `current`: every key of `current` (nested) that `new` lacks named with null."""
+    if not isinstance(current, dict) or not isinstance(new, dict):
+        return new
+    patch = dict((key, None) for key in current if key not in new)
+    for key, value in new.items():
+        patch[key] = replacing(current.get(key), value) if isinstance(value, dict) else value
+    return patch
+
+
+def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods, deployments, worker_pods=None,
+                 render=False):
+    """What an upgrade of the bench `name` does in this reconcile.
+
+    spec/status: the bench's; image: the reference its spec names; probe:
+    what the configuration Job found that image to be (image_probe.py), None
+    until it has; sites: the namespace's FrappeSites; jobs, pods,
+    deployments: what the bench owns, as read before this reconcile applies;
+    worker_pods: the pods of its workers, read while an upgrade migrates
+    (None when not read); render: plan for render mode, which shows the
+    migrate Job of every site the change migrates (nothing runs there, so
+    nothing waits for its turn or for the workers).
+
+    Returns {'run_image': the reference the processes and the sites' Jobs
+    run, 'app_versions': the versions that image carries (status.appVersions),
+    'jobs': the upgrade's Jobs to apply (migrate, finish), 'record':
+    status.upgrade (None: no upgrade, nothing to write), 'moving': whether
+    it goes on without anyone acting, 'events': what changed for users,
+    'quiesce': whether the workers are stopped}.
+
+    Workers are stopped while sites migrate: maintenance mode stops a site's
+    web requests and its scheduler, not the RQ jobs already queued for it,
+    which the old code would run against a schema being changed. A worker
+    stops on SIGTERM once its running job is done (RQ's warm shutdown, within
+    the pod's terminationGracePeriodSeconds: its queues' longest timeout), and
+    no migrate starts before every worker pod is gone.
+    """
+    settings = upgrade_settings(spec)
+    running_image = status.get('image') or ''
+    stored_probe = status.get('imageProbe') if isinstance(status.get('imageProbe'), dict) else {}
+    record = status.get('upgrade') if isinstance(status.get('upgrade'), dict) else {}
+    running_versions = status.get('appVersions') if isinstance(status.get('appVersions'), dict) else \
+        stored_probe.get('versions') if isinstance(stored_probe.get('versions'), dict) else None
+    plan = {'run_image': running_image or image, 'app_versions': running_versions, 'jobs': [], 'record': None,
+            'moving': False, 'events': [], 'key': '', 'quiesce': False, 'max_parallel': settings['max_parallel'],
+            'timeout': settings['timeout']}
+    if probe is None:
+        # The configuration Job has not said what the image is: whatever runs keeps running.
+        return plan
+    target = {'image': pinned_reference(image, probe.get('digest') or ''), 'versions': probe.get('versions') or {}}
+    key = target_key(target['image'], target['versions'])
+    plan['key'] = key
+    current = record.get('key') == key
+    created = bench_sites(name, namespace, sites)
+    # The same code as the processes run, after an upgrade halted: a site it migrated is newer than that code.
+    newer = [s for s in created if downgrades(_recorded(s), target['versions'])]
+    if not running_image or (target['image'] == running_image and not newer or not created) and not current:
+        # A new bench, nothing changed since the last upgrade (or there never was one), or no site to carry.
+        plan.update(run_image=target['image'], app_versions=target['versions'])
+        return plan
+    # Versions of a bench from before they were recorded: the sites' schemas are taken to be the target's.
+    origin = record['from'] if current else {
+        'image': running_image, 'versions': running_versions if running_versions is not None else target['versions']}
+    previous_sites = record.get('sites') if current and isinstance(record.get('sites'), dict) else {}
+    states = _job_states(jobs)
+    entries = {}
+    for site in created:
+        site_name = site['metadata']['name']
+        at = _recorded(site)
+        at = origin['versions'] if at is None else at
+        job = migrate_job_name(name, site_name, key)
+        state = states.get(job, 'Missing')
+        before = previous_sites.get(site_name) or {}
+        entry = {'siteName': site['spec']['siteName'], 'job': job}
+        # Whether the site was in maintenance before any upgrade put it there: a site an earlier, halted upgrade
+        # left in maintenance was not (a failed migrate's pod says nothing, so it counts as not either).
+        prior = before if current else (record.get('sites') or {}).get(site_name) \
+            if record.get('phase') == 'Failed' else None
+        was_on = (prior or {}).get('maintenanceWasOn') if (prior or {}).get('phase') in (
+            'Migrated', 'Failed', 'Migrating', 'Waiting') else None
+        if state == 'Complete' or before.get('phase') == 'Migrated':
+            said = _outcome(pods, job, 'migrate')
+            entry.update(phase='Migrated', maintenanceWasOn=bool(
+                was_on if was_on is not None else said.get('maintenanceWasOn', False)))
+        elif state == 'Failed':
+            why = readiness.job_failure(_pods_of(pods, job)) or before.get('message') or ''
+            entry.update(phase='Failed', message='Job %s failed%s' % (job, ': ' + why if why else '.'),
+                         maintenanceWasOn=bool(was_on))
+        elif state == 'Running':
+            entry['phase'] = 'Migrating'
+        elif at != target['versions'] or settings['force']:
+            backwards = downgrades(at, target['versions'])
+            if backwards:
+                entry.update(phase='Refused', message=(
+                    'its schema was made for newer code (%s), and Frappe cannot migrate back: run an image of those '
+                    'versions or newer, or restore the site from a backup taken on this code' % ', '.join(backwards)))
+            else:
+                entry['phase'] = 'Waiting'
+        else:
+            continue
+        if was_on is not None and 'maintenanceWasOn' not in entry:
+            entry['maintenanceWasOn'] = bool(was_on)
+        entries[site_name] = entry
+    by_phase = dict((phase, sorted(s for s, e in entries.items() if e['phase'] == phase))
+                    for phase in ('Waiting', 'Migrating', 'Migrated', 'Failed', 'Refused'))
+    # Every migrate Job of this upgrade stays in the plan (the prune would take a completed one's record).
+    rendered = [s for s, e in entries.items() if e['phase'] in ('Migrated', 'Failed', 'Migrating')]
+    if by_phase['Failed'] or by_phase['Refused']:
+        phase, run = 'Failed', running_image
+        failed = by_phase['Failed'] + by_phase['Refused']
+        kept = by_phase['Migrated'] + by_phase['Failed'] + by_phase['Migrating']
+        message = ('The upgrade to %s halted: %s. The processes stay on %s. %s' % (
+            target['image'], '; '.join('site %s: %s' % (s, entries[s]['message']) for s in failed), running_image,
+            ('Sites %s stay in maintenance (their migrate ran on the new code); fix the cause and delete the failed '
+             'Job to migrate again, or restore them from a backup.' % ', '.join(kept)) if kept else
+            'This upgrade put no site in maintenance.'))
+    elif by_phase['Waiting'] or by_phase['Migrating']:
+        phase, run = 'Migrating', running_image
+        plan['quiesce'] = True
+        drained = render or worker_pods is not None and not worker_pods
+        room = len(by_phase['Waiting']) if render else \
+            max(0, settings['max_parallel'] - len(by_phase['Migrating'])) if drained else 0
+        for site_name in by_phase['Waiting'][:room]:
+            entries[site_name]['phase'] = 'Migrating'
+            rendered.append(site_name)
+        message = ('Migrating the sites to %s before the processes run it (%d of %d done); the processes stay on %s '
+                   'and the sites being migrated, or migrated, are in maintenance until then.' % (
+                       target['image'], len(by_phase['Migrated']), len(entries), running_image))
+        if not drained:
+            message += (' The workers are stopping first, each once its running job is done (%d pod(s) left).'
+                        % len(worker_pods or []) if worker_pods else ' The workers are stopping first.')
+    else:
+        run = target['image']
+        finish = upgrade_job_name(name, key)
+        finished = states.get(finish)
+        # Rolled: every Deployment settled, and none still runs the image the upgrade started from.
+        rolled = bool(deployments) and all(
+            readiness.deployment_settled(d) and all(
+                c.get('image') != origin['image'] or origin['image'] == target['image']
+                for c in ((((d.get('spec') or {}).get('template') or {}).get('spec') or {}).get('containers') or []))
+            for d in deployments)
+        if finished == 'Complete':
+            phase = 'Succeeded'
+            message = 'The bench runs %s; %d site(s) migrated.' % (target['image'], len(entries))
+        elif finished == 'Failed':
+            phase = 'Failed'
+            why = readiness.job_failure(_pods_of(pods, finish))
+            message = ('The processes run %s, but Job %s, which takes the migrated sites out of maintenance and '
+                       'clears the caches, failed%s. Delete it to run it again.' % (
+                           target['image'], finish, ': ' + why if why else '.'))
+        elif rolled or finished == 'Running':
+            phase = 'Finishing'
+            message = 'The processes run %s; Job %s takes the sites out of maintenance and clears their caches.' % (
+                target['image'], finish)
+        else:
+            phase = 'Rolling'
+            message = 'Every site is migrated; the processes roll to %s.' % target['image']
+        if phase != 'Rolling':
+            plan['finish'] = {
+                'job': finish,
+                'out_of_maintenance': sorted(e['siteName'] for e in entries.values()
+                                             if e['phase'] == 'Migrated' and not e['maintenanceWasOn']),
+                'sites': sorted(s['spec']['siteName'] for s in created)}
+    plan['jobs'] = [dict(entries[s], name=s) for s in sorted(rendered)]
+    new_record = {'key': key, 'phase': phase, 'message': message, 'from': origin, 'to': target,
+                  'sites': dict(entries)}
+    plan.update(run_image=run, app_versions=target['versions'] if run == target['image'] else origin['versions'],
+                record=new_record, moving=phase in MOVING, events=_events(record if current else {}, new_record))
+    return plan
+
+
+def _events(before, after):
+    """The Events of what changed between the stored record and this one."""
+    events = []
+    if before.get('phase') != after['phase']:
+        kind = 'Warning' if after['phase'] == 'Failed' else 'Normal'
+        reason = {'Migrating': 'UpgradeStarted', 'Rolling': 'UpgradeRolling', 'Finishing': 'UpgradeFinishing',
+                  'Succeeded': 'UpgradeSucceeded', 'Failed': 'UpgradeFailed'}[after['phase']]
+        events.append({'type': kind, 'reason': reason, 'message': after['message']})
+    earlier = before.get('sites') or {}
+    for site, entry in sorted(after['sites'].items()):
+        if (earlier.get(site) or {}).get('phase') != entry['phase'] and entry['phase'] in ('Migrated', 'Failed'):
+            events.append({'type': 'Normal' if entry['phase'] == 'Migrated' else 'Warning',
+                           'reason': 'SiteMigrated' if entry['phase'] == 'Migrated' else 'SiteMigrationFailed',
+                           'message': 'Site %s (%s): %s' % (site, entry['siteName'], entry.get('message') or (
+                               'migrated to %s by Job %s.' % (after['to']['image'], entry['job'])))})
+    return events

@@ -1,0 +1,225 @@
+"""An upgrade of a bench with sites on the local cluster: every site migrated before the processes run the new code.
+
+kwok completes every pod without an imageID or a termination message. What a
+kubelet would report of the configuration Job (the digest the tag resolved to,
+and `bench version --format json` from running its rendered container against
+the stand-ins of tests/harness/podscripts.py) is patched into its pod's status,
+as in test_frappe_bench_components.py. The sites are FrappeSites with the
+status their role writes once their site exists; the bench role reads them.
+"""
+
+import hashlib
+import json
+import sys
+import time
+
+from support import REPO, converge, reconcile, wait_until
+
+from test_frappe_bench_components import bench_deployments, bench_object, example_bench
+
+sys.path.insert(0, str(REPO / "tests" / "harness"))
+from podscripts import ImageBench, run_container  # noqa: E402
+
+V1 = {"erpnext": "15.45.0", "frappe": "15.55.1"}
+V2 = {"erpnext": "15.45.0", "frappe": "15.60.0"}
+
+
+def report_probe(kube, namespace, tmp_path, image, frappe_version):
+    """Give the configuration Job of `image` what a kubelet reports: a digest and the script's last words."""
+    pods = []
+    wait_until(lambda: pods.extend(p for p in kube.core.list_namespaced_pod(
+        namespace, label_selector="app.kubernetes.io/component=config").items
+        if p.spec.containers[0].image == image and p.status.phase == "Succeeded") or pods, 90,
+        "the configuration Job of %s to complete" % image)
+    pod = pods[0]
+    job = kube.api.sanitize_for_serialization(
+        kube.batch.read_namespaced_job(pod.metadata.labels["batch.kubernetes.io/job-name"], namespace))
+    ran = run_container(ImageBench(tmp_path / ("image-" + hashlib.sha256(image.encode()).hexdigest()[:8])), job,
+                        kube.api.sanitize_for_serialization(pod.spec.containers[0]),
+                        {"erp-redis": {"password": "unused"}}, harness_env={"HARNESS_FRAPPE_VERSION": frappe_version})
+    assert ran.rc == 0, ran.explain()
+    digest = "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    repository = image.rsplit(":", 1)[0]
+    kube.core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": {"containerStatuses": [{
+        "name": "config", "image": image, "imageID": "%s@%s" % (repository, digest), "ready": False,
+        "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                                                    "message": ran.stdout[ran.stdout.rfind("\n[") + 1:],
+                                                    "startedAt": now, "finishedAt": now}}}]}})
+    return "%s@%s" % (repository, digest)
+
+
+def made_site(kube, namespace, name):
+    """A FrappeSite of the bench whose site exists, its schema recorded by nobody (made before records)."""
+    kube.custom.create_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", {
+        "apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite", "metadata": {"name": name},
+        "spec": {"benchRef": {"name": "erp"}, "siteName": name + ".example.com",
+                 "dbConfig": {"connectionSecretRef": {"name": "db-admin"}}}})
+    kube.custom.patch_namespaced_custom_object_status("vyogo.tech", "v1alpha1", namespace, "frappesites", name, {
+        "status": {"phase": "Ready", "conditions": [{
+            "type": "SiteCreated", "status": "True", "reason": "Created", "message": "made",
+            "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}})
+
+
+def processes_images(kube, namespace):
+    return {c.image for d in bench_deployments(kube, namespace).values() for c in d.spec.template.spec.containers}
+
+
+def worker_replicas(kube, namespace):
+    return {d.spec.replicas for n, d in bench_deployments(kube, namespace).items() if "-worker-" in n}
+
+
+def worker_pods(kube, namespace):
+    return [p.metadata.name for p in kube.core.list_namespaced_pod(namespace, label_selector="vyogo.tech/bench=erp").items
+            if p.metadata.labels.get("app.kubernetes.io/component", "").startswith("worker-")]
+
+
+def upgrade_jobs(kube, namespace):
+    return sorted(j.metadata.name for j in kube.batch.list_namespaced_job(
+        namespace, label_selector="app.kubernetes.io/component=upgrade").items)
+
+
+def test_a_new_image_migrates_every_site_then_rolls_and_a_moved_tag_with_the_same_versions_does_not(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    first = bench_object(kube, namespace)["status"]["image"]
+    old = report_probe(kube, namespace, tmp_path, first, V1["frappe"])
+    converge(kube, tmp_path, obj)
+    assert bench_object(kube, namespace)["status"]["appVersions"] == V1
+    for name in ("a", "b", "c"):
+        made_site(kube, namespace, name)
+
+    # A new tag: until its configuration Job says what it is, nothing else starts.
+    obj["spec"]["imageConfig"] = dict(obj["spec"].get("imageConfig") or {}, tag="v15.60.0")
+    run = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
+    assert run.rc == 0, run.explain()
+    assert processes_images(kube, namespace) == {old} and upgrade_jobs(kube, namespace) == []
+    image = [p for p in kube.core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=config")
+             .items if p.spec.containers[0].image.endswith(":v15.60.0")][0].spec.containers[0].image
+    new = report_probe(kube, namespace, tmp_path, image, V2["frappe"])
+
+    # Its versions are newer: the workers stop first (none runs old code against a schema being changed) ...
+    run = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
+    assert run.rc == 0, run.explain()
+    status = bench_object(kube, namespace)["status"]
+    assert status["upgrade"]["phase"] == "Migrating", status["upgrade"]
+    assert upgrade_jobs(kube, namespace) == [] and worker_replicas(kube, namespace) == {0}
+    wait_until(lambda: not worker_pods(kube, namespace), 60, "the worker pods to go")
+    # ... then one site migrates at a time, on the new digest, while the old one serves.
+    run = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
+    assert run.rc == 0, run.explain()
+    status = bench_object(kube, namespace)["status"]
+    assert status["image"] == old and processes_images(kube, namespace) == {old}
+    jobs = upgrade_jobs(kube, namespace)
+    assert jobs == [status["upgrade"]["sites"]["a"]["job"]], (jobs, status["upgrade"])
+    migrate = kube.batch.read_namespaced_job(jobs[0], namespace)
+    assert migrate.spec.template.spec.containers[0].image == new
+    assert migrate.spec.template.spec.containers[0].env[0].value == "a.example.com"
+
+    # Left to itself it goes on to the end: every site migrated, the processes on the new digest, the end Job run.
+    converge(kube, tmp_path, obj)
+    status = bench_object(kube, namespace)["status"]
+    upgrade = status["upgrade"]
+    print("upgrade:", json.dumps(upgrade, indent=1, sort_keys=True))
+    assert upgrade["phase"] == "Succeeded", upgrade
+    assert upgrade["from"] == {"image": old, "versions": V1} and upgrade["to"] == {"image": new, "versions": V2}
+    assert {s: e["phase"] for s, e in upgrade["sites"].items()} == {"a": "Migrated", "b": "Migrated", "c": "Migrated"}
+    assert status["image"] == new and status["appVersions"] == V2 and processes_images(kube, namespace) == {new}
+    assert 0 not in worker_replicas(kube, namespace)
+    finish = kube.batch.read_namespaced_job("erp-upgrade-" + upgrade["key"], namespace)
+    env = dict((e.name, e.value) for e in finish.spec.template.spec.containers[0].env)
+    assert env == {"OUT_OF_MAINTENANCE": "a.example.com b.example.com c.example.com",
+                   "SITES": "a.example.com b.example.com c.example.com"}
+    events = sorted(e.reason for e in kube.core.list_namespaced_event(
+        namespace, field_selector="involvedObject.kind=FrappeBench").items if e.reason.startswith(("Upgrade", "Site")))
+    print("events:", events)
+    assert events.count("SiteMigrated") == 3 and "UpgradeStarted" in events and "UpgradeSucceeded" in events
+    assert next(c for c in status["conditions"] if c["type"] == "Upgraded")["status"] == "True"
+    # No-op reconciles in between start nothing.
+    again = reconcile(kube, tmp_path, obj)
+    assert again.rc == 0 and again.changed == 0, again.explain()
+
+    # The tag moves again with the same versions: the processes roll, nothing migrates.
+    obj["spec"]["imageConfig"]["tag"] = "version-15"
+    run = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
+    assert run.rc == 0, run.explain()
+    image = [p for p in kube.core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=config")
+             .items if p.spec.containers[0].image.endswith(":version-15")][0].spec.containers[0].image
+    moved = report_probe(kube, namespace, tmp_path, image, V2["frappe"])
+    converge(kube, tmp_path, obj)
+    status = bench_object(kube, namespace)["status"]
+    assert status["upgrade"]["phase"] == "Succeeded" and status["upgrade"]["sites"] == {}, status["upgrade"]
+    assert processes_images(kube, namespace) == {moved}
+    assert [j for j in upgrade_jobs(kube, namespace) if "-migrate-" in j] == []
+
+
+def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_deleted(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    """Here the nodes take no pod, and the test stands in for the kubelet of the migrate Job's pod: the rendered
+    container run against the stand-ins, on a sites volume where the site is missing, fails as it would there."""
+    from test_frappe_bench_components import _set_nodes_unschedulable
+
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    old = report_probe(kube, namespace, tmp_path, bench_object(kube, namespace)["status"]["image"], V1["frappe"])
+    converge(kube, tmp_path, obj)
+    for name in ("a", "b"):
+        made_site(kube, namespace, name)
+    obj["spec"]["imageConfig"] = dict(obj["spec"].get("imageConfig") or {}, tag="v15.60.0")
+    assert reconcile(kube, tmp_path, obj, frappe_converge_seconds=0).rc == 0
+    image = [p for p in kube.core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=config")
+             .items if p.spec.containers[0].image.endswith(":v15.60.0")][0].spec.containers[0].image
+    new = report_probe(kube, namespace, tmp_path, image, V2["frappe"])
+    assert reconcile(kube, tmp_path, obj, frappe_converge_seconds=0).rc == 0   # the workers stop
+    wait_until(lambda: not worker_pods(kube, namespace), 60, "the worker pods to go")
+    _set_nodes_unschedulable(kube, True)
+    try:
+        assert reconcile(kube, tmp_path, obj, frappe_converge_seconds=0).rc == 0
+        job_name = bench_object(kube, namespace)["status"]["upgrade"]["sites"]["a"]["job"]
+        pod = wait_until(lambda: (kube.core.list_namespaced_pod(
+            namespace, label_selector="batch.kubernetes.io/job-name=" + job_name).items or [None])[0], 60,
+            "the migrate Job's pod")
+        job = kube.api.sanitize_for_serialization(kube.batch.read_namespaced_job(job_name, namespace))
+        ran = run_container(ImageBench(tmp_path / "image"), job, kube.api.sanitize_for_serialization(
+            pod.spec.containers[0]), {}, harness_env={"HARNESS_FRAPPE_VERSION": V2["frappe"]})
+        assert ran.rc != 0, ran.explain()
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        # terminationMessagePolicy FallbackToLogsOnError: the end of the log is the message.
+        kube.core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": {
+            "phase": "Failed", "containerStatuses": [{
+                "name": "migrate", "image": new, "imageID": "", "ready": False, "restartCount": 0,
+                "state": {"terminated": {"exitCode": ran.rc, "reason": "Error",
+                                         "message": (ran.stdout + ran.stderr)[-2048:],
+                                         "startedAt": now, "finishedAt": now}}}]}})
+        wait_until(lambda: kube.batch.read_namespaced_job(job_name, namespace).status.failed, 60, "the Job to fail")
+        halted = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
+        assert halted.rc == 0, halted.explain()
+    finally:
+        _set_nodes_unschedulable(kube, False)
+    status = bench_object(kube, namespace)["status"]
+    upgrade = status["upgrade"]
+    print("halted:", json.dumps(upgrade, indent=1, sort_keys=True))
+    assert upgrade["phase"] == "Failed" and upgrade["sites"]["a"]["phase"] == "Failed", upgrade
+    assert "site_config.json" in upgrade["sites"]["a"]["message"], upgrade
+    assert upgrade["sites"]["b"]["phase"] == "Waiting" and upgrade_jobs(kube, namespace) == [job_name]
+    assert status["image"] == old and processes_images(kube, namespace) == {old}
+    # The rest of the sites are served as before, their background jobs too.
+    assert 0 not in worker_replicas(kube, namespace)
+    assert "Sites a stay in maintenance" in upgrade["message"], upgrade["message"]
+    upgraded = next(c for c in status["conditions"] if c["type"] == "Upgraded")
+    assert (upgraded["status"], upgraded["reason"]) == ("False", "Failed")
+    events = [e.reason for e in kube.core.list_namespaced_event(
+        namespace, field_selector="involvedObject.kind=FrappeBench").items]
+    assert "UpgradeFailed" in events and "SiteMigrationFailed" in events, events
+    # Halted, it stays so: a reconcile starts nothing more.
+    again = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
+    assert again.rc == 0 and upgrade_jobs(kube, namespace) == [job_name], again.explain()
+
+    # The cause fixed, deleting the failed Job is the retry; the upgrade goes on to the end.
+    kube.batch.delete_namespaced_job(job_name, namespace, propagation_policy="Foreground")
+    wait_until(lambda: job_name not in upgrade_jobs(kube, namespace), 60, "the failed Job to go")
+    converge(kube, tmp_path, obj)
+    status = bench_object(kube, namespace)["status"]
+    assert status["upgrade"]["phase"] == "Succeeded", status["upgrade"]
+    assert processes_images(kube, namespace) == {new}

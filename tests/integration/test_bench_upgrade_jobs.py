@@ -1,0 +1,125 @@
+"""A bench upgrade's Jobs, rendered by the bench role and run as the kubelet would run them, against real servers.
+
+The bench's status says it runs one image and that a new one carries newer
+versions: render mode then renders a migrate Job per site of the bench
+(upgrade.py). Each runs files/migrate-site.sh on "the new image" (the
+stand-ins of tests/harness/podscripts.py at HARNESS_FRAPPE_VERSION, which
+cite the Frappe functions they imitate) against a real MariaDB and Redis:
+maintenance on, bench migrate, the outcome the upgrade record reads. A
+migrate that fails midway leaves its site in maintenance. Then the end of the
+upgrade (files/finish-upgrade.sh): out of maintenance only the sites the
+upgrade put there, and each site's keys gone from the cache Redis.
+"""
+
+import json
+import sys
+
+import pytest
+import redis
+
+from support import REPO
+
+sys.path.insert(0, str(REPO / "tests" / "harness"))
+from podscripts import ImageBench, pod_spec, render, run_container  # noqa: E402
+
+from test_site_restore_job import new_site, site_config  # noqa: E402
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.redis]
+
+IMAGE = "docker.io/frappe/erpnext:version-15"
+RUNNING = "docker.io/frappe/erpnext@sha256:" + "11" * 32
+NEW_DIGEST = "sha256:" + "22" * 32
+BEFORE = {"frappe": "15.55.1", "erpnext": "15.45.0"}
+AFTER = {"frappe": "15.60.0", "erpnext": "15.45.0"}
+SITES = ("a.example.com", "b.example.com", "broken.example.com")
+
+
+def bench_object():
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench",
+            "metadata": {"name": "shop", "namespace": "shop"},
+            "spec": {"frappeVersion": "version-15"},
+            # What a bench that runs BEFORE reports once the configuration Job of the moved tag found AFTER.
+            "status": {"image": RUNNING, "appVersions": BEFORE,
+                       "imageProbe": {"reference": IMAGE, "digest": NEW_DIGEST, "versions": AFTER, "job": "x"}}}
+
+
+def site_object(site_name):
+    return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite",
+            "metadata": {"name": site_name.split(".")[0], "namespace": "shop"},
+            "spec": {"benchRef": {"name": "shop"}, "siteName": site_name,
+                     "dbConfig": {"connectionSecretRef": {"name": "db-admin"}}},
+            "status": {"conditions": [{"type": "SiteCreated", "status": "True"}], "schema": {"versions": BEFORE}}}
+
+
+@pytest.fixture
+def world(tmp_path, mariadb_server, redis_server):
+    image = ImageBench(tmp_path / "image")
+    (image.sites / "common_site_config.json").write_text(json.dumps({
+        "redis_cache": "redis://%s" % redis_server.address, "redis_queue": "redis://%s" % redis_server.address}))
+    apps = sorted(p.name for p in (image.bench / "apps").iterdir())
+    (image.sites / "apps.txt").write_text("".join(app + "\n" for app in apps))
+    dbs = dict((name, new_site(image, mariadb_server, name)["db_name"]) for name in SITES)
+    objects = render(tmp_path / "render", bench_object(), *[site_object(s) for s in SITES])
+    jobs = dict((pod_spec(o)["containers"][0]["env"][0]["value"], o) for o in objects
+                if o["kind"] == "Job" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "upgrade")
+    return {"image": image, "dbs": dbs, "jobs": jobs, "cache": redis.Redis.from_url("redis://" + redis_server.address)}
+
+
+def run(world, job, frappe_version=AFTER["frappe"]):
+    return run_container(world["image"], job, pod_spec(job)["containers"][0], {}, timeout=120,
+                         harness_env={"HARNESS_MARIADB_REAL": "1", "HARNESS_FRAPPE_VERSION": frappe_version})
+
+
+def site_commands(result):
+    return [c["argv"][2:4] for c in result.calls if c.get("program") == "bench" and c["argv"][:1] == ["--site"]]
+
+
+def test_each_site_migrates_on_the_new_image_in_maintenance_and_the_end_lets_only_those_out(world, mariadb_server):
+    jobs = world["jobs"]
+    # Render mode renders the Job of every site the change migrates (one at a time in a cluster), on the new digest.
+    assert sorted(jobs) == sorted(SITES)
+    assert {pod_spec(j)["containers"][0]["image"] for j in jobs.values()} == {"docker.io/frappe/erpnext@" + NEW_DIGEST}
+    assert all(j["spec"]["backoffLimit"] == 0 and j["spec"]["activeDeadlineSeconds"] == 3600 for j in jobs.values())
+
+    # b was in maintenance before the upgrade (a person put it there).
+    config = site_config(world["image"], "b.example.com")
+    (world["image"].sites / "b.example.com" / "site_config.json").write_text(json.dumps(dict(config, maintenance_mode=1)))
+    outcomes = {}
+    for site in ("a.example.com", "b.example.com"):
+        result = run(world, jobs[site])
+        assert result.rc == 0, result.explain()
+        assert site_commands(result) == [["set-maintenance-mode", "on"], ["migrate"]]
+        # The outcome ends the log, as it is the termination message (bench version prints indented JSON).
+        outcomes[site] = json.loads(result.stdout[result.stdout.rindex('{"maintenanceWasOn"'):])
+        installed = mariadb_server.sql("SELECT app_name, app_version FROM `%s`.`tabInstalled Application` "
+                                       "ORDER BY app_name" % world["dbs"][site])
+        assert "frappe\t15.60.0" in installed, installed
+        assert site_config(world["image"], site)["maintenance_mode"] == 1
+    assert outcomes["a.example.com"]["maintenanceWasOn"] is False
+    assert outcomes["b.example.com"]["maintenanceWasOn"] is True
+    assert dict((v["app"], v["version"]) for v in outcomes["a.example.com"]["versions"]) == AFTER
+
+    # A migrate that fails midway (the table its update_versions writes is gone): the Job fails, the site stays in
+    # maintenance, and the log the status shows says why.
+    mariadb_server.sql("DROP TABLE `%s`.`tabInstalled Application`" % world["dbs"]["broken.example.com"])
+    broken = run(world, jobs["broken.example.com"])
+    assert broken.rc != 0 and "ProgrammingError" in broken.stdout + broken.stderr, broken.explain()
+    assert site_config(world["image"], "broken.example.com")["maintenance_mode"] == 1
+
+    # The end of the upgrade: a out of maintenance, b left as its person had it, every site's cache cleared;
+    # the bench's shared keys (assets_json) are not a site's.
+    cache = world["cache"]
+    for site in ("a.example.com", "b.example.com"):
+        cache.set("%s|bootinfo" % world["dbs"][site], "old code's boot")
+    cache.set("assets_json", "{}")
+    finish = json.loads(json.dumps(jobs["a.example.com"]))
+    container = pod_spec(finish)["containers"][0]
+    container["args"][2] = (REPO / "roles" / "frappe_bench" / "files" / "finish-upgrade.sh").read_text()
+    container["env"] = [{"name": "OUT_OF_MAINTENANCE", "value": "a.example.com"},
+                        {"name": "SITES", "value": "a.example.com b.example.com"}]
+    done = run(world, finish)
+    assert done.rc == 0, done.explain()
+    assert site_commands(done) == [["set-maintenance-mode", "off"], ["clear-cache"], ["clear-cache"]]
+    assert site_config(world["image"], "a.example.com")["maintenance_mode"] == 0
+    assert site_config(world["image"], "b.example.com")["maintenance_mode"] == 1
+    assert cache.keys("*|bootinfo") == [] and cache.get("assets_json") == b"{}"

@@ -256,12 +256,14 @@ class ImageBench:
         self.bin.mkdir(exist_ok=True)
         for name, text in _STAND_INS.items():
             self._install(self.bin / name, text)
-        # The bench's own Python (env/bin/python), with boto3 as the image ships it: tests/harness/bench_python.py.
+        # The bench's own Python (env/bin/python), with boto3 and redis as the image ships them: bench_python.py.
+        # A script that runs it by its path, not a link to it: Python finds its environment (pyvenv.cfg) beside
+        # the path it was started by, and through a link to a link it starts as the bare interpreter instead.
         bench_python = Path(sys.prefix) / "bench-python" / "bin" / "python"
         if bench_python.exists():
             (self.bench / "env" / "bin").mkdir(parents=True, exist_ok=True)
             if not (self.bench / "env" / "bin" / "python").exists():
-                (self.bench / "env" / "bin" / "python").symlink_to(bench_python)
+                self._install(self.bench / "env" / "bin" / "python", '#!/bin/sh\nexec %s "$@"\n' % bench_python)
         if self.image["cmd"][0].startswith(IMAGE_BENCH_DIR):
             self._install(Path(self.map_path(self.image["cmd"][0])), _GUNICORN)
 

@@ -1,7 +1,7 @@
-"""The Python of the bench image as the backup scripts meet it: Python with boto3.
+"""The Python of the bench image as the bench's scripts meet it: Python with boto3 and redis.
 
 frappe_docker's image ships boto3 in the bench's environment
-(images/production/Containerfile). hack/setup-env.sh builds an environment
+(images/production/Containerfile), and redis as a dependency of Frappe. hack/setup-env.sh builds an environment
 from requirements/bench-image.txt beside the test environment and links it
 there as ``bench-python/``; it cannot be the test environment itself (the
 kubernetes client and botocore need different python-dateutil majors).

@@ -130,7 +130,7 @@ def test_a_new_image_migrates_every_site_then_rolls_and_a_moved_tag_with_the_sam
     finish = kube.batch.read_namespaced_job("erp-upgrade-" + upgrade["key"], namespace)
     env = dict((e.name, e.value) for e in finish.spec.template.spec.containers[0].env)
     assert env == {"OUT_OF_MAINTENANCE": "a.example.com b.example.com c.example.com",
-                   "SITES": "a.example.com b.example.com c.example.com"}
+                   "SITES": "a.example.com b.example.com c.example.com", "UPGRADE_KEY": upgrade["key"]}
     events = sorted(e.reason for e in kube.core.list_namespaced_event(
         namespace, field_selector="involvedObject.kind=FrappeBench").items if e.reason.startswith(("Upgrade", "Site")))
     print("events:", events)
@@ -164,7 +164,7 @@ def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_de
     converge(kube, tmp_path, obj)
     old = report_probe(kube, namespace, tmp_path, bench_object(kube, namespace)["status"]["image"], V1["frappe"])
     converge(kube, tmp_path, obj)
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         made_site(kube, namespace, name)
     obj["spec"]["imageConfig"] = dict(obj["spec"].get("imageConfig") or {}, tag="v15.60.0")
     assert reconcile(kube, tmp_path, obj, frappe_converge_seconds=0).rc == 0
@@ -202,16 +202,20 @@ def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_de
     print("halted:", json.dumps(upgrade, indent=1, sort_keys=True))
     assert upgrade["phase"] == "Failed" and upgrade["sites"]["a"]["phase"] == "Failed", upgrade
     assert "site_config.json" in upgrade["sites"]["a"]["message"], upgrade
-    assert upgrade["sites"]["b"]["phase"] == "Waiting" and upgrade_jobs(kube, namespace) == [job_name]
+    assert upgrade["sites"]["b"]["phase"] == upgrade["sites"]["c"]["phase"] == "Waiting"
+    assert upgrade_jobs(kube, namespace) == [job_name]
     assert status["image"] == old and processes_images(kube, namespace) == {old}
     # The rest of the sites are served as before, their background jobs too.
     assert 0 not in worker_replicas(kube, namespace)
-    assert "Sites a stay in maintenance" in upgrade["message"], upgrade["message"]
+    assert "In maintenance, since their migrate ran on the new code: a." in upgrade["message"], upgrade["message"]
     upgraded = next(c for c in status["conditions"] if c["type"] == "Upgraded")
     assert (upgraded["status"], upgraded["reason"]) == ("False", "Failed")
-    events = [e.reason for e in kube.core.list_namespaced_event(
-        namespace, field_selector="involvedObject.kind=FrappeBench").items]
-    assert "UpgradeFailed" in events and "SiteMigrationFailed" in events, events
+    events = [(e.type, e.reason, e.message) for e in sorted(kube.core.list_namespaced_event(
+        namespace, field_selector="involvedObject.kind=FrappeBench").items, key=lambda e: e.metadata.creation_timestamp)
+        if e.reason.startswith(("Upgrade", "Site"))]
+    print("events:", json.dumps(events, indent=1))
+    reasons = [r for _t, r, _m in events]
+    assert reasons[0] == "UpgradeStarted" and sorted(reasons[1:]) == ["SiteMigrationFailed", "UpgradeFailed"], events
     # Halted, it stays so: a reconcile starts nothing more.
     again = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
     assert again.rc == 0 and upgrade_jobs(kube, namespace) == [job_name], again.explain()

@@ -70,6 +70,10 @@ def run(world, job, frappe_version=AFTER["frappe"]):
                          harness_env={"HARNESS_MARIADB_REAL": "1", "HARNESS_FRAPPE_VERSION": frappe_version})
 
 
+def backups(world, site, key):
+    return sorted((world["image"].sites / site / "private" / "upgrade-backups" / key).glob("*"))
+
+
 def site_commands(result):
     return [c["argv"][2:4] for c in result.calls if c.get("program") == "bench" and c["argv"][:1] == ["--site"]]
 
@@ -84,11 +88,14 @@ def test_each_site_migrates_on_the_new_image_in_maintenance_and_the_end_lets_onl
     # b was in maintenance before the upgrade (a person put it there).
     config = site_config(world["image"], "b.example.com")
     (world["image"].sites / "b.example.com" / "site_config.json").write_text(json.dumps(dict(config, maintenance_mode=1)))
+    key = jobs["a.example.com"]["metadata"]["annotations"]["vyogo.tech/upgrade"]
     outcomes = {}
     for site in ("a.example.com", "b.example.com"):
         result = run(world, jobs[site])
         assert result.rc == 0, result.explain()
-        assert site_commands(result) == [["set-maintenance-mode", "on"], ["migrate"]]
+        assert site_commands(result) == [["set-maintenance-mode", "on"], ["backup", "--backup-path"], ["migrate"]]
+        # The site as the old code left it, in the upgrade's own folder.
+        assert [p.name.endswith("-database.sql.gz") for p in backups(world, site, key)].count(True) == 1
         # The outcome ends the log, as it is the termination message (bench version prints indented JSON).
         outcomes[site] = json.loads(result.stdout[result.stdout.rindex('{"maintenanceWasOn"'):])
         installed = mariadb_server.sql("SELECT app_name, app_version FROM `%s`.`tabInstalled Application` "
@@ -98,16 +105,21 @@ def test_each_site_migrates_on_the_new_image_in_maintenance_and_the_end_lets_onl
     assert outcomes["a.example.com"]["maintenanceWasOn"] is False
     assert outcomes["b.example.com"]["maintenanceWasOn"] is True
     assert dict((v["app"], v["version"]) for v in outcomes["a.example.com"]["versions"]) == AFTER
+    # Run again (a retry after its Job was deleted), it keeps the first backup: the one before any migrate.
+    again = run(world, jobs["a.example.com"])
+    assert again.rc == 0 and site_commands(again) == [["set-maintenance-mode", "on"], ["migrate"]], again.explain()
+    assert len(backups(world, "a.example.com", key)) == 2  # the dump and the copy of site_config.json
 
     # A migrate that fails midway (the table its update_versions writes is gone): the Job fails, the site stays in
     # maintenance, and the log the status shows says why.
     mariadb_server.sql("DROP TABLE `%s`.`tabInstalled Application`" % world["dbs"]["broken.example.com"])
     broken = run(world, jobs["broken.example.com"])
     assert broken.rc != 0 and "ProgrammingError" in broken.stdout + broken.stderr, broken.explain()
+    assert [p for p in backups(world, "broken.example.com", key) if p.name.endswith("-database.sql.gz")]
     assert site_config(world["image"], "broken.example.com")["maintenance_mode"] == 1
 
-    # The end of the upgrade: a out of maintenance, b left as its person had it, every site's cache cleared;
-    # the bench's shared keys (assets_json) are not a site's.
+    # The end of the upgrade: a out of maintenance, b left as its person had it, every site's cache cleared, and
+    # the bundle map the old code's pods cached for the whole bench (a shared key, which clear-cache leaves).
     cache = world["cache"]
     for site in ("a.example.com", "b.example.com"):
         cache.set("%s|bootinfo" % world["dbs"][site], "old code's boot")
@@ -116,10 +128,16 @@ def test_each_site_migrates_on_the_new_image_in_maintenance_and_the_end_lets_onl
     container = pod_spec(finish)["containers"][0]
     container["args"][2] = (REPO / "roles" / "frappe_bench" / "files" / "finish-upgrade.sh").read_text()
     container["env"] = [{"name": "OUT_OF_MAINTENANCE", "value": "a.example.com"},
-                        {"name": "SITES", "value": "a.example.com b.example.com"}]
+                        {"name": "SITES", "value": "a.example.com b.example.com"},
+                        {"name": "UPGRADE_KEY", "value": key}]
+    earlier = world["image"].sites / "a.example.com" / "private" / "upgrade-backups" / "0123456789"
+    earlier.mkdir(parents=True)
+    (earlier / "20261101_020000-a_example_com-database.sql.gz").write_bytes(b"an earlier upgrade's")
     done = run(world, finish)
     assert done.rc == 0, done.explain()
     assert site_commands(done) == [["set-maintenance-mode", "off"], ["clear-cache"], ["clear-cache"]]
     assert site_config(world["image"], "a.example.com")["maintenance_mode"] == 0
     assert site_config(world["image"], "b.example.com")["maintenance_mode"] == 1
-    assert cache.keys("*|bootinfo") == [] and cache.get("assets_json") == b"{}"
+    assert cache.keys("*|bootinfo") == [] and cache.get("assets_json") is None
+    # The backups of this upgrade are the way back now; an earlier upgrade's are gone.
+    assert not earlier.exists() and backups(world, "a.example.com", key)

@@ -146,6 +146,10 @@ def site_status(plan, site, pods=None):
             # A merge patch keeps keys it does not name: an app no longer there is named with null.
             recorded = (current.get('schema') or {}).get('versions') or {}
             patch['schema']['versions'] = dict(dict((app, None) for app in recorded), **patch['schema']['versions'])
+    # Where the site is in its bench's upgrade: a copy of the bench's entry (gone with it).
+    migration = site_migration(bench.get('upgrade') or {}, plan['name'])
+    if migration or current.get('migration'):
+        patch['migration'] = replacing(current.get('migration'), migration)
     migrated = migrated_schema(bench.get('upgrade') or {}, plan['name'])
     recorded = current.get('schema') or {}
     if migrated and (recorded.get('job'), recorded.get('versions')) != (migrated['job'], migrated['versions']):
@@ -159,6 +163,16 @@ def site_status(plan, site, pods=None):
     converging = phase == 'Provisioning' and bench['ready']
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged, 'events': events,
             'converging': converging, 'outcome_unread': outcome_unread and pods is None}
+
+
+def site_migration(upgrade, name):
+    """status.migration: the FrappeSite `name`'s entry of its bench's upgrade record, or None."""
+    entry = (upgrade.get('sites') or {}).get(name)
+    if not isinstance(entry, dict):
+        return None
+    found = dict((key, entry[key]) for key in ('phase', 'job', 'backup', 'message') if entry.get(key))
+    found['image'] = (upgrade.get('to') or {}).get('image') or ''
+    return found
 
 
 def migrated_schema(upgrade, name):

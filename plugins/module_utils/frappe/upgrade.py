@@ -48,9 +48,30 @@ MIN_MIGRATION_TIMEOUT_SECONDS = 60
 MOVING = ('Migrating', 'Rolling', 'Finishing')
 
 
+DEFAULT_CHECK_INTERVAL = '24h'
+MIN_CHECK_INTERVAL_SECONDS = 300
+_DURATION = re.compile(r'^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$')
+
+
+def interval_seconds(text):
+    """Seconds of a duration such as 24h, 90m or 1h30m ('0': never), or None when it is not one."""
+    if str(text) == '0':
+        return 0
+    found = _DURATION.match(str(text or ''))
+    if not found or not any(found.groups()):
+        return None
+    hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def upgrade_settings(spec):
     """spec.upgrade with its defaults, or InvalidInput naming the field."""
     given = spec.get('upgrade') if isinstance(spec.get('upgrade'), dict) else {}
+    interval = interval_seconds(given.get('checkInterval', DEFAULT_CHECK_INTERVAL))
+    if interval is None or 0 < interval < MIN_CHECK_INTERVAL_SECONDS:
+        raise InvalidInput('spec.upgrade.checkInterval must be a duration of %dm or more in hours, minutes and '
+                           'seconds (for example 24h or 1h30m), or 0 to never look at the image again, got %r'
+                           % (MIN_CHECK_INTERVAL_SECONDS // 60, given.get('checkInterval')))
     parallel = given.get('maxParallelMigrations', DEFAULT_MAX_PARALLEL_MIGRATIONS)
     timeout = given.get('migrationTimeoutSeconds', DEFAULT_MIGRATION_TIMEOUT_SECONDS)
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
@@ -59,7 +80,16 @@ def upgrade_settings(spec):
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < MIN_MIGRATION_TIMEOUT_SECONDS:
         raise InvalidInput('spec.upgrade.migrationTimeoutSeconds must be a whole number of %d or more (seconds one '
                            'site\'s migrate may take), got %r' % (MIN_MIGRATION_TIMEOUT_SECONDS, timeout))
-    return {'max_parallel': parallel, 'timeout': timeout, 'force': given.get('force') is True}
+    return {'max_parallel': parallel, 'timeout': timeout, 'force': given.get('force') is True,
+            'check_interval': interval}
+
+
+def backup_dir(site_name, key):
+    """Where the migrate of `site_name` in the upgrade `key` keeps its backup, relative to the bench's sites/
+    (bench backup --backup-path takes it so). Its own folder: a retried migrate finds it there and takes no second
+    one of a half-migrated schema, and Frappe's cleanup of old backups (frappe/utils/backups.py
+    delete_temp_backups, private/backups only) never reaches it."""
+    return '%s/private/upgrade-backups/%s' % (site_name, key)
 
 
 def target_key(reference, versions):
@@ -195,7 +225,8 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
         job = migrate_job_name(name, site_name, key)
         state = states.get(job, 'Missing')
         before = previous_sites.get(site_name) or {}
-        entry = {'siteName': site['spec']['siteName'], 'job': job}
+        entry = {'siteName': site['spec']['siteName'], 'job': job,
+                 'backup': 'sites/' + backup_dir(site['spec']['siteName'], key)}
         # Whether the site was in maintenance before any upgrade put it there: a site an earlier, halted upgrade
         # left in maintenance was not (a failed migrate's pod says nothing, so it counts as not either).
         prior = before if current else (record.get('sites') or {}).get(site_name) \
@@ -235,8 +266,8 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
         kept = by_phase['Migrated'] + by_phase['Failed'] + by_phase['Migrating']
         message = ('The upgrade to %s halted: %s. The processes stay on %s. %s' % (
             target['image'], '; '.join('site %s: %s' % (s, entries[s]['message']) for s in failed), running_image,
-            ('Sites %s stay in maintenance (their migrate ran on the new code); fix the cause and delete the failed '
-             'Job to migrate again, or restore them from a backup.' % ', '.join(kept)) if kept else
+            ('In maintenance, since their migrate ran on the new code: %s. Fix the cause and delete the failed Job '
+             'to migrate again, or restore them from the backup their migrate took first.' % ', '.join(kept)) if kept else
             'This upgrade put no site in maintenance.'))
     elif by_phase['Waiting'] or by_phase['Migrating']:
         phase, run = 'Migrating', running_image

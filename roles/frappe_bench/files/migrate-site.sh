@@ -7,7 +7,11 @@
 #    migrated. It also stops the site's scheduler (frappe/utils/scheduler.py
 #    is_scheduler_inactive). Whether it was on before is noted, so the end of
 #    the upgrade leaves a site a person put in maintenance there.
-# 2. bench --site S migrate. Its failure fails the Job, and the site stays in
+# 2. bench --site S backup into $BACKUP_DIR (relative to sites/), the
+#    database and site_config.json as the old code left them, unless a
+#    backup is there already: a retried migrate (its failed Job deleted) may
+#    find the schema half migrated, and the backup to go back to is the first.
+# 3. bench --site S migrate. Its failure fails the Job, and the site stays in
 #    maintenance: its schema may already be partly the new code's.
 # The outcome is the container's termination message, which the bench's
 # upgrade record reads: {"maintenanceWasOn": bool, "versions": [...]}.
@@ -21,6 +25,10 @@ with open(sys.argv[1]) as f:
 PY
 )
 bench --site "$site" set-maintenance-mode on
+backup_dir=${BACKUP_DIR:?the folder to back the site up into}
+if ! compgen -G "sites/$backup_dir/*-database.sql.gz" > /dev/null; then
+  bench --site "$site" backup --backup-path "$backup_dir"
+fi
 bench --site "$site" migrate
 
 versions=$(bench version --format json) || versions=null

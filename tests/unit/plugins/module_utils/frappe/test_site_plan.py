@@ -640,9 +640,18 @@ def test_a_site_its_bench_migrated_records_the_versions_it_went_to_once():
     result = site_status(p, stored)
     assert result["status"]["schema"] == {"job": "erp-migrate-0123456789",
                                           "versions": {"frappe": "15.60.0", "hrms": None}}
+    assert result["status"]["migration"] == {"phase": "Migrated", "job": "erp-migrate-0123456789",
+                                             "image": "x@sha256:" + "22" * 32}
     recorded = site(status={"schema": {"job": "erp-migrate-0123456789", "versions": {"frappe": "15.60.0"}}})
     assert "schema" not in site_status(p, recorded)["status"]
     # Still migrating, or failed: nothing is claimed.
     for phase in ("Migrating", "Failed", "Waiting"):
         p["bench"]["upgrade"] = dict(upgrade, sites={"erp": dict(upgrade["sites"]["erp"], phase=phase)})
         assert "schema" not in site_status(p, stored)["status"], phase
+    # A failed migrate's log reaches the site's own status; a site no upgrade names has no migration.
+    p["bench"]["upgrade"] = dict(upgrade, sites={"erp": dict(upgrade["sites"]["erp"], phase="Failed",
+                                                             message="Job erp-migrate-0123456789 failed: exited 1")})
+    assert site_status(p, stored)["status"]["migration"]["message"].endswith("exited 1")
+    p["bench"]["upgrade"] = {}
+    assert "migration" not in site_status(p, stored)["status"]
+    assert site_status(p, site(status={"migration": {"phase": "Failed"}}))["status"]["migration"] is None

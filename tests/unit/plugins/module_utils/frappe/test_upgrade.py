@@ -111,6 +111,7 @@ def test_new_versions_migrate_one_site_at_a_time_on_the_new_image_while_the_old_
     record = plan["record"]
     assert record["phase"] == "Migrating" and record["to"] == {"image": NEW, "versions": V2}
     assert record["from"] == {"image": OLD, "versions": V1}
+    assert record["sites"]["a"]["backup"] == "sites/a.example.com/private/upgrade-backups/" + KEY
     assert dict((s, e["phase"]) for s, e in record["sites"].items()) == {
         "a": "Migrating", "b": "Waiting", "c": "Waiting"}
     assert plan["moving"] and [e["reason"] for e in plan["events"]] == ["UpgradeStarted"]
@@ -185,7 +186,7 @@ def test_a_failed_migrate_halts_with_the_migrated_sites_in_maintenance_and_the_o
     assert record["phase"] == "Failed" and not plan["moving"]
     assert record["sites"]["c"]["phase"] == "Waiting"
     assert [j["name"] for j in plan["jobs"]] == ["a", "b"]    # c is not started
-    assert "Unknown column" in record["sites"]["b"]["message"] and "Sites a, b stay in maintenance" in record["message"]
+    assert "Unknown column" in record["sites"]["b"]["message"] and "In maintenance, since their migrate ran on the new code: a, b." in record["message"]
     assert sorted(e["reason"] for e in plan["events"]) == ["SiteMigrated", "SiteMigrationFailed", "UpgradeFailed"]
     # Deleting the failed Job is the retry: b migrates again, and the upgrade goes on.
     status = step(plan, status)

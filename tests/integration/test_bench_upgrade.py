@@ -24,25 +24,27 @@ V1 = {"erpnext": "15.45.0", "frappe": "15.55.1"}
 V2 = {"erpnext": "15.45.0", "frappe": "15.60.0"}
 
 
-def report_probe(kube, namespace, tmp_path, image, frappe_version):
-    """Give the configuration Job of `image` what a kubelet reports: a digest and the script's last words."""
+def report_probe(kube, namespace, tmp_path, image, frappe_version, component="config", digest_of=None):
+    """Give the configuration Job of `image` (or the periodic look at it: component probe) what a kubelet
+    reports: a digest (of `digest_of`, the code the tag names now) and the script's last words."""
     pods = []
     wait_until(lambda: pods.extend(p for p in kube.core.list_namespaced_pod(
-        namespace, label_selector="app.kubernetes.io/component=config").items
+        namespace, label_selector="app.kubernetes.io/component=" + component).items
         if p.spec.containers[0].image == image and p.status.phase == "Succeeded") or pods, 90,
-        "the configuration Job of %s to complete" % image)
+        "the %s Job of %s to complete" % (component, image))
     pod = pods[0]
     job = kube.api.sanitize_for_serialization(
         kube.batch.read_namespaced_job(pod.metadata.labels["batch.kubernetes.io/job-name"], namespace))
-    ran = run_container(ImageBench(tmp_path / ("image-" + hashlib.sha256(image.encode()).hexdigest()[:8])), job,
+    code = hashlib.sha256((digest_of or image).encode()).hexdigest()
+    ran = run_container(ImageBench(tmp_path / ("image-" + code[:8])), job,
                         kube.api.sanitize_for_serialization(pod.spec.containers[0]),
                         {"erp-redis": {"password": "unused"}}, harness_env={"HARNESS_FRAPPE_VERSION": frappe_version})
     assert ran.rc == 0, ran.explain()
-    digest = "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+    digest = "sha256:" + code
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     repository = image.rsplit(":", 1)[0]
     kube.core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": {"containerStatuses": [{
-        "name": "config", "image": image, "imageID": "%s@%s" % (repository, digest), "ready": False,
+        "name": pod.spec.containers[0].name, "image": image, "imageID": "%s@%s" % (repository, digest), "ready": False,
         "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed",
                                                     "message": ran.stdout[ran.stdout.rfind("\n[") + 1:],
                                                     "startedAt": now, "finishedAt": now}}}]}})
@@ -152,6 +154,34 @@ def test_a_new_image_migrates_every_site_then_rolls_and_a_moved_tag_with_the_sam
     assert status["upgrade"]["phase"] == "Succeeded" and status["upgrade"]["sites"] == {}, status["upgrade"]
     assert processes_images(kube, namespace) == {moved}
     assert [j for j in upgrade_jobs(kube, namespace) if "-migrate-" in j] == []
+
+    # The same tag moves again, to newer versions, and nothing changes in the manifest: the periodic look at the
+    # image finds it. Its last look is made a day old (what time would do).
+    obj["spec"]["upgrade"] = {"checkInterval": "24h"}
+    converge(kube, tmp_path, obj)
+    assert not kube.batch.list_namespaced_job(namespace, label_selector="app.kubernetes.io/component=probe").items
+    probe = bench_object(kube, namespace)["status"]["imageProbe"]
+    day_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400))
+    kube.custom.patch_namespaced_custom_object_status("vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp", {
+        "status": {"imageProbe": dict(probe, checkedAt=day_ago)}})
+    # The configuration pod that found it is as old.
+    config = kube.core.list_namespaced_pod(namespace, label_selector="batch.kubernetes.io/job-name=" + probe["job"]).items[0]
+    ended = kube.api.sanitize_for_serialization(config.status.container_statuses[0])
+    ended["state"]["terminated"].update(startedAt=day_ago, finishedAt=day_ago)
+    kube.core.patch_namespaced_pod_status(config.metadata.name, namespace, {"status": {"containerStatuses": [ended]}})
+    run = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
+    assert run.rc == 0, run.explain()
+    look = kube.batch.list_namespaced_job(namespace, label_selector="app.kubernetes.io/component=probe").items
+    assert len(look) == 1 and look[0].spec.template.spec.containers[0].image_pull_policy == "Always"
+    assert look[0].spec.template.spec.volumes is None  # it changes nothing of the bench
+    again = report_probe(kube, namespace, tmp_path, image, "15.61.0", component="probe", digest_of="a day later")
+    converge(kube, tmp_path, obj)
+    status = bench_object(kube, namespace)["status"]
+    assert status["upgrade"]["phase"] == "Succeeded" and status["upgrade"]["to"]["image"] == again, status["upgrade"]
+    assert status["upgrade"]["to"]["versions"]["frappe"] == "15.61.0"
+    assert sorted(status["upgrade"]["sites"]) == ["a", "b", "c"] and processes_images(kube, namespace) == {again}
+    # The look is the stored probe now; the Job goes with the next reconcile.
+    assert status["imageProbe"]["job"] == look[0].metadata.name and status["imageProbe"]["checkedAt"] > day_ago
 
 
 def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_deleted(

@@ -582,7 +582,7 @@ def test_the_processes_run_the_digest_the_configuration_job_ran_on(
     status = bench_object(kube, namespace)["status"]
     assert status["image"] == pinned, status
     assert status["imageProbe"] == {"reference": written, "digest": digest, "job": job["metadata"]["name"],
-                                    "versions": {"erpnext": "15.45.0", "frappe": "15.55.1"}}, status
+                                    "versions": {"erpnext": "15.45.0", "frappe": "15.55.1"}, "checkedAt": now}, status
     assert {d.spec.template.spec.containers[0].image for d in bench_deployments(kube, namespace).values()} == {pinned}
     # The Job that found it stays on the image as written: it is the probe of the next image too.
     assert kube.batch.read_namespaced_job(job["metadata"]["name"], namespace).spec.template.spec.containers[0].image \

@@ -16,10 +16,12 @@ __metaclass__ = type
 import hashlib
 import json
 import re
+import time
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import bench_image
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import upgrade_plan
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import (
+    bench_image, check_due, check_token)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import upgrade_plan, upgrade_settings
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.ignored_fields import bench_ignored_fields
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import (
@@ -27,7 +29,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_vali
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import k8s_quantity
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.lease import lease_renewed
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import (
-    JOB_HASH_LENGTH, WORKER_TYPES, bench_names, config_job_name)
+    JOB_HASH_LENGTH, WORKER_TYPES, bench_names, check_job_name, config_job_name)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.domain_detection import (
     detect_suffix, detection_reads, resolve_domain)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.autoscaling import declared_queues, worker_autoscaling
@@ -390,6 +392,17 @@ def _config(plan, settings, config_script, live, assets_script=''):
                       'done': done, 'resources': resources, 'workers': inputs['workers']}
 
 
+def _check(plan, probe, script, now):
+    """The periodic look at the image (image_probe.check_due) when the last one, `probe`, is
+    spec.upgrade.checkInterval old: {'job', 'script'}, else None. A tag such as version-15 moves, and the pods run
+    a pinned digest."""
+    interval = upgrade_settings(plan['spec'])['check_interval']
+    now = time.time() if now is None else now
+    if not check_due(probe, interval, now):
+        return None
+    return {'job': check_job_name(plan['name'], check_token(probe, interval, now)), 'script': script}
+
+
 def _is_upgrade_job(names, job):
     name = job['metadata']['name']
     return name.startswith(names['migrate_prefix']) or name.startswith(names['upgrade_prefix'])
@@ -413,6 +426,8 @@ def _render_plan(plan):
             add('redis', 'StatefulSet', name, 'redis/statefulset.yaml.j2', redis=redis)
     add('config', 'Job', plan['config']['job'], 'config/job.yaml.j2')
     add('config', 'ConfigMap', names['nginx_config'], 'components/nginx-configmap.yaml.j2')
+    if plan['check']:
+        add('config', 'Job', plan['check']['job'], 'config/check-job.yaml.j2')
     for migration in plan['upgrade']['jobs']:
         add('upgrade', 'Job', migration['job'], 'upgrade/migrate-job.yaml.j2', migration=migration)
     if plan['upgrade'].get('finish'):
@@ -458,7 +473,7 @@ def _deletions(plan, live, uid):
 
 
 def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', volume_check_script='',
-               assets_script='', migrate_script='', finish_script=''):
+               assets_script='', migrate_script='', finish_script='', check_script='', now=None):
     """The whole reconcile plan of one bench; see bench_plan.yml."""
     check_plan_input('bench_plan', 'FrappeBench', bench, mode, settings, 'frappe_bench_settings')
     live = live or {}
@@ -466,7 +481,7 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     meta, spec = bench['metadata'], bench['spec']
     name, namespace = meta['name'], meta['namespace']
     plan = {'name': name, 'namespace': namespace, 'spec': spec, 'names': bench_names(name), 'errors': [], 'warnings': [],
-            'upgrade_scripts': {'migrate': migrate_script, 'finish': finish_script}}
+            'upgrade_scripts': {'migrate': migrate_script, 'finish': finish_script, 'check': check_script}}
     spec_errors = bench_spec_errors(bench)
     if spec_errors:
         plan['errors'].append('FrappeBench %s/%s cannot be reconciled: %s. Nothing was changed.'
@@ -516,11 +531,18 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         _config(plan, settings, config_script, live, assets_script)
         # The configuration Job is the probe of the image (image_probe.py); the processes move to the digest it
         # ran on once every site is migrated for the versions it found (upgrade.py).
-        plan['image_probe'], _pinned = bench_image(
-            plan['image'], plan['config']['job'], live.get('config_pods'), _mapping(bench.get('status')).get('imageProbe'))
+        stored = _mapping(bench.get('status')).get('imageProbe')
+        plan['image_probe'], _pinned = bench_image(plan['image'], plan['config']['job'], live.get('config_pods'), stored)
+        check = _check(plan, plan['image_probe'], check_script, now)
+        if check:
+            # What the look found, once its pod has said.
+            plan['image_probe'], _pinned = bench_image(plan['image'], plan['config']['job'], live.get('config_pods'),
+                                                       stored, check['job'])
         if plan['image_probe'] is None and plan['config']['done']:
             # Completed, but its pod is gone before anyone read it: the image as written, versions unknown.
             plan['image_probe'] = {'reference': plan['image'], 'digest': '', 'versions': {}, 'job': plan['config']['job']}
+        # Looked at again while the stored look is due (its pod reports in a later reconcile).
+        plan['check'] = check if apply and plan['config']['done'] else None
         plan['upgrade'] = upgrade_plan(
             name, namespace, spec, _mapping(bench.get('status')), plan['image'], plan['image_probe'],
             live.get('sites'), [j for j in live.get('jobs') or [] if _is_upgrade_job(plan['names'], j)],
@@ -585,8 +607,8 @@ def bench_reads(bench, settings):
         ('jobs', 'batch/v1', 'Job'), ('services', 'v1', 'Service'),
         ('networkpolicies', 'networking.k8s.io/v1', 'NetworkPolicy'), ('configmaps', 'v1', 'ConfigMap'))]
     reads += [
-        # The configuration Jobs' pods: what image the bench runs (image_probe.py).
-        read('config_pods', 'v1', 'Pod', label_selectors=owned + ['app.kubernetes.io/component=config']),
+        # The pods of the configuration Jobs and of the periodic looks: what image the bench runs (image_probe.py).
+        read('config_pods', 'v1', 'Pod', label_selectors=owned + ['app.kubernetes.io/component in (config,probe)']),
         # The upgrade's Jobs' pods: what a migrate found, or why it failed (upgrade.py).
         read('upgrade_pods', 'v1', 'Pod', label_selectors=owned + ['app.kubernetes.io/component=upgrade']),
         read('sites', 'vyogo.tech/v1alpha1', 'FrappeSite'),

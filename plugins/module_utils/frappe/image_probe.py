@@ -10,15 +10,20 @@ the probe: files/configure-bench.sh ends with `bench version --format json`
 message, and the kubelet records in the pod's status the digest the tag
 resolved to (the container's imageID). The bench's processes and its sites'
 Jobs then run on that digest, so a pod restarted after the tag moved runs the
-code the rest of the bench runs.
+code the rest of the bench runs. A tag moves without the image string
+changing: every spec.upgrade.checkInterval a Job pulls the image again
+(files/check-image.sh, check_due) and reports the same way; what it finds is
+an upgrade (upgrade.py).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import json
 import re
+import time
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import succeeded_container
 
@@ -67,26 +72,61 @@ def probe_of(pods, job, image, container='config'):
     """What the Job `job` found `image` to be, from its succeeded pod, or None.
 
     {'reference': image, 'digest': 'sha256:<hex>' or '', 'versions': {app:
-    version}, 'job': job}. A pod that did not succeed says nothing: a failed
-    configuration is the bench status's ConfigReady, not a probe.
+    version}, 'job': job, 'checkedAt': when the container ended}. A pod that
+    did not succeed says nothing: a failed configuration is the bench
+    status's ConfigReady, not a probe.
     """
     terminated = succeeded_container(pods, job, container)
     if terminated is None:
         return None
     return {'reference': image, 'digest': repository_digest(terminated['imageID']),
-            'versions': app_versions(terminated.get('message')), 'job': job}
+            'versions': app_versions(terminated.get('message')), 'job': job,
+            'checkedAt': terminated.get('finishedAt') or ''}
 
 
-def bench_image(image, job, pods, stored):
+def bench_image(image, job, pods, stored, check_job=None):
     """(the probe of `image`, the reference the bench's processes and site Jobs run).
 
-    The probe is the configuration Job's (`job`) when its pod says, else the
-    one stored in the status (status.imageProbe) for the same image: the
-    Job's pod may be gone, and a later Job of other inputs on the same image
-    has not reported yet. Without a digest the processes run `image` as it
-    is written.
+    The newest of: the configuration Job's (`job`) when its pod says, the
+    one stored in the status (status.imageProbe) for the same image (the
+    Job's pod may be gone, a later Job of other inputs on the same image has
+    not reported yet, or a periodic check found more), and the periodic
+    check's (`check_job`, check_due), which counts only when it saw a
+    digest: otherwise it only says when the image was last looked at.
+    Without a digest the processes run `image` as it is written.
     """
-    probe = probe_of(pods, job, image)
-    if probe is None and isinstance(stored, dict) and stored.get('reference') == image:
-        probe = stored
+    found = []
+    if isinstance(stored, dict) and stored.get('reference') == image:
+        found.append((stored.get('checkedAt') or '', 0, stored))
+    config = probe_of(pods, job, image)
+    if config is not None:
+        found.append((config['checkedAt'], 1, config))
+    check = probe_of(pods, check_job, image, 'probe') if check_job else None
+    if check is not None and check['digest']:
+        found.append((check['checkedAt'], 2, check))
+    probe = max(found, key=lambda f: f[:2])[2] if found else None
+    if probe is not None and check is not None and not check['digest'] and check['checkedAt'] > (
+            probe.get('checkedAt') or ''):
+        probe = dict(probe, checkedAt=check['checkedAt'])
     return probe, pinned_reference(image, (probe or {}).get('digest') or '')
+
+
+def check_due(probe, interval, now):
+    """Whether the image of `probe` is to be looked at again: `interval` seconds (0: never) after its checkedAt
+    (an RFC 3339 UTC time), `now` in seconds since the epoch. A probe recorded before checkedAt was is due once."""
+    if not probe or not interval:
+        return False
+    checked = probe.get('checkedAt') or ''
+    if not checked:
+        return True
+    try:
+        then = calendar.timegm(time.strptime(checked, '%Y-%m-%dT%H:%M:%SZ'))
+    except ValueError:
+        return True
+    return now - then >= interval
+
+
+def check_token(probe, interval, now):
+    """What names the periodic look at `probe`'s image: another once a look has reported, or once per `interval`
+    while none does (a look that failed, the registry away, is tried again the next time)."""
+    return '%s@%s@%d' % (probe.get('reference') or '', probe.get('checkedAt') or '', int(now // interval))

@@ -45,6 +45,8 @@ def bench_names(name):
         # KEDA reads the queue Redis's password through it.
         'trigger_auth': redis_name(name, 'queue'),
         'config_prefix': '%s-config-' % name,
+        # The periodic look at the image (image_probe.check_due).
+        'check_prefix': '%s-probe-' % name,
         # An upgrade's Jobs (upgrade.py): a migrate per site, then the one that finishes it.
         'migrate_prefix': '%s-migrate-' % name,
         'upgrade_prefix': '%s-upgrade-' % name,
@@ -58,6 +60,11 @@ def bench_names(name):
 def config_job_name(name, digest):
     """The configuration Job: named by the hash of its inputs, so a change runs it again and nothing else does."""
     return bench_names(name)['config_prefix'] + digest
+
+
+def check_job_name(name, token):
+    """The Job that looks at the bench's image again (image_probe.check_token names each look)."""
+    return bench_names(name)['check_prefix'] + hashlib.sha256(token.encode('utf-8')).hexdigest()[:JOB_HASH_LENGTH]
 
 
 def migrate_job_name(name, site, key):

@@ -3,14 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An upgrade of a bench: its sites migrated before its processes run the new code.
 
-A new image (or the same tag moved) is probed by the configuration Job
-(image_probe.py): its digest and its apps' versions. Until every site of the
-bench has a schema made for those versions, the processes stay on the digest
-they run (status.image) and a migrate Job per site runs on the new one
-(files/migrate-site.sh: maintenance mode on, `bench --site S migrate`), at
-most spec.upgrade.maxParallelMigrations at a time. Then the processes roll to
-the new digest and, once they all run it, one Job (files/finish-upgrade.sh)
-takes the migrated sites out of maintenance and clears every site's cache.
+A new image (or the same tag moved) is probed by the configuration Job or a
+periodic look (image_probe.py): its digest and its apps' versions. Until
+every site of the bench has a schema made for those versions, the processes
+stay on the digest they run (status.image); the workers stop, then a migrate
+Job per site runs on the new one (files/migrate-site.sh: maintenance mode on,
+`bench --site S backup`, `bench --site S migrate`), at most
+spec.upgrade.maxParallelMigrations at a time. Then the processes roll to the
+new digest and, once they all run it, one Job (files/finish-upgrade.sh) takes
+the migrated sites out of maintenance, clears every site's cache and the
+bench's cached bundle map. docs/UPGRADES.md tells it for users.
 
 Nothing is stored to know where an upgrade is: the Jobs are named by the site
 and a hash of the target (names.migrate_job_name, upgrade_job_name), so a

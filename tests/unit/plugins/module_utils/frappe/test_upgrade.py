@@ -270,3 +270,26 @@ def test_render_mode_shows_the_migrate_of_every_site_the_change_would_migrate():
     plan = upgrade_plan("erp", "shop", {}, running(), IMAGE, PROBE, [site("a"), site("b"), site("c", V2)], [], [], [],
                         None, render=True)
     assert [j["name"] for j in plan["jobs"]] == ["a", "b"]
+
+
+def test_the_crd_and_the_docs_give_the_defaults_the_code_has():
+    from pathlib import Path
+    import yaml
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import upgrade as module
+    root = Path(__file__).resolve().parents[5]
+    crd = yaml.safe_load((root / "config/crd/bases/vyogo.tech_frappebenches.yaml").read_text())
+    fields = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["upgrade"][
+        "properties"]
+    assert "(default %d)" % module.DEFAULT_MAX_PARALLEL_MIGRATIONS in fields["maxParallelMigrations"]["description"]
+    assert fields["maxParallelMigrations"]["minimum"] == 1
+    assert "(default %d)" % module.DEFAULT_MIGRATION_TIMEOUT_SECONDS in fields["migrationTimeoutSeconds"]["description"]
+    assert fields["migrationTimeoutSeconds"]["minimum"] == module.MIN_MIGRATION_TIMEOUT_SECONDS
+    interval = fields["checkInterval"]["description"]
+    assert "%s, the default" % module.DEFAULT_CHECK_INTERVAL in interval
+    assert "at least %dm" % (module.MIN_CHECK_INTERVAL_SECONDS // 60) in interval
+    settings = upgrade_settings({})
+    docs = (root / "docs/UPGRADES.md").read_text()
+    assert "maxParallelMigrations: %d " % settings["max_parallel"] in docs
+    assert "migrationTimeoutSeconds: %d " % settings["timeout"] in docs
+    assert "checkInterval: %s " % module.DEFAULT_CHECK_INTERVAL in docs
+    assert settings["check_interval"] == 86400

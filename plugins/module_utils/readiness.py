@@ -140,12 +140,17 @@ def job_failure(pods):
 JOB_NAME_LABELS = ('batch.kubernetes.io/job-name', 'job-name')
 
 
+def pods_of_job(pods, job):
+    """The pods among `pods` that the Job `job` made (by the Job controller's label)."""
+    return [pod for pod in pods or []
+            if job in [((pod.get('metadata') or {}).get('labels') or {}).get(label) for label in JOB_NAME_LABELS]]
+
+
 def succeeded_container(pods, job, container):
     """The state `terminated` of `container` in the succeeded pod of the Job `job` (exit 0), or None."""
-    for pod in pods or []:
-        labels = (pod.get('metadata') or {}).get('labels') or {}
+    for pod in pods_of_job(pods, job):
         status = pod.get('status') or {}
-        if job not in [labels.get(label) for label in JOB_NAME_LABELS] or status.get('phase') != 'Succeeded':
+        if status.get('phase') != 'Succeeded':
             continue
         for found in status.get('containerStatuses') or []:
             terminated = (found.get('state') or {}).get('terminated') or {}

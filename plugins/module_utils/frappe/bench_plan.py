@@ -21,7 +21,8 @@ import time
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import (
     bench_image, check_due, check_token)
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import upgrade_plan, upgrade_settings
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import (
+    sites_of_bench, upgrade_plan, upgrade_settings)
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.ignored_fields import bench_ignored_fields
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import (
@@ -111,10 +112,7 @@ def _routes(plan, bench, live):
     domain two sites claim goes to the older one (the younger is refused).
     `hosts` holds every site name and domain: the names socket.io calls back.
     """
-    sites = [s for s in live.get('sites') or []
-             if _mapping(_mapping(s.get('spec')).get('benchRef')).get('name') == plan['name']
-             and _mapping(s.get('metadata')).get('namespace', plan['namespace']) == plan['namespace']
-             and not _mapping(s.get('metadata')).get('deletionTimestamp') and _mapping(s.get('spec')).get('siteName')]
+    sites = sites_of_bench(plan['name'], plan['namespace'], live.get('sites'))
     sites.sort(key=lambda s: (s['metadata'].get('creationTimestamp') or '', s['metadata']['name']))
     routes = {}
     hosts = set()

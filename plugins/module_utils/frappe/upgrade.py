@@ -120,12 +120,17 @@ def _condition_true(obj, kind):
                for c in ((obj.get('status') or {}).get('conditions') or []))
 
 
+def sites_of_bench(bench_name, namespace, sites):
+    """The FrappeSites among `sites` of the bench `bench_name` in `namespace` that name a site and are not being
+    deleted: the sites its nginx routes and its upgrades migrate."""
+    return [s for s in sites or [] if ((s.get('spec') or {}).get('benchRef') or {}).get('name') == bench_name
+            and (s.get('metadata') or {}).get('namespace', namespace) == namespace
+            and not (s.get('metadata') or {}).get('deletionTimestamp') and (s.get('spec') or {}).get('siteName')]
+
+
 def bench_sites(bench_name, namespace, sites):
     """The FrappeSites of the bench whose site exists (SiteCreated), by name: what an upgrade migrates."""
-    found = [s for s in sites or [] if ((s.get('spec') or {}).get('benchRef') or {}).get('name') == bench_name
-             and (s.get('metadata') or {}).get('namespace', namespace) == namespace
-             and not (s.get('metadata') or {}).get('deletionTimestamp') and (s.get('spec') or {}).get('siteName')
-             and _condition_true(s, 'SiteCreated')]
+    found = [s for s in sites_of_bench(bench_name, namespace, sites) if _condition_true(s, 'SiteCreated')]
     return sorted(found, key=lambda s: s['metadata']['name'])
 
 
@@ -147,11 +152,6 @@ def _outcome(pods, job, container):
 
 def _job_states(jobs):
     return dict((j['metadata']['name'], readiness.job_finished(j) or 'Running') for j in jobs or [])
-
-
-def _pods_of(pods, job):
-    return [p for p in pods or []
-            if job in [((p.get('metadata') or {}).get('labels') or {}).get(label) for label in readiness.JOB_NAME_LABELS]]
 
 
 def replacing(current, new):
@@ -240,7 +240,7 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
             entry.update(phase='Migrated', maintenanceWasOn=bool(
                 was_on if was_on is not None else said.get('maintenanceWasOn', False)))
         elif state == 'Failed':
-            why = readiness.job_failure(_pods_of(pods, job)) or before.get('message') or ''
+            why = readiness.job_failure(readiness.pods_of_job(pods, job)) or before.get('message') or ''
             entry.update(phase='Failed', message='Job %s failed%s' % (job, ': ' + why if why else '.'),
                          maintenanceWasOn=bool(was_on))
         elif state == 'Running':
@@ -301,7 +301,7 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
             message = 'The bench runs %s; %d site(s) migrated.' % (target['image'], len(entries))
         elif finished == 'Failed':
             phase = 'Failed'
-            why = readiness.job_failure(_pods_of(pods, finish))
+            why = readiness.job_failure(readiness.pods_of_job(pods, finish))
             message = ('The processes run %s, but Job %s, which takes the migrated sites out of maintenance and '
                        'clears the caches, failed%s. Delete it to run it again.' % (
                            target['image'], finish, ': ' + why if why else '.'))

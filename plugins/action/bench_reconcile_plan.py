@@ -26,7 +26,8 @@ from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import 
 # The role's scripts the plan carries into its ConfigMaps (roles/frappe_bench/files).
 SCRIPTS = {'config_script': 'configure-bench.sh', 'volume_check_script': 'check-sites-volume.sh',
            'assets_script': 'prepare-assets.sh', 'migrate_script': 'migrate-site.sh',
-           'finish_script': 'finish-upgrade.sh', 'check_script': 'check-image.sh'}
+           'finish_script': 'finish-upgrade.sh', 'check_script': 'check-image.sh',
+           'rollback_script': 'rollback-site.sh'}
 
 
 class ActionModule(ActionBase):

@@ -45,7 +45,8 @@ what a pod's command would do. This harness does, for the shell side of it:
     ``_BACKUP``, ``--site S restore`` at ``_RESTORE``; ``--site S
     set-maintenance-mode`` at ``_MAINTENANCE_MODE``, ``--site S migrate`` at
     ``_MIGRATE``, ``--site S set-admin-password`` at ``_ADMIN_PASSWORD``,
-    ``--site S clear-cache`` at ``_CLEAR_CACHE`` (what these four share
+    ``--site S clear-cache`` at ``_CLEAR_CACHE``, ``--site S mariadb`` at
+    ``_MARIADB_CONSOLE`` (what these five share
     with every Frappe command at ``_FRAPPE_SITE``: they need
     ``sites/apps.txt``); ``schedule`` only records.
 
@@ -826,9 +827,10 @@ _NEW_SITE = textwrap.dedent(r"""
 # version-15 runs it: frappe/commands/site.py `backup` -> frappe/utils/backups.py
 # `scheduled_backup` -> `new_backup` -> `BackupGenerator.get_backup`:
 #   - `new_backup` first runs `delete_temp_backups`: every regular file of the
-#     site's default backups directory (private/backups) older than
-#     keep_backups_for_hours (default 24) by ctime is removed; anything else
-#     there makes os.remove fail, and so the backup;
+#     site's default backups directory (private/backups) at least
+#     keep_backups_for_hours (cint, 0 or unset: 24) old by ctime is removed;
+#     anything else there is left (`is_file_old` is False for what is not a
+#     file);
 #   - `set_backup_file_name`: <YYYYmmdd_HHMMSS local time>-<site, dots as
 #     underscores>[-partial]-database.sql.gz, -site_config_backup.json,
 #     -files.tar|.tgz (--compress), -private-files.tar|.tgz, in --backup-path
@@ -902,11 +904,11 @@ _BACKUP = textwrap.dedent(r"""
             backup_failed(site, "IncorrectSitePath: %s does not exist" % site)
         conf = site_conf_here(site)
         default_dir = os.path.join(".", site, "private", "backups")
-        keep = float(conf.get("keep_backups_for_hours") or 24) * 3600
+        keep = (int(float(conf.get("keep_backups_for_hours") or 0)) or 24) * 3600
         if os.path.isdir(default_dir):
             for name in os.listdir(default_dir):
                 path = os.path.join(default_dir, name)
-                if not os.path.isfile(path) or time.time() - os.stat(path).st_ctime > keep:
+                if os.path.isfile(path) and time.time() - os.stat(path).st_ctime >= keep:
                     try:
                         os.remove(path)
                     except OSError as exc:
@@ -1336,7 +1338,12 @@ _MAINTENANCE_MODE = textwrap.dedent(r"""
 #     tabDocType.migration_hash varchar(140) if not exists; touched_tables.json
 #     of the site is removed;
 #   - `pre_schema_updates`, `run_schema_updates` (patches, `sync_all`): not
-#     reproduced; --skip-failing only goes to the patches;
+#     reproduced, but for HARNESS_MIGRATE_FAILING_PATCH=<patch>: the new
+#     code's DocType "New Thing" synced (its table made, as `sync_all` makes
+#     one), then its post-model-sync <patch> raises: frappe/modules/
+#     patch_handler.py `run_all` -> `run_patch` re-raises it (exit 1, the
+#     schema left half changed), or with --skip-failing prints "Failed to
+#     execute patch" and goes on;
 #   - `post_schema_updates` -> frappe/core/doctype/installed_applications
 #     `update_versions` (frappe/utils/__init__.py `get_installed_apps_info` ->
 #     frappe/utils/change_log.py `get_versions`): the rows of the Single's
@@ -1434,6 +1441,14 @@ _MIGRATE = textwrap.dedent(r"""
                     if os.path.exists(touched_file):
                         os.remove(touched_file)
                     touched = set()
+                    failing = os.environ.get("HARNESS_MIGRATE_FAILING_PATCH")
+                    if failing:
+                        frappe_sql(conf, "CREATE TABLE IF NOT EXISTS `tabNew Thing` (name varchar(140) PRIMARY KEY)")
+                        if not skip_failing:
+                            print("Traceback (most recent call last):\n  File \"apps/frappe/frappe/modules/"
+                                  "patch_handler.py\", in run_patch\nException: %s" % failing)
+                            sys.exit(1)
+                        print("Failed to execute patch")
                     try:
                         versions = update_versions(conf, apps)
                         touched.add("tabInstalled Application")
@@ -1484,6 +1499,38 @@ _CLEAR_CACHE = textwrap.dedent(r"""
                 sys.exit("redis.exceptions.ConnectionError: %s" % exc)
             record("bench-clear-cache", site=site, deleted=sorted(k.decode() for k in keys))
         frappe_cli(site, argv, parse, run)
+    """)
+
+# `bench --site S mariadb [EXTRA...]`, as Frappe version-15 runs it:
+# frappe/commands/utils.py `mariadb` (extra arguments passed through) ->
+# `_enter_console`: `frappe.init` (the site must exist: _FRAPPE_SITE),
+# MYSQL_HISTFILE set to <site>/logs/mariadb_console.log, then
+# frappe/database/__init__.py `get_command`: the first of `mariadb`, `mysql`
+# on the PATH (else frappe.throw "mariadb not found in PATH!"), with
+# --user=<db_user, else db_name>, --socket=<db_socket> or else --host and
+# --port, --password=<db_password>, --pager=less -SFX, --safe-updates,
+# --no-auto-rehash, the database name and EXTRA; then os.execv, so stdin,
+# stdout and the exit status are the client's (the image's, here: the
+# `mariadb` stand-in, which runs the real one with HARNESS_MARIADB_REAL=1).
+_MARIADB_CONSOLE = textwrap.dedent(r"""
+    def mariadb_console(site, argv):
+        def run(site, extra):
+            conf = frappe_init(site)
+            os.environ["MYSQL_HISTFILE"] = os.path.abspath(os.path.join(site, "logs", "mariadb_console.log"))
+            client = shutil.which("mariadb") or shutil.which("mysql")
+            if not client:
+                sys.exit("frappe.exceptions.ExecutableNotFound: mariadb not found in PATH! This is required to "
+                         "access the console.")
+            args = ["--user=%s" % (conf.get("db_user") or conf["db_name"])]
+            if conf.get("db_socket"):
+                args.append("--socket=%s" % conf["db_socket"])
+            elif conf.get("db_host") and conf.get("db_port"):
+                args += ["--host=%s" % conf["db_host"], "--port=%s" % conf["db_port"]]
+            if conf.get("db_password"):
+                args.append("--password=%s" % conf["db_password"])
+            args += ["--pager=less -SFX", "--safe-updates", "--no-auto-rehash", conf["db_name"]] + list(extra)
+            os.execv(client, [client] + args)
+        frappe_cli(site, argv, lambda argv: {"extra": argv}, run)
     """)
 
 # `bench --site S set-admin-password [PASSWORD] [--logout-all-sessions]`
@@ -1724,7 +1771,7 @@ _STAND_INS = {
         record("nginx", config=args[args.index("-c") + 1])
         '''),
     "bench": "#!@PYTHON@\n" + _RECORD + _NEW_SITE + _SET_CONFIG + _WORKER + _BACKUP + _RESTORE + _FRAPPE_SITE
-             + _MAINTENANCE_MODE + _MIGRATE + _CLEAR_CACHE + _ADMIN_PASSWORD + textwrap.dedent('''\
+             + _MAINTENANCE_MODE + _MIGRATE + _CLEAR_CACHE + _MARIADB_CONSOLE + _ADMIN_PASSWORD + textwrap.dedent('''\
         args = sys.argv[1:]
         record("bench")
         if not (os.path.isdir("apps") and os.path.isdir("sites")):
@@ -1749,6 +1796,8 @@ _STAND_INS = {
             set_admin_password(args[1], args[3:])
         elif args[:1] == ["--site"] and args[2:3] == ["clear-cache"]:
             clear_cache(args[1], args[3:])
+        elif args[:1] == ["--site"] and args[2:3] == ["mariadb"]:
+            mariadb_console(args[1], args[3:])
         elif args[:1] == ["version"]:
             version(args[1:])
         elif args[:1] == ["worker"]:

@@ -10,10 +10,13 @@ status their role writes once their site exists; the bench role reads them.
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
 import sys
 import time
 
-from support import REPO, converge, reconcile, wait_until
+from support import REPO, converge, playbook_command, reconcile, wait_until, write_manifest
 
 from test_frappe_bench_components import bench_deployments, bench_object, example_bench
 
@@ -184,13 +187,8 @@ def test_a_new_image_migrates_every_site_then_rolls_and_a_moved_tag_with_the_sam
     assert status["imageProbe"]["job"] == look[0].metadata.name and status["imageProbe"]["checkedAt"] > day_ago
 
 
-def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_deleted(
-        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
-    """Here the nodes take no pod, and the test stands in for the kubelet of the migrate Job's pod: the rendered
-    container run against the stand-ins, on a sites volume where the site is missing, fails as it would there."""
-    from test_frappe_bench_components import _set_nodes_unschedulable
-
-    obj = example_bench(namespace)
+def upgrade_started(kube, namespace, tmp_path, obj):
+    """A bench on V1 with sites a, b and c, given a tag of V2: returns (old, new) digests once its workers are gone."""
     converge(kube, tmp_path, obj)
     old = report_probe(kube, namespace, tmp_path, bench_object(kube, namespace)["status"]["image"], V1["frappe"])
     converge(kube, tmp_path, obj)
@@ -203,10 +201,19 @@ def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_de
     new = report_probe(kube, namespace, tmp_path, image, V2["frappe"])
     assert reconcile(kube, tmp_path, obj, frappe_converge_seconds=0).rc == 0   # the workers stop
     wait_until(lambda: not worker_pods(kube, namespace), 60, "the worker pods to go")
+    return old, new
+
+
+def fail_next_migrate(kube, namespace, tmp_path, obj, site):
+    """The reconcile that starts the migrate of `site`, whose pod the test runs as its kubelet would (the nodes take
+    no pod meanwhile): the rendered container against the stand-ins, on a sites volume where the site is missing,
+    fails as it would there. Returns the Job's name once it has failed."""
+    from test_frappe_bench_components import _set_nodes_unschedulable
+
     _set_nodes_unschedulable(kube, True)
     try:
         assert reconcile(kube, tmp_path, obj, frappe_converge_seconds=0).rc == 0
-        job_name = bench_object(kube, namespace)["status"]["upgrade"]["sites"]["a"]["job"]
+        job_name = bench_object(kube, namespace)["status"]["upgrade"]["sites"][site]["job"]
         pod = wait_until(lambda: (kube.core.list_namespaced_pod(
             namespace, label_selector="batch.kubernetes.io/job-name=" + job_name).items or [None])[0], 60,
             "the migrate Job's pod")
@@ -218,15 +225,30 @@ def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_de
         # terminationMessagePolicy FallbackToLogsOnError: the end of the log is the message.
         kube.core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": {
             "phase": "Failed", "containerStatuses": [{
-                "name": "migrate", "image": new, "imageID": "", "ready": False, "restartCount": 0,
-                "state": {"terminated": {"exitCode": ran.rc, "reason": "Error",
-                                         "message": (ran.stdout + ran.stderr)[-2048:],
-                                         "startedAt": now, "finishedAt": now}}}]}})
+                "name": "migrate", "image": pod.spec.containers[0].image, "imageID": "", "ready": False,
+                "restartCount": 0, "state": {"terminated": {"exitCode": ran.rc, "reason": "Error",
+                                                            "message": (ran.stdout + ran.stderr)[-2048:],
+                                                            "startedAt": now, "finishedAt": now}}}]}})
         wait_until(lambda: kube.batch.read_namespaced_job(job_name, namespace).status.failed, 60, "the Job to fail")
-        halted = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
-        assert halted.rc == 0, halted.explain()
     finally:
         _set_nodes_unschedulable(kube, False)
+    return job_name
+
+
+def upgrade_events(kube, namespace):
+    return [(e.type, e.reason, e.message) for e in sorted(kube.core.list_namespaced_event(
+        namespace, field_selector="involvedObject.kind=FrappeBench").items, key=lambda e: e.metadata.creation_timestamp)
+        if e.reason.startswith(("Upgrade", "Site"))]
+
+
+def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_deleted(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    obj["spec"]["upgrade"] = {"onFailure": "halt"}
+    old, new = upgrade_started(kube, namespace, tmp_path, obj)
+    job_name = fail_next_migrate(kube, namespace, tmp_path, obj, "a")
+    halted = reconcile(kube, tmp_path, obj, frappe_converge_seconds=0)
+    assert halted.rc == 0, halted.explain()
     status = bench_object(kube, namespace)["status"]
     upgrade = status["upgrade"]
     print("halted:", json.dumps(upgrade, indent=1, sort_keys=True))
@@ -240,9 +262,7 @@ def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_de
     assert "In maintenance, since their migrate ran on the new code: a." in upgrade["message"], upgrade["message"]
     upgraded = next(c for c in status["conditions"] if c["type"] == "Upgraded")
     assert (upgraded["status"], upgraded["reason"]) == ("False", "Failed")
-    events = [(e.type, e.reason, e.message) for e in sorted(kube.core.list_namespaced_event(
-        namespace, field_selector="involvedObject.kind=FrappeBench").items, key=lambda e: e.metadata.creation_timestamp)
-        if e.reason.startswith(("Upgrade", "Site"))]
+    events = upgrade_events(kube, namespace)
     print("events:", json.dumps(events, indent=1))
     reasons = [r for _t, r, _m in events]
     assert reasons[0] == "UpgradeStarted" and sorted(reasons[1:]) == ["SiteMigrationFailed", "UpgradeFailed"], events
@@ -253,6 +273,66 @@ def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_de
     # The cause fixed, deleting the failed Job is the retry; the upgrade goes on to the end.
     kube.batch.delete_namespaced_job(job_name, namespace, propagation_policy="Foreground")
     wait_until(lambda: job_name not in upgrade_jobs(kube, namespace), 60, "the failed Job to go")
+    converge(kube, tmp_path, obj)
+    status = bench_object(kube, namespace)["status"]
+    assert status["upgrade"]["phase"] == "Succeeded", status["upgrade"]
+    assert processes_images(kube, namespace) == {new}
+
+
+def test_a_failed_migrate_rolls_back_the_sites_it_migrated_even_when_a_reconcile_is_killed_midway(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    obj = example_bench(namespace)
+    old, new = upgrade_started(kube, namespace, tmp_path, obj)
+    assert reconcile(kube, tmp_path, obj, frappe_converge_seconds=0).rc == 0     # a migrates (kwok completes it)
+    a_job = bench_object(kube, namespace)["status"]["upgrade"]["sites"]["a"]["job"]
+    wait_until(lambda: kube.batch.read_namespaced_job(a_job, namespace).status.succeeded, 60, "a's migrate")
+    b_job = fail_next_migrate(kube, namespace, tmp_path, obj, "b")
+    # The reconcile that finds b's failure records it; nothing is restored yet, the workers stay stopped.
+    assert reconcile(kube, tmp_path, obj, frappe_converge_seconds=0).rc == 0
+    upgrade = bench_object(kube, namespace)["status"]["upgrade"]
+    assert upgrade["phase"] == "RollingBack" and "site_config.json" in upgrade["failure"], upgrade
+    assert {s: e["phase"] for s, e in upgrade["sites"].items()} == {"a": "Migrated", "b": "Failed", "c": "Waiting"}
+    assert worker_replicas(kube, namespace) == {0} and upgrade_jobs(kube, namespace) == sorted([a_job, b_job])
+
+    # The next reconcile is killed once it has made a's restore Job, before it writes the status.
+    cmd, env = playbook_command(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, obj)),
+                                                   "frappe_converge_seconds": 0})
+    proc = subprocess.Popen(cmd, env=env, cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        restore = wait_until(lambda: [j for j in kube.batch.list_namespaced_job(
+            namespace, label_selector="app.kubernetes.io/component=upgrade").items if "-rollback-" in j.metadata.name],
+            120, "the first restore Job")
+        assert proc.poll() is None, "the reconcile ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert len(restore) == 1 and restore[0].spec.template.spec.containers[0].image == old
+    assert bench_object(kube, namespace)["status"]["upgrade"]["phase"] == "RollingBack"
+
+    # Left to itself it resumes from the status and the Jobs' names: a's restore is the same Job, then b's runs.
+    converge(kube, tmp_path, obj)
+    status = bench_object(kube, namespace)["status"]
+    upgrade = status["upgrade"]
+    print("rolled back:", json.dumps(upgrade, indent=1, sort_keys=True))
+    assert upgrade["phase"] == "RolledBack", upgrade
+    assert {s: e["phase"] for s, e in upgrade["sites"].items()} == {"a": "RolledBack", "b": "RolledBack",
+                                                                    "c": "Waiting"}
+    assert kube.batch.read_namespaced_job(restore[0].metadata.name, namespace).metadata.uid == restore[0].metadata.uid
+    assert status["image"] == old and processes_images(kube, namespace) == {old}
+    assert 0 not in worker_replicas(kube, namespace)
+    upgraded = next(c for c in status["conditions"] if c["type"] == "Upgraded")
+    assert (upgraded["status"], upgraded["reason"]) == ("False", "RolledBack")
+    events = upgrade_events(kube, namespace)
+    print("events:", json.dumps(events, indent=1))
+    reasons = [r for _t, r, _m in events]
+    assert reasons[:2] == ["UpgradeStarted", "SiteMigrated"] and sorted(reasons[2:]) == [
+        "SiteMigrationFailed", "SiteRolledBack", "SiteRolledBack", "UpgradeRolledBack", "UpgradeRollingBack"], events
+
+    # The cause fixed, deleting the upgrade's Jobs tries it again from the start; it goes on to the end.
+    kube.batch.delete_collection_namespaced_job(namespace, label_selector="vyogo.tech/upgrade=" + upgrade["key"],
+                                                propagation_policy="Foreground")
+    wait_until(lambda: not upgrade_jobs(kube, namespace), 60, "the upgrade's Jobs to go")
     converge(kube, tmp_path, obj)
     status = bench_object(kube, namespace)["status"]
     assert status["upgrade"]["phase"] == "Succeeded", status["upgrade"]

@@ -88,12 +88,13 @@ def test_each_site_migrates_on_the_new_image_in_maintenance_and_the_end_lets_onl
     # b was in maintenance before the upgrade (a person put it there).
     config = site_config(world["image"], "b.example.com")
     (world["image"].sites / "b.example.com" / "site_config.json").write_text(json.dumps(dict(config, maintenance_mode=1)))
-    key = jobs["a.example.com"]["metadata"]["annotations"]["vyogo.tech/upgrade"]
+    key = jobs["a.example.com"]["metadata"]["labels"]["vyogo.tech/upgrade"]
     outcomes = {}
     for site in ("a.example.com", "b.example.com"):
         result = run(world, jobs[site])
         assert result.rc == 0, result.explain()
-        assert site_commands(result) == [["set-maintenance-mode", "on"], ["backup", "--backup-path"], ["migrate"]]
+        assert site_commands(result) == [["set-maintenance-mode", "on"], ["backup", "--ignore-backup-conf"],
+                                         ["set-maintenance-mode", "on"], ["migrate"]]
         # The site as the old code left it, in the upgrade's own folder.
         assert [p.name.endswith("-database.sql.gz") for p in backups(world, site, key)].count(True) == 1
         # The outcome ends the log, as it is the termination message (bench version prints indented JSON).
@@ -108,7 +109,8 @@ def test_each_site_migrates_on_the_new_image_in_maintenance_and_the_end_lets_onl
     # Run again (a retry after its Job was deleted), it keeps the first backup: the one before any migrate.
     again = run(world, jobs["a.example.com"])
     assert again.rc == 0 and site_commands(again) == [["set-maintenance-mode", "on"], ["migrate"]], again.explain()
-    assert len(backups(world, "a.example.com", key)) == 2  # the dump and the copy of site_config.json
+    # The dump, the copy of site_config.json and the note of whether maintenance was on before.
+    assert len(backups(world, "a.example.com", key)) == 3
 
     # A migrate that fails midway (the table its update_versions writes is gone): the Job fails, the site stays in
     # maintenance, and the log the status shows says why.
@@ -141,3 +143,70 @@ def test_each_site_migrates_on_the_new_image_in_maintenance_and_the_end_lets_onl
     assert cache.keys("*|bootinfo") == [] and cache.get("assets_json") is None
     # The backups of this upgrade are the way back now; an earlier upgrade's are gone.
     assert not earlier.exists() and backups(world, "a.example.com", key)
+
+
+def rendered_rollbacks(tmp_path, key, sites):
+    """The Jobs render mode gives a bench whose upgrade `key` found a failed migrate and rolls back: a restore of each
+    site in `sites` (entry phase Migrated or Failed) on the image the processes ran before."""
+    bench = bench_object()
+    bench["status"]["upgrade"] = {
+        "key": key, "phase": "RollingBack", "from": {"image": RUNNING, "versions": BEFORE},
+        "to": {"image": "docker.io/frappe/erpnext@" + NEW_DIGEST, "versions": AFTER},
+        "sites": dict((s.split(".")[0], {"siteName": s, "phase": phase}) for s, phase in sites.items())}
+    objects = render(tmp_path, bench, *[site_object(s) for s in SITES])
+    return dict((pod_spec(o)["containers"][0]["env"][0]["value"], o) for o in objects
+                if o["kind"] == "Job" and pod_spec(o)["containers"][0]["name"] == "rollback")
+
+
+def installed(mariadb_server, db):
+    return mariadb_server.sql("SELECT app_name, app_version FROM `%s`.`tabInstalled Application` ORDER BY app_name" % db)
+
+
+def test_a_rollback_restores_each_migrated_site_from_its_backup_on_the_old_image(world, mariadb_server, tmp_path):
+    jobs, dbs = world["jobs"], world["dbs"]
+    key = jobs["a.example.com"]["metadata"]["labels"]["vyogo.tech/upgrade"]
+    # broken was in maintenance before the upgrade (a person put it there).
+    config = site_config(world["image"], "broken.example.com")
+    (world["image"].sites / "broken.example.com" / "site_config.json").write_text(
+        json.dumps(dict(config, maintenance_mode=1)))
+    before = dict((s, installed(mariadb_server, dbs[s])) for s in ("a.example.com", "broken.example.com"))
+    mariadb_server.sql("INSERT INTO `%s`.`tabDefaultValue` (name, parent, defkey, defvalue) VALUES "
+                       "('kept', '__default', 'kept_before_the_upgrade', '1')" % dbs["a.example.com"])
+    assert run(world, jobs["a.example.com"]).rc == 0
+    # What the new code's migrate made: a table of a new DocType.
+    mariadb_server.sql("CREATE TABLE `%s`.`tabNew Thing` (name varchar(140))" % dbs["a.example.com"])
+    assert "frappe\t15.60.0" in installed(mariadb_server, dbs["a.example.com"])
+    # broken's migrate fails midway: a patch of the new code raises after its DocTypes were synced.
+    broken = run_container(world["image"], jobs["broken.example.com"],
+                           pod_spec(jobs["broken.example.com"])["containers"][0], {}, timeout=120,
+                           harness_env={"HARNESS_MARIADB_REAL": "1", "HARNESS_FRAPPE_VERSION": AFTER["frappe"],
+                                        "HARNESS_MIGRATE_FAILING_PATCH": "erpnext.patches.v15_0.new_thing"})
+    assert broken.rc != 0 and "new_thing" in broken.stdout, broken.explain()
+    assert "tabNew Thing" in mariadb_server.sql("SHOW TABLES FROM `%s`" % dbs["broken.example.com"])
+    # b's migrate died in its backup (a killed pod): its migrate never ran.
+    died = run_container(world["image"], jobs["b.example.com"], pod_spec(jobs["b.example.com"])["containers"][0], {},
+                         timeout=120, harness_env={"HARNESS_MARIADB_REAL": "1", "HARNESS_BACKUP_DIE_AFTER": "dump",
+                                                   "HARNESS_FRAPPE_VERSION": AFTER["frappe"]})
+    assert died.rc != 0 and not backups(world, "b.example.com", key), died.explain()
+
+    restores = rendered_rollbacks(tmp_path / "rollback", key, {
+        "a.example.com": "Migrated", "broken.example.com": "Failed", "b.example.com": "Failed"})
+    assert sorted(restores) == ["a.example.com", "b.example.com", "broken.example.com"]
+    assert {pod_spec(j)["containers"][0]["image"] for j in restores.values()} == {RUNNING}
+    for site in ("a.example.com", "broken.example.com", "b.example.com"):
+        result = run(world, restores[site], frappe_version=BEFORE["frappe"])
+        assert result.rc == 0, result.explain()
+        if site != "b.example.com":
+            assert site_commands(result)[0] == ["mariadb"], result.explain()
+    # Each schema is the old code's again: a's versions and data, not the tables the migrates made.
+    assert [installed(mariadb_server, dbs[s]) for s in before] == list(before.values())
+    assert "tabNew Thing" not in mariadb_server.sql("SHOW TABLES FROM `%s`" % dbs["broken.example.com"])
+    assert "kept_before_the_upgrade" in mariadb_server.sql("SELECT defkey FROM `%s`.`tabDefaultValue`" % dbs["a.example.com"])
+    assert "tabNew Thing" not in mariadb_server.sql("SHOW TABLES FROM `%s`" % dbs["a.example.com"])
+    # Out of maintenance but where a person had put it; b's half-written dump was never loaded.
+    assert [site_config(world["image"], s)["maintenance_mode"] for s in
+            ("a.example.com", "broken.example.com", "b.example.com")] == [0, 1, 0]
+    assert "mariadb" not in [c[0] for c in site_commands(run(world, restores["b.example.com"]))]
+    # Run again (its Job retried), a restore gives the same site.
+    assert run(world, restores["a.example.com"], frappe_version=BEFORE["frappe"]).rc == 0
+    assert installed(mariadb_server, dbs["a.example.com"]) == before["a.example.com"]

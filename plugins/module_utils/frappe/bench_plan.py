@@ -403,7 +403,7 @@ def _check(plan, probe, script, now):
 
 def _is_upgrade_job(names, job):
     name = job['metadata']['name']
-    return name.startswith(names['migrate_prefix']) or name.startswith(names['upgrade_prefix'])
+    return name.startswith((names['migrate_prefix'], names['upgrade_prefix'], names['rollback_prefix']))
 
 
 def _render_plan(plan):
@@ -428,6 +428,8 @@ def _render_plan(plan):
         add('config', 'Job', plan['check']['job'], 'config/check-job.yaml.j2')
     for migration in plan['upgrade']['jobs']:
         add('upgrade', 'Job', migration['job'], 'upgrade/migrate-job.yaml.j2', migration=migration)
+    for restore in plan['upgrade'].get('rollbacks') or []:
+        add('upgrade', 'Job', restore['rollbackJob'], 'upgrade/rollback-job.yaml.j2', migration=restore)
     if plan['upgrade'].get('finish'):
         add('upgrade', 'Job', plan['upgrade']['finish']['job'], 'upgrade/finish-job.yaml.j2',
             finish=plan['upgrade']['finish'])
@@ -471,7 +473,7 @@ def _deletions(plan, live, uid):
 
 
 def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', volume_check_script='',
-               assets_script='', migrate_script='', finish_script='', check_script='', now=None):
+               assets_script='', migrate_script='', finish_script='', check_script='', rollback_script='', now=None):
     """The whole reconcile plan of one bench; see bench_plan.yml."""
     check_plan_input('bench_plan', 'FrappeBench', bench, mode, settings, 'frappe_bench_settings')
     live = live or {}
@@ -479,7 +481,8 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     meta, spec = bench['metadata'], bench['spec']
     name, namespace = meta['name'], meta['namespace']
     plan = {'name': name, 'namespace': namespace, 'spec': spec, 'names': bench_names(name), 'errors': [], 'warnings': [],
-            'upgrade_scripts': {'migrate': migrate_script, 'finish': finish_script, 'check': check_script}}
+            'upgrade_scripts': {'migrate': migrate_script, 'finish': finish_script, 'check': check_script,
+                                'rollback': rollback_script}}
     spec_errors = bench_spec_errors(bench)
     if spec_errors:
         plan['errors'].append('FrappeBench %s/%s cannot be reconciled: %s. Nothing was changed.'

@@ -47,9 +47,11 @@ def bench_names(name):
         'config_prefix': '%s-config-' % name,
         # The periodic look at the image (image_probe.check_due).
         'check_prefix': '%s-probe-' % name,
-        # An upgrade's Jobs (upgrade.py): a migrate per site, then the one that finishes it.
+        # An upgrade's Jobs (upgrade.py): a migrate per site, then the one that finishes it, or a restore per
+        # site it migrated when it rolls back.
         'migrate_prefix': '%s-migrate-' % name,
         'upgrade_prefix': '%s-upgrade-' % name,
+        'rollback_prefix': '%s-rollback-' % name,
         # The nginx configuration (nginx.conf and the server with its sites map).
         'nginx_config': '%s-nginx' % name,
         'component': dict((c, '%s-%s' % (name, c)) for c in COMPONENTS),
@@ -72,6 +74,12 @@ def migrate_job_name(name, site, key):
     target, so a reconcile after a restart finds it done and never runs it again."""
     digest = hashlib.sha256(('%s/%s' % (site, key)).encode('utf-8')).hexdigest()[:JOB_HASH_LENGTH]
     return bench_names(name)['migrate_prefix'] + digest
+
+
+def rollback_job_name(name, site, key):
+    """The Job that restores the FrappeSite `site` from the backup its migrate in the upgrade `key` took."""
+    digest = hashlib.sha256(('%s/%s' % (site, key)).encode('utf-8')).hexdigest()[:JOB_HASH_LENGTH]
+    return bench_names(name)['rollback_prefix'] + digest
 
 
 def upgrade_job_name(name, key):

@@ -170,18 +170,21 @@ def site_migration(upgrade, name):
     entry = (upgrade.get('sites') or {}).get(name)
     if not isinstance(entry, dict):
         return None
-    found = dict((key, entry[key]) for key in ('phase', 'job', 'backup', 'message') if entry.get(key))
+    found = dict((key, entry[key]) for key in ('phase', 'job', 'backup', 'message', 'rollbackJob') if entry.get(key))
     found['image'] = (upgrade.get('to') or {}).get('image') or ''
     return found
 
 
 def migrated_schema(upgrade, name):
     """{'job', 'versions'} when the bench's upgrade record (its status.upgrade) says it migrated the FrappeSite
-    `name`, else None."""
+    `name` (the versions it went to), or restored it from the backup taken before (the versions it had), else
+    None."""
     entry = (upgrade.get('sites') or {}).get(name) or {}
-    if entry.get('phase') != 'Migrated':
-        return None
-    return {'job': entry.get('job') or '', 'versions': dict((upgrade.get('to') or {}).get('versions') or {})}
+    if entry.get('phase') == 'Migrated':
+        return {'job': entry.get('job') or '', 'versions': dict((upgrade.get('to') or {}).get('versions') or {})}
+    if entry.get('phase') == 'RolledBack' and isinstance(entry.get('fromVersions'), dict):
+        return {'job': entry.get('rollbackJob') or '', 'versions': dict(entry['fromVersions'])}
+    return None
 
 
 def site_schema(pods, job):

@@ -38,16 +38,25 @@ import re
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import pinned_reference
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import (
-    JOB_HASH_LENGTH, migrate_job_name, upgrade_job_name)
+    JOB_HASH_LENGTH, migrate_job_name, rollback_job_name, upgrade_job_name)
 from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 
 # spec.upgrade when a field is not set.
 DEFAULT_MAX_PARALLEL_MIGRATIONS = 1
 DEFAULT_MIGRATION_TIMEOUT_SECONDS = 3600
+# What a failed migrate leads to: every site this upgrade migrated restored from the backup its migrate took
+# and served by the old code again, or the upgrade halted for a person.
+ON_FAILURE = ('rollback', 'halt')
+DEFAULT_ON_FAILURE = 'rollback'
 MIN_MIGRATION_TIMEOUT_SECONDS = 60
 
 # status.upgrade.phase: still moving (a reconcile comes back soon), or where it stays.
-MOVING = ('Migrating', 'Rolling', 'Finishing')
+MOVING = ('Migrating', 'Rolling', 'Finishing', 'RollingBack')
+# A site's phases that mean a Job of this upgrade ran on it (its schema may be the new code's until restored).
+# The Event of a site's entry reaching a phase.
+SITE_EVENTS = {'Migrated': ('Normal', 'SiteMigrated'), 'Failed': ('Warning', 'SiteMigrationFailed'),
+               'RolledBack': ('Normal', 'SiteRolledBack'), 'RollbackFailed': ('Warning', 'SiteRollbackFailed')}
+TOUCHED = ('Migrated', 'Failed', 'RollingBack', 'RolledBack', 'RollbackFailed')
 
 
 DEFAULT_CHECK_INTERVAL = '24h'
@@ -82,8 +91,13 @@ def upgrade_settings(spec):
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < MIN_MIGRATION_TIMEOUT_SECONDS:
         raise InvalidInput('spec.upgrade.migrationTimeoutSeconds must be a whole number of %d or more (seconds one '
                            'site\'s migrate may take), got %r' % (MIN_MIGRATION_TIMEOUT_SECONDS, timeout))
+    on_failure = given.get('onFailure', DEFAULT_ON_FAILURE)
+    if on_failure not in ON_FAILURE:
+        raise InvalidInput('spec.upgrade.onFailure must be rollback (restore the sites this upgrade migrated and '
+                           'serve them on the old image) or halt (keep them in maintenance for a person), got %r'
+                           % (on_failure,))
     return {'max_parallel': parallel, 'timeout': timeout, 'force': given.get('force') is True,
-            'check_interval': interval}
+            'check_interval': interval, 'on_failure': on_failure}
 
 
 def backup_dir(site_name, key):
@@ -134,8 +148,15 @@ def bench_sites(bench_name, namespace, sites):
     return sorted(found, key=lambda s: s['metadata']['name'])
 
 
-def _recorded(site):
-    """The versions a site's schema was made for (its status.schema.versions), or None when none is recorded."""
+def _recorded(site, record):
+    """The versions a site's schema was made for, or None when none is recorded: what the bench's upgrade record
+    `record` says the upgrade did to it (migrated, or restored from the backup taken before), which the site's
+    own status.schema follows only once its role has run, else that status.schema."""
+    entry = (record.get('sites') or {}).get(site['metadata']['name']) or {}
+    if entry.get('phase') == 'Migrated' and isinstance((record.get('to') or {}).get('versions'), dict):
+        return record['to']['versions']
+    if entry.get('phase') == 'RolledBack' and isinstance(entry.get('fromVersions'), dict):
+        return entry['fromVersions']
     versions = ((site.get('status') or {}).get('schema') or {}).get('versions')
     return versions if isinstance(versions, dict) else None
 
@@ -148,6 +169,48 @@ def _outcome(pods, job, container):
     except ValueError:
         return {}
     return said if isinstance(said, dict) else {}
+
+
+def _by_phase(entries):
+    return dict((phase, sorted(s for s, e in entries.items() if e['phase'] == phase)) for phase in (
+        'Waiting', 'Migrating', 'Migrated', 'Failed', 'Refused', 'RollingBack', 'RolledBack', 'RollbackFailed'))
+
+
+def _rollback_state(entry, before, job, states, pods):
+    """A site's entry where its restore (a rollback of the upgrade) is: running, done (never run again, even with
+    its Job gone: the site has been served since), or failed."""
+    state = states.get(job)
+    if state is None and before.get('phase') != 'RolledBack':
+        return
+    entry['rollbackJob'] = job
+    if state == 'Complete' or before.get('phase') == 'RolledBack':
+        entry['phase'] = 'RolledBack'
+        entry['maintenanceWasOn'] = bool(before.get('maintenanceWasOn', entry.get('maintenanceWasOn')))
+        entry.pop('message', None)
+        if before.get('message') and before.get('phase') != 'RollbackFailed':
+            entry['message'] = before['message']
+    elif state == 'Failed':
+        why = readiness.job_failure(readiness.pods_of_job(pods, job))
+        entry.update(phase='RollbackFailed', message='Job %s failed: %s' % (job, why) if why else before.get('message')
+                     if before.get('phase') == 'RollbackFailed' else 'Job %s failed.' % job)
+    else:
+        entry['phase'] = 'RollingBack'
+        if before.get('message'):
+            entry['message'] = before['message']
+
+
+def _recorded_states(name, key, record):
+    """The state of each Job of the upgrade `key` of the bench `name` that its record says ran (render mode, where
+    no Job is read)."""
+    states = {}
+    for site_name, entry in (record.get('sites') or {}).items():
+        phase = entry.get('phase')
+        if phase in TOUCHED:
+            states[migrate_job_name(name, site_name, key)] = 'Failed' if phase == 'Failed' else 'Complete'
+        if phase in ('RollingBack', 'RolledBack', 'RollbackFailed'):
+            states[rollback_job_name(name, site_name, key)] = {
+                'RollingBack': 'Running', 'RolledBack': 'Complete'}.get(phase, 'Failed')
+    return states
 
 
 def _job_states(jobs):
@@ -208,8 +271,17 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     plan['key'] = key
     current = record.get('key') == key
     created = bench_sites(name, namespace, sites)
+    states = _job_states(jobs)
+    if render and current:
+        # Nothing runs in render mode: the stored record says where each Job of this upgrade is.
+        states = _recorded_states(name, key, record)
+    if current and record.get('phase') == 'RolledBack' and not any(
+            job in states for site in created for job in (migrate_job_name(name, site['metadata']['name'], key),
+                                                          rollback_job_name(name, site['metadata']['name'], key))):
+        # A person deleted every Job of an upgrade that rolled back: it starts again, from the record's versions.
+        current = False
     # The same code as the processes run, after an upgrade halted: a site it migrated is newer than that code.
-    newer = [s for s in created if downgrades(_recorded(s), target['versions'])]
+    newer = [s for s in created if downgrades(_recorded(s, record), target['versions'])]
     if not running_image or (target['image'] == running_image and not newer or not created) and not current:
         # A new bench, nothing changed since the last upgrade (or there never was one), or no site to carry.
         plan.update(run_image=target['image'], app_versions=target['versions'])
@@ -218,17 +290,19 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     origin = record['from'] if current else {
         'image': running_image, 'versions': running_versions if running_versions is not None else target['versions']}
     previous_sites = record.get('sites') if current and isinstance(record.get('sites'), dict) else {}
-    states = _job_states(jobs)
+    rolling_back = current and record.get('phase') in ('RollingBack', 'RolledBack')
     entries = {}
     for site in created:
         site_name = site['metadata']['name']
-        at = _recorded(site)
+        at = _recorded(site, record)
         at = origin['versions'] if at is None else at
         job = migrate_job_name(name, site_name, key)
         state = states.get(job, 'Missing')
         before = previous_sites.get(site_name) or {}
         entry = {'siteName': site['spec']['siteName'], 'job': job,
-                 'backup': 'sites/' + backup_dir(site['spec']['siteName'], key)}
+                 'backup': 'sites/' + backup_dir(site['spec']['siteName'], key),
+                 # What its schema was made for before this upgrade: what a restore from its backup brings back.
+                 'fromVersions': before['fromVersions'] if isinstance(before.get('fromVersions'), dict) else at}
         # Whether the site was in maintenance before any upgrade put it there: a site an earlier, halted upgrade
         # left in maintenance was not (a failed migrate's pod says nothing, so it counts as not either).
         prior = before if current else (record.get('sites') or {}).get(site_name) \
@@ -239,10 +313,11 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
             said = _outcome(pods, job, 'migrate')
             entry.update(phase='Migrated', maintenanceWasOn=bool(
                 was_on if was_on is not None else said.get('maintenanceWasOn', False)))
-        elif state == 'Failed':
-            why = readiness.job_failure(readiness.pods_of_job(pods, job)) or before.get('message') or ''
-            entry.update(phase='Failed', message='Job %s failed%s' % (job, ': ' + why if why else '.'),
-                         maintenanceWasOn=bool(was_on))
+        elif state == 'Failed' or state == 'Missing' and rolling_back and before.get('phase') in TOUCHED:
+            # A migrate Job deleted while the upgrade rolls back is no retry: its site still has to be restored.
+            why = readiness.job_failure(readiness.pods_of_job(pods, job))
+            entry.update(phase='Failed', message='Job %s failed: %s' % (job, why) if why else before.get('message') or
+                         'Job %s failed.' % job, maintenanceWasOn=bool(was_on))
         elif state == 'Running':
             entry['phase'] = 'Migrating'
         elif at != target['versions'] or settings['force']:
@@ -257,14 +332,58 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
             continue
         if was_on is not None and 'maintenanceWasOn' not in entry:
             entry['maintenanceWasOn'] = bool(was_on)
+        _rollback_state(entry, before, rollback_job_name(name, site_name, key), states, pods)
         entries[site_name] = entry
-    by_phase = dict((phase, sorted(s for s, e in entries.items() if e['phase'] == phase))
-                    for phase in ('Waiting', 'Migrating', 'Migrated', 'Failed', 'Refused'))
-    # Every migrate Job of this upgrade stays in the plan (the prune would take a completed one's record).
-    rendered = [s for s, e in entries.items() if e['phase'] in ('Migrated', 'Failed', 'Migrating')]
-    if by_phase['Failed'] or by_phase['Refused']:
+    by_phase = _by_phase(entries)
+    # Every Job of this upgrade stays in the plan (the prune would take a completed one's record).
+    rendered = [s for s, e in entries.items() if e['job'] in states]
+    rollbacks = [s for s, e in entries.items() if e.get('rollbackJob') in states]
+    failed = by_phase['Failed'] + by_phase['Refused']
+    extra = {}
+    touched = sorted(s for s, e in entries.items() if e['phase'] in TOUCHED)
+    rolling_back = rolling_back or bool(rollbacks)
+    if rolling_back or failed and touched and settings['on_failure'] == 'rollback':
+        failure = (record.get('failure') if current else '') or '; '.join(
+            'site %s: %s' % (s, entries[s]['message']) for s in failed)
+        # Restores start from the reconcile after the one that recorded the failure (so its Events are told).
+        started = current and record.get('phase') in ('RollingBack', 'RolledBack')
+        if started and not by_phase['Migrating']:
+            # The migrates that ran on: over. Each site this upgrade migrated is restored, a few at a time.
+            waiting = [s for s in touched if entries[s]['phase'] in ('Migrated', 'Failed')]
+            room = len(waiting) if render else max(0, settings['max_parallel'] - len(by_phase['RollingBack']))
+            for site_name in waiting[:room]:
+                entries[site_name].update(phase='RollingBack',
+                                          rollbackJob=rollback_job_name(name, site_name, key))
+                rollbacks.append(site_name)
+        by_phase = _by_phase(entries)
+        restored = by_phase['RolledBack']
+        run = running_image
+        if by_phase['RollbackFailed']:
+            phase = 'Failed'
+            message = ('The upgrade to %s failed (%s), and so did the restore of %s: %s. The processes stay on %s; '
+                       'those sites stay in maintenance, their schema possibly the new code\'s. Fix the cause and '
+                       'delete the failed Job to restore again, or restore them by hand from their backup (docs/'
+                       'UPGRADES.md).' % (target['image'], failure, ', '.join(by_phase['RollbackFailed']),
+                                          '; '.join('site %s: %s' % (s, entries[s]['message'])
+                                                    for s in by_phase['RollbackFailed']), running_image))
+        elif by_phase['RollingBack'] or by_phase['Migrating'] or not started:
+            phase = 'RollingBack'
+            plan['quiesce'] = True
+            message = ('The upgrade to %s failed (%s) and rolls back: each site it migrated is restored from the '
+                       'backup its migrate took, on %s, and stays in maintenance until then (%d of %d restored).' % (
+                           target['image'], failure, running_image, len(restored), len(touched)))
+            if by_phase['Migrating']:
+                message += ' First the running migrate(s) end: %s.' % ', '.join(by_phase['Migrating'])
+        else:
+            phase = 'RolledBack'
+            message = ('The upgrade to %s failed (%s) and was rolled back: %s, each restored from the backup its '
+                       'migrate took, served by %s again. Fix the cause, then delete this upgrade\'s Jobs (label '
+                       'vyogo.tech/upgrade=%s) to try it again, or set another image.' % (
+                           target['image'], failure, ', '.join(restored), running_image, key))
+        plan['rollbacks'] = [dict(entries[s], name=s) for s in sorted(rollbacks)]
+        extra = {'failure': failure}
+    elif failed:
         phase, run = 'Failed', running_image
-        failed = by_phase['Failed'] + by_phase['Refused']
         kept = by_phase['Migrated'] + by_phase['Failed'] + by_phase['Migrating']
         message = ('The upgrade to %s halted: %s. The processes stay on %s. %s' % (
             target['image'], '; '.join('site %s: %s' % (s, entries[s]['message']) for s in failed), running_image,
@@ -319,8 +438,8 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
                                              if e['phase'] == 'Migrated' and not e['maintenanceWasOn']),
                 'sites': sorted(s['spec']['siteName'] for s in created)}
     plan['jobs'] = [dict(entries[s], name=s) for s in sorted(rendered)]
-    new_record = {'key': key, 'phase': phase, 'message': message, 'from': origin, 'to': target,
-                  'sites': dict(entries)}
+    new_record = dict({'key': key, 'phase': phase, 'message': message, 'from': origin, 'to': target,
+                       'sites': dict(entries)}, **extra)
     plan.update(run_image=run, app_versions=target['versions'] if run == target['image'] else origin['versions'],
                 record=new_record, moving=phase in MOVING, events=_events(record if current else {}, new_record))
     return plan
@@ -330,15 +449,23 @@ def _events(before, after):
     """The Events of what changed between the stored record and this one."""
     events = []
     if before.get('phase') != after['phase']:
-        kind = 'Warning' if after['phase'] == 'Failed' else 'Normal'
+        kind = 'Warning' if after['phase'] in ('Failed', 'RollingBack', 'RolledBack') else 'Normal'
         reason = {'Migrating': 'UpgradeStarted', 'Rolling': 'UpgradeRolling', 'Finishing': 'UpgradeFinishing',
-                  'Succeeded': 'UpgradeSucceeded', 'Failed': 'UpgradeFailed'}[after['phase']]
+                  'Succeeded': 'UpgradeSucceeded', 'Failed': 'UpgradeFailed', 'RollingBack': 'UpgradeRollingBack',
+                  'RolledBack': 'UpgradeRolledBack'}[after['phase']]
         events.append({'type': kind, 'reason': reason, 'message': after['message']})
     earlier = before.get('sites') or {}
     for site, entry in sorted(after['sites'].items()):
-        if (earlier.get(site) or {}).get('phase') != entry['phase'] and entry['phase'] in ('Migrated', 'Failed'):
-            events.append({'type': 'Normal' if entry['phase'] == 'Migrated' else 'Warning',
-                           'reason': 'SiteMigrated' if entry['phase'] == 'Migrated' else 'SiteMigrationFailed',
-                           'message': 'Site %s (%s): %s' % (site, entry['siteName'], entry.get('message') or (
-                               'migrated to %s by Job %s.' % (after['to']['image'], entry['job'])))})
+        was = (earlier.get(site) or {}).get('phase')
+        if was == entry['phase'] or entry['phase'] not in SITE_EVENTS:
+            continue
+        kind, reason = SITE_EVENTS[entry['phase']]
+        if entry['phase'] == 'Migrated':
+            what = 'migrated to %s by Job %s.' % (after['to']['image'], entry['job'])
+        elif entry['phase'] == 'RolledBack':
+            what = 'restored from %s by Job %s, on %s again.' % (entry['backup'], entry['rollbackJob'],
+                                                                 after['from']['image'])
+        else:
+            what = entry.get('message') or ''
+        events.append({'type': kind, 'reason': reason, 'message': 'Site %s (%s): %s' % (site, entry['siteName'], what)})
     return events

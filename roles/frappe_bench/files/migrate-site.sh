@@ -8,29 +8,49 @@
 #    is_scheduler_inactive). Whether it was on before is noted, so the end of
 #    the upgrade leaves a site a person put in maintenance there.
 # 2. bench --site S backup into $BACKUP_DIR (relative to sites/), the
-#    database and site_config.json as the old code left them, unless a
-#    backup is there already: a retried migrate (its failed Job deleted) may
-#    find the schema half migrated, and the backup to go back to is the first.
+#    database and site_config.json as the old code left them, the whole
+#    database whatever the site's backup.includes/excludes say
+#    (--ignore-backup-conf: a partial backup could not bring the schema back).
+#    It is taken into a folder of its own and moved into place once complete,
+#    with upgrade.json beside it (whether maintenance was on before), so a
+#    folder there is a whole backup: a retried migrate (its failed Job
+#    deleted) finds the schema possibly half migrated and keeps the first one,
+#    and the rollback (files/rollback-site.sh) restores only from a whole one.
 # 3. bench --site S migrate. Its failure fails the Job, and the site stays in
 #    maintenance: its schema may already be partly the new code's.
 # The outcome is the container's termination message, which the bench's
 # upgrade record reads: {"maintenanceWasOn": bool, "versions": [...]}.
 set -euo pipefail
 site=${SITE:?the site to migrate}
+backup_dir=${BACKUP_DIR:?the folder to back the site up into}
+taking="$backup_dir.partial"
 
-was_on=$(env/bin/python - "sites/$site/site_config.json" <<'PY'
+if [ ! -d "sites/$backup_dir" ]; then
+  mkdir -p "sites/$taking"
+  if [ ! -f "sites/$taking/upgrade.json" ]; then
+    env/bin/python - "sites/$site/site_config.json" "sites/$taking/upgrade.json" <<'PY'
 import json, sys
 with open(sys.argv[1]) as f:
-    print("true" if json.load(f).get("maintenance_mode") else "false")
+    was_on = bool(json.load(f).get("maintenance_mode"))
+with open(sys.argv[2], "w") as f:
+    json.dump({"maintenanceWasOn": was_on}, f)
 PY
-)
-bench --site "$site" set-maintenance-mode on
-backup_dir=${BACKUP_DIR:?the folder to back the site up into}
-if ! compgen -G "sites/$backup_dir/*-database.sql.gz" > /dev/null; then
-  bench --site "$site" backup --backup-path "$backup_dir"
+  fi
+  # What an attempt killed midway left, but what maintenance was before.
+  find "sites/$taking" -mindepth 1 ! -name upgrade.json -delete
+  bench --site "$site" set-maintenance-mode on
+  bench --site "$site" backup --ignore-backup-conf --backup-path "$taking"
+  mv "sites/$taking" "sites/$backup_dir"
 fi
+bench --site "$site" set-maintenance-mode on
 bench --site "$site" migrate
 
+was_on=$(env/bin/python - "sites/$backup_dir/upgrade.json" <<'PY'
+import json, os, sys
+noted = json.load(open(sys.argv[1])) if os.path.exists(sys.argv[1]) else {}
+print(json.dumps(bool(noted.get("maintenanceWasOn"))))
+PY
+)
 versions=$(bench version --format json) || versions=null
 outcome=$(printf '{"maintenanceWasOn": %s, "versions": %s}' "$was_on" "$versions")
 printf '%s\n' "$outcome"

@@ -338,9 +338,8 @@ def test_every_plan_the_bench_role_makes_takes_every_script():
     # The first plan is the action's (plugins/action/bench_reconcile_plan.py), the second apply.yml's.
     assert len(calls) == 1
     for call in calls:
-        for argument in ("config_script=", "volume_check_script=", "assets_script=", "migrate_script=",
-                         "finish_script=", "check_script="):
-            assert argument in call, call
+        for argument in SCRIPTS:
+            assert argument + "=" in call, call
     assert sorted(SCRIPTS) == ["assets_script", "check_script", "config_script", "finish_script", "migrate_script",
-                               "volume_check_script"]
+                               "rollback_script", "volume_check_script"]
     assert all((tasks.parent / "files" / name).is_file() for name in SCRIPTS.values())

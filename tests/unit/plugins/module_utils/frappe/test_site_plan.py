@@ -655,3 +655,16 @@ def test_a_site_its_bench_migrated_records_the_versions_it_went_to_once():
     p["bench"]["upgrade"] = {}
     assert "migration" not in site_status(p, stored)["status"]
     assert site_status(p, site(status={"migration": {"phase": "Failed"}}))["status"]["migration"] is None
+
+
+def test_a_site_its_bench_rolled_back_records_the_versions_its_backup_had():
+    p = plan()
+    migrated = site(status={"schema": {"job": "erp-migrate-0123456789", "versions": {"frappe": "15.60.0"}}})
+    p["bench"]["upgrade"] = {
+        "phase": "RolledBack", "to": {"image": "x@sha256:" + "22" * 32, "versions": {"frappe": "15.60.0"}},
+        "sites": {"erp": {"phase": "RolledBack", "job": "erp-migrate-0123456789", "rollbackJob": "erp-rollback-01",
+                          "fromVersions": {"frappe": "15.55.1"}, "siteName": "erp.example.com"}}}
+    result = site_status(p, migrated)
+    assert result["status"]["schema"] == {"job": "erp-rollback-01", "versions": {"frappe": "15.55.1"}}
+    assert result["status"]["migration"]["phase"] == "RolledBack"
+    assert result["status"]["migration"]["rollbackJob"] == "erp-rollback-01"

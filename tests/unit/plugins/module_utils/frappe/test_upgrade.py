@@ -17,6 +17,8 @@ V1 = {"frappe": "15.54.1", "erpnext": "15.50.0"}
 V2 = {"frappe": "15.55.1", "erpnext": "15.51.0"}
 PROBE = {"reference": IMAGE, "digest": "sha256:" + "22" * 32, "versions": V2, "job": "erp-config-x"}
 KEY = target_key(NEW, V2)
+HALT = {"upgrade": {"onFailure": "halt"}}
+HALT_TWO = {"upgrade": {"onFailure": "halt", "maxParallelMigrations": 2}}
 
 
 def site(name, versions=None, created=True):
@@ -128,7 +130,7 @@ def test_no_migrate_starts_while_a_worker_of_the_old_code_runs():
     gone = upgrade(status, sites=sites)
     assert gone["quiesce"] and [j["name"] for j in gone["jobs"]] == ["a"]
     # Once every site is migrated, or the upgrade halted, the workers run again.
-    done = upgrade(step(gone, status), sites=sites, jobs=[migrate("a", "Complete"), migrate("b", "Failed")])
+    done = upgrade(step(gone, status), sites=sites, jobs=[migrate("a", "Complete"), migrate("b", "Failed")], spec=HALT)
     assert not done["quiesce"] and done["record"]["phase"] == "Failed"
 
 
@@ -177,10 +179,10 @@ def test_the_processes_roll_once_every_site_is_migrated_then_one_job_finishes():
 
 def test_a_failed_migrate_halts_with_the_migrated_sites_in_maintenance_and_the_old_image_running():
     sites = [site("a"), site("b"), site("c")]
-    status = step(upgrade(running(), sites=sites, spec={"upgrade": {"maxParallelMigrations": 2}}), running())
+    status = step(upgrade(running(), sites=sites, spec=HALT_TWO), running())
     b_job = names.migrate_job_name("erp", "b", KEY)
     plan = upgrade(status, sites=sites, jobs=[migrate("a", "Complete"), migrate("b", "Failed")],
-                   pods=[migrate_pod("a"), failed_pod(b_job)], spec={"upgrade": {"maxParallelMigrations": 2}})
+                   pods=[migrate_pod("a"), failed_pod(b_job)], spec=HALT_TWO)
     assert plan["run_image"] == OLD and plan["app_versions"] == V1
     record = plan["record"]
     assert record["phase"] == "Failed" and not plan["moving"]
@@ -190,7 +192,7 @@ def test_a_failed_migrate_halts_with_the_migrated_sites_in_maintenance_and_the_o
     assert sorted(e["reason"] for e in plan["events"]) == ["SiteMigrated", "SiteMigrationFailed", "UpgradeFailed"]
     # Deleting the failed Job is the retry: b migrates again, and the upgrade goes on.
     status = step(plan, status)
-    retried = upgrade(status, sites=sites, jobs=[migrate("a", "Complete")], spec={"upgrade": {"maxParallelMigrations": 2}})
+    retried = upgrade(status, sites=sites, jobs=[migrate("a", "Complete")], spec=HALT_TWO)
     assert retried["record"]["phase"] == "Migrating"
     assert [(j["name"], j["phase"]) for j in retried["jobs"]] == [
         ("a", "Migrated"), ("b", "Migrating"), ("c", "Migrating")]
@@ -200,10 +202,10 @@ def test_an_image_after_a_halt_takes_the_sites_the_halt_left_in_maintenance_out_
     sites = [site("a")]
     status = step(upgrade(running(), sites=sites), running())
     a_job = names.migrate_job_name("erp", "a", KEY)
-    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed")], pods=[failed_pod(a_job)]), status)
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed")], pods=[failed_pod(a_job)], spec=HALT), status)
     fixed = dict(PROBE, digest="sha256:" + "33" * 32)
     fixed_key = target_key("docker.io/frappe/erpnext@sha256:" + "33" * 32, V2)
-    plan = upgrade(status, sites=sites, probe=fixed)
+    plan = upgrade(status, sites=sites, probe=fixed, spec=HALT)
     assert plan["record"]["from"] == {"image": OLD, "versions": V1}
     assert plan["record"]["sites"]["a"]["maintenanceWasOn"] is False
     # Its new migrate finds it in maintenance (the halt left it there), and still it comes out at the end.
@@ -231,7 +233,7 @@ def test_going_back_after_a_halt_is_refused_for_the_sites_already_migrated():
     status = step(upgrade(running(), sites=sites), running())
     b_job = names.migrate_job_name("erp", "b", KEY)
     status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Complete"), migrate("b", "Failed")],
-                          pods=[failed_pod(b_job)], spec={"upgrade": {"maxParallelMigrations": 2}}), status)
+                          pods=[failed_pod(b_job)], spec=HALT_TWO), status)
     # a's role recorded the versions it was migrated to; the user sets the image the processes still run.
     sites = [site("a", V2), site("b")]
     back = upgrade(status, sites=sites, probe=dict(PROBE, digest="sha256:" + "11" * 32, versions=V1))
@@ -254,6 +256,7 @@ def test_a_bench_from_before_versions_were_recorded_migrates_nothing_for_its_fir
     ({"maxParallelMigrations": 0}, "spec.upgrade.maxParallelMigrations"),
     ({"maxParallelMigrations": True}, "spec.upgrade.maxParallelMigrations"),
     ({"migrationTimeoutSeconds": 5}, "spec.upgrade.migrationTimeoutSeconds"),
+    ({"onFailure": "restore"}, "spec.upgrade.onFailure"),
 ])
 def test_bad_settings_name_their_field(given, field):
     with pytest.raises(InvalidInput, match=field):
@@ -292,4 +295,100 @@ def test_the_crd_and_the_docs_give_the_defaults_the_code_has():
     assert "maxParallelMigrations: %d " % settings["max_parallel"] in docs
     assert "migrationTimeoutSeconds: %d " % settings["timeout"] in docs
     assert "checkInterval: %s " % module.DEFAULT_CHECK_INTERVAL in docs
+    assert "onFailure: %s " % settings["on_failure"] in docs and settings["on_failure"] == module.DEFAULT_ON_FAILURE
+    assert fields["onFailure"]["enum"] == list(module.ON_FAILURE)
+    assert "%s (the default)" % module.DEFAULT_ON_FAILURE in fields["onFailure"]["description"]
     assert settings["check_interval"] == 86400
+
+
+def rollback(site_name, state=None):
+    return job(names.rollback_job_name("erp", site_name, KEY), state)
+
+
+def test_a_failed_migrate_rolls_back_every_site_the_upgrade_migrated_by_default():
+    sites, two = [site("a"), site("b"), site("c")], {"upgrade": {"maxParallelMigrations": 2}}
+    status = step(upgrade(running(), sites=sites, spec=two), running())
+    b_job = names.migrate_job_name("erp", "b", KEY)
+    migrates = [migrate("a", "Complete"), migrate("b", "Failed")]
+    # The reconcile that finds the failure records it; the workers stay stopped, and nothing is restored yet.
+    plan = upgrade(status, sites=sites, jobs=migrates, pods=[migrate_pod("a"), failed_pod(b_job)], spec=two)
+    record = plan["record"]
+    assert record["phase"] == "RollingBack" and plan["moving"] and plan["quiesce"] and plan["run_image"] == OLD
+    assert plan["rollbacks"] == [] and "Unknown column" in record["failure"]
+    assert sorted(e["reason"] for e in plan["events"]) == ["SiteMigrated", "SiteMigrationFailed", "UpgradeRollingBack"]
+    # The next one restores a and b (the sites whose migrate ran), on the old image; c never started.
+    status = step(plan, status)
+    plan = upgrade(status, sites=sites, jobs=migrates, spec=two)
+    assert [(r["name"], r["phase"], r["rollbackJob"]) for r in plan["rollbacks"]] == [
+        ("a", "RollingBack", names.rollback_job_name("erp", "a", KEY)),
+        ("b", "RollingBack", names.rollback_job_name("erp", "b", KEY))]
+    assert plan["record"]["sites"]["c"]["phase"] == "Waiting" and [j["name"] for j in plan["jobs"]] == ["a", "b"]
+    status = step(plan, status)
+    # Both restored: the bench serves every site on the old image again, the workers run.
+    done = migrates + [rollback("a", "Complete"), rollback("b", "Complete")]
+    plan = upgrade(status, sites=sites, jobs=done, spec=two)
+    record = plan["record"]
+    assert record["phase"] == "RolledBack" and not plan["moving"] and not plan["quiesce"]
+    assert plan["run_image"] == OLD and plan["app_versions"] == V1
+    assert [record["sites"][s]["phase"] for s in "abc"] == ["RolledBack", "RolledBack", "Waiting"]
+    assert record["sites"]["a"]["fromVersions"] == V1 and "Unknown column" in record["sites"]["b"]["message"]
+    assert "Unknown column" in record["message"] and "vyogo.tech/upgrade=%s" % KEY in record["message"]
+    assert sorted(e["reason"] for e in plan["events"]) == ["SiteRolledBack", "SiteRolledBack", "UpgradeRolledBack"]
+    # Settled: no Job is started again, even with a's Jobs gone (it has been served since its restore).
+    status = step(plan, status)
+    again = upgrade(status, sites=sites, jobs=[migrate("b", "Failed"), rollback("b", "Complete")], spec=two)
+    assert again["record"]["phase"] == "RolledBack" and again["events"] == [] and again["jobs"] == [
+        dict(again["record"]["sites"]["b"], name="b")]
+    assert [r["name"] for r in again["rollbacks"]] == ["b"]
+    # Every Job of the upgrade deleted: it starts again, from the versions the restores brought back.
+    retry = upgrade(status, sites=[site("a", V2), site("b"), site("c")], spec=two)
+    assert retry["record"]["phase"] == "Migrating" and [j["name"] for j in retry["jobs"]] == ["a", "b"]
+    assert [e["reason"] for e in retry["events"]] == ["UpgradeStarted"]
+
+
+def test_a_rollback_waits_for_the_migrates_still_running_then_restores_a_few_at_a_time():
+    sites, two = [site("a"), site("b"), site("c")], {"upgrade": {"maxParallelMigrations": 2}}
+    status = step(upgrade(running(), sites=sites, spec=two), running())
+    a_job = names.migrate_job_name("erp", "a", KEY)
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed"), migrate("b")], pods=[failed_pod(a_job)],
+                          spec=two), status)
+    plan = upgrade(status, sites=sites, jobs=[migrate("a", "Failed"), migrate("b")], spec=two)
+    assert plan["rollbacks"] == [] and plan["record"]["phase"] == "RollingBack"
+    assert "First the running migrate(s) end: b." in plan["record"]["message"]
+    one = {"upgrade": {"maxParallelMigrations": 1}}
+    plan = upgrade(status, sites=sites, jobs=[migrate("a", "Failed"), migrate("b", "Complete")], spec=one)
+    assert [r["name"] for r in plan["rollbacks"]] == ["a"] and plan["record"]["sites"]["b"]["phase"] == "Migrated"
+
+
+def test_a_failed_restore_leaves_its_site_in_maintenance_and_says_so():
+    sites = [site("a")]
+    status = step(upgrade(running(), sites=sites), running())
+    a_job = names.migrate_job_name("erp", "a", KEY)
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed")], pods=[failed_pod(a_job)]), status)
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed")]), status)
+    restore_job = names.rollback_job_name("erp", "a", KEY)
+    plan = upgrade(status, sites=sites, jobs=[migrate("a", "Failed"), rollback("a", "Failed")],
+                   pods=[failed_pod(restore_job, log="ERROR 1045 (28000): Access denied")])
+    record = plan["record"]
+    assert record["phase"] == "Failed" and record["sites"]["a"]["phase"] == "RollbackFailed"
+    assert "Access denied" in record["sites"]["a"]["message"] and "so did the restore of a" in record["message"]
+    assert "Unknown column" in record["message"] and plan["run_image"] == OLD
+    assert sorted(e["reason"] for e in plan["events"]) == ["SiteRollbackFailed", "UpgradeFailed"]
+
+
+def test_a_refused_site_with_nothing_migrated_fails_without_a_rollback():
+    plan = upgrade(running(appVersions=V2), sites=[site("a", V2)], probe=dict(PROBE, versions=V1))
+    assert plan["record"]["phase"] == "Failed" and "rollbacks" not in plan
+
+
+def test_a_migrate_job_deleted_while_the_upgrade_rolls_back_still_has_its_site_restored():
+    sites = [site("a"), site("b")]
+    status = step(upgrade(running(), sites=sites), running())
+    a_job = names.migrate_job_name("erp", "a", KEY)
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed")], pods=[failed_pod(a_job)]), status)
+    message = status["upgrade"]["sites"]["a"]["message"]
+    # Someone deletes the failed Job, as a halted upgrade's retry would: a is restored all the same, b never starts.
+    plan = upgrade(status, sites=sites)
+    assert [(r["name"], r["phase"]) for r in plan["rollbacks"]] == [("a", "RollingBack")]
+    assert plan["record"]["sites"]["a"]["message"] == message and plan["jobs"] == []
+    assert plan["record"]["sites"]["b"]["phase"] == "Waiting"

@@ -1,0 +1,59 @@
+# shellcheck shell=bash
+# The restore of one site an upgrade of its bench migrated, once a migrate of
+# that upgrade failed (plugins/module_utils/frappe/upgrade.py, onFailure:
+# rollback), on the image the bench ran before, in the bench directory. $SITE
+# is the site's directory name, $BACKUP_DIR the folder its migrate backed it
+# up into (files/migrate-site.sh), relative to sites/.
+# 1. When that folder is there, the backup in it is whole (the migrate moves
+#    it into place once complete): its database dump goes into the site's
+#    database as the site's own user, through `bench --site S mariadb`
+#    (frappe/commands/utils.py mariadb -> frappe/database/__init__.py
+#    get_command), as Frappe Cloud's agent restores a site's tables after a
+#    failed migrate (agent/site.py restore_site_tables: gunzip | mariadb as
+#    the site's user). The dump drops and makes again every table it holds;
+#    the tables the failed migrate made (new DocTypes) are not in it and are
+#    dropped after. A dump Frappe encrypted (System Settings encrypt_backup:
+#    frappe/utils/backups.py backup_encryption, gpg with the site's
+#    backup_encryption_key) is decrypted first. No folder: the migrate never
+#    got past its backup, so it never ran, and there is nothing to restore.
+# 2. maintenance off, unless it was on before the upgrade (upgrade.json, the
+#    note the migrate wrote before it turned maintenance on).
+# 3. bench --site S clear-cache: nothing the new code cached is served.
+# Safe to run again: the same dump gives the same tables.
+set -euo pipefail
+site=${SITE:?the site to restore}
+backup_dir="sites/${BACKUP_DIR:?the folder its migrate backed it up into}"
+noted="$backup_dir/upgrade.json"
+[ -f "$noted" ] || noted="$backup_dir.partial/upgrade.json"
+
+if [ -d "$backup_dir" ]; then
+  dump=$(find "$backup_dir" -maxdepth 1 -name '*-database*.sql.gz' | sort | tail -n 1)
+  [ -n "$dump" ] || { echo "no database dump in $backup_dir: restore the site by hand (docs/UPGRADES.md)" >&2; exit 1; }
+  plain="$dump"
+  if ! gzip -t "$dump" 2> /dev/null; then
+    plain=$(mktemp)
+    trap 'rm -f "$plain"' EXIT
+    key=$(env/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1])).get("backup_encryption_key", ""))' \
+      "sites/$site/site_config.json")
+    gpg --batch --yes --passphrase "$key" --pinentry-mode loopback -o "$plain" -d "$dump"
+  fi
+  gzip -cd "$plain" | bench --site "$site" mariadb
+  # shellcheck disable=SC2016 # the backquotes are SQL's, around table names
+  kept=$(gzip -cd "$plain" | sed -n 's/^CREATE TABLE `\(.*\)` ($/\1/p' | sed 's/``/`/g' | sort -u)
+  now=$(bench --site "$site" mariadb --batch --skip-column-names \
+    --execute "SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'" | cut -f1 | sort -u)
+  made=$(comm -13 <(printf '%s\n' "$kept") <(printf '%s\n' "$now") | sed '/^$/d')
+  if [ -n "$made" ]; then
+    echo "Dropping the tables the failed migrate made: $(printf '%s' "$made" | tr '\n' ' ')"
+    # shellcheck disable=SC2016
+    drop=$(printf '%s\n' "$made" | sed 's/`/``/g; s/.*/`&`/' | paste -sd, -)
+    bench --site "$site" mariadb --execute "DROP TABLE IF EXISTS $drop"
+  fi
+  echo "Restored $site from $dump"
+fi
+
+# No note: the migrate stopped before it turned maintenance on, which stays as it is.
+if [ -f "$noted" ] && [ "$(env/bin/python -c 'import json, sys; print(bool(json.load(open(sys.argv[1])).get("maintenanceWasOn")))' "$noted")" = False ]; then
+  bench --site "$site" set-maintenance-mode off
+fi
+bench --site "$site" clear-cache

@@ -34,7 +34,8 @@ class ActionModule(ActionBase):
     """One bench's plan, its rendered objects and what an apply would change (render mode: its status)."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('bench', 'live', 'shared_read', 'settings', 'mode', 'render_sites', 'warnings_given'))
+    _VALID_ARGS = frozenset(('bench', 'live', 'shared_read', 'settings', 'mode', 'render_sites', 'render_upgrade',
+                             'warnings_given'))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -42,7 +43,8 @@ class ActionModule(ActionBase):
         try:
             require_bench_object(args['bench'])
             mode, objects, groups, scripts = plan_inputs(
-                self, task_vars, args['bench'], {'sites': list(args.get('render_sites') or [])}, SCRIPTS)
+                self, task_vars, args['bench'], {'sites': list(args.get('render_sites') or []),
+                                                 'render_upgrade': args.get('render_upgrade') or {}}, SCRIPTS)
             plan = bench_plan(args['bench'], live=dict(objects, api_groups=groups), settings=args['settings'],
                               mode=mode, **scripts)
         except InvalidInput as exc:

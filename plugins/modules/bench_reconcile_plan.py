@@ -50,6 +50,12 @@ options:
     type: list
     elements: dict
     default: []
+  render_upgrade:
+    description:
+      - In render mode, the upgrade to show (docs/UPGRADES.md "Render mode") - C(versions) of the image in the
+        manifest, optionally its C(digest), and C(running) (C(image), C(versions)) of what the processes run now.
+    type: dict
+    default: {}
   warnings_given:
     description: Warnings already shown in this run (a caller that reconciles in rounds); they are not shown again.
     type: list

@@ -1,8 +1,8 @@
 """A bench upgrade's Jobs, rendered by the bench role and run as the kubelet would run them, against real servers.
 
-The bench's status says it runs one image and that a new one carries newer
-versions: render mode then renders a migrate Job per site of the bench
-(upgrade.py). Each runs files/migrate-site.sh on "the new image" (the
+Render mode is told what the processes run and what the bench's image
+carries (-e frappe_render_upgrade): it renders a migrate Job per site of the
+bench in the manifest (upgrade.py). Each runs files/migrate-site.sh on "the new image" (the
 stand-ins of tests/harness/podscripts.py at HARNESS_FRAPPE_VERSION, which
 cite the Frappe functions they imitate) against a real MariaDB and Redis:
 maintenance on, bench migrate, the outcome the upgrade record reads. A
@@ -34,21 +34,21 @@ AFTER = {"frappe": "15.60.0", "erpnext": "15.45.0"}
 SITES = ("a.example.com", "b.example.com", "broken.example.com")
 
 
+# The bench runs BEFORE; the tag it names moved to AFTER.
+UPGRADE = {"versions": AFTER, "digest": NEW_DIGEST, "running": {"image": RUNNING, "versions": BEFORE}}
+
+
 def bench_object():
     return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeBench",
             "metadata": {"name": "shop", "namespace": "shop"},
-            "spec": {"frappeVersion": "version-15"},
-            # What a bench that runs BEFORE reports once the configuration Job of the moved tag found AFTER.
-            "status": {"image": RUNNING, "appVersions": BEFORE,
-                       "imageProbe": {"reference": IMAGE, "digest": NEW_DIGEST, "versions": AFTER, "job": "x"}}}
+            "spec": {"frappeVersion": "version-15"}}
 
 
 def site_object(site_name):
     return {"apiVersion": "vyogo.tech/v1alpha1", "kind": "FrappeSite",
             "metadata": {"name": site_name.split(".")[0], "namespace": "shop"},
             "spec": {"benchRef": {"name": "shop"}, "siteName": site_name,
-                     "dbConfig": {"connectionSecretRef": {"name": "db-admin"}}},
-            "status": {"conditions": [{"type": "SiteCreated", "status": "True"}], "schema": {"versions": BEFORE}}}
+                     "dbConfig": {"connectionSecretRef": {"name": "db-admin"}}}}
 
 
 @pytest.fixture
@@ -59,7 +59,8 @@ def world(tmp_path, mariadb_server, redis_server):
     apps = sorted(p.name for p in (image.bench / "apps").iterdir())
     (image.sites / "apps.txt").write_text("".join(app + "\n" for app in apps))
     dbs = dict((name, new_site(image, mariadb_server, name)["db_name"]) for name in SITES)
-    objects = render(tmp_path / "render", bench_object(), *[site_object(s) for s in SITES])
+    objects = render(tmp_path / "render", bench_object(), *[site_object(s) for s in SITES],
+                     extra_vars={"frappe_render_upgrade": UPGRADE})
     jobs = dict((pod_spec(o)["containers"][0]["env"][0]["value"], o) for o in objects
                 if o["kind"] == "Job" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "upgrade")
     return {"image": image, "dbs": dbs, "jobs": jobs, "cache": redis.Redis.from_url("redis://" + redis_server.address)}
@@ -149,11 +150,16 @@ def rendered_rollbacks(tmp_path, key, sites):
     """The Jobs render mode gives a bench whose upgrade `key` found a failed migrate and rolls back: a restore of each
     site in `sites` (entry phase Migrated or Failed) on the image the processes ran before."""
     bench = bench_object()
+    # What a bench that runs BEFORE reports once the configuration Job of the moved tag found AFTER, and a migrate
+    # of that upgrade failed.
+    bench["status"] = {"image": RUNNING, "appVersions": BEFORE,
+                       "imageProbe": {"reference": IMAGE, "digest": NEW_DIGEST, "versions": AFTER, "job": "x"}}
     bench["status"]["upgrade"] = {
         "key": key, "phase": "RollingBack", "from": {"image": RUNNING, "versions": BEFORE},
         "to": {"image": "docker.io/frappe/erpnext@" + NEW_DIGEST, "versions": AFTER},
         "sites": dict((s.split(".")[0], {"siteName": s, "phase": phase}) for s, phase in sites.items())}
-    objects = render(tmp_path, bench, *[site_object(s) for s in SITES])
+    sites = [dict(site_object(s), status={"conditions": [{"type": "SiteCreated", "status": "True"}]}) for s in SITES]
+    objects = render(tmp_path, bench, *sites)
     return dict((pod_spec(o)["containers"][0]["env"][0]["value"], o) for o in objects
                 if o["kind"] == "Job" and pod_spec(o)["containers"][0]["name"] == "rollback")
 

@@ -22,7 +22,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors imp
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import (
     bench_image, check_due, check_token)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import (
-    sites_of_bench, upgrade_plan, upgrade_settings)
+    render_sites, render_status, sites_of_bench, upgrade_plan, upgrade_settings)
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.ignored_fields import bench_ignored_fields
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import (
@@ -532,7 +532,12 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         _config(plan, settings, config_script, live, assets_script)
         # The configuration Job is the probe of the image (image_probe.py); the processes move to the digest it
         # ran on once every site is migrated for the versions it found (upgrade.py).
-        stored = _mapping(bench.get('status')).get('imageProbe')
+        status, sites = _mapping(bench.get('status')), live.get('sites')
+        if not apply and live.get('render_upgrade'):
+            # Render mode told what the change is (-e frappe_render_upgrade): the Jobs that upgrade would run.
+            status = render_status(status, live['render_upgrade'], plan['image'])
+            sites = render_sites(name, namespace, sites)
+        stored = status.get('imageProbe')
         plan['image_probe'], _pinned = bench_image(plan['image'], plan['config']['job'], live.get('config_pods'), stored)
         check = _check(plan, plan['image_probe'], check_script, now)
         if check:
@@ -545,8 +550,8 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         # Looked at again while the stored look is due (its pod reports in a later reconcile).
         plan['check'] = check if apply and plan['config']['done'] else None
         plan['upgrade'] = upgrade_plan(
-            name, namespace, spec, _mapping(bench.get('status')), plan['image'], plan['image_probe'],
-            live.get('sites'), [j for j in live.get('jobs') or [] if _is_upgrade_job(plan['names'], j)],
+            name, namespace, spec, status, plan['image'], plan['image_probe'],
+            sites, [j for j in live.get('jobs') or [] if _is_upgrade_job(plan['names'], j)],
             live.get('upgrade_pods'), live.get('deployments'), live.get('worker_pods'), render=not apply)
         plan['run_image'] = plan['upgrade']['run_image']
         plan['sites'] = _storage(plan, bench, live, settings, apply)

@@ -108,6 +108,49 @@ def backup_dir(site_name, key):
     return '%s/private/upgrade-backups/%s' % (site_name, key)
 
 
+def _versions(value):
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in value.items())
+
+
+def render_status(status, given, image):
+    """The bench status render mode plans an upgrade from when it is told what the change is (-e
+    frappe_render_upgrade): `given` has `versions` (each app's version in the image the manifest names, `image`),
+    optionally its `digest` (sha256:...), and `running` ({image, versions}: what the processes run now), which
+    the bench's own status gives when it is left out. InvalidInput names the field and the fix."""
+    if not isinstance(given, dict):
+        raise InvalidInput('frappe_render_upgrade must be a mapping: {versions: {app: version}, digest: sha256:..., '
+                           'running: {image, versions}} (docs/UPGRADES.md "Render mode"), got %r' % (given,))
+    if not _versions(given.get('versions')):
+        raise InvalidInput('frappe_render_upgrade.versions must map each app of the new image to its version (what '
+                           '`bench version --format json` of that image says), for example {frappe: 15.60.0}, '
+                           'got %r' % (given.get('versions'),))
+    digest = given.get('digest') or ''
+    if digest and not re.match(r'^sha256:[0-9a-f]{64}$', str(digest)):
+        raise InvalidInput('frappe_render_upgrade.digest must be an image digest (sha256: and 64 hex digits), or '
+                           'left out, got %r' % (digest,))
+    running = given.get('running') if isinstance(given.get('running'), dict) else {}
+    run_image = running.get('image') or status.get('image')
+    run_versions = running.get('versions') or status.get('appVersions')
+    if not run_image or not _versions(run_versions):
+        raise InvalidInput('frappe_render_upgrade.running needs image and versions (what the processes run now), '
+                           'unless the bench in the manifest has status.image and status.appVersions')
+    if run_image == pinned_reference(image, digest):
+        raise InvalidInput('frappe_render_upgrade: the processes already run %s; give the digest the tag moved to '
+                           '(frappe_render_upgrade.digest), or running.image' % run_image)
+    return dict(status, image=run_image, appVersions=run_versions,
+                imageProbe={'reference': image, 'digest': digest, 'versions': given['versions'], 'job': ''})
+
+
+def render_sites(bench_name, namespace, sites):
+    """The FrappeSites of the manifest as render mode's upgrade sees them: each site of the bench exists (its
+    schema at the versions its status records, else at the bench's)."""
+    created = {'type': 'SiteCreated', 'status': 'True'}
+    mine = set(id(s) for s in sites_of_bench(bench_name, namespace, sites))
+    return [dict(s, status=dict(s.get('status') or {}, conditions=[created])) if id(s) in mine else s
+            for s in sites or []]
+
+
 def target_key(reference, versions):
     """The hash that names an upgrade's Jobs: the pinned image and the versions it carries."""
     text = json.dumps({'reference': reference, 'versions': versions or {}}, sort_keys=True)

@@ -12,7 +12,9 @@ upgrade put there, and each site's keys gone from the cache Redis.
 """
 
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
@@ -179,6 +181,18 @@ def test_a_rollback_restores_each_migrated_site_from_its_backup_on_the_old_image
     mariadb_server.sql("INSERT INTO `%s`.`tabDefaultValue` (name, parent, defkey, defvalue) VALUES "
                        "('kept', '__default', 'kept_before_the_upgrade', '1')" % dbs["a.example.com"])
     assert run(world, jobs["a.example.com"]).rc == 0
+    # a's System Settings have encrypt_backup: Frappe encrypts the dump in place with the site's key
+    # (frappe/utils/backups.py backup_encryption: gpg -c, then the .gpg renamed over it, named -enc).
+    dump, = [p for p in backups(world, "a.example.com", key) if p.name.endswith("-database.sql.gz")]
+    config = site_config(world["image"], "a.example.com")
+    (world["image"].sites / "a.example.com" / "site_config.json").write_text(
+        json.dumps(dict(config, backup_encryption_key="a-site-key")))
+    (tmp_path / "gnupg").mkdir(mode=0o700)
+    subprocess.run(["gpg", "--batch", "--yes", "--passphrase", "a-site-key", "--pinentry-mode", "loopback", "-c",
+                    str(dump)], check=True, capture_output=True, env={"GNUPGHOME": str(tmp_path / "gnupg"),
+                                                                       "PATH": "/usr/bin:/bin"})
+    dump.unlink()
+    Path(str(dump) + ".gpg").rename(str(dump).replace("-database.sql.gz", "-database-enc.sql.gz"))
     # What the new code's migrate made: a table of a new DocType.
     mariadb_server.sql("CREATE TABLE `%s`.`tabNew Thing` (name varchar(140))" % dbs["a.example.com"])
     assert "frappe\t15.60.0" in installed(mariadb_server, dbs["a.example.com"])

@@ -32,7 +32,10 @@ if [ -d "$backup_dir" ]; then
   plain="$dump"
   if ! gzip -t "$dump" 2> /dev/null; then
     plain=$(mktemp)
-    trap 'rm -f "$plain"' EXIT
+    # gpg keeps state in its home: one of its own, whatever user the pod runs as.
+    GNUPGHOME=$(mktemp -d)
+    export GNUPGHOME
+    trap 'rm -rf "$plain" "$GNUPGHOME"' EXIT
     key=$(env/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1])).get("backup_encryption_key", ""))' \
       "sites/$site/site_config.json")
     gpg --batch --yes --passphrase "$key" --pinentry-mode loopback -o "$plain" -d "$dump"

@@ -337,3 +337,57 @@ def test_a_failed_migrate_rolls_back_the_sites_it_migrated_even_when_a_reconcile
     status = bench_object(kube, namespace)["status"]
     assert status["upgrade"]["phase"] == "Succeeded", status["upgrade"]
     assert processes_images(kube, namespace) == {new}
+
+
+def test_the_operator_killed_midway_resumes_the_upgrade_and_runs_no_migrate_twice(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    """Under the Ansible Operator SDK (watches.yaml, the shipped proxy flags), killed while the sites migrate."""
+    from support import AnsibleOperator, manager_proxy_args
+
+    def start(n):
+        return AnsibleOperator(kube, REPO / "watches.yaml", namespace, tmp_path / ("operator-%d" % n),
+                               collections_path=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0],
+                               extra_args=manager_proxy_args()).start()
+
+    def status():
+        return bench_object(kube, namespace).get("status") or {}
+
+    (tmp_path / "operator-1").mkdir()
+    (tmp_path / "operator-2").mkdir()
+    operator = start(1)
+    try:
+        obj = example_bench(namespace)
+        kube.custom.create_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", obj)
+        first = wait_until(lambda: status().get("image"), 180, "the bench's first reconcile (%s)" % operator.logfile)
+        report_probe(kube, namespace, tmp_path, first, V1["frappe"])
+        wait_until(lambda: status().get("appVersions") == V1, 120, "the probe of the first image to be read")
+        for name in ("a", "b", "c"):
+            made_site(kube, namespace, name)
+        kube.custom.patch_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappebenches", "erp", {
+            "spec": {"imageConfig": {"tag": "v15.60.0"}}})
+        image = wait_until(lambda: next((p.spec.containers[0].image for p in kube.core.list_namespaced_pod(
+            namespace, label_selector="app.kubernetes.io/component=config").items
+            if p.spec.containers[0].image.endswith(":v15.60.0")), None), 120, "the new image's configuration Job")
+        new = report_probe(kube, namespace, tmp_path, image, V2["frappe"])
+        # Killed (as a crash or an evicted pod would be) once the first site's migrate Job exists.
+        wait_until(lambda: [j for j in upgrade_jobs(kube, namespace) if "-migrate-" in j], 180,
+                   "the first migrate Job (%s)" % operator.logfile)
+        os.killpg(operator.proc.pid, signal.SIGKILL)
+        operator.proc.wait()
+        before = dict((j.metadata.name, j.metadata.uid) for j in kube.batch.list_namespaced_job(
+            namespace, label_selector="app.kubernetes.io/component=upgrade").items)
+        assert status()["upgrade"]["phase"] == "Migrating", status()["upgrade"]
+
+        operator = start(2)
+        wait_until(lambda: (status().get("upgrade") or {}).get("phase") == "Succeeded", 300,
+                   "the upgrade to end (%s)" % operator.logfile)
+    finally:
+        operator.stop()
+    upgrade = status()["upgrade"]
+    assert {s: e["phase"] for s, e in upgrade["sites"].items()} == {"a": "Migrated", "b": "Migrated", "c": "Migrated"}
+    jobs = dict((j.metadata.name, j.metadata.uid) for j in kube.batch.list_namespaced_job(
+        namespace, label_selector="app.kubernetes.io/component=upgrade").items)
+    # Every Job made before the kill is the same one after it, and one migrate ran per site.
+    assert all(jobs[name] == uid for name, uid in before.items()), (before, jobs)
+    assert sorted(j for j in jobs if "-migrate-" in j) == sorted(e["job"] for e in upgrade["sites"].values())
+    assert processes_images(kube, namespace) == {new}

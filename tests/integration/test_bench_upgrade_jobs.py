@@ -188,9 +188,9 @@ def test_a_rollback_restores_each_migrated_site_from_its_backup_on_the_old_image
     (world["image"].sites / "a.example.com" / "site_config.json").write_text(
         json.dumps(dict(config, backup_encryption_key="a-site-key")))
     (tmp_path / "gnupg").mkdir(mode=0o700)
+    gpg_env = {"GNUPGHOME": str(tmp_path / "gnupg"), "PATH": "/usr/bin:/bin"}
     subprocess.run(["gpg", "--batch", "--yes", "--passphrase", "a-site-key", "--pinentry-mode", "loopback", "-c",
-                    str(dump)], check=True, capture_output=True, env={"GNUPGHOME": str(tmp_path / "gnupg"),
-                                                                       "PATH": "/usr/bin:/bin"})
+                    str(dump)], check=True, capture_output=True, env=gpg_env)
     dump.unlink()
     Path(str(dump) + ".gpg").rename(str(dump).replace("-database.sql.gz", "-database-enc.sql.gz"))
     # What the new code's migrate made: a table of a new DocType.

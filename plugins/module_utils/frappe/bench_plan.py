@@ -628,8 +628,8 @@ def bench_reads(bench, settings):
         dict(read('keda_lease', 'coordination.k8s.io/v1', 'Lease', name=_or(settings.get('keda_lease'), KEDA_LEASE)),
              namespace=_or(settings.get('keda_namespace'), KEDA_NAMESPACE)),
     ]
-    if _mapping(_mapping(bench.get('status')).get('upgrade')).get('phase') == 'Migrating':
-        # Sites migrate only once no worker runs old code (upgrade.py).
+    if _mapping(_mapping(bench.get('status')).get('upgrade')).get('phase') in ('Migrating', 'RollingBack'):
+        # Sites migrate, or are restored, only once no worker runs (upgrade.py).
         reads.append(read('worker_pods', 'v1', 'Pod', label_selectors=owned + [
             'app.kubernetes.io/component in (%s)' % ','.join('worker-' + w for w in WORKER_TYPES)]))
     external = _mapping(_mapping(spec.get('redisConfig')).get('connectionSecretRef')).get('name')

@@ -21,10 +21,13 @@ again. status.upgrade is the record users read (and keeps what a Job's pod
 said after the pod is gone); a site's status.schema.versions, written by its
 own role from that record, is what later upgrades compare with.
 
-A migrate that fails (or runs past its timeout) halts the upgrade: no other
-migrate starts, the processes stay on the old digest, and every site a Job
-of this upgrade put in maintenance stays there for a person (its schema may
-no longer match the old code); the rest are served as before.
+A migrate that fails (or runs past its timeout) stops the upgrade: no other
+migrate starts and the processes stay on the old digest. By
+spec.upgrade.onFailure, every site a migrate of this upgrade ran on is then
+restored from the backup that migrate took, on the old digest
+(files/rollback-site.sh), and served again (rollback, the default); or each
+stays in maintenance for a person, its schema possibly no longer the old
+code's, while the rest are served as before (halt).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -52,10 +55,10 @@ MIN_MIGRATION_TIMEOUT_SECONDS = 60
 
 # status.upgrade.phase: still moving (a reconcile comes back soon), or where it stays.
 MOVING = ('Migrating', 'Rolling', 'Finishing', 'RollingBack')
-# A site's phases that mean a Job of this upgrade ran on it (its schema may be the new code's until restored).
 # The Event of a site's entry reaching a phase.
 SITE_EVENTS = {'Migrated': ('Normal', 'SiteMigrated'), 'Failed': ('Warning', 'SiteMigrationFailed'),
                'RolledBack': ('Normal', 'SiteRolledBack'), 'RollbackFailed': ('Warning', 'SiteRollbackFailed')}
+# A site's phases that mean a Job of this upgrade ran on it (its schema may be the new code's until restored).
 TOUCHED = ('Migrated', 'Failed', 'RollingBack', 'RolledBack', 'RollbackFailed')
 
 
@@ -285,7 +288,8 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
 
     Returns {'run_image': the reference the processes and the sites' Jobs
     run, 'app_versions': the versions that image carries (status.appVersions),
-    'jobs': the upgrade's Jobs to apply (migrate, finish), 'record':
+    'jobs': the migrate Jobs to apply, 'rollbacks': the restore Jobs (when it
+    rolls back), 'finish': the finishing Job (once rolled), 'record':
     status.upgrade (None: no upgrade, nothing to write), 'moving': whether
     it goes on without anyone acting, 'events': what changed for users,
     'quiesce': whether the workers are stopped}.
@@ -311,6 +315,11 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
         return plan
     target = {'image': pinned_reference(image, probe.get('digest') or ''), 'versions': probe.get('versions') or {}}
     key = target_key(target['image'], target['versions'])
+    waiting_image = None
+    if record.get('phase') == 'RollingBack' and record.get('key') != key and isinstance(record.get('to'), dict):
+        # A rollback under way ends first (its restores, half done, are not cut short); the image set since is
+        # the next upgrade.
+        waiting_image, target, key = target['image'], dict(record['to']), record['key']
     plan['key'] = key
     current = record.get('key') == key
     created = bench_sites(name, namespace, sites)
@@ -333,15 +342,17 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     origin = record['from'] if current else {
         'image': running_image, 'versions': running_versions if running_versions is not None else target['versions']}
     previous_sites = record.get('sites') if current and isinstance(record.get('sites'), dict) else {}
-    rolling_back = current and record.get('phase') in ('RollingBack', 'RolledBack')
+    # A rollback started (its failure recorded) goes on, whatever Jobs a person deleted since.
+    rolling_back = current and (record.get('phase') in ('RollingBack', 'RolledBack') or bool(record.get('failure')))
     entries = {}
     for site in created:
         site_name = site['metadata']['name']
-        at = _recorded(site, record)
+        before = previous_sites.get(site_name) or {}
+        # Where its schema was when this upgrade found it (the site's own record may lag the upgrade's).
+        at = before['fromVersions'] if isinstance(before.get('fromVersions'), dict) else _recorded(site, record)
         at = origin['versions'] if at is None else at
         job = migrate_job_name(name, site_name, key)
         state = states.get(job, 'Missing')
-        before = previous_sites.get(site_name) or {}
         entry = {'siteName': site['spec']['siteName'], 'job': job,
                  'backup': 'sites/' + backup_dir(site['spec']['siteName'], key),
                  # What its schema was made for before this upgrade: what a restore from its backup brings back.
@@ -356,7 +367,8 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
             said = _outcome(pods, job, 'migrate')
             entry.update(phase='Migrated', maintenanceWasOn=bool(
                 was_on if was_on is not None else said.get('maintenanceWasOn', False)))
-        elif state == 'Failed' or state == 'Missing' and rolling_back and before.get('phase') in TOUCHED:
+        elif state == 'Failed' or state == 'Missing' and rolling_back and before.get('phase') in TOUCHED + (
+                'Migrating',):
             # A migrate Job deleted while the upgrade rolls back is no retry: its site still has to be restored.
             why = readiness.job_failure(readiness.pods_of_job(pods, job))
             entry.update(phase='Failed', message='Job %s failed: %s' % (job, why) if why else before.get('message') or
@@ -384,15 +396,19 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     failed = by_phase['Failed'] + by_phase['Refused']
     extra = {}
     touched = sorted(s for s, e in entries.items() if e['phase'] in TOUCHED)
-    rolling_back = rolling_back or bool(rollbacks)
+    rolling_back = rolling_back or bool(rollbacks) or any(
+        e['phase'] in ('RollingBack', 'RolledBack', 'RollbackFailed') for e in entries.values())
     if rolling_back or failed and touched and settings['on_failure'] == 'rollback':
         failure = (record.get('failure') if current else '') or '; '.join(
             'site %s: %s' % (s, entries[s]['message']) for s in failed)
         # Restores start from the reconcile after the one that recorded the failure (so its Events are told).
-        started = current and record.get('phase') in ('RollingBack', 'RolledBack')
-        if started and not by_phase['Migrating']:
-            # The migrates that ran on: over. Each site this upgrade migrated is restored, a few at a time.
-            waiting = [s for s in touched if entries[s]['phase'] in ('Migrated', 'Failed')]
+        started = current and (record.get('phase') in ('RollingBack', 'RolledBack') or bool(record.get('failure')))
+        # No worker runs while a site's database is replaced (after a halt they ran again).
+        drained = render or worker_pods is not None and not worker_pods
+        # Each site this upgrade ran a migrate on, not restored yet.
+        waiting = [s for s in touched if entries[s]['phase'] in ('Migrated', 'Failed')]
+        if started and not by_phase['Migrating'] and drained:
+            # The migrates that ran on: over. Each is restored, a few at a time.
             room = len(waiting) if render else max(0, settings['max_parallel'] - len(by_phase['RollingBack']))
             for site_name in waiting[:room]:
                 entries[site_name].update(phase='RollingBack',
@@ -401,7 +417,8 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
         by_phase = _by_phase(entries)
         restored = by_phase['RolledBack']
         run = running_image
-        if by_phase['RollbackFailed']:
+        waiting = [s for s in waiting if entries[s]['phase'] in ('Migrated', 'Failed')]
+        if by_phase['RollbackFailed'] and not (by_phase['RollingBack'] or by_phase['Migrating'] or waiting):
             phase = 'Failed'
             message = ('The upgrade to %s failed (%s), and so did the restore of %s: %s. The processes stay on %s; '
                        'those sites stay in maintenance, their schema possibly the new code\'s. Fix the cause and '
@@ -409,7 +426,7 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
                        'UPGRADES.md).' % (target['image'], failure, ', '.join(by_phase['RollbackFailed']),
                                           '; '.join('site %s: %s' % (s, entries[s]['message'])
                                                     for s in by_phase['RollbackFailed']), running_image))
-        elif by_phase['RollingBack'] or by_phase['Migrating'] or not started:
+        elif by_phase['RollingBack'] or by_phase['Migrating'] or waiting or not started:
             phase = 'RollingBack'
             plan['quiesce'] = True
             message = ('The upgrade to %s failed (%s) and rolls back: each site it migrated is restored from the '
@@ -417,6 +434,11 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
                            target['image'], failure, running_image, len(restored), len(touched)))
             if by_phase['Migrating']:
                 message += ' First the running migrate(s) end: %s.' % ', '.join(by_phase['Migrating'])
+            elif started and not drained:
+                message += ' First the workers stop.'
+            if by_phase['RollbackFailed']:
+                message += ' The restore of %s failed: %s.' % (', '.join(by_phase['RollbackFailed']), '; '.join(
+                    entries[s]['message'] for s in by_phase['RollbackFailed']))
         else:
             phase = 'RolledBack'
             message = ('The upgrade to %s failed (%s) and was rolled back: %s, each restored from the backup its '
@@ -483,6 +505,8 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     plan['jobs'] = [dict(entries[s], name=s) for s in sorted(rendered)]
     new_record = dict({'key': key, 'phase': phase, 'message': message, 'from': origin, 'to': target,
                        'sites': dict(entries)}, **extra)
+    if waiting_image:
+        new_record['message'] += ' %s, set since, is upgraded to once this rollback has ended.' % waiting_image
     plan.update(run_image=run, app_versions=target['versions'] if run == target['image'] else origin['versions'],
                 record=new_record, moving=phase in MOVING, events=_events(record if current else {}, new_record))
     return plan

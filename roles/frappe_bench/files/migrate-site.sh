@@ -29,15 +29,17 @@ if [ ! -d "sites/$backup_dir" ]; then
   mkdir -p "sites/$taking"
   if [ ! -f "sites/$taking/upgrade.json" ]; then
     env/bin/python - "sites/$site/site_config.json" "sites/$taking/upgrade.json" <<'PY'
-import json, sys
+import json, os, sys
 with open(sys.argv[1]) as f:
     was_on = bool(json.load(f).get("maintenance_mode"))
-with open(sys.argv[2], "w") as f:
+# Whole or not at all: a pod killed while writing it leaves no note, and the next attempt writes it.
+with open(sys.argv[2] + ".tmp", "w") as f:
     json.dump({"maintenanceWasOn": was_on}, f)
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 PY
   fi
   # What an attempt killed midway left, but what maintenance was before.
-  find "sites/$taking" -mindepth 1 ! -name upgrade.json -delete
+  find "sites/$taking" -mindepth 1 ! -name upgrade.json -exec rm -rf {} +
   bench --site "$site" set-maintenance-mode on
   bench --site "$site" backup --ignore-backup-conf --backup-path "$taking"
   mv "sites/$taking" "sites/$backup_dir"

@@ -19,12 +19,15 @@
 # 2. maintenance off, unless it was on before the upgrade (upgrade.json, the
 #    note the migrate wrote before it turned maintenance on).
 # 3. bench --site S clear-cache: nothing the new code cached is served.
-# Safe to run again: the same dump gives the same tables.
+# 4. The backup folder renamed <key>.restored once loaded: a restore run
+#    again loads nothing more (the site may be served by then), and an
+#    upgrade tried again takes a backup of its own.
 set -euo pipefail
 site=${SITE:?the site to restore}
 backup_dir="sites/${BACKUP_DIR:?the folder its migrate backed it up into}"
-noted="$backup_dir/upgrade.json"
-[ -f "$noted" ] || noted="$backup_dir.partial/upgrade.json"
+# Where a restored backup goes: a retried upgrade takes a backup of its own (the site has been served since),
+# and a restore run again finds nothing more to load.
+restored="$backup_dir.restored"
 
 if [ -d "$backup_dir" ]; then
   dump=$(find "$backup_dir" -maxdepth 1 -name '*-database*.sql.gz' | sort | tail -n 1)
@@ -36,13 +39,25 @@ if [ -d "$backup_dir" ]; then
     GNUPGHOME=$(mktemp -d)
     export GNUPGHOME
     trap 'rm -rf "$plain" "$GNUPGHOME"' EXIT
-    key=$(env/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1])).get("backup_encryption_key", ""))' \
-      "sites/$site/site_config.json")
+    # frappe.conf's backup_encryption_key: the site's config over the bench's.
+    key=$(env/bin/python - "sites/common_site_config.json" "sites/$site/site_config.json" <<'PY'
+import json, os, sys
+conf = {}
+for path in sys.argv[1:]:
+    if os.path.exists(path):
+        with open(path) as f:
+            conf.update(json.load(f))
+print(conf.get("backup_encryption_key", ""))
+PY
+)
     gpg --batch --yes --passphrase "$key" --pinentry-mode loopback -o "$plain" -d "$dump"
   fi
-  gzip -cd "$plain" | bench --site "$site" mariadb
   # shellcheck disable=SC2016 # the backquotes are SQL's, around table names
   kept=$(gzip -cd "$plain" | sed -n 's/^CREATE TABLE `\(.*\)` ($/\1/p' | sed 's/``/`/g' | sort -u)
+  # Without them, every table of the site would count as the failed migrate's.
+  [ -n "$kept" ] || { echo "$dump holds no CREATE TABLE: it is no dump of the site; restore it by hand" >&2; exit 1; }
+  # A newer mariadb-dump (the new image's) starts with a line older clients refuse ("Unknown command '\-'").
+  gzip -cd "$plain" | sed '/^\/\*M\{0,1\}!999999\\- enable the sandbox mode \*\/ *$/d' | bench --site "$site" mariadb
   now=$(bench --site "$site" mariadb --batch --skip-column-names \
     --execute "SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'" | cut -f1 | sort -u)
   made=$(comm -13 <(printf '%s\n' "$kept") <(printf '%s\n' "$now") | sed '/^$/d')
@@ -52,11 +67,18 @@ if [ -d "$backup_dir" ]; then
     drop=$(printf '%s\n' "$made" | sed 's/`/``/g; s/.*/`&`/' | paste -sd, -)
     bench --site "$site" mariadb --execute "DROP TABLE IF EXISTS $drop"
   fi
-  echo "Restored $site from $dump"
+  rm -rf "$restored"
+  mv "$backup_dir" "$restored"
+  echo "Restored $site from $dump (kept in $restored)"
 fi
 
 # No note: the migrate stopped before it turned maintenance on, which stays as it is.
-if [ -f "$noted" ] && [ "$(env/bin/python -c 'import json, sys; print(bool(json.load(open(sys.argv[1])).get("maintenanceWasOn")))' "$noted")" = False ]; then
+noted=""
+for candidate in "$restored/upgrade.json" "$backup_dir.partial/upgrade.json"; do
+  if [ -z "$noted" ] && [ -f "$candidate" ]; then noted=$candidate; fi
+done
+if [ -n "$noted" ] && [ "$(env/bin/python -c 'import json, sys; print(bool(json.load(open(sys.argv[1])).get("maintenanceWasOn")))' "$noted")" = False ]; then
   bench --site "$site" set-maintenance-mode off
 fi
 bench --site "$site" clear-cache
+rm -rf "$backup_dir.partial"

@@ -392,3 +392,84 @@ def test_a_migrate_job_deleted_while_the_upgrade_rolls_back_still_has_its_site_r
     assert [(r["name"], r["phase"]) for r in plan["rollbacks"]] == [("a", "RollingBack")]
     assert plan["record"]["sites"]["a"]["message"] == message and plan["jobs"] == []
     assert plan["record"]["sites"]["b"]["phase"] == "Waiting"
+
+
+def rolled_back(sites, spec=None):
+    """The status of a bench whose upgrade to NEW rolled back: a migrated, b failed, both restored."""
+    spec = spec or {"upgrade": {"maxParallelMigrations": 2}}
+    status = step(upgrade(running(), sites=sites, spec=spec), running())
+    b_job = names.migrate_job_name("erp", "b", KEY)
+    migrates = [migrate("a", "Complete"), migrate("b", "Failed")]
+    status = step(upgrade(status, sites=sites, jobs=migrates, pods=[failed_pod(b_job)], spec=spec), status)
+    status = step(upgrade(status, sites=sites, jobs=migrates, spec=spec), status)
+    done = migrates + [rollback("a", "Complete"), rollback("b", "Complete")]
+    status = step(upgrade(status, sites=sites, jobs=done, spec=spec), status)
+    assert status["upgrade"]["phase"] == "RolledBack"
+    return status
+
+
+def test_a_retry_after_a_rollback_migrates_every_site_again_though_a_site_s_record_still_says_migrated():
+    status = rolled_back([site("a"), site("b"), site("c")])
+    # a's own role has not run since: its status still says the versions it was migrated to.
+    sites = [site("a", V2), site("b"), site("c")]
+    one = {"upgrade": {"maxParallelMigrations": 1}}
+    plan = upgrade(status, sites=sites, spec=one)          # every Job deleted: the upgrade starts again
+    assert [(j["name"], j["phase"]) for j in plan["jobs"]] == [("a", "Migrating")]
+    status = step(plan, status)
+    plan = upgrade(status, sites=sites, jobs=[migrate("a", "Complete")], spec=one)
+    assert [(j["name"], j["phase"]) for j in plan["jobs"]] == [("a", "Migrated"), ("b", "Migrating")]
+    assert plan["run_image"] == OLD and plan["record"]["sites"]["c"]["phase"] == "Waiting"
+
+
+def test_after_a_failed_restore_deleting_jobs_restores_again_and_never_rolls_to_the_new_image():
+    sites, two = [site("a"), site("b")], {"upgrade": {"maxParallelMigrations": 2}}
+    status = step(upgrade(running(), sites=sites, spec=two), running())
+    b_job = names.migrate_job_name("erp", "b", KEY)
+    migrates = [migrate("a", "Complete"), migrate("b", "Failed")]
+    status = step(upgrade(status, sites=sites, jobs=migrates, pods=[failed_pod(b_job)], spec=two), status)
+    status = step(upgrade(status, sites=sites, jobs=migrates, spec=two), status)
+    failed = migrates + [rollback("a", "Complete"), rollback("b", "Failed")]
+    status = step(upgrade(status, sites=sites, jobs=failed, spec=two), status)
+    assert status["upgrade"]["phase"] == "Failed" and status["upgrade"]["sites"]["b"]["phase"] == "RollbackFailed"
+    # Every Job deleted: a stays restored (it has been served since), b is restored again; nothing rolls.
+    for jobs in ([], [migrate("a", "Complete")]):
+        plan = upgrade(status, sites=[site("a", V2), site("b")], jobs=jobs, spec=two)
+        assert plan["run_image"] == OLD and plan["record"]["phase"] == "RollingBack"
+        assert plan["record"]["sites"]["a"]["phase"] == "RolledBack"
+        assert [(r["name"], r["phase"]) for r in plan["rollbacks"]] == [("b", "RollingBack")]
+    # A restore still running keeps the workers stopped, even when another one failed.
+    plan = upgrade(step(plan, status), sites=sites, jobs=migrates + [rollback("a", "Failed"), rollback("b")],
+                   spec=two)
+    assert plan["record"]["phase"] == "RollingBack" and plan["quiesce"]
+
+
+def test_an_image_set_while_a_rollback_runs_waits_for_its_end():
+    sites = [site("a"), site("b")]
+    status = step(upgrade(running(), sites=sites), running())
+    a_job = names.migrate_job_name("erp", "a", KEY)
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed")], pods=[failed_pod(a_job)]), status)
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed")]), status)
+    restoring = [migrate("a", "Failed"), rollback("a")]
+    fixed = dict(PROBE, digest="sha256:" + "33" * 32)
+    plan = upgrade(status, sites=sites, jobs=restoring, probe=fixed)
+    assert plan["key"] == KEY and [r["name"] for r in plan["rollbacks"]] == ["a"] and plan["jobs"][0]["name"] == "a"
+    assert "sha256:" + "33" * 32 in plan["record"]["message"] and plan["run_image"] == OLD
+    # Ended, the new image is the next upgrade.
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed"), rollback("a", "Complete")]), status)
+    nxt = upgrade(status, sites=sites, probe=fixed)
+    assert nxt["key"] != KEY and nxt["record"]["phase"] == "Migrating"
+
+
+def test_restores_start_only_once_the_workers_are_gone():
+    sites = [site("a")]
+    status = step(upgrade(running(), sites=sites), running())
+    a_job = names.migrate_job_name("erp", "a", KEY)
+    # Halted, the workers ran again; then onFailure is set to rollback.
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Failed")], pods=[failed_pod(a_job)], spec=HALT),
+                  status)
+    plan = upgrade(status, sites=sites, jobs=[migrate("a", "Failed")])
+    assert plan["record"]["phase"] == "RollingBack" and plan["quiesce"] and plan["rollbacks"] == []
+    status = step(plan, status)
+    busy = upgrade(status, sites=sites, jobs=[migrate("a", "Failed")], worker_pods=[{"metadata": {"name": "w"}}])
+    assert busy["rollbacks"] == [] and "First the workers stop." in busy["record"]["message"]
+    assert [r["name"] for r in upgrade(status, sites=sites, jobs=[migrate("a", "Failed")])["rollbacks"]] == ["a"]

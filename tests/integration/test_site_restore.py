@@ -96,7 +96,7 @@ def test_a_forced_restore_keeps_the_key_it_replaced_in_a_secret_unsealed_from_it
         outcome = {"set": "20261203T020000Z", "location": "s3://backups/x/", "migrated": False,
                    "encryptionKey": "replaced", "olderApps": [],
                    "keptConfig": "site_config.before-restore.20261203T030000Z.json",
-                   "previousKeySealed": seal_key(old_key, pad)}
+                   "previousKeySealed": seal_key(old_key, pad), "schemaVersions": {"frappe": "15.60.0"}}
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         kube.core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": {
             "phase": "Succeeded",
@@ -115,6 +115,10 @@ def test_a_forced_restore_keeps_the_key_it_replaced_in_a_secret_unsealed_from_it
     status = custom(kube, namespace, "siterestores", "moved")["status"]
     assert (status["phase"], status["encryptionKey"], status["previousKeySecret"]) == (
         "Completed", "replaced", "moved-previous-key")
+    # The site records what its restored schema is made for: what its bench's next upgrade compares with.
+    site = [s for s in kube.custom.list_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites")[
+        "items"] if s["spec"]["siteName"] == restore["spec"]["site"] or s["metadata"]["name"] == restore["spec"]["site"]]
+    assert site[0]["status"]["schema"] == {"job": "moved-restore", "versions": {"frappe": "15.60.0"}}, site[0]["status"]
     kept = kube.core.read_namespaced_secret("moved-previous-key", namespace)
     assert base64.b64decode(kept.data["encryption_key"]).decode() == old_key
     assert [o.uid for o in kept.metadata.owner_references] == [restore["metadata"]["uid"]]

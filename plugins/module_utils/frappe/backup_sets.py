@@ -456,8 +456,13 @@ def compare_versions(set_apps, bench_apps, force=False):
     if missing and not force:
         refusals.append('the backed-up site has apps the bench lacks: %s. Add them to the bench image first, or set '
                         'spec.force: true to restore it anyway' % ', '.join(missing))
+    # What the restored schema is made for: the bench's code once migrated; else the set's own, which is the
+    # bench's or, forced, newer or of apps the bench lacks.
+    schema = dict(bench)
+    if set_apps and not older:
+        schema.update((app.get('app'), app.get('version')) for app in set_apps)
     return {'migrate': bool(older) or not set_apps, 'older': older, 'newer': newer, 'missing': missing,
-            'refusals': refusals}
+            'refusals': refusals, 'schema': dict((a, v) for a, v in schema.items() if a and v)}
 
 
 def _read_json(path):
@@ -586,7 +591,8 @@ def prepare_restore(config, now=None):
         if pad:
             sealed = seal_key(_read_json(os.path.join(site_dir, kept))['encryption_key'], pad)
     return {'set': fetched['set'], 'location': fetched['location'], 'files': files, 'migrate': versions['migrate'],
-            'olderApps': versions['older'], 'encryptionKey': key, 'keptConfig': kept, 'previousKeySealed': sealed}
+            'olderApps': versions['older'], 'encryptionKey': key, 'keptConfig': kept, 'previousKeySealed': sealed,
+            'schemaVersions': versions['schema']}
 
 
 def finish_key(config, prepared):

@@ -298,12 +298,15 @@ def restore_status(plan, live, restore):
     current = _mapping(restore.get('status'))
     if plan['done']:
         return {'status': current, 'conditions': [], 'phase': current.get('phase'), 'unchanged': True,
-                'kept_key': None}
+                'kept_key': None, 'site_schema': None}
     job = next((j for j in (live or {}).get('jobs') or [] if j['metadata']['name'] == plan['job']['name']), None)
     state = readiness.job_finished(job) if job else ''
     outcome = run_outcome(job, (live or {}).get('pods')) if state else {}
     patch = {'restoreJob': plan['job']['name'] if job else ''}
     kept_key = None
+    # What the restored database's schema is made for, for the FrappeSite's status.schema (written once, as the
+    # SiteRestore finishes): what its bench's next upgrade compares with.
+    site_schema = None
     if job is None:
         phase = 'Pending'
         message = 'Waiting: %s.' % plan['waiting'] if plan['waiting'] else 'The restore Job is about to start.'
@@ -320,6 +323,12 @@ def restore_status(plan, live, restore):
             ', migrated' if outcome.get('migrated') else '',
             '; encryption key %s' % outcome['encryptionKey'] if outcome.get('encryptionKey') else
             ' (the Job left no outcome: see its log)')
+        if outcome.get('schemaVersions'):
+            site = find_site((live or {}).get('sites'), plan['site']['name']) or {}
+            recorded = _mapping(_mapping(_mapping(site.get('status')).get('schema')).get('versions'))
+            # A merge patch keeps keys it does not name: an app the restored site lacks is named with null.
+            site_schema = {'job': plan['job']['name'],
+                           'versions': dict(dict((app, None) for app in recorded), **outcome['schemaVersions'])}
         patch.update(completionTime=_mapping(job.get('status')).get('completionTime') or '',
                      restoredSet=outcome.get('set', ''), restoredFrom=outcome.get('location', ''),
                      migrated=bool(outcome.get('migrated')), encryptionKey=outcome.get('encryptionKey', ''))
@@ -339,4 +348,4 @@ def restore_status(plan, live, restore):
                    else 'Unknown', 'reason': phase, 'message': message}]
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged,
-            'kept_key': kept_key}
+            'kept_key': kept_key, 'site_schema': site_schema}

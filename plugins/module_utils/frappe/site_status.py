@@ -152,7 +152,10 @@ def site_status(plan, site, pods=None):
         patch['migration'] = replacing(current.get('migration'), migration)
     migrated = migrated_schema(bench.get('upgrade') or {}, plan['name'])
     recorded = current.get('schema') or {}
-    if migrated and (recorded.get('job'), recorded.get('versions')) != (migrated['job'], migrated['versions']):
+    # Once per entry of the bench's record (status.migration is its copy): a later restore of the site
+    # (SiteRestore) records what it brought back, which an old entry does not undo.
+    if migrated and current.get('migration') != migration and \
+            (recorded.get('job'), recorded.get('versions')) != (migrated['job'], migrated['versions']):
         # The bench's upgrade migrated this site: its schema is now made for the versions it went to.
         patch['schema'] = dict(migrated, versions=replacing(recorded.get('versions'), migrated['versions']))
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current

@@ -103,5 +103,6 @@ report "$(env/bin/python -c 'import json, sys
 p = json.load(open(sys.argv[1]))
 print(json.dumps({"set": p["set"], "location": p["location"], "migrated": sys.argv[2] == "true",
                   "encryptionKey": p["encryptionKey"], "olderApps": p["olderApps"], "keptConfig": p["keptConfig"],
-                  "previousKeySealed": p["previousKeySealed"]}, sort_keys=True))' \
+                  "previousKeySealed": p["previousKeySealed"], "schemaVersions": p.get("schemaVersions") or {}},
+                 sort_keys=True))' \
   "$work/prepared.json" "$migrated")"

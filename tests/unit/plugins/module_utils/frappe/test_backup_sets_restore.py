@@ -85,6 +85,10 @@ def test_older_code_is_migrated_newer_code_and_missing_apps_are_refused_unless_f
     missing = compare_versions(APPS + [{"app": "hrms", "version": "15.1.0"}], bench)
     assert "apps the bench lacks: hrms" in missing["refusals"][0]
     assert compare_versions([], bench)["migrate"], "unknown versions: migrate (a no-op on a matching schema)"
+    # What the restored schema is made for: the bench's code once migrated, else the set's own (forced: newer).
+    assert older["schema"] == {"frappe": "15.60.0", "erpnext": "15.45.0"}
+    assert compare_versions([{"app": "frappe", "version": "16.0.0"}], bench, force=True)["schema"] == {
+        "frappe": "16.0.0", "erpnext": "15.45.0"}
 
 
 def test_the_key_comes_back_unless_the_site_has_another_which_only_force_replaces():

@@ -164,3 +164,19 @@ def test_only_a_forced_restore_mounts_the_one_time_pad_and_its_status_keeps_the_
     done_before = restore(status={"phase": "Completed", "restoreJob": name}, backupRef={"name": "nightly"}, force=True)
     plan = restore_plan(done_before, live(), SETTINGS)
     assert restore_status(plan, outcome(previousKeySealed="0a1b"), done_before)["kept_key"] is None
+
+
+def test_a_completed_restore_gives_the_site_the_versions_its_restored_schema_is_made_for():
+    plan = restore_plan(restore(backupRef={"name": "nightly"}), live(), SETTINGS)
+    name = plan["job"]["name"]
+    done = {"metadata": {"name": name}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    message = json.dumps({"set": "s", "location": "l", "migrated": True, "encryptionKey": "restored",
+                          "schemaVersions": {"frappe": "15.60.0"}})
+    pod = {"metadata": {"labels": {"batch.kubernetes.io/job-name": name}},
+           "status": {"containerStatuses": [{"state": {"terminated": {"message": message}}}]}}
+    recorded = site()
+    recorded["status"]["schema"] = {"job": "erp-site-1", "versions": {"frappe": "15.55.1", "hrms": "15.30.0"}}
+    status = restore_status(plan, {"jobs": [done], "pods": [pod], "sites": [recorded]}, restore())
+    assert status["site_schema"] == {"job": name, "versions": {"frappe": "15.60.0", "hrms": None}}
+    # Running, or done before: nothing to record.
+    assert restore_status(plan, {"jobs": [], "pods": []}, restore())["site_schema"] is None

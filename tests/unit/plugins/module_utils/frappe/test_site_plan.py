@@ -668,3 +668,15 @@ def test_a_site_its_bench_rolled_back_records_the_versions_its_backup_had():
     assert result["status"]["schema"] == {"job": "erp-rollback-01", "versions": {"frappe": "15.55.1"}}
     assert result["status"]["migration"]["phase"] == "RolledBack"
     assert result["status"]["migration"]["rollbackJob"] == "erp-rollback-01"
+
+
+def test_an_upgrade_record_gives_a_site_its_versions_once_and_a_later_restore_is_not_undone():
+    p = plan()
+    p["bench"]["upgrade"] = {"phase": "Succeeded", "to": {"image": "x", "versions": {"frappe": "15.60.0"}},
+                             "sites": {"erp": {"phase": "Migrated", "job": "erp-migrate-0123456789"}}}
+    first = site_status(p, site(status={"schema": {"job": "erp-site-old", "versions": {"frappe": "15.55.1"}}}))
+    assert first["status"]["schema"]["versions"] == {"frappe": "15.60.0"}
+    # A SiteRestore since recorded what it brought back; the same entry of the record leaves it.
+    restored = site(status={"schema": {"job": "back-restore", "versions": {"frappe": "15.60.0", "hrms": "15.1.0"}},
+                            "migration": first["status"]["migration"]})
+    assert "schema" not in site_status(p, restored)["status"]

@@ -235,6 +235,14 @@ def fail_next_migrate(kube, namespace, tmp_path, obj, site):
     return job_name
 
 
+def goes_on_to_the_end(kube, namespace, tmp_path, obj, new):
+    """Left to itself, the upgrade ends with the processes on `new`."""
+    converge(kube, tmp_path, obj)
+    status = bench_object(kube, namespace)["status"]
+    assert status["upgrade"]["phase"] == "Succeeded", status["upgrade"]
+    assert processes_images(kube, namespace) == {new}
+
+
 def upgrade_events(kube, namespace):
     return [(e.type, e.reason, e.message) for e in sorted(kube.core.list_namespaced_event(
         namespace, field_selector="involvedObject.kind=FrappeBench").items, key=lambda e: e.metadata.creation_timestamp)
@@ -273,10 +281,7 @@ def test_a_failed_migrate_halts_the_upgrade_on_the_old_image_until_its_job_is_de
     # The cause fixed, deleting the failed Job is the retry; the upgrade goes on to the end.
     kube.batch.delete_namespaced_job(job_name, namespace, propagation_policy="Foreground")
     wait_until(lambda: job_name not in upgrade_jobs(kube, namespace), 60, "the failed Job to go")
-    converge(kube, tmp_path, obj)
-    status = bench_object(kube, namespace)["status"]
-    assert status["upgrade"]["phase"] == "Succeeded", status["upgrade"]
-    assert processes_images(kube, namespace) == {new}
+    goes_on_to_the_end(kube, namespace, tmp_path, obj, new)
 
 
 def test_a_failed_migrate_rolls_back_the_sites_it_migrated_even_when_a_reconcile_is_killed_midway(
@@ -333,10 +338,7 @@ def test_a_failed_migrate_rolls_back_the_sites_it_migrated_even_when_a_reconcile
     kube.batch.delete_collection_namespaced_job(namespace, label_selector="vyogo.tech/upgrade=" + upgrade["key"],
                                                 propagation_policy="Foreground")
     wait_until(lambda: not upgrade_jobs(kube, namespace), 60, "the upgrade's Jobs to go")
-    converge(kube, tmp_path, obj)
-    status = bench_object(kube, namespace)["status"]
-    assert status["upgrade"]["phase"] == "Succeeded", status["upgrade"]
-    assert processes_images(kube, namespace) == {new}
+    goes_on_to_the_end(kube, namespace, tmp_path, obj, new)
 
 
 def test_the_operator_killed_midway_resumes_the_upgrade_and_runs_no_migrate_twice(

@@ -394,22 +394,22 @@ def test_a_migrate_job_deleted_while_the_upgrade_rolls_back_still_has_its_site_r
     assert plan["record"]["sites"]["b"]["phase"] == "Waiting"
 
 
-def rolled_back(sites, spec=None):
-    """The status of a bench whose upgrade to NEW rolled back: a migrated, b failed, both restored."""
+def rolled_back(sites, spec=None, b_restore="Complete"):
+    """The status of a bench whose upgrade to NEW rolled back: a migrated, b failed, then a restored and b's restore
+    in the state `b_restore`."""
     spec = spec or {"upgrade": {"maxParallelMigrations": 2}}
     status = step(upgrade(running(), sites=sites, spec=spec), running())
     b_job = names.migrate_job_name("erp", "b", KEY)
     migrates = [migrate("a", "Complete"), migrate("b", "Failed")]
     status = step(upgrade(status, sites=sites, jobs=migrates, pods=[failed_pod(b_job)], spec=spec), status)
     status = step(upgrade(status, sites=sites, jobs=migrates, spec=spec), status)
-    done = migrates + [rollback("a", "Complete"), rollback("b", "Complete")]
-    status = step(upgrade(status, sites=sites, jobs=done, spec=spec), status)
-    assert status["upgrade"]["phase"] == "RolledBack"
-    return status
+    done = migrates + [rollback("a", "Complete"), rollback("b", b_restore)]
+    return step(upgrade(status, sites=sites, jobs=done, spec=spec), status)
 
 
 def test_a_retry_after_a_rollback_migrates_every_site_again_though_a_site_s_record_still_says_migrated():
     status = rolled_back([site("a"), site("b"), site("c")])
+    assert status["upgrade"]["phase"] == "RolledBack"
     # a's own role has not run since: its status still says the versions it was migrated to.
     sites = [site("a", V2), site("b"), site("c")]
     one = {"upgrade": {"maxParallelMigrations": 1}}
@@ -423,13 +423,8 @@ def test_a_retry_after_a_rollback_migrates_every_site_again_though_a_site_s_reco
 
 def test_after_a_failed_restore_deleting_jobs_restores_again_and_never_rolls_to_the_new_image():
     sites, two = [site("a"), site("b")], {"upgrade": {"maxParallelMigrations": 2}}
-    status = step(upgrade(running(), sites=sites, spec=two), running())
-    b_job = names.migrate_job_name("erp", "b", KEY)
     migrates = [migrate("a", "Complete"), migrate("b", "Failed")]
-    status = step(upgrade(status, sites=sites, jobs=migrates, pods=[failed_pod(b_job)], spec=two), status)
-    status = step(upgrade(status, sites=sites, jobs=migrates, spec=two), status)
-    failed = migrates + [rollback("a", "Complete"), rollback("b", "Failed")]
-    status = step(upgrade(status, sites=sites, jobs=failed, spec=two), status)
+    status = rolled_back(sites, b_restore="Failed")
     assert status["upgrade"]["phase"] == "Failed" and status["upgrade"]["sites"]["b"]["phase"] == "RollbackFailed"
     # Every Job deleted: a stays restored (it has been served since), b is restored again; nothing rolls.
     for jobs in ([], [migrate("a", "Complete")]):

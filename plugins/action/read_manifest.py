@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Find, load and check a manifest of FrappeBench, FrappeSite, SiteBackup and SiteRestore objects, in one task.
+"""Find, load and check a manifest of FrappeBench, FrappeSite, SiteBackup, SiteRestore and SiteMigration objects, in one task.
 
 Docs in plugins/modules/read_manifest.py; where it is looked for and how its
 objects are checked: plugins/module_utils/frappe/manifest.py.
@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
 
 # Where each group of manifest_objects goes.
 FACTS = {'benches': 'frappe_benches', 'sites': 'frappe_sites', 'backups': 'frappe_site_backups',
-         'restores': 'frappe_site_restores'}
+         'restores': 'frappe_site_restores', 'migrations': 'frappe_site_migrations'}
 
 
 class ActionModule(ActionBase):
@@ -44,7 +44,7 @@ class ActionModule(ActionBase):
         manifest = to_text(args.get('manifest') or '')
         if not manifest:
             raise AnsibleActionFail('Pass the manifest to reconcile: -e frappe_manifest=<file with FrappeBench/'
-                                    'FrappeSite/SiteBackup/SiteRestore objects>')
+                                    'FrappeSite/SiteBackup/SiteRestore/SiteMigration objects>')
         project_dir = to_text(args['project_dir'])
         found = [path for path in manifest_candidates(manifest, project_dir, os.environ.get('PWD')) if os.path.isfile(path)]
         if not found:

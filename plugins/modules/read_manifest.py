@@ -10,12 +10,12 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: read_manifest
-short_description: Find, load and check a manifest of FrappeBench, FrappeSite, SiteBackup and SiteRestore objects
+short_description: Find, load and check a manifest of FrappeBench, FrappeSite, SiteBackup, SiteRestore and SiteMigration objects
 version_added: 0.1.0
 description:
   - Finds the file O(manifest) (a relative path in O(project_dir), then in the directory the controller runs in),
     loads its YAML documents and sets, by kind, the facts C(frappe_benches), C(frappe_sites),
-    C(frappe_site_backups) and C(frappe_site_restores), on the controller in one task.
+    C(frappe_site_backups), C(frappe_site_restores) and C(frappe_site_migrations), on the controller in one task.
   - A v1 C(List) stands for its items, as kubectl writes and takes it; an object without C(metadata.namespace)
     gets O(namespace).
   - Fails, naming what to do, when O(manifest) is empty, when no such file exists, when it is not YAML, and when a
@@ -54,7 +54,7 @@ manifest_path:
   returned: success
   type: str
 ansible_facts:
-  description: frappe_benches, frappe_sites, frappe_site_backups and frappe_site_restores, each a list of objects.
+  description: frappe_benches, frappe_sites, frappe_site_backups, frappe_site_restores and frappe_site_migrations, each a list of objects.
   returned: success
   type: dict
 '''

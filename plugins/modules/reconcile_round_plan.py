@@ -27,7 +27,7 @@ options:
     type: str
     required: true
   manifest:
-    description: The manifest's FrappeBench, FrappeSite, SiteBackup and SiteRestore objects.
+    description: The manifest's FrappeBench, FrappeSite, SiteBackup, SiteRestore and SiteMigration objects.
     type: list
     elements: dict
     required: true
@@ -39,7 +39,7 @@ EXAMPLES = r'''
 - name: Decide what the round applies and finishes
   vyogotech.frappe.reconcile_round_plan:
     read: frappe_namespace_objects
-    manifest: "{{ frappe_benches + frappe_sites + frappe_site_backups + frappe_site_restores }}"
+    manifest: "{{ frappe_benches + frappe_sites + frappe_site_backups + frappe_site_restores + frappe_site_migrations }}"
 '''
 
 RETURN = r'''

@@ -393,3 +393,40 @@ def test_the_operator_killed_midway_resumes_the_upgrade_and_runs_no_migrate_twic
     assert all(jobs[name] == uid for name, uid in before.items()), (before, jobs)
     assert sorted(j for j in jobs if "-migrate-" in j) == sorted(e["job"] for e in upgrade["sites"].values())
     assert processes_images(kube, namespace) == {new}
+
+
+def test_a_site_migration_stops_the_bench_s_workers_migrates_its_site_once_and_starts_them_again(
+        kube, namespace, frappe_crds, no_keda_crds, tmp_path):
+    """playbooks/site.yml with a bench and a SiteMigration of one of its sites (the Go operator's api/v1 fields)."""
+    from support import run_playbook
+
+    obj = example_bench(namespace)
+    converge(kube, tmp_path, obj)
+    made_site(kube, namespace, "a")
+    migration = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "SiteMigration",
+                 "metadata": {"name": "now", "namespace": namespace}, "spec": {"siteRef": {"name": "a"}}}
+
+    def site_yml(**extra):
+        run = run_playbook(kube, "site.yml", dict(extra, frappe_manifest=str(write_manifest(tmp_path, obj, migration))))
+        assert run.rc == 0, run.explain()
+        return kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "sitemigrations",
+                                                        "now").get("status") or {}
+
+    # One round: the SiteMigration says Migrating, which the bench reads in the next to stop its workers.
+    assert site_yml(frappe_converge_seconds=0)["phase"] == "Migrating"
+    assert 0 not in worker_replicas(kube, namespace)
+    site_yml(frappe_converge_seconds=0)
+    assert worker_replicas(kube, namespace) == {0}
+    # Left to itself: the Job once no worker runs, the site's schema recorded, the workers back.
+    status = site_yml()
+    print("site migration:", json.dumps(status, indent=1, sort_keys=True))
+    assert (status["phase"], status["jobName"]) == ("Succeeded", "now-migrate"), status
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Migrated": "True"}
+    job = kube.batch.read_namespaced_job("now-migrate", namespace)
+    assert job.spec.template.spec.containers[0].image == bench_object(kube, namespace)["status"]["image"]
+    site = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites", "a")
+    assert site["status"]["schema"]["job"] == "now-migrate"
+    assert 0 not in worker_replicas(kube, namespace)
+    # Once: another run changes nothing and starts no Job.
+    again = run_playbook(kube, "site.yml", {"frappe_manifest": str(write_manifest(tmp_path, obj, migration))})
+    assert again.rc == 0 and again.changed == 0, again.explain()

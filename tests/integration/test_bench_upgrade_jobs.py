@@ -234,3 +234,24 @@ def test_a_rollback_restores_each_migrated_site_from_its_backup_on_the_old_image
     again = run(world, restores["a.example.com"], frappe_version=BEFORE["frappe"])
     assert again.rc == 0 and site_commands(again) == [["set-maintenance-mode", "off"], ["clear-cache"]], again.explain()
     assert installed(mariadb_server, dbs["a.example.com"]) == before["a.example.com"]
+
+
+def test_a_site_migration_migrates_one_site_on_the_code_its_bench_runs_and_takes_it_out_of_maintenance(
+        world, mariadb_server, tmp_path):
+    """A SiteMigration's Job (roles/frappe_site_migration), rendered with its bench and site: the bench role's
+    migrate with FINISH, on the image the bench runs."""
+    migration = {"apiVersion": "vyogo.tech/v1alpha1", "kind": "SiteMigration",
+                 "metadata": {"name": "now", "namespace": "shop"}, "spec": {"siteRef": {"name": "a"}}}
+    objects = render(tmp_path / "migration", bench_object(), *[site_object(s) for s in SITES], migration)
+    job, = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "now-migrate"]
+    assert job["spec"]["backoffLimit"] == 0 and job["metadata"]["labels"]["vyogo.tech/site-migration"] == "now"
+    result = run(world, job, frappe_version=BEFORE["frappe"])
+    assert result.rc == 0, result.explain()
+    assert site_commands(result) == [["set-maintenance-mode", "on"], ["backup", "--ignore-backup-conf"],
+                                     ["set-maintenance-mode", "on"], ["migrate"], ["set-maintenance-mode", "off"],
+                                     ["clear-cache"]]
+    assert site_config(world["image"], "a.example.com")["maintenance_mode"] == 0
+    assert [p.name for p in backups(world, "a.example.com", "site-migration-now") if p.name.endswith(
+        "-database.sql.gz")]
+    outcome = json.loads(result.stdout[result.stdout.rindex('{"maintenanceWasOn"'):])
+    assert dict((v["app"], v["version"]) for v in outcome["versions"]) == BEFORE

@@ -21,6 +21,8 @@ import time
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.image_probe import (
     bench_image, check_due, check_token)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import find_site
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_migration import migrating_sites
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import (
     render_sites, render_status, sites_of_bench, upgrade_plan, upgrade_settings)
 
@@ -549,10 +551,15 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
             plan['image_probe'] = {'reference': plan['image'], 'digest': '', 'versions': {}, 'job': plan['config']['job']}
         # Looked at again while the stored look is due (its pod reports in a later reconcile).
         plan['check'] = check if apply and plan['config']['done'] else None
+        # The sites of the bench a SiteMigration migrates now: the workers stop for them too, and no upgrade
+        # migrate starts meanwhile (site_migration.py).
+        mine = sites_of_bench(name, namespace, live.get('sites'))
+        migrating = [s for s in migrating_sites(live.get('site_migrations')) if find_site(mine, s)] if apply else []
         plan['upgrade'] = upgrade_plan(
             name, namespace, spec, status, plan['image'], plan['image_probe'],
             sites, [j for j in live.get('jobs') or [] if _is_upgrade_job(plan['names'], j)],
-            live.get('upgrade_pods'), live.get('deployments'), live.get('worker_pods'), render=not apply)
+            live.get('upgrade_pods'), live.get('deployments'), live.get('worker_pods'), render=not apply,
+            site_migrations=migrating)
         plan['run_image'] = plan['upgrade']['run_image']
         plan['sites'] = _storage(plan, bench, live, settings, apply)
     except InvalidInput as exc:
@@ -618,6 +625,8 @@ def bench_reads(bench, settings):
         # The upgrade's Jobs' pods: what a migrate found, or why it failed (upgrade.py).
         read('upgrade_pods', 'v1', 'Pod', label_selectors=owned + ['app.kubernetes.io/component=upgrade']),
         read('sites', 'vyogo.tech/v1alpha1', 'FrappeSite'),
+        # A SiteMigration of one of its sites stops its workers while it migrates (site_migration.py).
+        read('site_migrations', 'vyogo.tech/v1alpha1', 'SiteMigration'),
         read('sites_claim', 'v1', 'PersistentVolumeClaim', name=names['sites']),
         read('redis_password', 'v1', 'Secret', name=names['redis_password']),
         {'key': 'storage_classes', 'api_version': 'storage.k8s.io/v1', 'kind': 'StorageClass'},

@@ -180,22 +180,26 @@ def _object_name(obj):
     return '%s %s/%s' % (obj.get('kind'), obj['metadata'].get('namespace'), obj['metadata'].get('name'))
 
 
-def render_refusals(benches, sites, crds, backups=None, restores=None):
+def render_refusals(benches, sites, crds, backups=None, restores=None, migrations=None):
     """A message per problem: each object checked against its CRD schema as the API server would, each site
-    whose bench is not in the manifest (render mode has no cluster to read it from), and each SiteBackup or
-    SiteRestore whose site is not in it."""
+    whose bench is not in the manifest (render mode has no cluster to read it from), and each SiteBackup,
+    SiteRestore or SiteMigration whose site is not in it."""
     errors = []
-    for obj in list(benches or []) + list(sites or []) + list(backups or []) + list(restores or []):
+    for obj in list(benches or []) + list(sites or []) + list(backups or []) + list(restores or []) + list(
+            migrations or []):
         errors.extend('%s: %s.' % (_object_name(obj), e) for e in object_schema_errors(obj, crds or []))
-    for backup in list(backups or []) + list(restores or []):
-        wanted, namespace = (backup.get('spec') or {}).get('site'), backup['metadata'].get('namespace')
+    for backup in list(backups or []) + list(restores or []) + list(migrations or []):
+        field = 'spec.siteRef.name' if backup.get('kind') == 'SiteMigration' else 'spec.site'
+        spec = backup.get('spec') or {}
+        wanted = (spec.get('siteRef') or {}).get('name') if field == 'spec.siteRef.name' else spec.get('site')
+        namespace = backup['metadata'].get('namespace')
         if not isinstance(wanted, str) or not wanted:
             continue  # the schema check above names the missing spec.site
         if not [s for s in sites or [] if s['metadata'].get('namespace') == namespace and wanted in (
                 s['metadata'].get('name'), (s.get('spec') or {}).get('siteName'))]:
-            errors.append('%s: spec.site: no FrappeSite %s (by name or siteName) in namespace %s of the manifest, and '
+            errors.append('%s: %s: no FrappeSite %s (by name or siteName) in namespace %s of the manifest, and '
                           'render mode reads no cluster; add the FrappeSite to the manifest.'
-                          % (_object_name(backup), wanted, namespace))
+                          % (_object_name(backup), field, wanted, namespace))
     in_manifest = set((b['metadata'].get('namespace'), b['metadata'].get('name')) for b in benches or [])
     for site in sites or []:
         bench = ((site.get('spec') or {}).get('benchRef') or {}).get('name')

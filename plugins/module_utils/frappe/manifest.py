@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the vyogotech.frappe collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A manifest of FrappeBench, FrappeSite, SiteBackup and SiteRestore objects: where it is found, and its objects by
+"""A manifest of FrappeBench, FrappeSite, SiteBackup, SiteRestore and SiteMigration objects: where it is found, and its objects by
 kind, checked (playbooks/site.yml and render.yml read it with the action vyogotech.frappe.read_manifest)."""
 
 from __future__ import absolute_import, division, print_function
@@ -12,13 +12,14 @@ import os
 import copy
 
 API_VERSION = 'vyogo.tech/v1alpha1'
-KINDS = ('FrappeBench', 'FrappeSite', 'SiteBackup', 'SiteRestore')
+KINDS = ('FrappeBench', 'FrappeSite', 'SiteBackup', 'SiteRestore', 'SiteMigration')
 # Where each kind goes in the answer.
-GROUPS = {'FrappeBench': 'benches', 'FrappeSite': 'sites', 'SiteBackup': 'backups', 'SiteRestore': 'restores'}
+GROUPS = {'FrappeBench': 'benches', 'FrappeSite': 'sites', 'SiteBackup': 'backups', 'SiteRestore': 'restores',
+          'SiteMigration': 'migrations'}
 
 
 def manifest_objects(documents, namespace, manifest='the manifest'):
-    """{'benches': [...], 'sites': [...], 'backups': [...], 'restores': [...], 'errors': [...]}: each document
+    """{'benches': [...], 'sites': [...], 'backups': [...], 'restores': [...], 'migrations': [...], 'errors': [...]}: each document
     checked (a message per one that is not of KINDS), a v1 List standing for its items, metadata.namespace
     defaulted."""
     objects = []

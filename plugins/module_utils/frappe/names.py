@@ -161,6 +161,12 @@ def restore_names(name):
     }
 
 
+def site_migration_names(name):
+    """The objects of the SiteMigration `name`: its migrate Job, and the Job that restores its site when that
+    migrate failed (both run once), and the folder under the site's upgrade-backups its backup goes to."""
+    return {'job': '%s-migrate' % name, 'rollback_job': '%s-rollback' % name, 'backup_key': 'site-migration-%s' % name}
+
+
 def final_job_name(name, site_uid):
     """The backup a SiteBackup takes before its site is dropped: one per site (its uid), so a retried deletion
     finds it, and a site made again under the same name takes its own."""

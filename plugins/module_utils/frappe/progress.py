@@ -16,10 +16,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_reads
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_migration import migration_reads
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_reads
 
-# Of the reads of a reconcile (bench_reads, site_reads), those of what moves on its own.
-MOVING = {'FrappeBench': ('jobs', 'deployments', 'statefulsets'), 'FrappeSite': ('jobs', 'database', 'user', 'grant')}
+# Of the reads of a reconcile (bench_reads, site_reads, migration_reads), those of what moves on its own.
+MOVING = {'FrappeBench': ('jobs', 'deployments', 'statefulsets'), 'FrappeSite': ('jobs', 'database', 'user', 'grant'),
+          'SiteMigration': ('jobs', 'worker_pods')}
+READS = {'FrappeBench': lambda obj: bench_reads(obj, {}), 'FrappeSite': site_reads, 'SiteMigration': migration_reads}
 
 
 def progress_reads(waiting):
@@ -34,7 +37,7 @@ def progress_reads(waiting):
     for item in waiting or []:
         kind, namespace, name = item['kind'], item['namespace'], item['name']
         obj = {'kind': kind, 'metadata': {'name': name, 'namespace': namespace}, 'spec': {}}
-        own = bench_reads(obj, {}) if kind == 'FrappeBench' else site_reads(obj)
+        own = READS[kind](obj)
         reads += [dict(read, key=_progress_key(item, read['key'])) for read in own if read['key'] in MOVING[kind]]
     return reads
 

@@ -67,11 +67,12 @@ def shared_read_of(answer, obj, bench_settings=None):
 # What a round of playbooks/site.yml reads of the custom resources in each namespace of its manifest: each
 # kind under the key <prefix><namespace>.
 ROUND_READ_PREFIXES = {'FrappeBench': 'benches-', 'FrappeSite': 'sites-', 'SiteBackup': 'sitebackups-',
-                       'SiteRestore': 'siterestores-'}
+                       'SiteRestore': 'siterestores-', 'SiteMigration': 'sitemigrations-'}
 # The kinds whose namespaces each kind is read in: a namespace with a bench or a site has its benches and sites
 # read; one with any of those or a SiteBackup its SiteBackups (one deleted there is finished by the round too).
 ROUND_READ_WHERE = {'FrappeBench': ('FrappeBench', 'FrappeSite'), 'FrappeSite': ('FrappeBench', 'FrappeSite'),
-                    'SiteBackup': ('FrappeBench', 'FrappeSite', 'SiteBackup'), 'SiteRestore': ('SiteRestore',)}
+                    'SiteBackup': ('FrappeBench', 'FrappeSite', 'SiteBackup'), 'SiteRestore': ('SiteRestore',),
+                    'SiteMigration': ('SiteMigration',)}
 
 
 def round_reads(manifest):

@@ -274,7 +274,7 @@ def replacing(current, new):
 
 
 def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods, deployments, worker_pods=None,
-                 render=False):
+                 render=False, site_migrations=()):
     """What an upgrade of the bench `name` does in this reconcile.
 
     spec/status: the bench's; image: the reference its spec names; probe:
@@ -292,7 +292,9 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     rolls back), 'finish': the finishing Job (once rolled), 'record':
     status.upgrade (None: no upgrade, nothing to write), 'moving': whether
     it goes on without anyone acting, 'events': what changed for users,
-    'quiesce': whether the workers are stopped}.
+    'quiesce': whether the workers are stopped}. site_migrations: the sites of
+    the bench a SiteMigration migrates now (site_migration.py): the workers
+    stop for them too, and no Job of an upgrade starts meanwhile.
 
     Workers are stopped while sites migrate: maintenance mode stops a site's
     web requests and its scheduler, not the RQ jobs already queued for it,
@@ -307,9 +309,11 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     record = status.get('upgrade') if isinstance(status.get('upgrade'), dict) else {}
     running_versions = status.get('appVersions') if isinstance(status.get('appVersions'), dict) else \
         stored_probe.get('versions') if isinstance(stored_probe.get('versions'), dict) else None
+    # A site a SiteMigration migrates (site_migration.py): the workers stay stopped, no Job of an upgrade starts.
+    busy = sorted(site_migrations or [])
     plan = {'run_image': running_image or image, 'app_versions': running_versions, 'jobs': [], 'record': None,
-            'moving': False, 'events': [], 'key': '', 'quiesce': False, 'max_parallel': settings['max_parallel'],
-            'timeout': settings['timeout']}
+            'moving': bool(busy), 'events': [], 'key': '', 'quiesce': bool(busy),
+            'max_parallel': settings['max_parallel'], 'timeout': settings['timeout']}
     if probe is None:
         # The configuration Job has not said what the image is: whatever runs keeps running.
         return plan
@@ -404,7 +408,7 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
         # Restores start from the reconcile after the one that recorded the failure (so its Events are told).
         started = current and (record.get('phase') in ('RollingBack', 'RolledBack') or bool(record.get('failure')))
         # No worker runs while a site's database is replaced (after a halt they ran again).
-        drained = render or worker_pods is not None and not worker_pods
+        drained = render or worker_pods is not None and not worker_pods and not busy
         # Each site this upgrade ran a migrate on, not restored yet.
         waiting = [s for s in touched if entries[s]['phase'] in ('Migrated', 'Failed')]
         if started and not by_phase['Migrating'] and drained:
@@ -458,7 +462,7 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     elif by_phase['Waiting'] or by_phase['Migrating']:
         phase, run = 'Migrating', running_image
         plan['quiesce'] = True
-        drained = render or worker_pods is not None and not worker_pods
+        drained = render or worker_pods is not None and not worker_pods and not busy
         room = len(by_phase['Waiting']) if render else \
             max(0, settings['max_parallel'] - len(by_phase['Migrating'])) if drained else 0
         for site_name in by_phase['Waiting'][:room]:
@@ -467,7 +471,9 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
         message = ('Migrating the sites to %s before the processes run it (%d of %d done); the processes stay on %s '
                    'and the sites being migrated, or migrated, are in maintenance until then.' % (
                        target['image'], len(by_phase['Migrated']), len(entries), running_image))
-        if not drained:
+        if busy and not render:
+            message += ' SiteMigrations of %s run first.' % ', '.join(busy)
+        elif not drained:
             message += (' The workers are stopping first, each once its running job is done (%d pod(s) left).'
                         % len(worker_pods or []) if worker_pods else ' The workers are stopping first.')
     else:
@@ -508,7 +514,8 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     if waiting_image:
         new_record['message'] += ' %s, set since, is upgraded to once this rollback has ended.' % waiting_image
     plan.update(run_image=run, app_versions=target['versions'] if run == target['image'] else origin['versions'],
-                record=new_record, moving=phase in MOVING, events=_events(record if current else {}, new_record))
+                record=new_record, moving=phase in MOVING or bool(busy),
+                events=_events(record if current else {}, new_record))
     return plan
 
 

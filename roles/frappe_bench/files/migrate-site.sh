@@ -18,6 +18,8 @@
 #    and the rollback (files/rollback-site.sh) restores only from a whole one.
 # 3. bench --site S migrate. Its failure fails the Job, and the site stays in
 #    maintenance: its schema may already be partly the new code's.
+# 4. With FINISH=1 (a SiteMigration, on the code the bench runs): maintenance
+#    off unless it was on before, bench --site S clear-cache.
 # The outcome is the container's termination message, which the bench's
 # upgrade record reads: {"maintenanceWasOn": bool, "versions": [...]}.
 set -euo pipefail
@@ -53,6 +55,13 @@ noted = json.load(open(sys.argv[1])) if os.path.exists(sys.argv[1]) else {}
 print(json.dumps(bool(noted.get("maintenanceWasOn"))))
 PY
 )
+if [ "${FINISH:-}" = 1 ]; then
+  # A SiteMigration: the code the site is served by does not change, so it comes out at once.
+  if [ "$was_on" = false ]; then
+    bench --site "$site" set-maintenance-mode off
+  fi
+  bench --site "$site" clear-cache
+fi
 versions=$(bench version --format json) || versions=null
 outcome=$(printf '{"maintenanceWasOn": %s, "versions": %s}' "$was_on" "$versions")
 printf '%s\n' "$outcome"

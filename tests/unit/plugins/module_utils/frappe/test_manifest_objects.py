@@ -1,4 +1,5 @@
-"""A manifest: where it is looked for, and its FrappeBench, FrappeSite, SiteBackup and SiteRestore objects, checked."""
+"""A manifest: where it is looked for, and its FrappeBench, FrappeSite, SiteBackup, SiteRestore and SiteMigration objects,
+checked."""
 
 import pytest
 
@@ -43,12 +44,13 @@ def test_anything_else_is_refused_naming_the_document(bad, says):
     got = manifest_objects([doc("FrappeBench", "erp"), bad], "shop", "benches.yaml")
     [error] = got["errors"]
     assert error.startswith("Document 2 of benches.yaml must be a vyogo.tech/v1alpha1 FrappeBench, "
-                            "FrappeSite, SiteBackup or SiteRestore with metadata.name; ")
+                            "FrappeSite, SiteBackup, SiteRestore or SiteMigration with metadata.name; ")
     assert says in error
 
 
 def test_an_empty_manifest_has_no_objects():
-    assert manifest_objects([None], "shop") == {"benches": [], "sites": [], "backups": [], "restores": [], "errors": []}
+    assert manifest_objects([None], "shop") == {"benches": [], "sites": [], "backups": [], "restores": [],
+                                                "migrations": [], "errors": []}
 
 
 def test_a_relative_manifest_is_looked_for_in_the_project_then_in_the_current_directory():

@@ -468,3 +468,14 @@ def test_restores_start_only_once_the_workers_are_gone():
     busy = upgrade(status, sites=sites, jobs=[migrate("a", "Failed")], worker_pods=[{"metadata": {"name": "w"}}])
     assert busy["rollbacks"] == [] and "First the workers stop." in busy["record"]["message"]
     assert [r["name"] for r in upgrade(status, sites=sites, jobs=[migrate("a", "Failed")])["rollbacks"]] == ["a"]
+
+
+def test_a_site_migration_stops_the_workers_and_holds_an_upgrade_s_migrates():
+    quiet = upgrade_plan("erp", "shop", {}, running(), IMAGE, None, [site("a")], [], [], [], [],
+                         site_migrations=["a"])
+    assert quiet["quiesce"] and quiet["moving"] and quiet["record"] is None
+    plan = upgrade(running(), sites=[site("a"), site("b")])
+    held = upgrade_plan("erp", "shop", {}, running(), IMAGE, PROBE, [site("a"), site("b")], [], [],
+                        [deployment(OLD)], [], site_migrations=["a"])
+    assert [j["name"] for j in plan["jobs"]] == ["a"] and held["jobs"] == []
+    assert "SiteMigrations of a run first." in held["record"]["message"] and held["quiesce"]

@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the vyogotech.frappe collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A SiteMigration: one FrappeSite migrated on demand, on the code its bench runs (docs/UPGRADES.md).
+
+The CRD (config/crd/bases/vyogo.tech_sitemigrations.yaml) takes the Go
+frappe-operator's api/v1 fields: spec.siteRef, skipFixtures, force; status
+phase (Pending, Migrating, Succeeded, Failed), jobName, startTime,
+completionTime, observedGeneration, conditions. It goes through what an
+upgrade does for each site (upgrade.py): once it is Migrating its bench stops
+the workers (bench_plan reads the SiteMigrations of its sites), then one Job
+on the bench's image runs the bench role's files/migrate-site.sh with FINISH
+(maintenance on, `bench --site S backup`, `bench --site S migrate`,
+maintenance off, cache cleared). A migrate that fails is rolled back from
+that backup (files/rollback-site.sh) or left in maintenance for a person, by
+the bench's spec.upgrade.onFailure. It runs once: its Jobs have fixed names,
+and a finished SiteMigration is never run again (create another one).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
+from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import _bench_of, find_site
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import site_migration_names
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import (
+    MOVING, backup_dir, upgrade_settings)
+
+FINISHED = ('Succeeded', 'Failed')
+# The label of the workers' pods a migrate waits for (the bench's WORKER_TYPES).
+WORKER_COMPONENTS = ('worker-short', 'worker-long', 'worker-default')
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _condition_true(obj, kind):
+    return any(c.get('type') == kind and c.get('status') == 'True'
+               for c in (_mapping(_mapping(obj).get('status')).get('conditions') or []))
+
+
+def migration_spec(obj):
+    """(spec, errors): the site it names, force; errors name the field and the fix."""
+    given = _mapping(obj.get('spec'))
+    ref = _mapping(given.get('siteRef'))
+    errors = []
+    if not ref.get('name'):
+        errors.append('spec.siteRef.name is missing: name the FrappeSite to migrate (its name or its siteName).')
+    if ref.get('namespace') and ref['namespace'] != obj['metadata']['namespace']:
+        errors.append('spec.siteRef.namespace is %s: a SiteMigration migrates a site of its own namespace (%s); '
+                      'create it there, or leave siteRef.namespace out.'
+                      % (ref['namespace'], obj['metadata']['namespace']))
+    if given.get('skipFixtures') is True:
+        errors.append('spec.skipFixtures: bench migrate of Frappe v15 cannot skip fixtures (frappe/migrate.py '
+                      'SiteMigration.run always syncs them); leave skipFixtures out or set it to false.')
+    return {'site': ref.get('name', ''), 'force': given.get('force') is True}, errors
+
+
+def migration_reads(obj):
+    """What a reconcile of the SiteMigration `obj` reads, in one k8s_multi_info run."""
+    name, namespace = obj['metadata']['name'], obj['metadata']['namespace']
+    selector = ['vyogo.tech/site-migration=%s' % name]
+    return [
+        {'key': 'sites', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'FrappeSite', 'namespace': namespace},
+        {'key': 'benches', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'FrappeBench', 'namespace': namespace},
+        {'key': 'migrations', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'SiteMigration', 'namespace': namespace},
+        {'key': 'jobs', 'api_version': 'batch/v1', 'kind': 'Job', 'namespace': namespace, 'label_selectors': selector},
+        {'key': 'pods', 'api_version': 'v1', 'kind': 'Pod', 'namespace': namespace, 'label_selectors': selector},
+        # The workers of its bench: stopped by it (replicas 0) and gone, before a migrate starts (upgrade.py).
+        {'key': 'worker_pods', 'api_version': 'v1', 'kind': 'Pod', 'namespace': namespace,
+         'label_selectors': ['app.kubernetes.io/component in (%s)' % ','.join(WORKER_COMPONENTS)]},
+        {'key': 'worker_deployments', 'api_version': 'apps/v1', 'kind': 'Deployment', 'namespace': namespace,
+         'label_selectors': ['app.kubernetes.io/component in (%s)' % ','.join(WORKER_COMPONENTS)]},
+    ]
+
+
+def migrating_sites(migrations):
+    """The FrappeSites (by spec.siteRef.name) that a SiteMigration of `migrations` migrates now: its bench keeps
+    its workers stopped meanwhile (bench_plan)."""
+    return sorted(set(_mapping(_mapping(m.get('spec')).get('siteRef')).get('name', '') for m in migrations or []
+                      if _mapping(m.get('status')).get('phase') == 'Migrating'))
+
+
+def _job(live, name):
+    return next((j for j in (live or {}).get('jobs') or [] if j['metadata']['name'] == name), None)
+
+
+def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='', rollback_script=''):
+    """The reconcile plan of one SiteMigration: its Jobs, or why it waits or is refused."""
+    check_plan_input('migration_plan', 'SiteMigration', obj, mode, settings, 'frappe_site_migration_settings')
+    live = live or {}
+    meta, current = obj['metadata'], _mapping(obj.get('status'))
+    name, namespace = meta['name'], meta['namespace']
+    names = site_migration_names(name)
+    plan = {'name': name, 'namespace': namespace, 'names': names, 'errors': [], 'render': [], 'waiting': '',
+            # Once: finished by its Job, or with nothing to migrate. A reconcile that failed before any Job (the
+            # status says Failed) is tried again.
+            'done': current.get('phase') == 'Succeeded' or current.get('phase') == 'Failed' and bool(
+                current.get('jobName')), 'nothing_to_do': '', 'workers_left': 0}
+    spec, errors = migration_spec(obj)
+    if errors:
+        plan['errors'].append('SiteMigration %s/%s cannot be reconciled: %s Nothing was changed.'
+                              % (namespace, name, ' '.join(errors)))
+        return plan
+    if mode == 'apply' and not meta.get('uid'):
+        plan['errors'].append('In apply mode the role needs the live SiteMigration (metadata.uid is missing).')
+        return plan
+    plan['spec'] = spec
+    if plan['done']:
+        return plan
+    site = find_site(live.get('sites'), spec['site'])
+    bench = _bench_of(site, live.get('benches')) if site else None
+    bench_status = _mapping(_mapping(bench).get('status'))
+    render = mode == 'render'
+    if site is None:
+        plan['waiting'] = 'FrappeSite %s is not in namespace %s' % (spec['site'], namespace)
+    elif not render and not _condition_true(site, 'SiteCreated'):  # render mode takes the manifest's to exist
+        plan['waiting'] = 'FrappeSite %s is not created yet' % site['metadata']['name']
+    elif not bench_status.get('image') or not bench_status.get('sitesClaim'):
+        plan['waiting'] = 'the bench of FrappeSite %s has not published its image and sites volume yet' % (
+            site['metadata']['name'])
+    elif not render and _mapping(bench_status.get('upgrade')).get('phase') in MOVING:
+        plan['waiting'] = 'FrappeBench %s is upgrading (%s): its sites migrate then' % (
+            bench['metadata']['name'], bench_status['upgrade']['phase'])
+    others = [m['metadata']['name'] for m in live.get('migrations') or [] if m['metadata']['name'] != name
+              and site is not None and find_site([site], _mapping(_mapping(m.get('spec')).get('siteRef')).get('name'))
+              and _mapping(m.get('status')).get('phase') == 'Migrating']
+    if others and not plan['waiting'] and current.get('phase') != 'Migrating':
+        plan['waiting'] = 'SiteMigration %s migrates the same site' % ', '.join(sorted(others))
+    if plan['waiting']:
+        return plan
+    site_name = site['spec']['siteName']
+    bench_spec = _mapping(bench.get('spec'))
+    settings_of_bench = upgrade_settings(bench_spec)
+    image_config = _mapping(bench_spec.get('imageConfig'))
+    versions = _mapping(bench_status.get('appVersions'))
+    recorded = _mapping(_mapping(_mapping(site.get('status')).get('schema')).get('versions'))
+    migrate, restore = _job(live, names['job']), _job(live, names['rollback_job'])
+    if not render and migrate is None and not spec['force'] and versions and recorded == versions:
+        plan['nothing_to_do'] = ('the schema of %s is made for the versions its bench runs (%s): nothing to migrate; '
+                                 'set spec.force: true to migrate anyway' % (site_name, ', '.join(
+                                     '%s %s' % (a, v) for a, v in sorted(versions.items()))))
+        return plan
+    plan.update(
+        site={'name': site['metadata']['name'], 'site_name': site_name, 'versions': versions},
+        bench={'name': bench['metadata']['name'], 'image': bench_status['image'],
+               'sites_claim': bench_status['sitesClaim'],
+               'sites_access_mode': bench_status.get('sitesAccessMode') or 'ReadWriteMany',
+               'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
+               'pull_secrets': image_config.get('pullSecrets') or [],
+               'resources': job_resources(bench_spec, 'maintenance')},
+        on_failure=settings_of_bench['on_failure'], timeout=settings_of_bench['timeout'],
+        backup='sites/' + backup_dir(site_name, names['backup_key']),
+        scripts={'migrate': migrate_script, 'rollback': rollback_script},
+        labels={'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
+                'app.kubernetes.io/managed-by': settings['managed_by'], 'app.kubernetes.io/component': 'migration',
+                'vyogo.tech/bench': bench['metadata']['name'], 'vyogo.tech/site': site['metadata']['name'],
+                'vyogo.tech/site-migration': name},
+        owner_references=[] if mode != 'apply' else [{
+            'apiVersion': settings['api_version'], 'kind': settings['kind'], 'name': name, 'uid': meta['uid'],
+            'controller': True, 'blockOwnerDeletion': True}])
+
+    def of_bench(objects):
+        return [o for o in objects or []
+                if _mapping(o['metadata'].get('labels')).get('vyogo.tech/bench') == bench['metadata']['name']]
+    # Stopped by the bench (which reads this SiteMigration's phase): no worker to start again, none left running.
+    running = [d for d in of_bench(live.get('worker_deployments')) if _mapping(d.get('spec')).get('replicas') != 0]
+    plan['workers_left'] = len(of_bench(live.get('worker_pods'))) + len(running)
+    if mode == 'render' or migrate is None and not plan['workers_left'] and current.get('phase') == 'Migrating':
+        # Its bench stops the workers once this SiteMigration says Migrating; the Job starts once they are gone.
+        plan['render'].append({'kind': 'Job', 'name': names['job'], 'template': 'migration/job.yaml.j2',
+                               'vars': {'name': names['job'], 'step': 'migrate'}})
+    if mode == 'apply' and migrate is not None and readiness.job_finished(migrate) == 'Failed' \
+            and plan['on_failure'] == 'rollback' and restore is None:
+        plan['render'].append({'kind': 'Job', 'name': names['rollback_job'], 'template': 'migration/job.yaml.j2',
+                               'vars': {'name': names['rollback_job'], 'step': 'rollback'}})
+    return plan
+
+
+def migration_status(plan, live, obj):
+    """Phase, message, the Jobs and their times, the conditions, and the FrappeSite's status.schema once migrated."""
+    current = _mapping(obj.get('status'))
+    if plan['done']:
+        return {'status': current, 'conditions': [], 'phase': current.get('phase'), 'unchanged': True,
+                'site_schema': None, 'converging': False}
+    names = plan['names']
+    migrate, restore = _job(live, names['job']), _job(live, names['rollback_job'])
+    state = readiness.job_finished(migrate) if migrate else ''
+    restored = readiness.job_finished(restore) if restore else ''
+    pods = (live or {}).get('pods')
+    patch = {'jobName': names['job'] if migrate else ''}
+    site_schema, rolled_back = None, None
+    if plan['nothing_to_do']:
+        phase, message = 'Succeeded', 'Nothing was run: %s.' % plan['nothing_to_do']
+    elif migrate is None and plan['waiting']:
+        phase, message = 'Pending', 'Waiting: %s.' % plan['waiting']
+    elif migrate is None:
+        phase = 'Migrating'
+        message = ('The workers of bench %s stop first (%d left), each once its running job is done.'
+                   % (plan['bench']['name'], plan['workers_left']) if plan['workers_left']
+                   else 'The migrate Job of %s is about to start.' % plan['site']['site_name'])
+    elif not state:
+        phase, message = 'Migrating', 'Job %s migrates %s on %s (maintenance on, backup, bench migrate).' % (
+            names['job'], plan['site']['site_name'], plan['bench']['image'])
+    elif state == 'Complete':
+        phase = 'Succeeded'
+        said = _outcome(pods, names['job'])
+        versions = said.get('versions') or plan['site']['versions']
+        message = 'Migrated %s on %s; its backup from before is in %s.' % (
+            plan['site']['site_name'], plan['bench']['image'], plan['backup'])
+        site_schema = {'job': names['job'], 'versions': versions}
+    else:
+        why = readiness.job_failure(readiness.pods_of_job(pods, names['job'])) or 'see kubectl logs -n %s job/%s' % (
+            plan['namespace'], names['job'])
+        failed = 'The migrate of %s failed: %s.' % (plan['site']['site_name'], why)
+        if plan['on_failure'] != 'rollback':
+            phase = 'Failed'
+            message = ('%s It stays in maintenance (its bench\'s spec.upgrade.onFailure is halt): restore it from %s '
+                       '(docs/UPGRADES.md), or fix the cause and create another SiteMigration.'
+                       % (failed, plan['backup']))
+        elif restored == 'Complete':
+            phase, rolled_back = 'Failed', True
+            message = '%s It was restored from the backup its migrate took and is served again.' % failed
+        elif restored == 'Failed':
+            phase, rolled_back = 'Failed', False
+            message = ('%s Its restore (Job %s) failed too: it stays in maintenance; restore it by hand from %s '
+                       '(docs/UPGRADES.md).' % (failed, names['rollback_job'], plan['backup']))
+        else:
+            phase = 'Migrating'
+            message = '%s Job %s restores it from the backup its migrate took.' % (failed, names['rollback_job'])
+        patch['rollbackJob'] = names['rollback_job'] if restore else ''
+    if migrate is not None:
+        job_status = _mapping(migrate.get('status'))
+        patch['backup'] = plan['backup']
+        ended = (_mapping(_mapping(restore).get('status')).get('completionTime') if restore else None) or \
+            job_status.get('completionTime')
+        # Times only once known (the schema takes a date-time or nothing); a failed Job has no completionTime.
+        if job_status.get('startTime'):
+            patch['startTime'] = job_status['startTime']
+        if phase in FINISHED and (ended or job_status.get('startTime')):
+            patch['completionTime'] = ended or _failed_at(migrate) or job_status['startTime']
+    patch.update(phase=phase, message=message,
+                 observedGeneration=int(_mapping(obj.get('metadata')).get('generation') or 0))
+    conditions = [{'type': 'Migrated', 'status': 'True' if phase == 'Succeeded' else 'False' if phase == 'Failed'
+                   else 'Unknown', 'reason': phase, 'message': message}]
+    if rolled_back is not None:
+        conditions.append({'type': 'RolledBack', 'status': 'True' if rolled_back else 'False',
+                           'reason': 'Restored' if rolled_back else 'RestoreFailed', 'message': message})
+    unchanged = compute_status(current, patch, conditions, now='unchanged') == current
+    return {'status': patch, 'conditions': conditions, 'phase': phase, 'unchanged': unchanged,
+            'site_schema': site_schema, 'converging': phase in ('Pending', 'Migrating')}
+
+
+def _failed_at(job):
+    """When a Job's Failed condition was set (a failed Job has no completionTime)."""
+    return next((c.get('lastTransitionTime') for c in _mapping(job.get('status')).get('conditions') or []
+                 if c.get('type') == 'Failed' and c.get('status') == 'True'), None)
+
+
+def _outcome(pods, job):
+    """What the migrate reported ({maintenanceWasOn, versions} of files/migrate-site.sh), as {app: version}."""
+    terminated = readiness.succeeded_container(pods, job, 'migrate') or {}
+    try:
+        said = json.loads(terminated.get('message') or '')
+    except ValueError:
+        return {}
+    listed = said.get('versions') if isinstance(said, dict) else None
+    versions = dict((v.get('app'), v.get('version')) for v in listed or [] if isinstance(v, dict) and v.get('app'))
+    return {'versions': versions} if versions else {}

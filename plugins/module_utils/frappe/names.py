@@ -161,10 +161,12 @@ def restore_names(name):
     }
 
 
-def site_migration_names(name):
+def site_migration_names(name, uid=''):
     """The objects of the SiteMigration `name`: its migrate Job, and the Job that restores its site when that
-    migrate failed (both run once), and the folder under the site's upgrade-backups its backup goes to."""
-    return {'job': '%s-migrate' % name, 'rollback_job': '%s-rollback' % name, 'backup_key': 'site-migration-%s' % name}
+    migrate failed (both run once), and the folder under the site's upgrade-backups its backup goes to (with its
+    uid: one made again under the same name never finds an earlier one's backup)."""
+    return {'job': '%s-migrate' % name, 'rollback_job': '%s-rollback' % name,
+            'backup_key': 'site-migration-%s-%s' % (name, uid[:8]) if uid else 'site-migration-%s' % name}
 
 
 def final_job_name(name, site_uid):

@@ -30,9 +30,11 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resour
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import site_migration_names
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import (
-    MOVING, backup_dir, upgrade_settings)
+    MOVING, backup_dir, downgrades, upgrade_settings)
 
 FINISHED = ('Succeeded', 'Failed')
+# A Job's name (a DNS label of at most 63) holds <name>-rollback.
+MAX_NAME_LENGTH = 63 - len('-rollback')
 # The label of the workers' pods a migrate waits for (the bench's WORKER_TYPES).
 WORKER_COMPONENTS = ('worker-short', 'worker-long', 'worker-default')
 
@@ -57,6 +59,9 @@ def migration_spec(obj):
         errors.append('spec.siteRef.namespace is %s: a SiteMigration migrates a site of its own namespace (%s); '
                       'create it there, or leave siteRef.namespace out.'
                       % (ref['namespace'], obj['metadata']['namespace']))
+    if len(obj['metadata']['name']) > MAX_NAME_LENGTH:
+        errors.append('metadata.name %s is longer than %d characters: its Jobs (<name>-rollback) and labels take '
+                      'it whole; use a shorter name.' % (obj['metadata']['name'], MAX_NAME_LENGTH))
     if given.get('skipFixtures') is True:
         errors.append('spec.skipFixtures: bench migrate of Frappe v15 cannot skip fixtures (frappe/migrate.py '
                       'SiteMigration.run always syncs them); leave skipFixtures out or set it to false.')
@@ -73,7 +78,8 @@ def migration_reads(obj):
         {'key': 'migrations', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'SiteMigration', 'namespace': namespace},
         {'key': 'jobs', 'api_version': 'batch/v1', 'kind': 'Job', 'namespace': namespace, 'label_selectors': selector},
         {'key': 'pods', 'api_version': 'v1', 'kind': 'Pod', 'namespace': namespace, 'label_selectors': selector},
-        # The workers of its bench: stopped by it (replicas 0) and gone, before a migrate starts (upgrade.py).
+        # The workers of its bench: stopped by it (replicas 0, KEDA paused) and gone, before a migrate starts.
+        {'key': 'scaledobjects', 'api_version': 'keda.sh/v1alpha1', 'kind': 'ScaledObject', 'namespace': namespace},
         {'key': 'worker_pods', 'api_version': 'v1', 'kind': 'Pod', 'namespace': namespace,
          'label_selectors': ['app.kubernetes.io/component in (%s)' % ','.join(WORKER_COMPONENTS)]},
         {'key': 'worker_deployments', 'api_version': 'apps/v1', 'kind': 'Deployment', 'namespace': namespace,
@@ -88,8 +94,28 @@ def migrating_sites(migrations):
                       if _mapping(m.get('status')).get('phase') == 'Migrating'))
 
 
-def _job(live, name):
-    return next((j for j in (live or {}).get('jobs') or [] if j['metadata']['name'] == name), None)
+def _owned(live, name, uid):
+    """The Job `name` of this SiteMigration (by its controller's uid, when known: a SiteMigration made again under the
+    same name does not take an earlier one's Job for its own)."""
+    for job in (live or {}).get('jobs') or []:
+        owners = [o.get('uid') for o in job['metadata'].get('ownerReferences') or [] if o.get('controller')]
+        if job['metadata']['name'] == name and (not uid or not owners or uid in owners):
+            return job
+    return None
+
+
+def _running(pods):
+    """Pods that have not ended (an evicted or completed worker pod is no worker)."""
+    return [p for p in pods or [] if _mapping(p.get('status')).get('phase') not in ('Succeeded', 'Failed')]
+
+
+def _from_job(job):
+    """What a started migrate's Job says of its site and bench, when they are gone from the read."""
+    container = ((_mapping(_mapping(_mapping(job).get('spec')).get('template')).get('spec') or {}).get(
+        'containers') or [{}])[0]
+    env = dict((e.get('name'), e.get('value')) for e in container.get('env') or [])
+    labels = _mapping(_mapping(job).get('metadata')).get('labels') or {}
+    return env.get('SITE', ''), labels.get('vyogo.tech/bench', ''), container.get('image', '')
 
 
 def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='', rollback_script=''):
@@ -98,12 +124,12 @@ def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='
     live = live or {}
     meta, current = obj['metadata'], _mapping(obj.get('status'))
     name, namespace = meta['name'], meta['namespace']
-    names = site_migration_names(name)
+    names = site_migration_names(name, meta.get('uid') or '')
     plan = {'name': name, 'namespace': namespace, 'names': names, 'errors': [], 'render': [], 'waiting': '',
             # Once: finished by its Job, or with nothing to migrate. A reconcile that failed before any Job (the
             # status says Failed) is tried again.
             'done': current.get('phase') == 'Succeeded' or current.get('phase') == 'Failed' and bool(
-                current.get('jobName')), 'nothing_to_do': '', 'workers_left': 0}
+                current.get('jobName')), 'nothing_to_do': '', 'refused': '', 'workers_left': 0}
     spec, errors = migration_spec(obj)
     if errors:
         plan['errors'].append('SiteMigration %s/%s cannot be reconciled: %s Nothing was changed.'
@@ -115,10 +141,15 @@ def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='
     plan['spec'] = spec
     if plan['done']:
         return plan
+    render = mode == 'render'
+    migrate = _owned(live, names['job'], meta.get('uid'))
+    restore = _owned(live, names['rollback_job'], meta.get('uid'))
+    # Started: its migrate Job was made (a deleted one counts as a migrate that failed). Nothing it waited for
+    # before stops it now: a migrate under way ends, and is rolled back when it failed.
+    started = bool(migrate or restore or current.get('jobName'))
     site = find_site(live.get('sites'), spec['site'])
     bench = _bench_of(site, live.get('benches')) if site else None
     bench_status = _mapping(_mapping(bench).get('status'))
-    render = mode == 'render'
     if site is None:
         plan['waiting'] = 'FrappeSite %s is not in namespace %s' % (spec['site'], namespace)
     elif not render and not _condition_true(site, 'SiteCreated'):  # render mode takes the manifest's to exist
@@ -129,27 +160,46 @@ def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='
     elif not render and _mapping(bench_status.get('upgrade')).get('phase') in MOVING:
         plan['waiting'] = 'FrappeBench %s is upgrading (%s): its sites migrate then' % (
             bench['metadata']['name'], bench_status['upgrade']['phase'])
-    others = [m['metadata']['name'] for m in live.get('migrations') or [] if m['metadata']['name'] != name
-              and site is not None and find_site([site], _mapping(_mapping(m.get('spec')).get('siteRef')).get('name'))
-              and _mapping(m.get('status')).get('phase') == 'Migrating']
-    if others and not plan['waiting'] and current.get('phase') != 'Migrating':
-        plan['waiting'] = 'SiteMigration %s migrates the same site' % ', '.join(sorted(others))
-    if plan['waiting']:
+    if not plan['waiting'] and not render:
+        # One SiteMigration of a site at a time: the oldest unfinished one.
+        mine = (meta.get('creationTimestamp') or '', name)
+        earlier = [m['metadata']['name'] for m in live.get('migrations') or [] if m['metadata']['name'] != name
+                   and find_site([site], _mapping(_mapping(m.get('spec')).get('siteRef')).get('name'))
+                   and _mapping(m.get('status')).get('phase') not in FINISHED
+                   and (m['metadata'].get('creationTimestamp') or '', m['metadata']['name']) < mine]
+        if earlier:
+            plan['waiting'] = 'SiteMigration %s of the same site goes first' % ', '.join(sorted(earlier))
+    if plan['waiting'] and not started:
         return plan
+    if site is None or bench is None:
+        # Gone while its migrate was under way: the status reports what the Job did; nothing more is started.
+        site_name, bench_name, image = _from_job(migrate)
+        plan.update(waiting='', gone='FrappeSite %s or its bench is gone' % spec['site'],
+                    site={'name': spec['site'], 'site_name': site_name, 'versions': {}, 'recorded': {}},
+                    bench={'name': bench_name, 'image': image}, on_failure='halt',
+                    backup='sites/' + backup_dir(site_name, names['backup_key']))
+        return plan
+    plan['waiting'] = ''
     site_name = site['spec']['siteName']
     bench_spec = _mapping(bench.get('spec'))
     settings_of_bench = upgrade_settings(bench_spec)
     image_config = _mapping(bench_spec.get('imageConfig'))
     versions = _mapping(bench_status.get('appVersions'))
     recorded = _mapping(_mapping(_mapping(site.get('status')).get('schema')).get('versions'))
-    migrate, restore = _job(live, names['job']), _job(live, names['rollback_job'])
-    if not render and migrate is None and not spec['force'] and versions and recorded == versions:
-        plan['nothing_to_do'] = ('the schema of %s is made for the versions its bench runs (%s): nothing to migrate; '
-                                 'set spec.force: true to migrate anyway' % (site_name, ', '.join(
-                                     '%s %s' % (a, v) for a, v in sorted(versions.items()))))
-        return plan
+    if not render and not started:
+        newer = downgrades(recorded, versions)
+        if newer:
+            plan['refused'] = ('the schema of %s is made for newer code than its bench runs (%s), and Frappe cannot '
+                               'migrate back: run an image of those versions or newer on the bench'
+                               % (site_name, ', '.join(newer)))
+            return plan
+        if not spec['force'] and versions and recorded == versions:
+            plan['nothing_to_do'] = ('the schema of %s is made for the versions its bench runs (%s): nothing to '
+                                     'migrate; set spec.force: true to migrate anyway' % (site_name, ', '.join(
+                                         '%s %s' % (a, v) for a, v in sorted(versions.items()))))
+            return plan
     plan.update(
-        site={'name': site['metadata']['name'], 'site_name': site_name, 'versions': versions},
+        site={'name': site['metadata']['name'], 'site_name': site_name, 'versions': versions, 'recorded': recorded},
         bench={'name': bench['metadata']['name'], 'image': bench_status['image'],
                'sites_claim': bench_status['sitesClaim'],
                'sites_access_mode': bench_status.get('sitesAccessMode') or 'ReadWriteMany',
@@ -170,15 +220,21 @@ def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='
     def of_bench(objects):
         return [o for o in objects or []
                 if _mapping(o['metadata'].get('labels')).get('vyogo.tech/bench') == bench['metadata']['name']]
-    # Stopped by the bench (which reads this SiteMigration's phase): no worker to start again, none left running.
+    # Stopped by the bench (which reads this SiteMigration's phase): no worker Deployment to start again, no
+    # ScaledObject that KEDA may still act on, no worker pod left running.
     running = [d for d in of_bench(live.get('worker_deployments')) if _mapping(d.get('spec')).get('replicas') != 0]
-    plan['workers_left'] = len(of_bench(live.get('worker_pods'))) + len(running)
-    if mode == 'render' or migrate is None and not plan['workers_left'] and current.get('phase') == 'Migrating':
+    unpaused = [o for o in of_bench(live.get('scaledobjects')) if _mapping(o['metadata'].get('annotations')).get(
+        'autoscaling.keda.sh/paused-replicas') != '0']
+    plan['workers_left'] = len(_running(of_bench(live.get('worker_pods')))) + len(running) + len(unpaused)
+    if render or not started and not plan['workers_left'] and current.get('phase') == 'Migrating':
         # Its bench stops the workers once this SiteMigration says Migrating; the Job starts once they are gone.
         plan['render'].append({'kind': 'Job', 'name': names['job'], 'template': 'migration/job.yaml.j2',
                                'vars': {'name': names['job'], 'step': 'migrate'}})
-    if mode == 'apply' and migrate is not None and readiness.job_finished(migrate) == 'Failed' \
-            and plan['on_failure'] == 'rollback' and restore is None:
+    # A migrate that failed, or whose Job was deleted (its pod killed midway), is restored from its backup once
+    # its pod has ended.
+    failed = started and (migrate is None or readiness.job_finished(migrate) == 'Failed')
+    if not render and failed and plan['on_failure'] == 'rollback' and restore is None and not _running(
+            readiness.pods_of_job(live.get('pods'), names['job'])):
         plan['render'].append({'kind': 'Job', 'name': names['rollback_job'], 'template': 'migration/job.yaml.j2',
                                'vars': {'name': names['rollback_job'], 'step': 'rollback'}})
     return plan
@@ -190,18 +246,21 @@ def migration_status(plan, live, obj):
     if plan['done']:
         return {'status': current, 'conditions': [], 'phase': current.get('phase'), 'unchanged': True,
                 'site_schema': None, 'converging': False}
-    names = plan['names']
-    migrate, restore = _job(live, names['job']), _job(live, names['rollback_job'])
-    state = readiness.job_finished(migrate) if migrate else ''
+    names, uid = plan['names'], _mapping(obj.get('metadata')).get('uid')
+    migrate, restore = _owned(live, names['job'], uid), _owned(live, names['rollback_job'], uid)
+    started = bool(migrate or restore or current.get('jobName'))
+    state = readiness.job_finished(migrate) if migrate else 'Deleted' if started else ''
     restored = readiness.job_finished(restore) if restore else ''
     pods = (live or {}).get('pods')
-    patch = {'jobName': names['job'] if migrate else ''}
+    patch = {'jobName': names['job'] if started else ''}
     site_schema, rolled_back = None, None
-    if plan['nothing_to_do']:
+    if plan['refused']:
+        phase, message = 'Failed', 'Refused: %s.' % plan['refused']
+    elif plan['nothing_to_do']:
         phase, message = 'Succeeded', 'Nothing was run: %s.' % plan['nothing_to_do']
-    elif migrate is None and plan['waiting']:
+    elif not started and plan['waiting']:
         phase, message = 'Pending', 'Waiting: %s.' % plan['waiting']
-    elif migrate is None:
+    elif not started:
         phase = 'Migrating'
         message = ('The workers of bench %s stop first (%d left), each once its running job is done.'
                    % (plan['bench']['name'], plan['workers_left']) if plan['workers_left']
@@ -211,16 +270,23 @@ def migration_status(plan, live, obj):
             names['job'], plan['site']['site_name'], plan['bench']['image'])
     elif state == 'Complete':
         phase = 'Succeeded'
-        said = _outcome(pods, names['job'])
-        versions = said.get('versions') or plan['site']['versions']
+        versions = _outcome(pods, names['job']).get('versions') or plan['site']['versions']
         message = 'Migrated %s on %s; its backup from before is in %s.' % (
             plan['site']['site_name'], plan['bench']['image'], plan['backup'])
-        site_schema = {'job': names['job'], 'versions': versions}
+        if versions and not plan.get('gone'):
+            # A merge patch keeps keys it does not name: an app the site no longer has is named with null.
+            site_schema = {'job': names['job'], 'versions': dict(
+                dict((app, None) for app in plan['site']['recorded']), **versions)}
     else:
-        why = readiness.job_failure(readiness.pods_of_job(pods, names['job'])) or 'see kubectl logs -n %s job/%s' % (
+        why = 'its Job was deleted before it ended' if state == 'Deleted' else readiness.job_failure(
+            readiness.pods_of_job(pods, names['job'])) or 'see kubectl logs -n %s job/%s' % (
             plan['namespace'], names['job'])
         failed = 'The migrate of %s failed: %s.' % (plan['site']['site_name'], why)
-        if plan['on_failure'] != 'rollback':
+        if plan.get('gone') and not restore:
+            phase = 'Failed'
+            message = '%s %s: nothing more is done; restore it from %s if it is made again (docs/UPGRADES.md).' % (
+                failed, plan['gone'], plan['backup'])
+        elif plan['on_failure'] != 'rollback':
             phase = 'Failed'
             message = ('%s It stays in maintenance (its bench\'s spec.upgrade.onFailure is halt): restore it from %s '
                        '(docs/UPGRADES.md), or fix the cause and create another SiteMigration.'
@@ -236,16 +302,16 @@ def migration_status(plan, live, obj):
             phase = 'Migrating'
             message = '%s Job %s restores it from the backup its migrate took.' % (failed, names['rollback_job'])
         patch['rollbackJob'] = names['rollback_job'] if restore else ''
-    if migrate is not None:
-        job_status = _mapping(migrate.get('status'))
+    if started:
+        job_status = _mapping(_mapping(migrate).get('status'))
         patch['backup'] = plan['backup']
-        ended = (_mapping(_mapping(restore).get('status')).get('completionTime') if restore else None) or \
-            job_status.get('completionTime')
         # Times only once known (the schema takes a date-time or nothing); a failed Job has no completionTime.
         if job_status.get('startTime'):
             patch['startTime'] = job_status['startTime']
-        if phase in FINISHED and (ended or job_status.get('startTime')):
-            patch['completionTime'] = ended or _failed_at(migrate) or job_status['startTime']
+        ended = (_mapping(_mapping(restore).get('status')).get('completionTime') or _failed_at(restore)) \
+            if restore else job_status.get('completionTime') or _failed_at(migrate)
+        if phase in FINISHED and ended:
+            patch['completionTime'] = ended
     patch.update(phase=phase, message=message,
                  observedGeneration=int(_mapping(obj.get('metadata')).get('generation') or 0))
     conditions = [{'type': 'Migrated', 'status': 'True' if phase == 'Succeeded' else 'False' if phase == 'Failed'
@@ -260,7 +326,7 @@ def migration_status(plan, live, obj):
 
 def _failed_at(job):
     """When a Job's Failed condition was set (a failed Job has no completionTime)."""
-    return next((c.get('lastTransitionTime') for c in _mapping(job.get('status')).get('conditions') or []
+    return next((c.get('lastTransitionTime') for c in _mapping(_mapping(job).get('status')).get('conditions') or []
                  if c.get('type') == 'Failed' and c.get('status') == 'True'), None)
 
 

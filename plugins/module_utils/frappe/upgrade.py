@@ -304,6 +304,9 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     no migrate starts before every worker pod is gone.
     """
     settings = upgrade_settings(spec)
+    if worker_pods is not None:
+        # A worker pod that ended (evicted, completed) runs nothing.
+        worker_pods = [p for p in worker_pods if (p.get('status') or {}).get('phase') not in ('Succeeded', 'Failed')]
     running_image = status.get('image') or ''
     stored_probe = status.get('imageProbe') if isinstance(status.get('imageProbe'), dict) else {}
     record = status.get('upgrade') if isinstance(status.get('upgrade'), dict) else {}

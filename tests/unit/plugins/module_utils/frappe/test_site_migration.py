@@ -12,8 +12,9 @@ V1 = {"frappe": "15.55.1"}
 V2 = {"frappe": "15.60.0"}
 
 
-def migration(status=None, **spec):
-    obj = {"metadata": {"name": "now", "namespace": "shop", "uid": "m-uid", "generation": 1},
+def migration(status=None, name="now", created="2026-12-05T02:00:00Z", **spec):
+    obj = {"metadata": {"name": name, "namespace": "shop", "uid": "m-uid", "generation": 1,
+                        "creationTimestamp": created},
            "spec": dict({"siteRef": {"name": "erp"}}, **spec)}
     if status:
         obj["status"] = status
@@ -39,7 +40,7 @@ def bench(versions=None, upgrade=None, on_failure=None):
 
 
 def job(name, state=None, **status):
-    conditions = [{"type": state, "status": "True", "lastTransitionTime": "2026-12-05T03:00:00Z"}] if state else []
+    conditions = [{"type": state, "status": "True", "lastTransitionTime": "2026-12-05T03:01:00Z"}] if state else []
     return {"metadata": {"name": name}, "status": dict({"conditions": conditions}, **status)}
 
 
@@ -71,8 +72,8 @@ def test_what_cannot_be_done_is_refused_naming_the_field(spec, field):
     (live(sites=[]), "FrappeSite erp is not in namespace shop"),
     (live(sites=[site(created=False)]), "is not created yet"),
     (live(benches=[bench(upgrade={"phase": "Migrating"})]), "FrappeBench shop is upgrading (Migrating)"),
-    (live(migrations=[dict(migration(status={"phase": "Migrating"}), metadata={"name": "other"})]),
-     "SiteMigration other migrates the same site"),
+    (live(migrations=[migration(status={"phase": "Pending"}, name="earlier", created="2026-12-05T01:00:00Z")]),
+     "SiteMigration earlier of the same site goes first"),
 ])
 def test_it_waits_for_its_site_its_bench_and_any_other_migration_of_the_site(read, why):
     plan = plan_of(migration(), read)
@@ -104,7 +105,7 @@ def test_the_workers_stop_first_then_one_job_migrates_and_the_site_records_its_v
     plan = plan_of(migrating, live())
     assert [(r["name"], r["vars"]["step"]) for r in plan["render"]] == [("now-migrate", "migrate")]
     assert plan["bench"]["image"].endswith("22" * 32) and plan["backup"] == (
-        "sites/erp.example.com/private/upgrade-backups/site-migration-now")
+        "sites/erp.example.com/private/upgrade-backups/site-migration-now-m-uid")
     assert plan["labels"]["vyogo.tech/site-migration"] == "now" and plan["owner_references"][0]["uid"] == "m-uid"
     # Its Job runs, then completes: the site's schema is the versions the migrate reported.
     running = live(jobs=[job("now-migrate", startTime="2026-12-05T03:00:00Z")])
@@ -143,7 +144,7 @@ def test_a_failed_migrate_is_rolled_back_by_default_or_left_in_maintenance_with_
     status = migration_status(plan, halt, migrating)
     assert plan["render"] == [] and status["phase"] == "Failed" and "stays in maintenance" in status["status"][
         "message"]
-    assert status["status"]["completionTime"] == "2026-12-05T03:00:00Z"
+    assert status["status"]["completionTime"] == "2026-12-05T03:01:00Z"    # when it failed
 
 
 def test_render_mode_shows_the_migrate_job_of_a_site_of_the_manifest():
@@ -153,4 +154,63 @@ def test_render_mode_shows_the_migrate_job_of_a_site_of_the_manifest():
 
 def test_its_reads_and_the_workers_it_waits_for():
     keys = [r["key"] for r in migration_reads(migration())]
-    assert keys == ["sites", "benches", "migrations", "jobs", "pods", "worker_pods", "worker_deployments"]
+    assert keys == ["sites", "benches", "migrations", "jobs", "pods", "scaledobjects", "worker_pods",
+                    "worker_deployments"]
+
+
+def test_the_job_waits_for_keda_to_let_go_of_the_workers_and_for_their_pods_to_end():
+    migrating = migration(status={"phase": "Migrating"})
+    scaled = {"metadata": {"name": "shop-worker-short", "labels": {"vyogo.tech/bench": "shop"}}}
+    held = live(scaledobjects=[scaled])
+    assert plan_of(migrating, held)["render"] == [] and plan_of(migrating, held)["workers_left"] == 1
+    paused = dict(scaled, metadata=dict(scaled["metadata"], annotations={"autoscaling.keda.sh/paused-replicas": "0"}))
+    ended = {"metadata": {"name": "shop-worker-short-x", "labels": {"vyogo.tech/bench": "shop"}},
+             "status": {"phase": "Failed"}}
+    other_bench = {"metadata": {"name": "crm-worker-short-x", "labels": {"vyogo.tech/bench": "crm"}},
+                   "status": {"phase": "Running"}}
+    free = live(scaledobjects=[paused], worker_pods=[ended, other_bench])
+    assert [r["name"] for r in plan_of(migrating, free)["render"]] == ["now-migrate"]
+
+
+def test_once_started_nothing_stops_it_and_a_deleted_job_counts_as_a_failed_migrate():
+    migrating = migration(status={"phase": "Migrating", "jobName": "now-migrate"})
+    running = {"metadata": {"name": "now-migrate", "ownerReferences": [{"uid": "m-uid", "controller": True}]},
+               "status": {"startTime": "2026-12-05T03:00:00Z"}}
+    # Its bench starts upgrading meanwhile: the migrate under way is reported, and nothing waits.
+    read = live(jobs=[running], benches=[bench(upgrade={"phase": "Migrating"})])
+    plan = plan_of(migrating, read)
+    assert not plan["waiting"] and migration_status(plan, read, migrating)["phase"] == "Migrating"
+    # Its Job deleted (its pod killed midway): restored from its backup, never migrated again.
+    plan = plan_of(migrating, live())
+    assert [r["name"] for r in plan["render"]] == ["now-rollback"]
+    assert "its Job was deleted before it ended" in migration_status(plan, live(), migrating)["status"]["message"]
+    # Its site gone meanwhile: what the Job did is reported, nothing more starts.
+    gone = live(sites=[], jobs=[dict(running, status={"conditions": [
+        {"type": "Complete", "status": "True"}], "startTime": "2026-12-05T03:00:00Z"})])
+    plan = plan_of(migrating, gone)
+    status = migration_status(plan, gone, migrating)
+    assert plan["render"] == [] and status["phase"] == "Succeeded" and status["site_schema"] is None
+    # A Job of an earlier SiteMigration of the same name is not its own.
+    stranger = dict(running, metadata=dict(running["metadata"], ownerReferences=[{"uid": "old", "controller": True}]))
+    assert not plan_of(migration(), live(jobs=[stranger]))["done"]
+    assert migration_status(plan_of(migration(), live(jobs=[stranger])), live(jobs=[stranger]),
+                            migration())["status"]["jobName"] == ""
+
+
+def test_a_schema_newer_than_the_bench_s_code_is_refused_and_a_long_name_too():
+    read = live(sites=[site(versions={"frappe": "15.70.0"})])
+    plan = plan_of(migration(), read)
+    status = migration_status(plan, read, migration())
+    assert plan["render"] == [] and status["phase"] == "Failed" and "frappe 15.70.0 -> 15.60.0" in status[
+        "status"]["message"]
+    assert not status["status"]["jobName"]     # tried again on the next reconcile, once the bench runs newer code
+    long_name = plan_of(migration(name="m" * 55), live())
+    assert long_name["errors"] and "metadata.name" in long_name["errors"][0]
+
+
+def test_a_migrated_site_names_an_app_it_no_longer_has_with_null():
+    migrating = migration(status={"phase": "Migrating", "jobName": "now-migrate"})
+    done = live(sites=[site(versions={"frappe": "15.55.1", "hrms": "15.1.0"})], jobs=[
+        {"metadata": {"name": "now-migrate"}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}])
+    status = migration_status(plan_of(migrating, done), done, migrating)
+    assert status["site_schema"]["versions"] == {"frappe": "15.60.0", "hrms": None}

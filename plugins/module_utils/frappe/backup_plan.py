@@ -21,7 +21,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_set
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import (
     JOB_HASH_LENGTH, backup_job_name, backup_names, backups_volume_name, final_job_name)
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input, refused_input
 
 # The spec's flags and paths, and the `bench backup` option each becomes (frappe/commands/site.py backup).
 FLAGS = (('withFiles', '--with-files'), ('compress', '--compress'), ('ignoreBackupConf', '--ignore-backup-conf'),
@@ -236,12 +236,7 @@ def backup_plan(backup, live=None, settings=None, mode='apply', script='', libra
         return plan
     site_name = _mapping(site.get('spec')).get('siteName', '')
     spec, errors = backup_spec(backup, site['metadata']['name'])
-    if errors:
-        plan['errors'].append('SiteBackup %s/%s cannot be reconciled: %s Nothing was changed.'
-                              % (namespace, name, ' '.join(errors)))
-        return plan
-    if mode == 'apply' and not meta.get('uid'):
-        plan['errors'].append('In apply mode the role needs the live SiteBackup (metadata.uid is missing).')
+    if refused_input(plan, 'SiteBackup', errors, meta, mode):
         return plan
     plan.update(spec=spec, site={'name': site['metadata']['name'], 'site_name': site_name,
                                  'ready': _mapping(site.get('status')).get('phase') == 'Ready'})

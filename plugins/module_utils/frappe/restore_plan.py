@@ -22,7 +22,8 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_pla
     BACKUPS_DIR, PASSPHRASE_FILE, _endpoint, _mapping, backup_spec, bench_job_settings, find_site, run_outcome,
     s3_settings)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import restore_names, site_names
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import (
+    check_plan_input, site_job_reads)
 
 MARIADB_API = 'k8s.mariadb.com/v1alpha1'
 # Each source field, the kind of file it gives (backup_sets.RESTORE_KINDS) and the prefix of its credentials'
@@ -97,15 +98,7 @@ def restore_spec(restore):
 
 def restore_reads(restore):
     """What a reconcile of the SiteRestore `restore` reads first, in one k8s_multi_info run."""
-    name, namespace = restore['metadata']['name'], restore['metadata']['namespace']
-    selector = ['vyogo.tech/site-restore=%s' % name]
-    return [
-        {'key': 'sites', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'FrappeSite', 'namespace': namespace},
-        {'key': 'benches', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'FrappeBench', 'namespace': namespace},
-        {'key': 'backups', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'SiteBackup', 'namespace': namespace},
-        {'key': 'jobs', 'api_version': 'batch/v1', 'kind': 'Job', 'namespace': namespace, 'label_selectors': selector},
-        {'key': 'pods', 'api_version': 'v1', 'kind': 'Pod', 'namespace': namespace, 'label_selectors': selector},
-    ]
+    return site_job_reads(restore, 'vyogo.tech/site-restore', (('backups', 'SiteBackup'),))
 
 
 def _site_of(restore, live):

@@ -28,7 +28,8 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import _bench_of, find_site
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import site_migration_names
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import (
+    check_plan_input, refused_input, site_job_reads)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import (
     MOVING, backup_dir, downgrades, upgrade_settings)
 
@@ -70,14 +71,8 @@ def migration_spec(obj):
 
 def migration_reads(obj):
     """What a reconcile of the SiteMigration `obj` reads, in one k8s_multi_info run."""
-    name, namespace = obj['metadata']['name'], obj['metadata']['namespace']
-    selector = ['vyogo.tech/site-migration=%s' % name]
-    return [
-        {'key': 'sites', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'FrappeSite', 'namespace': namespace},
-        {'key': 'benches', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'FrappeBench', 'namespace': namespace},
-        {'key': 'migrations', 'api_version': 'vyogo.tech/v1alpha1', 'kind': 'SiteMigration', 'namespace': namespace},
-        {'key': 'jobs', 'api_version': 'batch/v1', 'kind': 'Job', 'namespace': namespace, 'label_selectors': selector},
-        {'key': 'pods', 'api_version': 'v1', 'kind': 'Pod', 'namespace': namespace, 'label_selectors': selector},
+    namespace = obj['metadata']['namespace']
+    return site_job_reads(obj, 'vyogo.tech/site-migration', (('migrations', 'SiteMigration'),)) + [
         # The workers of its bench: stopped by it (replicas 0, KEDA paused) and gone, before a migrate starts.
         {'key': 'scaledobjects', 'api_version': 'keda.sh/v1alpha1', 'kind': 'ScaledObject', 'namespace': namespace},
         {'key': 'worker_pods', 'api_version': 'v1', 'kind': 'Pod', 'namespace': namespace,
@@ -131,12 +126,7 @@ def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='
             'done': current.get('phase') == 'Succeeded' or current.get('phase') == 'Failed' and bool(
                 current.get('jobName')), 'nothing_to_do': '', 'refused': '', 'workers_left': 0}
     spec, errors = migration_spec(obj)
-    if errors:
-        plan['errors'].append('SiteMigration %s/%s cannot be reconciled: %s Nothing was changed.'
-                              % (namespace, name, ' '.join(errors)))
-        return plan
-    if mode == 'apply' and not meta.get('uid'):
-        plan['errors'].append('In apply mode the role needs the live SiteMigration (metadata.uid is missing).')
+    if refused_input(plan, 'SiteMigration', errors, meta, mode):
         return plan
     plan['spec'] = spec
     if plan['done']:

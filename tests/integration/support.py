@@ -298,18 +298,18 @@ def _rollouts_settled(kube, namespace):
     return True
 
 
-def converge(kube, tmp_path, obj):
+def converge(kube, tmp_path, obj, kubeconfig=None):
     """Reconcile until nothing changes: runs until Ready succeed, and once the rollouts they started have settled
     (a Ready bench stays Ready through a rollout, and its status follows the rollout), a further run changes
     nothing after the one that records the settled state."""
-    run = reconcile_until(kube, tmp_path, obj)
+    run = reconcile_until(kube, tmp_path, obj, kubeconfig=kubeconfig)
     assert run.rc == 0, run.explain()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not _rollouts_settled(kube, obj["metadata"]["namespace"]):
         time.sleep(1)
-    settled = reconcile(kube, tmp_path, obj)
+    settled = reconcile(kube, tmp_path, obj, kubeconfig=kubeconfig)
     assert settled.rc == 0, settled.explain()
-    again = reconcile(kube, tmp_path, obj)
+    again = reconcile(kube, tmp_path, obj, kubeconfig=kubeconfig)
     assert again.rc == 0, again.explain()
     assert again.changed == 0, [t["task"]["name"] for p in again.json["plays"] for t in p["tasks"]
                                 if t["hosts"]["localhost"].get("changed")]

@@ -298,7 +298,7 @@ def test_deleting_the_bench_collects_its_objects(kube, namespace, frappe_crds, n
 def test_read_write_once_sites_volume_keeps_every_pod_on_one_node(kube, namespace, frappe_crds, no_keda_crds, tmp_path):
     obj = example_bench(namespace)
     obj["metadata"]["annotations"] = {"vyogo.tech/sites-access-mode": "ReadWriteOnce"}
-    obj["spec"]["componentReplicas"] = {"gunicorn": 3, "nginx": 2, "socketio": 2}
+    obj["spec"]["componentReplicas"] = {"gunicorn": 3, "nginx": 2}
     converge(kube, tmp_path, obj)
     assert kube.core.read_namespaced_persistent_volume_claim("erp-sites", namespace).spec.access_modes == [
         "ReadWriteOnce"]
@@ -309,8 +309,8 @@ def test_read_write_once_sites_volume_keeps_every_pod_on_one_node(kube, namespac
         listed = kube.core.list_namespaced_pod(namespace, label_selector="vyogo.tech/sites-volume=erp-sites").items
         pods = [p for p in listed
                 if p.status.phase not in ("Succeeded", "Failed") and not p.metadata.deletion_timestamp]
-        # gunicorn 3, nginx 2, socketio 2, the scheduler and three static workers
-        return len(pods) == 11 and all(p.spec.node_name for p in pods) and pods
+        # gunicorn 3, nginx 2, socketio, the scheduler and three static workers
+        return len(pods) == 10 and all(p.spec.node_name for p in pods) and pods
 
     def one_node(pods):
         assert len({p.spec.node_name for p in pods}) == 1, [(p.metadata.name, p.spec.node_name) for p in pods]

@@ -5,7 +5,8 @@
 """Resolve the RQ worker scaling plan of a FrappeBench.
 
 Per worker type (short, long, default) the settings come from
-spec.workerAutoscalingConfig.<type>, else the deprecated
+spec.workerAutoscalingConfig.<type>, or its Go-operator spelling
+spec.componentAutoscaling.worker-<type> (never both), else the deprecated
 spec.workerAutoscaling.<type>, else DEFAULTS; the legacy
 spec.componentReplicas.worker<Type> sets only staticReplicas, and only when
 neither block exists. A worker is scaled by KEDA only when its block is
@@ -24,6 +25,8 @@ import copy
 import re
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_scaling import (
+    FIELD as COMPONENT_FIELD, WORKER_KEYS as COMPONENT_KEYS, worker_blocks)
 
 WORKER_TYPES = ('short', 'long', 'default')
 
@@ -307,8 +310,8 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None, scaler_errors=
 
     One entry per worker type with: the merged block (enabled, minReplicas,
     maxReplicas, queueLength, cooldownPeriod, pollingInterval, staticReplicas,
-    queues); type; source (workerAutoscalingConfig, workerAutoscaling,
-    componentReplicas or defaults); deprecatedFields; kedaManaged (a
+    queues); type; source (componentAutoscaling, workerAutoscalingConfig,
+    workerAutoscaling, componentReplicas or defaults); deprecatedFields; kedaManaged (a
     ScaledObject exists exactly then); mode (autoscaled, static or fallback);
     scalerError; replicas (what the Deployment is created with); rqQueues
     (<bench_id>:<queue>); redisKeys (per queue the waiting list
@@ -343,6 +346,14 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None, scaler_errors=
     timeouts = queue_timeouts(spec)
     config_blocks = _get_section(spec, CONFIG_FIELD)
     deprecated_blocks = _get_section(spec, DEPRECATED_FIELD)
+    component_blocks = worker_blocks(spec)
+    component_paths = dict((t, '%s.%s' % (COMPONENT_FIELD, key)) for key, t in COMPONENT_KEYS.items())
+    for worker_type in component_blocks:
+        for field, blocks in ((CONFIG_FIELD, config_blocks), (DEPRECATED_FIELD, deprecated_blocks)):
+            if worker_type in blocks:
+                raise InvalidInput(
+                    '%s and spec.%s.%s both set the %s worker: keep one of them (they are two spellings of the same '
+                    'settings)' % (component_paths[worker_type], field, worker_type, worker_type))
 
     legacy = spec.get('componentReplicas')
     if legacy is None:
@@ -374,7 +385,11 @@ def worker_autoscaling(spec, keda_available=False, bench_id=None, scaler_errors=
             deprecated_settings = _resolve_block(
                 worker_type, deprecated_blocks[worker_type], deprecated_path)
 
-        if worker_type in config_blocks:
+        if worker_type in component_blocks:
+            source = 'componentAutoscaling'
+            chosen_path = component_paths[worker_type]
+            settings = _resolve_block(worker_type, component_blocks[worker_type], chosen_path)
+        elif worker_type in config_blocks:
             source = CONFIG_FIELD
             settings = _resolve_block(worker_type, config_blocks[worker_type], config_path)
             if worker_type in deprecated_blocks:

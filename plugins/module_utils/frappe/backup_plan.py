@@ -19,6 +19,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_sets import RETENTION_FIELDS
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import site_job_pods
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import (
     JOB_HASH_LENGTH, backup_job_name, backup_names, backups_volume_name, final_job_name)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input, refused_input
@@ -158,7 +159,8 @@ def bench_job_settings(site, benches):
             'sites_access_mode': status.get('sitesAccessMode') or 'ReadWriteMany',
             'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
             'pull_secrets': image_config.get('pullSecrets') or [],
-            'resources': job_resources(_mapping((bench or {}).get('spec')), 'backup')}
+            'resources': job_resources(_mapping((bench or {}).get('spec')), 'backup'),
+            'pods': site_job_pods(bench)}
 
 
 def _storage_config(spec):
@@ -194,7 +196,7 @@ def forget_plan(backup, live, settings, forget_script='', library=''):
                               'storage': where, 'passphraseFile': ''})
     plan['bench'] = {'image': status['image'], 'sites_claim': '', 'sites_access_mode': 'ReadWriteMany',
                      'pull_policy': 'IfNotPresent', 'pull_secrets': [],
-                     'resources': job_resources({}, 'backup')}
+                     'resources': job_resources({}, 'backup'), 'pods': site_job_pods(None)}
     plan['labels'] = {'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
                       'app.kubernetes.io/managed-by': settings['managed_by'],
                       'app.kubernetes.io/component': 'backup', 'vyogo.tech/site': status.get('frappeSite', ''),

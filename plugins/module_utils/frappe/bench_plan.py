@@ -40,6 +40,12 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.scaling_ac
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_resources import (
+    WORKER_KEYS as WORKER_RESOURCE_KEYS, component_resources)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_scaling import (
+    web_scaling, worker_budget)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import (
+    SITES_NODE_LABEL, SPREAD, placement, pod_config, spread_constraints, with_volume_node)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
 
 ACCESS_MODES = ('ReadWriteMany', 'ReadWriteOnce')
@@ -56,8 +62,12 @@ KEDA_API = 'keda.sh/v1alpha1'
 KEDA_NAMESPACE = 'keda'
 KEDA_LEASE = 'operator.keda.sh'
 SOCKETIO_PORT = 9000
-# The image's CMD, frappe_docker's start.sh: gunicorn on 8000.
+# The image's CMD, frappe_docker's start.sh: gunicorn on 8000, --timeout=120.
 GUNICORN_PORT = 8000
+GUNICORN_TIMEOUT = 120
+# How long a stopping web pod keeps serving while the Service lets go of it.
+ENDPOINT_DRAIN_SECONDS = 5
+STOP_MARGIN_SECONDS = 10
 
 
 def _or(value, default):
@@ -69,22 +79,78 @@ def _mapping(value):
     return value if isinstance(value, dict) else {}
 
 
-def _components(name, spec, bench_dir):
-    replicas = _or(spec.get('componentReplicas'), {})
-    return [
-        # The image's CMD (frappe_docker's start.sh: gunicorn on 8000).
-        {'name': 'gunicorn', 'args': [], 'port': GUNICORN_PORT, 'port_name': 'http',
-         'replicas': replicas.get('gunicorn', 1), 'needs_config': True},
+def _components(plan, spec, bench_dir, live):
+    """gunicorn, nginx, socketio and scheduler: what each runs, how many (component_scaling.py) and its size."""
+    scaling = web_scaling(spec, plan['keda'] and plan['keda_operator_alive'] is not False)
+    resources = plan['resources']
+    live_replicas = dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))
+                         for d in live.get('deployments') or [])
+    components = [
+        # The image's CMD (frappe_docker's start.sh: gunicorn on 8000). Its
+        # command line sets no --graceful-timeout: gunicorn reads this one from
+        # GUNICORN_CMD_ARGS, so a stopping pod finishes requests as long as
+        # the command's --timeout lets them run.
+        {'name': 'gunicorn', 'args': [], 'port': GUNICORN_PORT, 'port_name': 'http', 'needs_config': True,
+         'env': [{'name': 'GUNICORN_CMD_ARGS', 'value': '--graceful-timeout=%d' % GUNICORN_TIMEOUT}],
+         # The Service drops a terminating pod asynchronously: it keeps taking requests for a moment.
+         'pre_stop': ['sleep', str(ENDPOINT_DRAIN_SECONDS)],
+         'termination_grace': ENDPOINT_DRAIN_SECONDS + GUNICORN_TIMEOUT + STOP_MARGIN_SECONDS},
         # Debian's nginx of the image with the bench's own configuration
         # (nginx_config below), not the image's nginx-entrypoint.sh template.
+        # SIGTERM stops nginx at once; quit (SIGQUIT) lets it finish the
+        # requests it has: the preStop asks for that and waits until it exits.
         {'name': 'nginx', 'args': ['nginx', '-c', '%s/%s' % (NGINX_CONFIG_DIR, NGINX_MAIN_FILE)], 'port': NGINX_PORT,
-         'port_name': 'http', 'replicas': replicas.get('nginx', 1), 'needs_config': False, 'nginx_config': True},
+         'port_name': 'http', 'needs_config': False, 'nginx_config': True,
+         'pre_stop': ['sh', '-c', 'sleep %d; nginx -c %s/%s -s quit; while [ -e %s/nginx.pid ]; do sleep 1; done'
+                      % (ENDPOINT_DRAIN_SECONDS, NGINX_CONFIG_DIR, NGINX_MAIN_FILE, NGINX_RUN_DIR)],
+         'termination_grace': ENDPOINT_DRAIN_SECONDS + NGINX_PROXY_READ_TIMEOUT + STOP_MARGIN_SECONDS},
         {'name': 'socketio', 'args': ['node', '%s/apps/frappe/socketio.js' % bench_dir], 'port': SOCKETIO_PORT,
-         'port_name': 'socketio', 'replicas': replicas.get('socketio', 1), 'needs_config': True},
+         'port_name': 'socketio', 'needs_config': True},
         # Exactly one scheduler: a second one would fire every scheduled job twice.
-        {'name': 'scheduler', 'args': ['bench', 'schedule'], 'port': 0, 'replicas': 1, 'recreate': True,
-         'needs_config': True},
+        {'name': 'scheduler', 'args': ['bench', 'schedule'], 'port': 0, 'recreate': True, 'needs_config': True},
     ]
+    for component in components:
+        name, settings = component['name'], scaling[component['name']]
+        deployment = plan['names']['component'][name]
+        replicas = settings['replicas']
+        if settings['providerManaged'] and live_replicas.get(deployment) is not None:
+            # The autoscaler owns the count once the Deployment exists: never written back.
+            replicas = live_replicas[deployment]
+        component.update({'replicas': replicas, 'scaling': settings, 'resources': resources[name],
+                          'budget': settings['budget']})
+        for warning in settings['warnings']:
+            plan['warnings'].append('FrappeBench %s/%s: %s' % (plan['namespace'], plan['name'], warning))
+    return components
+
+
+def _selector(plan, component):
+    return {'vyogo.tech/bench': plan['name'], 'app.kubernetes.io/component': component}
+
+
+def _pods(plan, spec, settings):
+    """Where every pod of the bench runs (pod_placement.py) and what a drain may take of each process.
+
+    plan['pods']: labels (spec.podConfig's, on every pod) and placement (nodeSelector, affinity, tolerations) of a
+    pod that does not mount the sites volume (Redis, the image probe), sites_labels and sites_placement of one that
+    does. Gunicorn, nginx and the
+    workers spread over nodes and zones when the volume is ReadWriteMany.
+    """
+    reserved = list(plan['labels']) + ['app.kubernetes.io/component', SITES_NODE_LABEL]
+    config = pod_config(spec, reserved)
+    sites_affinity, sites_labels = config['affinity'], dict(config['labels'])
+    if plan['sites']['access_mode'] == 'ReadWriteOnce':
+        sites_affinity = with_volume_node(sites_affinity, SITES_NODE_LABEL, plan['names']['sites'])
+        sites_labels[SITES_NODE_LABEL] = plan['names']['sites']
+    plan['pods'] = {'labels': config['labels'], 'placement': placement(config, config['affinity']),
+                    'sites_labels': sites_labels, 'sites_placement': placement(config, sites_affinity)}
+    spread = plan['sites']['access_mode'] == 'ReadWriteMany'
+    for component in plan['components']:
+        component['spread'] = spread_constraints(_selector(plan, component['name'])) \
+            if spread and component['name'] in SPREAD else []
+    for worker_type, worker in plan['workers'].items():
+        worker.update({'resources': plan['resources'][WORKER_RESOURCE_KEYS[worker_type]],
+                       'budget': worker_budget(worker),
+                       'spread': spread_constraints(_selector(plan, 'worker-' + worker_type)) if spread else []})
 
 
 # The nginx of the bench runs Debian's nginx (frappe_docker installs the
@@ -408,6 +474,10 @@ def _is_upgrade_job(names, job):
     return name.startswith((names['migrate_prefix'], names['upgrade_prefix'], names['rollback_prefix']))
 
 
+# The stages of _render_plan, in the order they are applied.
+STAGES = ('storage', 'redis', 'config', 'upgrade', 'processes', 'keda', 'autoscaling')
+
+
 def _render_plan(plan):
     """The objects to apply, in order: stage, kind, name, and the template that renders it with its variables."""
     names = plan['names']
@@ -447,6 +517,18 @@ def _render_plan(plan):
     for worker_type, worker in plan['workers'].items():
         if worker['kedaManaged']:
             add('keda', 'ScaledObject', names['worker'][worker_type], 'workers/scaledobject.yaml.j2', worker=worker)
+    # The web tier's autoscalers own the replicas of their Deployment (component_scaling.py).
+    for component in plan['components']:
+        name, scaling = names['component'][component['name']], component['scaling']
+        if scaling['providerManaged'] and scaling['provider'] == 'hpa':
+            add('autoscaling', 'HorizontalPodAutoscaler', name, 'components/hpa.yaml.j2', c=component)
+        elif scaling['providerManaged']:
+            add('autoscaling', 'ScaledObject', name, 'components/scaledobject.yaml.j2', c=component)
+    # A drain takes one pod of a process at a time, from two replicas on.
+    budgets = [(names['component'][c['name']], c['name']) for c in plan['components'] if c['budget']]
+    budgets += [(names['worker'][t], 'worker-' + t) for t, w in plan['workers'].items() if w['budget']]
+    for name, component in budgets:
+        add('autoscaling', 'PodDisruptionBudget', name, 'components/pdb.yaml.j2', component=component)
     return steps
 
 
@@ -456,7 +538,9 @@ def _render_plan(plan):
 # passwords outlive any change of plan.
 PRUNABLE = (
     ('scaledobjects', KEDA_API, 'ScaledObject'),
+    ('autoscalers', 'autoscaling/v2', 'HorizontalPodAutoscaler'),
     ('triggerauthentications', KEDA_API, 'TriggerAuthentication'),
+    ('disruption_budgets', 'policy/v1', 'PodDisruptionBudget'),
     ('deployments', 'apps/v1', 'Deployment'),
     ('statefulsets', 'apps/v1', 'StatefulSet'),
     ('services', 'v1', 'Service'),
@@ -515,7 +599,8 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
                             _or(image_config.get('tag'), spec.get('frappeVersion'))),
         'pull_policy': _or(image_config.get('pullPolicy'), 'IfNotPresent'),
         'pull_secrets': _or(image_config.get('pullSecrets'), []),
-        'component_resources': _or(spec.get('componentResources'), {}),
+        # Every container of the bench has requests (component_resources.py).
+        'resources': component_resources(spec),
         'owner_references': [] if not apply else [{
             'apiVersion': settings['api_version'], 'kind': settings['kind'], 'name': name, 'uid': meta.get('uid'),
             'controller': True, 'blockOwnerDeletion': True}],
@@ -523,7 +608,7 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     try:
         _workers(plan, bench, live, settings, apply)
         _redis(plan, bench, live, settings, apply)
-        plan['components'] = _components(name, spec, settings['bench_dir'])
+        plan['components'] = _components(plan, spec, settings['bench_dir'], live)
         # Recorded in the status (domainDetection) for the sites of the bench.
         plan['domain_detection'] = detect_suffix(bench, live)
         plan['routes'] = _routes(plan, bench, live)
@@ -562,6 +647,7 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
             site_migrations=migrating)
         plan['run_image'] = plan['upgrade']['run_image']
         plan['sites'] = _storage(plan, bench, live, settings, apply)
+        _pods(plan, spec, settings)
     except InvalidInput as exc:
         plan['errors'].append(str(exc))
         return plan
@@ -575,6 +661,9 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     queue_auth = bool(plan['redis']['secret']) or plan['redis']['endpoints'].get('queue', {}).get('auth', False)
     plan['needs_trigger_auth'] = bool(keda_workers) and queue_auth
     plan['render'] = _render_plan(plan)
+    # What a reconcile applies now: the processes and what scales them read the configuration the Job writes, so
+    # they go once the Job of these inputs has completed.
+    plan['apply_stages'] = list(STAGES if plan['config']['done'] else STAGES[:STAGES.index('config') + 1])
     plan['delete'] = _deletions(plan, live, meta.get('uid')) if apply else []
     # A kept sites volume is nobody's: the Ansible Operator SDK's proxy puts a
     # reference to the bench on it when it is created, and a reconcile stopped
@@ -632,6 +721,9 @@ def bench_reads(bench, settings):
         {'key': 'storage_classes', 'api_version': 'storage.k8s.io/v1', 'kind': 'StorageClass'},
         read('scaledobjects', KEDA_API, 'ScaledObject', label_selectors=owned),
         read('triggerauthentications', KEDA_API, 'TriggerAuthentication', label_selectors=owned),
+        # The web tier's own autoscalers and the disruption budgets (component_scaling.py).
+        read('autoscalers', 'autoscaling/v2', 'HorizontalPodAutoscaler', label_selectors=owned),
+        read('disruption_budgets', 'policy/v1', 'PodDisruptionBudget', label_selectors=owned),
         # KEDA's HorizontalPodAutoscalers carry the last backlog it saw (per replica).
         read('hpas', 'autoscaling/v2', 'HorizontalPodAutoscaler', label_selectors=['app.kubernetes.io/managed-by=keda-operator']),
         dict(read('keda_lease', 'coordination.k8s.io/v1', 'Lease', name=_or(settings.get('keda_lease'), KEDA_LEASE)),

@@ -12,6 +12,8 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.progress import progress_seen
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import replacing
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_scaling import component_scaling_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import SITES_NODE_LABEL
 
 
 def _by_name(objects):
@@ -154,7 +156,7 @@ def bench_status(plan, state, bench, settings):
         {'type': 'StorageReady', 'status': flag(bound), 'reason': 'Bound' if bound else 'VolumeNotBound',
          'message': ('The sites volume %s is bound.' % sites
                      + (' It is ReadWriteOnce, so every bench pod runs on the node it is attached to (pod affinity on '
-                        '%s).' % settings['sites_node_label'] if plan['sites']['access_mode'] == 'ReadWriteOnce' else ''))
+                        '%s).' % SITES_NODE_LABEL if plan['sites']['access_mode'] == 'ReadWriteOnce' else ''))
          if bound else
          'The sites volume %s is %s: check its StorageClass and kubectl describe pvc %s.' % (sites, sites_phase, sites)},
         {'type': 'RedisReady', 'status': flag(not redis_unready),
@@ -203,6 +205,9 @@ def bench_status(plan, state, bench, settings):
     patch = {'phase': phase, 'benchId': plan['id'],
              'observedGeneration': int((bench or {}).get('metadata', {}).get('generation') or 0),
              'workerScaling': worker_scaling,
+             'componentScaling': component_scaling_status(
+                 dict((c['name'], c['scaling']) for c in plan['components']), plan['workers'], state.get('deployments'),
+                 plan['names']),
              # What the sites of the bench need, so a site role reads it instead of recomputing it:
              # the image at the digest its configuration Job ran on, once known (image_probe.py).
              'image': plan['run_image'],

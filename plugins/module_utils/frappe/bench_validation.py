@@ -18,7 +18,7 @@ import ipaddress
 import re
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import k8s_quantity
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import job_resources
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import component_resources, job_resources
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import worker_name
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 
@@ -46,10 +46,8 @@ IMAGE_REFERENCE_PATTERN = r'^%s?%s(?:/%s)*(?::%s)?(?:@%s)?$' % (
 
 # Quantities that size something and so must be more than zero.
 POSITIVE_QUANTITIES = ('storageSize', 'redisConfig.maxMemory', 'redisConfig.storageSize')
-RESOURCE_OWNERS = ('componentResources.gunicorn', 'componentResources.nginx', 'componentResources.scheduler',
-                   'componentResources.socketio', 'componentResources.workerDefault',
-                   'componentResources.workerLong', 'componentResources.workerShort', 'redisConfig.resources') + tuple(
-    'jobResources.%s' % kind for kind in ('default',) + job_resources.KINDS)
+RESOURCE_OWNERS = tuple('componentResources.%s' % key for key in component_resources.COMPONENTS) + (
+    'redisConfig.resources',) + tuple('jobResources.%s' % kind for kind in ('default',) + job_resources.KINDS)
 
 
 # Whom nginx believes about the client's address (ngx_http_realip_module),
@@ -194,6 +192,7 @@ def bench_spec_errors(bench):
                     errors.append('%s must not be negative, got %r' % (path, value))
                 else:
                     _quantity(value, path, errors)
+    errors.extend(component_resources.component_resources_errors(spec))
     errors.extend(job_resources.job_resources_errors(spec))
     _real_ip_errors(spec, errors)
     return errors

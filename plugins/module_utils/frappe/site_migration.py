@@ -27,6 +27,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import compute_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_plan import _bench_of, find_site
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import job_resources
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import site_job_pods
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import site_migration_names
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import (
     check_plan_input, refused_input, site_job_reads)
@@ -195,7 +196,7 @@ def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='
                'sites_access_mode': bench_status.get('sitesAccessMode') or 'ReadWriteMany',
                'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
                'pull_secrets': image_config.get('pullSecrets') or [],
-               'resources': job_resources(bench_spec, 'maintenance')},
+               'resources': job_resources(bench_spec, 'maintenance'), 'pods': site_job_pods(bench)},
         on_failure=settings_of_bench['on_failure'], timeout=settings_of_bench['timeout'],
         backup='sites/' + backup_dir(site_name, names['backup_key']),
         scripts={'migrate': migrate_script, 'rollback': rollback_script},

@@ -23,6 +23,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import cont
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import bench_spec_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.domain_detection import resolve_domain
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import KINDS, job_resources
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import site_job_pods
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import JOB_HASH_LENGTH, database_name, drop_job_name, site_job_name, \
     site_names
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
@@ -309,7 +310,7 @@ def _bench(plan, site, live):
                 'ready_message': '', 'configured': False, 'image': '', 'sites_claim': '',
                 'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'routes': {}, 'realtime_hosts': [], 'upgrade': {},
                 'pull_policy': 'IfNotPresent', 'pull_secrets': [], 'apps': [], 'object': None,
-                'job_resources': dict((kind, job_resources({}, kind)) for kind in KINDS)}
+                'job_resources': dict((kind, job_resources({}, kind)) for kind in KINDS), 'pods': site_job_pods(None)}
     status = _mapping(bench.get('status'))
     config = _condition(bench, 'ConfigReady') or {}
     image_config = _mapping(bench.get('spec', {}).get('imageConfig'))
@@ -334,6 +335,8 @@ def _bench(plan, site, live):
                  if isinstance(a, dict) and a.get('name') and a['name'] != 'frappe'],
         # The site and drop Jobs are sized like every Job of the bench (spec.jobResources).
         'job_resources': dict((kind, job_resources(bench.get('spec'), kind)) for kind in KINDS),
+        # Where its Jobs run: the bench's spec.podConfig and the sites volume's node (pod_placement.py).
+        'pods': site_job_pods(bench),
         'object': bench,
     }
 

@@ -80,7 +80,9 @@ KIND_NAMES = {
     "Service": lambda n: set(n["component"].values()) | {n["redis_cache"], n["redis_queue"]},
     "StatefulSet": lambda n: {n["redis_cache"], n["redis_queue"]},
     "NetworkPolicy": lambda n: {n["redis_cache"], n["redis_queue"]},
-    "ScaledObject": lambda n: set(n["worker"].values()),
+    "ScaledObject": lambda n: set(n["worker"].values()) | {n["component"]["gunicorn"], n["component"]["nginx"]},
+    "HorizontalPodAutoscaler": lambda n: {n["component"]["gunicorn"], n["component"]["nginx"]},
+    "PodDisruptionBudget": lambda n: set(n["component"].values()) | set(n["worker"].values()),
     "TriggerAuthentication": lambda n: {n["trigger_auth"]},
 }
 

@@ -64,7 +64,6 @@ def plan(s=None, mode="apply", **overrides):
 def test_settings_that_copy_the_bench_role_agree_with_it():
     bench_vars, site_vars = _role_variables("frappe_bench"), _role_variables("frappe_site")
     assert site_vars["frappe_site_bench_dir"] == bench_vars["frappe_bench_bench_dir"]
-    assert site_vars["frappe_site_sites_node_label"] == bench_vars["frappe_bench_sites_node_label"]
     assert site_vars["frappe_site_run_as_user"] == bench_vars["frappe_bench_run_as_user"]
 
 

@@ -10,7 +10,7 @@ def test_a_document_that_is_not_a_frappe_object_is_refused_naming_it(tmp_path):
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}
     with pytest.raises(RenderError) as err:
         render(tmp_path, bench(), config_map)
-    assert ("Document 2 of %s must be a vyogo.tech/v1alpha1 FrappeBench, FrappeSite, SiteBackup, SiteRestore or "
+    assert ("Document 2 of %s must be a vyogo.tech/v1alpha1 or vyogo.tech/v1 FrappeBench, FrappeSite, SiteBackup, SiteRestore or "
             "SiteMigration with "
             "metadata.name; "
             "got v1 ConfigMap." % (tmp_path / "manifest.yaml")) in str(err.value)

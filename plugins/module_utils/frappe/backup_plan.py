@@ -148,7 +148,7 @@ def _bench_of(site, benches):
     return next((b for b in benches or [] if b['metadata']['name'] == wanted), None)
 
 
-def bench_job_settings(site, benches):
+def bench_job_settings(site, benches, uid):
     """What a Job of a SiteBackup or SiteRestore takes from the site's bench: the image and sites volume its
     reconcile published, pulling, and the resources of its jobResources.backup."""
     bench = _bench_of(site, benches)
@@ -160,7 +160,7 @@ def bench_job_settings(site, benches):
             'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
             'pull_secrets': image_config.get('pullSecrets') or [],
             'resources': job_resources(_mapping((bench or {}).get('spec')), 'backup'),
-            'pods': site_job_pods(bench)}
+            'pods': site_job_pods(bench, uid, site)}
 
 
 def _storage_config(spec):
@@ -196,7 +196,7 @@ def forget_plan(backup, live, settings, forget_script='', library=''):
                               'storage': where, 'passphraseFile': ''})
     plan['bench'] = {'image': status['image'], 'sites_claim': '', 'sites_access_mode': 'ReadWriteMany',
                      'pull_policy': 'IfNotPresent', 'pull_secrets': [],
-                     'resources': job_resources({}, 'backup'), 'pods': site_job_pods(None)}
+                     'resources': job_resources({}, 'backup'), 'pods': site_job_pods(None, settings['run_as_user'])}
     plan['labels'] = {'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
                       'app.kubernetes.io/managed-by': settings['managed_by'],
                       'app.kubernetes.io/component': 'backup', 'vyogo.tech/site': status.get('frappeSite', ''),
@@ -242,7 +242,7 @@ def backup_plan(backup, live=None, settings=None, mode='apply', script='', libra
         return plan
     plan.update(spec=spec, site={'name': site['metadata']['name'], 'site_name': site_name,
                                  'ready': _mapping(site.get('status')).get('phase') == 'Ready'})
-    plan['bench'] = bench_job_settings(site, live.get('benches'))
+    plan['bench'] = bench_job_settings(site, live.get('benches'), settings['run_as_user'])
     plan['labels'] = {'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
                       'app.kubernetes.io/managed-by': settings['managed_by'],
                       'app.kubernetes.io/component': 'backup', 'vyogo.tech/bench': plan['bench']['name'],

@@ -26,7 +26,6 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_migra
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import (
     render_sites, render_status, sites_of_bench, upgrade_plan, upgrade_settings)
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.ignored_fields import bench_ignored_fields
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import (
     bench_real_ip, bench_spec_errors, require_bench_object)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import k8s_quantity
@@ -44,6 +43,9 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_
     WORKER_KEYS as WORKER_RESOURCE_KEYS, component_resources)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_scaling import (
     web_scaling, worker_budget)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_security import security_contexts
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.go_operator_fields import (
+    bench_ignored_fields, current_spelling)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import (
     SITES_NODE_LABEL, SPREAD, placement, pod_config, spread_constraints, with_volume_node)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
@@ -564,12 +566,16 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     check_plan_input('bench_plan', 'FrappeBench', bench, mode, settings, 'frappe_bench_settings')
     live = live or {}
     apply = mode == 'apply'
-    meta, spec = bench['metadata'], bench['spec']
+    # The Go operator's older spellings, read as the fields they stand for, and what is not done here
+    # (go_operator_fields.py).
+    spec, spelling_errors = current_spelling(bench['spec'])
+    bench = dict(bench, spec=spec)
+    meta = bench['metadata']
     name, namespace = meta['name'], meta['namespace']
     plan = {'name': name, 'namespace': namespace, 'spec': spec, 'names': bench_names(name), 'errors': [], 'warnings': [],
             'upgrade_scripts': {'migrate': migrate_script, 'finish': finish_script, 'check': check_script,
                                 'rollback': rollback_script}}
-    spec_errors = bench_spec_errors(bench)
+    spec_errors = spelling_errors + bench_spec_errors(bench)
     if spec_errors:
         plan['errors'].append('FrappeBench %s/%s cannot be reconciled: %s. Nothing was changed.'
                               % (namespace, name, '; '.join(spec_errors)))
@@ -601,6 +607,10 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         'pull_secrets': _or(image_config.get('pullSecrets'), []),
         # Every container of the bench has requests (component_resources.py).
         'resources': component_resources(spec),
+        # PodSecurity restricted with spec.security on top (pod_security.py): the Frappe pods, and Redis with its
+        # image's uid.
+        'security': security_contexts(spec, int(settings['run_as_user'])),
+        'redis_security': security_contexts(spec, int(settings['redis_uid'])),
         'owner_references': [] if not apply else [{
             'apiVersion': settings['api_version'], 'kind': settings['kind'], 'name': name, 'uid': meta.get('uid'),
             'controller': True, 'blockOwnerDeletion': True}],

@@ -18,7 +18,7 @@ import ipaddress
 import re
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import k8s_quantity
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import component_resources, job_resources
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import component_resources, job_resources, pod_security
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import worker_name
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 
@@ -193,6 +193,7 @@ def bench_spec_errors(bench):
                 else:
                     _quantity(value, path, errors)
     errors.extend(component_resources.component_resources_errors(spec))
+    errors.extend(pod_security.security_errors(spec))
     errors.extend(job_resources.job_resources_errors(spec))
     _real_ip_errors(spec, errors)
     return errors
@@ -205,9 +206,10 @@ def require_bench_object(bench):
     bench = bench if isinstance(bench, dict) else {}
     meta = bench.get('metadata') if isinstance(bench.get('metadata'), dict) else {}
     spec = bench.get('spec') if isinstance(bench.get('spec'), dict) else None
-    version = (spec or {}).get('frappeVersion')
+    # spec.version: the Go operator's older spelling (go_operator_fields.py).
+    version = (spec or {}).get('frappeVersion') or (spec or {}).get('version')
     if (bench.get('kind') != 'FrappeBench' or not meta.get('name') or not meta.get('namespace') or spec is None
             or version is None or not str(version)):
         raise InvalidInput(
             '_vyogo_tech_frappebench must be a FrappeBench object with metadata.name, metadata.namespace and '
-            'spec.frappeVersion set; got kind %s.' % (bench.get('kind') or '(none)'))
+            'spec.frappeVersion (or its older spelling spec.version) set; got kind %s.' % (bench.get('kind') or '(none)'))

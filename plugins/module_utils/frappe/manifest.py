@@ -12,6 +12,9 @@ import os
 import copy
 
 API_VERSION = 'vyogo.tech/v1alpha1'
+# The CRDs serve the Go frappe-operator's v1 too, with the same schema and no conversion (docs/MIGRATING.md): a v1
+# document is read as the v1alpha1 object it is stored as.
+API_VERSIONS = (API_VERSION, 'vyogo.tech/v1')
 KINDS = ('FrappeBench', 'FrappeSite', 'SiteBackup', 'SiteRestore', 'SiteMigration')
 # Where each kind goes in the answer.
 GROUPS = {'FrappeBench': 'benches', 'FrappeSite': 'sites', 'SiteBackup': 'backups', 'SiteRestore': 'restores',
@@ -33,15 +36,16 @@ def manifest_objects(documents, namespace, manifest='the manifest'):
     out = dict([(group, []) for group in GROUPS.values()] + [('errors', [])])
     for index, doc in enumerate(objects):
         metadata = doc.get('metadata') if isinstance(doc, dict) else None
-        if (not isinstance(doc, dict) or doc.get('apiVersion') != API_VERSION or doc.get('kind') not in KINDS
+        if (not isinstance(doc, dict) or doc.get('apiVersion') not in API_VERSIONS or doc.get('kind') not in KINDS
                 or not isinstance(metadata, dict) or not metadata.get('name')):
             got = (doc.get('apiVersion') or '(no apiVersion)', doc.get('kind') or '(no kind)') if isinstance(doc, dict) \
                 else ('(not a mapping)', type(doc).__name__)
             out['errors'].append('Document %d of %s must be a %s %s or %s with metadata.name; got %s %s.'
-                                 % (index + 1, manifest, API_VERSION, ', '.join(KINDS[:-1]), KINDS[-1], got[0],
-                                    got[1]))
+                                 % (index + 1, manifest, ' or '.join(API_VERSIONS), ', '.join(KINDS[:-1]), KINDS[-1],
+                                    got[0], got[1]))
             continue
         doc = copy.deepcopy(doc)
+        doc['apiVersion'] = API_VERSION
         if not doc['metadata'].get('namespace'):
             doc['metadata']['namespace'] = namespace
         out[GROUPS[doc['kind']]].append(doc)

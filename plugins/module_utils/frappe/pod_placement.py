@@ -25,6 +25,8 @@ import copy
 import re
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_security import (
+    security_contexts, security_errors)
 
 FIELD = 'spec.podConfig'
 # The label of every pod that mounts a ReadWriteOnce sites volume, valued with the claim's name: the required pod
@@ -164,19 +166,24 @@ def placement(config, affinity):
     return dict((k, v) for k, v in fields.items() if v)
 
 
-def site_job_pods(bench):
-    """{labels, placement} of a Job a site runs on the sites volume of `bench` (the FrappeBench object, with the
-    access mode its reconcile published): spec.podConfig, and the volume's node on a ReadWriteOnce volume. A
-    podConfig the bench refuses (its own status says why) places nothing."""
+def site_job_pods(bench, uid, site=None):
+    """{labels, placement, security} of a Job a site runs on the sites volume of `bench` (the FrappeBench object,
+    with the access mode its reconcile published) as the image's `uid`: the site's spec.podConfig, else the bench's
+    (the Go operator's site podConfig is for the site's Jobs), the volume's node on a ReadWriteOnce volume, and the
+    security contexts of the bench's pods (pod_security.py). A podConfig or security refused where it is written
+    (the status says why) adds nothing."""
     bench = _mapping(bench)
+    spec = _mapping(bench.get('spec'))
+    own = _mapping(_mapping(site).get('spec')).get('podConfig')
     try:
-        config = pod_config(_mapping(bench.get('spec')))
+        config = pod_config({'podConfig': own} if own else spec)
     except InvalidInput:
         config = {'labels': {}, 'nodeSelector': {}, 'affinity': {}, 'tolerations': []}
+    security = security_contexts({} if security_errors(spec) else spec, int(uid))
     status = _mapping(bench.get('status'))
     affinity = config['affinity']
     labels = dict(config['labels'])
     if status.get('sitesAccessMode') == 'ReadWriteOnce' and status.get('sitesClaim'):
         affinity = with_volume_node(affinity, SITES_NODE_LABEL, status['sitesClaim'])
         labels[SITES_NODE_LABEL] = status['sitesClaim']
-    return {'labels': labels, 'placement': placement(config, affinity)}
+    return {'labels': labels, 'placement': placement(config, affinity), 'security': security}

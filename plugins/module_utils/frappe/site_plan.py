@@ -23,7 +23,11 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import cont
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import bench_spec_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.domain_detection import resolve_domain
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import KINDS, job_resources
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import site_job_pods
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import (
+    SITES_NODE_LABEL, pod_config, site_job_pods)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.go_operator_fields import (
+    current_spelling, site_refusals)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import JOB_HASH_LENGTH, database_name, drop_job_name, site_job_name, \
     site_names
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import check_plan_input
@@ -103,6 +107,18 @@ def _spec_errors(site, namespace):
     if spec.get('domain'):
         errors.extend(dns_name_errors('spec.domain', spec['domain']))
     errors.extend(reference_errors(site))
+    # The Go operator's fields this collection does not do, each with what to do instead.
+    errors.extend(site_refusals(spec))
+    for path, ref in (('spec.adminPasswordSecretRef', spec.get('adminPasswordSecretRef')),
+                      ('spec.dbConfig.connectionSecretRef', db.get('connectionSecretRef'))):
+        other = _mapping(ref).get('namespace')
+        if other and other != namespace:
+            errors.append('%s.namespace is %s: a pod reads Secrets of its own namespace only; copy the Secret into %s '
+                          'and drop the field' % (path, other, namespace))
+    try:
+        pod_config({'podConfig': spec.get('podConfig')}, (SITES_NODE_LABEL,))
+    except InvalidInput as exc:
+        errors.append(str(exc))
     bench_ns = _mapping(spec.get('benchRef')).get('namespace')
     if bench_ns and bench_ns != namespace:
         errors.append('spec.benchRef.namespace is %s, but a site must live in the namespace of its bench (%s is '
@@ -302,7 +318,7 @@ def _database(plan, site, live, settings, server):
     return database
 
 
-def _bench(plan, site, live):
+def _bench(plan, site, live, uid):
     """What the site takes from its bench's status (published by the bench role) and spec (apps)."""
     bench = _first(live, 'bench')
     if bench is None:
@@ -310,7 +326,8 @@ def _bench(plan, site, live):
                 'ready_message': '', 'configured': False, 'image': '', 'sites_claim': '',
                 'sites_access_mode': 'ReadWriteMany', 'frontend': {}, 'routes': {}, 'realtime_hosts': [], 'upgrade': {},
                 'pull_policy': 'IfNotPresent', 'pull_secrets': [], 'apps': [], 'object': None,
-                'job_resources': dict((kind, job_resources({}, kind)) for kind in KINDS), 'pods': site_job_pods(None)}
+                'job_resources': dict((kind, job_resources({}, kind)) for kind in KINDS),
+                'pods': site_job_pods(None, uid, site)}
     status = _mapping(bench.get('status'))
     config = _condition(bench, 'ConfigReady') or {}
     image_config = _mapping(bench.get('spec', {}).get('imageConfig'))
@@ -331,12 +348,13 @@ def _bench(plan, site, live):
         'pull_policy': _or(image_config.get('pullPolicy'), 'IfNotPresent'),
         'pull_secrets': _or(image_config.get('pullSecrets'), []),
         # frappe is installed by bench new-site itself.
-        'apps': [a['name'] for a in bench.get('spec', {}).get('apps') or []
+        # (spec.appsJSON, the Go operator's older spelling, read as apps: go_operator_fields.py)
+        'apps': [a['name'] for a in current_spelling(bench.get('spec') or {})[0].get('apps') or []
                  if isinstance(a, dict) and a.get('name') and a['name'] != 'frappe'],
         # The site and drop Jobs are sized like every Job of the bench (spec.jobResources).
         'job_resources': dict((kind, job_resources(bench.get('spec'), kind)) for kind in KINDS),
         # Where its Jobs run: the bench's spec.podConfig and the sites volume's node (pod_placement.py).
-        'pods': site_job_pods(bench),
+        'pods': site_job_pods(bench, uid, site),
         'object': bench,
     }
 
@@ -369,7 +387,7 @@ def _job(plan, settings, new_site_script):
     bench, database, server = plan['bench'], plan['database'], plan['server']
     inputs = {
         'site': plan['site_name'], 'db_name': database['name'], 'db_host': server['host'], 'db_port': server['port'],
-        'via': server['via'], 'apps': bench['apps'], 'image': bench['image'], 'host_name': plan['host_name'],
+        'via': server['via'], 'apps': plan['apps'], 'image': bench['image'], 'host_name': plan['host_name'],
         'admin_secret': plan['admin_password'], 'db_secret': plan['database']['password_secret'],
         'script': new_site_script,
         'claim': bench['sites_claim'],
@@ -437,8 +455,18 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     plan['owner_references'] = [] if not apply else [{
         'apiVersion': settings['api_version'], 'kind': settings['kind'], 'name': name, 'uid': meta.get('uid'),
         'controller': True, 'blockOwnerDeletion': True}]
-    bench = _bench(plan, site, live)
+    bench = _bench(plan, site, live, settings['run_as_user'])
     plan['bench'] = bench
+    # What bench new-site installs: spec.apps (the Go operator's field), else every app of the bench.
+    wanted = [a for a in spec.get('apps') or [] if a != 'frappe']
+    missing = [a for a in wanted if a not in bench['apps']]
+    if missing and bench['found']:
+        plan['errors'].append('FrappeSite %s/%s cannot be reconciled: spec.apps names %s, which FrappeBench %s does not '
+                              'carry (its apps: %s). Build the bench\'s image with them and list them in its spec.apps, '
+                              'or take them out of the site\'s. Nothing was changed.'
+                              % (namespace, name, ', '.join(missing), bench['name'], ', '.join(bench['apps']) or 'none'))
+        return plan
+    plan['apps'] = wanted or bench['apps']
     # The bench refuses such a spec too; its Jobs here would never start either.
     job_errors = [e for e in bench_spec_errors(bench['object']) if e.startswith('spec.jobResources')] \
         if bench['object'] else []

@@ -6,6 +6,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_pla
     backup_plan, backup_spec, backup_status, bench_backup_args)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import (
     backup_job_name, backup_names, backups_volume_name)
+from role_settings import role_settings
 
 
 def backup(**spec):
@@ -51,7 +52,7 @@ def test_what_the_schema_cannot_refuse_is_refused_with_the_field_and_the_fix():
     assert any("spec.storage.s3.secretAccessKeySecretKeyRef is missing" in e for e in errors)
 
 
-SETTINGS = {"api_version": "vyogo.tech/v1alpha1", "kind": "SiteBackup", "managed_by": "vyogotech.frappe"}
+SETTINGS = role_settings("frappe_site_backup", "frappe_site_backup_settings")
 
 
 def live_backup(**spec):

@@ -78,11 +78,15 @@ def test_crd_image_patterns_are_the_filters(schema):
     assert spec["imageConfig"]["properties"]["repository"]["pattern"] == checks.IMAGE_REPOSITORY_PATTERN
     assert spec["imageConfig"]["properties"]["tag"]["pattern"] == checks.IMAGE_TAG_PATTERN
     assert spec["redisConfig"]["properties"]["image"]["pattern"] == checks.IMAGE_REFERENCE_PATTERN
-    frappe_version_rule = [r["rule"] for r in schema["properties"]["spec"]["x-kubernetes-validations"]
-                           if "frappeVersion" in r["rule"]]
-    assert frappe_version_rule == [
+    frappe_version_rules = [r["rule"] for r in schema["properties"]["spec"]["x-kubernetes-validations"]
+                            if "frappeVersion" in r["rule"]]
+    # spec.version is the Go operator's older spelling of frappeVersion (go_operator_fields.py): either is required,
+    # and the one given is the tag when imageConfig.tag is not set.
+    assert frappe_version_rules == [
+        "has(self.frappeVersion) || has(self.version)",
         "(has(self.imageConfig) && has(self.imageConfig.tag) && self.imageConfig.tag != '') || "
-        "self.frappeVersion.matches('%s')" % checks.IMAGE_TAG_PATTERN]
+        "(has(self.frappeVersion) ? self.frappeVersion : (has(self.version) ? self.version : 'x'))"
+        ".matches('%s')" % checks.IMAGE_TAG_PATTERN]
 
 
 def spec_property(schema, dotted):
@@ -171,5 +175,5 @@ def test_a_reconcile_refuses_what_is_not_a_frappebench_before_it_reads_anything(
     for bad in (None, [], dict(good, kind="FrappeSite"), dict(good, metadata={"name": "erp"}),
                 dict(good, spec={}), dict(good, spec={"frappeVersion": ""}), dict(good, spec=None)):
         with pytest.raises(checks.InvalidInput, match="must be a FrappeBench object with metadata.name, "
-                                                      "metadata.namespace and spec.frappeVersion set"):
+                                                      "metadata.namespace and spec.frappeVersion"):
             checks.require_bench_object(bad)

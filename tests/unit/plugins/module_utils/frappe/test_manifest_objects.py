@@ -43,9 +43,16 @@ def test_a_list_stands_for_its_items():
 def test_anything_else_is_refused_naming_the_document(bad, says):
     got = manifest_objects([doc("FrappeBench", "erp"), bad], "shop", "benches.yaml")
     [error] = got["errors"]
-    assert error.startswith("Document 2 of benches.yaml must be a vyogo.tech/v1alpha1 FrappeBench, "
+    assert error.startswith("Document 2 of benches.yaml must be a vyogo.tech/v1alpha1 or vyogo.tech/v1 FrappeBench, "
                             "FrappeSite, SiteBackup, SiteRestore or SiteMigration with metadata.name; ")
     assert says in error
+
+
+def test_a_document_of_the_go_operators_v1_is_read_as_the_v1alpha1_object_it_is_stored_as():
+    v1 = dict(doc("FrappeBench", "erp"), apiVersion="vyogo.tech/v1")
+    got = manifest_objects([v1], "shop")
+    assert got["errors"] == [] and got["benches"][0]["apiVersion"] == "vyogo.tech/v1alpha1"
+    assert v1["apiVersion"] == "vyogo.tech/v1"
 
 
 def test_an_empty_manifest_has_no_objects():

@@ -7,8 +7,9 @@ import pytest
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import restore_names
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.restore_plan import (
     restore_plan, restore_server_reads, restore_spec, restore_status)
+from role_settings import role_settings
 
-SETTINGS = {"api_version": "vyogo.tech/v1alpha1", "kind": "SiteRestore", "managed_by": "vyogotech.frappe"}
+SETTINGS = role_settings("frappe_site_restore", "frappe_site_restore_settings")
 CREDS = {"accessKeyIdSecretKeyRef": {"name": "s3", "key": "id"},
          "secretAccessKeySecretKeyRef": {"name": "s3", "key": "secret"}}
 

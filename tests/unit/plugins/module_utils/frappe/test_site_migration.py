@@ -6,8 +6,9 @@ import pytest
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_migration import (
     migrating_sites, migration_plan, migration_reads, migration_status)
+from role_settings import role_settings
 
-SETTINGS = {"api_version": "vyogo.tech/v1alpha1", "kind": "SiteMigration", "managed_by": "vyogotech.frappe"}
+SETTINGS = role_settings("frappe_site_migration", "frappe_site_migration_settings")
 V1 = {"frappe": "15.55.1"}
 V2 = {"frappe": "15.60.0"}
 

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe import site_validation as rules
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.go_operator_fields import REFUSED_SITE
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_plan
 
 from role_settings import REPO, role_settings
@@ -146,8 +147,12 @@ def test_every_name_field_of_the_crd_is_checked(spec_schema):
     def walk(node, path):
         for key, child in (node.get("properties") or {}).items():
             here = "%s.%s" % (path, key)
+            # Fields of the Go operator that are refused whole (go_operator_fields.REFUSED_SITE), and Secret
+            # namespaces, which may only name the site's own, are not names a Job or an Ingress carries.
+            refused = any(here.startswith(field + ".") for field in REFUSED_SITE)
+            own_namespace = here in ("spec.adminPasswordSecretRef.namespace", "spec.dbConfig.connectionSecretRef.namespace")
             if child.get("type") == "string" and re.search(r"(name|Name|namespace|secretName|issuer|key)$", key) \
-                    and here not in ("spec.siteName",):
+                    and here not in ("spec.siteName",) and not refused and not own_namespace:
                 found.append(here)
             walk(child, here)
     walk(spec_schema, "spec")

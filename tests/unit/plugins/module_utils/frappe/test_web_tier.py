@@ -12,6 +12,8 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import (
     SITES_NODE_LABEL, pod_config, site_job_pods)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_security import (
+    security_contexts, security_errors)
 
 from test_bench_plan import SETTINGS, bench, obj, owned, plan
 
@@ -183,11 +185,11 @@ def test_pod_config_joins_the_volume_node_and_may_not_take_the_selecting_labels(
 def test_a_sites_job_runs_where_the_bench_places_its_pods():
     b = bench(podConfig={"nodeSelector": {"pool": "frappe"}},
               status={"sitesAccessMode": "ReadWriteOnce", "sitesClaim": "erp-sites"})
-    pods = site_job_pods(b)
+    pods = site_job_pods(b, 1000)
     assert pods["labels"] == {SITES_NODE_LABEL: "erp-sites"}
     assert pods["placement"]["nodeSelector"] == {"pool": "frappe"}
     assert pods["placement"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    assert site_job_pods(None) == {"labels": {}, "placement": {}}
+    assert site_job_pods(None, 1000) == {"labels": {}, "placement": {}, "security": security_contexts({}, 1000)}
     assert pod_config({}) == {"labels": {}, "nodeSelector": {}, "affinity": {}, "tolerations": []}
 
 
@@ -205,3 +207,57 @@ def test_status_reports_each_components_scaling_as_the_go_operator_does():
     assert scaling["worker-short"]["provider"] == "keda" and scaling["worker-short"]["mode"] == "autoscaled"
     assert sorted(scaling) == ["gunicorn", "nginx", "scheduler", "socketio", "worker-default", "worker-long",
                                "worker-short"]
+
+
+def test_security_goes_over_the_restricted_contexts_of_every_pod_and_sites_jobs():
+    # The Go operator's OpenShift example: an arbitrary uid in the root group.
+    openshift = {"security": {"podSecurityContext": {"runAsUser": 1001, "runAsGroup": 0, "fsGroup": 0},
+                              "securityContext": {"runAsUser": 1001, "runAsGroup": 0,
+                                                  "allowPrivilegeEscalation": False,
+                                                  "capabilities": {"drop": ["NET_RAW"]}}}}
+    assert security_errors(openshift) == []
+    contexts = security_contexts(openshift, 1000)
+    assert contexts["pod"] == {"runAsNonRoot": True, "runAsUser": 1001, "runAsGroup": 0, "fsGroup": 0,
+                               "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"}}
+    assert contexts["container"] == {"allowPrivilegeEscalation": False, "runAsUser": 1001, "runAsGroup": 0,
+                                     "capabilities": {"drop": ["ALL", "NET_RAW"]}}
+    p = plan(bench(**openshift))
+    assert p["security"] == contexts and p["redis_security"]["pod"]["runAsUser"] == 1001
+    assert site_job_pods(bench(**openshift), 1000)["security"] == contexts
+    assert security_contexts({}, 1000)["pod"]["runAsUser"] == 1000
+
+
+@pytest.mark.parametrize("security, message", [
+    ({"podSecurityContext": {"runAsUser": 0}}, "spec.security.podSecurityContext.runAsUser: 0 runs as root"),
+    ({"podSecurityContext": {"runAsNonRoot": False}}, "spec.security.podSecurityContext.runAsNonRoot: false"),
+    ({"securityContext": {"privileged": True}}, "spec.security.securityContext.privileged: true"),
+    ({"securityContext": {"allowPrivilegeEscalation": True}}, "allowPrivilegeEscalation: true"),
+    ({"securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}, "capabilities.add SYS_ADMIN"),
+    ({"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}, "seccompProfile.type Unconfined"),
+    ({"podSecurityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}}, "sysctls kernel.msgmax"),
+    ({"securityContext": {"readOnlyRootFilesystem": True}}, "Frappe writes its logs"),
+    ({"securityContext": {"runAsUsr": 5}}, "spec.security.securityContext has unknown field(s) runAsUsr"),
+])
+def test_what_would_break_podsecurity_restricted_or_frappe_is_refused_with_the_reason(security, message):
+    errors = security_errors({"security": security})
+    assert len(errors) == 1 and message in errors[0], errors
+    refused = plan(bench(security=security))
+    assert refused["errors"] and message in refused["errors"][0]
+
+
+def test_the_go_operators_older_spellings_are_read_as_the_fields_they_stand_for():
+    written = bench(version="v15.46.0", componentReplicas={"scheduler": 1, "workers": {"default": 2, "long": 0}})
+    del written["spec"]["frappeVersion"], written["spec"]["imageConfig"]["tag"]
+    older = plan(written)
+    assert older["errors"] == [] and older["image"].endswith(":v15.46.0")
+    assert older["spec"]["frappeVersion"] == "v15.46.0" and "version" not in older["spec"]
+    assert older["workers"]["default"]["staticReplicas"] == 2 and older["workers"]["long"]["staticReplicas"] == 0
+    assert older["workers"]["default"]["source"] == "componentReplicas"
+    for spec, message in [
+            ({"version": "v15.1.0"}, "spec.version (v15.1.0) and spec.frappeVersion (version-15) disagree"),
+            ({"componentReplicas": {"scheduler": 2}}, "spec.componentReplicas.scheduler must be 1"),
+            ({"componentReplicas": {"workers": {"short": 1}, "workerShort": 2}},
+             "spec.componentReplicas.workers.short (1) and spec.componentReplicas.workerShort (2) disagree"),
+            ({"componentReplicas": {"workers": {"fast": 1}}}, "spec.componentReplicas.workers.fast is not a worker")]:
+        refused = plan(bench(**spec))
+        assert refused["errors"] and message in refused["errors"][0], refused["errors"]

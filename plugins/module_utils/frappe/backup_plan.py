@@ -148,9 +148,9 @@ def _bench_of(site, benches):
     return next((b for b in benches or [] if b['metadata']['name'] == wanted), None)
 
 
-def bench_job_settings(site, benches, uid):
+def bench_job_settings(site, benches, uid, kind='backup'):
     """What a Job of a SiteBackup or SiteRestore takes from the site's bench: the image and sites volume its
-    reconcile published, pulling, and the resources of its jobResources.backup."""
+    reconcile published, pulling, and the resources of its jobResources `kind` (backup or restore)."""
     bench = _bench_of(site, benches)
     status = _mapping((bench or {}).get('status'))
     image_config = _mapping(_mapping((bench or {}).get('spec')).get('imageConfig'))
@@ -159,7 +159,7 @@ def bench_job_settings(site, benches, uid):
             'sites_access_mode': status.get('sitesAccessMode') or 'ReadWriteMany',
             'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
             'pull_secrets': image_config.get('pullSecrets') or [],
-            'resources': job_resources(_mapping((bench or {}).get('spec')), 'backup'),
+            'resources': job_resources(_mapping((bench or {}).get('spec')), kind),
             'pods': site_job_pods(bench, uid, site)}
 
 

@@ -433,7 +433,7 @@ def _workers(plan, bench, live, settings, apply):
 
 def _config(plan, settings, config_script, live, assets_script=''):
     # A Job's pod template cannot change: new resources are a new Job.
-    resources = job_resources(plan['spec'], 'maintenance')
+    resources = job_resources(plan['spec'], 'benchInit')
     inputs = {
         'bench_id': plan['id'],
         'redis': plan['redis']['endpoints'],
@@ -605,8 +605,10 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
                             _or(image_config.get('tag'), spec.get('frappeVersion'))),
         'pull_policy': _or(image_config.get('pullPolicy'), 'IfNotPresent'),
         'pull_secrets': _or(image_config.get('pullSecrets'), []),
-        # Every container of the bench has requests (component_resources.py).
+        # Every container of the bench has requests (component_resources.py); an upgrade's Jobs are sized as
+        # jobResources.migration (job_resources.py).
         'resources': component_resources(spec),
+        'migration_resources': job_resources(spec, 'migration'),
         # PodSecurity restricted with spec.security on top (pod_security.py): the Frappe pods, and Redis with its
         # image's uid.
         'security': security_contexts(spec, int(settings['run_as_user'])),

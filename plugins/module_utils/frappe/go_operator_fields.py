@@ -31,12 +31,30 @@ WORKER_FIELDS = {'short': 'workerShort', 'long': 'workerLong', 'default': 'worke
 IMAGE_WAY = ('build an image with the apps (frappe_docker\'s images/custom with an apps.json) and set '
              'spec.imageConfig to it, with each app listed in spec.apps as {name, source: image}')
 
-# Field path -> what to do instead. Refused when set to anything but empty.
+EXTERNAL_REDIS = ('an external Redis is named by spec.redisConfig.connectionSecretRef, a Secret with keys host and port '
+                  '(and password when it needs one)')
+# Field path -> what to do instead. Refused when set to anything but empty (or false).
 REFUSED_BENCH = {
     'spec.fpmConfig.repositories': 'apps are not installed from FPM packages at run time: ' + IMAGE_WAY,
     'spec.fpmConfig.defaultRepo': 'apps are not installed from FPM packages at run time: ' + IMAGE_WAY,
     'spec.dbConfig': 'a bench-wide database default for its sites is not read here; set spec.dbConfig on each '
                      'FrappeSite',
+    'spec.redisConfig.host': EXTERNAL_REDIS,
+    'spec.redisConfig.port': EXTERNAL_REDIS,
+    'spec.redisConfig.external': EXTERNAL_REDIS,
+    'spec.commonSiteConfig': 'common_site_config.json is written by the configuration Job from the bench\'s own '
+                             'fields (Redis, queues, socket.io); other keys are not written by this collection yet',
+    'spec.gunicornAutoscaling': 'write it as spec.componentAutoscaling.gunicorn: enabled, minReplicas, maxReplicas '
+                                'and hpa.targetUtilization (docs/FRAPPEBENCH.md, "Production checklist")',
+    'spec.nginxAutoscaling': 'write it as spec.componentAutoscaling.nginx: enabled, minReplicas, maxReplicas and '
+                             'hpa.targetUtilization (docs/FRAPPEBENCH.md, "Production checklist")',
+    'spec.socketIOAutoscaling': 'socket.io runs one replica: Frappe\'s realtime server keeps its rooms in the process '
+                                '(docs/FRAPPEBENCH.md, "Production checklist")',
+    'spec.namespacePolicy': 'create the namespace\'s ResourceQuota and LimitRange yourself; the collection\'s '
+                            'ClusterRole does not manage them',
+    'spec.jobResources.appInstall': 'apps are installed by bench new-site, sized by spec.jobResources.siteInit',
+    'spec.jobResources.cron': 'no Job runs the apps\' scheduled jobs here: the scheduler enqueues them for the '
+                              'workers, sized by spec.componentResources',
 }
 REFUSED_SITE = {
     'spec.encryptionKeySecretRef': 'the site\'s encryption_key is the one bench new-site writes; to bring sites '
@@ -51,6 +69,8 @@ REFUSED_SITE = {
     'spec.dbConfig.port': 'an external server is given by spec.dbConfig.connectionSecretRef, a Secret with keys host, '
                           'port, user and password of an administrative login (docs/FRAPPESITE.md)',
     'spec.dbConfig.postgresRef': 'PostgreSQL sites are not provisioned by this collection yet: use provider: mariadb',
+    'spec.dbConfig.postgresEngine': 'PostgreSQL sites are not provisioned by this collection yet: use provider: '
+                                    'mariadb',
     'spec.dbConfig.image': 'the dedicated MariaDB runs the MariaDB Operator\'s image; set it on a MariaDB of your own '
                            'and name it in spec.dbConfig.mariadbRef',
     'spec.dbConfig.maxStatementTimeSeconds': 'set max_statement_time on the MariaDB server (its myCnf); the '
@@ -124,7 +144,7 @@ def current_spelling(spec):
     if _mapping(spec.get('gitConfig')).get('enabled') is True:
         errors.append('spec.gitConfig.enabled: true: apps are not installed from Git at run time here; ' + IMAGE_WAY)
     for path, instead in sorted(REFUSED_BENCH.items()):
-        if _get(spec, path) is not None:
+        if _get(spec, path) not in (None, False):
             errors.append('%s is not taken: %s' % (path, instead))
     replicas = spec.get('componentReplicas')
     if isinstance(replicas, dict):

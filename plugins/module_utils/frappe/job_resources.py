@@ -33,7 +33,15 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity i
 #                Python processes) and the drop Job (a mariadb client, mv).
 #   backup       a SiteBackup's Jobs: bench backup (mariadb-dump piped through
 #                gzip, tar of the files), then gpg and the upload.
-KINDS = ('siteInit', 'maintenance', 'backup')
+#   benchInit    the configuration Job (the Go operator's name for the Job that
+#                prepares a bench); without an entry it takes maintenance's.
+#   migration    an upgrade's and a SiteMigration's Jobs (bench migrate, the
+#                restore of a failed one); without an entry, maintenance's.
+#   restore      a SiteRestore's Job; without an entry, backup's.
+KINDS = ('siteInit', 'maintenance', 'backup', 'benchInit', 'migration', 'restore')
+# The kind whose entry (and built-in sizing) a kind takes when it has none: the
+# Go operator's finer kinds keep what a bench sized before they existed.
+FALLBACK = {'benchInit': 'maintenance', 'migration': 'maintenance', 'restore': 'backup'}
 FIELD = 'spec.jobResources'
 
 # Built-in sizing, used when the bench sets neither the kind nor `default`
@@ -63,7 +71,9 @@ def _mapping(value):
 def _entry(spec, kind):
     """(field path, entry) the Job of `kind` takes from a bench spec, or (None, None) for the built-in sizing."""
     configured = _mapping(_mapping(spec).get('jobResources'))
-    for key in (kind, 'default'):
+    for key in (kind, FALLBACK.get(kind), 'default'):
+        if key is None:
+            continue
         entry = configured.get(key)
         if isinstance(entry, dict) and (entry.get('requests') or entry.get('limits')):
             return '%s.%s' % (FIELD, key), entry
@@ -76,7 +86,7 @@ def job_resources(spec, kind):
         raise InvalidInput('job_resources: kind must be one of %s, got %r' % (', '.join(KINDS), kind))
     _path, entry = _entry(spec, kind)
     if entry is None:
-        return copy.deepcopy(DEFAULTS[kind])
+        return copy.deepcopy(DEFAULTS[FALLBACK.get(kind, kind)])
     return dict((part, dict(entry[part])) for part in ('requests', 'limits') if entry.get(part))
 
 

@@ -261,7 +261,7 @@ def restore_plan(restore, live=None, settings=None, mode='apply', script='', lib
     plan.update(spec=spec, config=config, env=env, secret_files=mounts, backups_claim=claim,
                 site={'name': site['metadata']['name'], 'site_name': site_spec.get('siteName', '')},
                 key_pad=plan['names']['key_pad'] if spec['force'] else '')
-    plan['bench'] = bench_job_settings(site, live.get('benches'), settings['run_as_user'])
+    plan['bench'] = bench_job_settings(site, live.get('benches'), settings['run_as_user'], 'restore')
     plan['labels'] = {'app.kubernetes.io/name': 'frappe', 'app.kubernetes.io/part-of': 'frappe',
                       'app.kubernetes.io/managed-by': settings['managed_by'],
                       'app.kubernetes.io/component': 'restore', 'vyogo.tech/bench': bench_name,

@@ -196,7 +196,7 @@ def migration_plan(obj, live=None, settings=None, mode='apply', migrate_script='
                'sites_access_mode': bench_status.get('sitesAccessMode') or 'ReadWriteMany',
                'pull_policy': image_config.get('pullPolicy') or 'IfNotPresent',
                'pull_secrets': image_config.get('pullSecrets') or [],
-               'resources': job_resources(bench_spec, 'maintenance'), 'pods': site_job_pods(bench, settings['run_as_user'], site)},
+               'resources': job_resources(bench_spec, 'migration'), 'pods': site_job_pods(bench, settings['run_as_user'], site)},
         on_failure=settings_of_bench['on_failure'], timeout=settings_of_bench['timeout'],
         backup='sites/' + backup_dir(site_name, names['backup_key']),
         scripts={'migrate': migrate_script, 'rollback': rollback_script},

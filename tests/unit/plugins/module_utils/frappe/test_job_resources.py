@@ -5,6 +5,8 @@ import copy
 import pytest
 import yaml
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.go_operator_fields import REFUSED_BENCH
+
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_plan
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import bench_spec_errors
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_plan
@@ -114,11 +116,24 @@ def test_equal_request_and_limit_and_exact_milli_quantities_are_fine():
 def test_the_crd_accepts_exactly_the_kinds_the_plan_knows():
     schema = yaml.safe_load(CRD.read_text())["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     job_resources = schema["properties"]["spec"]["properties"]["jobResources"]
-    assert set(job_resources["properties"]) == {"default"} | set(jr.KINDS)
+    # The Go operator's kinds without a Job here are in the schema so that they are refused with a reason.
+    refused = set(f.rsplit(".", 1)[1] for f in REFUSED_BENCH if f.startswith("spec.jobResources."))
+    assert refused == {"appInstall", "cron"}
+    assert set(job_resources["properties"]) == {"default"} | set(jr.KINDS) | refused
     component = schema["properties"]["spec"]["properties"]["componentResources"]["properties"]["gunicorn"]
     for kind, prop in job_resources["properties"].items():
         # The same {requests, limits} of quantities as every container's resources.
         assert prop["properties"] == component["properties"], kind
+
+
+def test_the_go_operators_finer_kinds_keep_what_a_bench_sized_before_they_existed():
+    spec = {"jobResources": {"maintenance": {"requests": {"cpu": "300m"}}, "backup": {"limits": {"memory": "2Gi"}}}}
+    assert jr.job_resources(spec, "benchInit") == jr.job_resources(spec, "migration") == {"requests": {"cpu": "300m"}}
+    assert jr.job_resources(spec, "restore") == {"limits": {"memory": "2Gi"}}
+    own = dict(spec["jobResources"], migration={"requests": {"cpu": "2"}})
+    assert jr.job_resources({"jobResources": own}, "migration") == {"requests": {"cpu": "2"}}
+    assert jr.job_resources({}, "benchInit") == jr.DEFAULTS["maintenance"]
+    assert jr.job_resources({}, "restore") == jr.DEFAULTS["backup"]
 
 
 def test_the_plans_do_not_share_the_defaults_they_hand_out():

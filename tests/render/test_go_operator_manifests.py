@@ -1,0 +1,89 @@
+"""Manifests written for the Go frappe-operator (examples/go-operator/) render as their fields say, and the fields
+this collection does not do are refused naming the field and what to do instead (docs/MIGRATING.md)."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from podscripts import RenderError, render
+
+REPO = Path(__file__).resolve().parents[2]
+V1_BENCH, V1_SITE = yaml.safe_load((REPO / "examples" / "go-operator" / "bench-and-site-v1.yaml").read_text())["items"]
+OLDER = yaml.safe_load((REPO / "examples" / "go-operator" / "bench-older-spellings.yaml").read_text())
+
+
+def by_kind(objects, kind):
+    return dict((o["metadata"]["name"], o) for o in objects if o["kind"] == kind)
+
+
+def test_a_v1_bench_and_site_render_with_their_scaling_placement_and_security(tmp_path):
+    objects = render(tmp_path, V1_BENCH, V1_SITE)
+    hpa = by_kind(objects, "HorizontalPodAutoscaler")["acme-nginx"]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)
+    assert "acme-nginx" in by_kind(objects, "PodDisruptionBudget")
+    scaled = by_kind(objects, "ScaledObject")["acme-worker-short"]
+    assert scaled["spec"]["maxReplicaCount"] == 5
+    assert scaled["spec"]["triggers"][0]["metadata"]["listLength"] == "2"
+    assert "acme-worker-default" not in by_kind(objects, "ScaledObject")
+    for obj in objects:
+        if obj["kind"] not in ("Deployment", "StatefulSet", "Job"):
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        assert obj["spec"]["template"]["metadata"]["labels"]["team"] == "erp-ops", obj["metadata"]["name"]
+        assert pod["nodeSelector"] == {"topology.kubernetes.io/zone": "zone-a"}, obj["metadata"]["name"]
+        assert pod["tolerations"][0]["key"] == "dedicated"
+        assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (1001, 0)
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            assert container["securityContext"]["runAsUser"] == 1001
+            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    site_job = [o for o in objects if o["kind"] == "Job" and o["metadata"]["labels"].get("vyogo.tech/site") == "erp"][0]
+    env = dict((e["name"], e.get("value")) for e in site_job["spec"]["template"]["spec"]["containers"][0]["env"])
+    assert env["INSTALL_APPS"] == "erpnext"
+
+
+def test_older_spellings_render_as_the_fields_they_stand_for(tmp_path):
+    objects = render(tmp_path, OLDER, keda=False)
+    deployments = by_kind(objects, "Deployment")
+    assert deployments["legacy-gunicorn"]["spec"]["template"]["spec"]["containers"][0]["image"] == \
+        "docker.io/frappe/erpnext:v15.45.0"
+    assert deployments["legacy-gunicorn"]["spec"]["replicas"] == 2
+    assert deployments["legacy-scheduler"]["spec"]["replicas"] == 1
+    assert [deployments["legacy-worker-" + t]["spec"]["replicas"] for t in ("short", "long", "default")] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"apps": [{"name": "hrms", "source": "git", "gitUrl": "https://github.com/frappe/hrms", "gitBranch": "version-15"}]},
+     "spec.apps[0] (hrms) has source git: apps are not installed from Git at run time here; build an image"),
+    ({"fpmConfig": {"repositories": [{"name": "internal", "url": "https://fpm.example.com"}]}},
+     "spec.fpmConfig.repositories is not taken"),
+    ({"gunicornAutoscaling": {"enabled": True, "minReplicas": 2}},
+     "spec.gunicornAutoscaling is not taken: write it as spec.componentAutoscaling.gunicorn"),
+    ({"redisConfig": {"host": "redis.example.com", "port": "6379"}}, "spec.redisConfig.host is not taken"),
+    ({"namespacePolicy": {"resourceQuota": {"pods": "50"}}}, "spec.namespacePolicy is not taken"),
+    ({"componentReplicas": {"scheduler": 2}}, "spec.componentReplicas.scheduler"),
+    ({"security": {"securityContext": {"privileged": True}}}, "spec.security.securityContext.privileged: true"),
+])
+def test_a_bench_field_not_done_here_is_refused_naming_it(tmp_path, change, message):
+    bench = copy.deepcopy(V1_BENCH)
+    bench["spec"].update(change)
+    with pytest.raises(RenderError) as err:
+        render(tmp_path, bench)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"dbConfig": {"provider": "external", "connectionSecretRef": {"name": "external-db-creds"}}},
+     "spec.dbConfig.provider: external is written here as provider: mariadb with spec.dbConfig.connectionSecretRef"),
+    ({"routeConfig": {"enabled": True, "host": "erp.acme.example"}}, "spec.routeConfig is not taken"),
+    ({"skipInit": True}, "spec.skipInit is not taken"),
+    ({"apps": ["hrms"]}, "spec.apps names hrms, which FrappeBench acme does not carry"),
+])
+def test_a_site_field_not_done_here_is_refused_naming_it(tmp_path, change, message):
+    site = copy.deepcopy(V1_SITE)
+    site["spec"].update(change)
+    with pytest.raises(RenderError) as err:
+        render(tmp_path, V1_BENCH, site)
+    assert message in str(err.value)

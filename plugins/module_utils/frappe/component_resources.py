@@ -19,8 +19,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import quantity_decimal
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import requests_above_limits
 
 FIELD = 'spec.componentResources'
 # The componentResources key of each worker type (the Go operator's field names).
@@ -86,17 +85,4 @@ def component_resources_errors(spec):
     entries = [('%s.%s' % (FIELD, key), _mapping(_mapping(spec.get('componentResources')).get(key)))
                for key in COMPONENTS]
     entries.append((REDIS_FIELD, _mapping(_mapping(spec.get('redisConfig')).get('resources'))))
-    errors = []
-    for path, entry in entries:
-        requests, limits = _mapping(entry.get('requests')), _mapping(entry.get('limits'))
-        for resource in sorted(set(requests) & set(limits)):
-            try:
-                above = quantity_decimal(requests[resource]) > quantity_decimal(limits[resource])
-            except InvalidInput:
-                continue
-            if above:
-                errors.append(
-                    '%s.requests.%s (%s) is more than its limit (%s): Kubernetes refuses such a pod, so it would '
-                    'never start. Lower the request or raise %s.limits.%s'
-                    % (path, resource, requests[resource], limits[resource], path, resource))
-    return errors
+    return [error for path, entry in entries for error in requests_above_limits(path, entry, 'it')]

@@ -32,7 +32,7 @@ __metaclass__ = type
 import copy
 import re
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput, refuse_unknown
 
 FIELD = 'spec.componentAutoscaling'
 AUTOSCALED = ('gunicorn', 'nginx')
@@ -83,10 +83,7 @@ def _section(spec):
         return {}
     if not isinstance(section, dict):
         raise InvalidInput('%s must be a mapping keyed by component (%s), got %r' % (FIELD, ', '.join(KEYS), section))
-    unknown = sorted(str(key) for key in section if key not in KEYS)
-    if unknown:
-        raise InvalidInput('%s has unknown component(s) %s: use %s'
-                           % (FIELD, ', '.join(unknown), ', '.join(KEYS)))
+    refuse_unknown(FIELD, section, KEYS, 'component(s)')
     out = {}
     for key, block in section.items():
         if block is None:
@@ -94,10 +91,7 @@ def _section(spec):
         path = '%s.%s' % (FIELD, key)
         if not isinstance(block, dict):
             raise InvalidInput('%s must be a mapping of scaling fields, got %r' % (path, block))
-        unknown = sorted(str(field) for field in block if field not in BLOCK_FIELDS)
-        if unknown:
-            raise InvalidInput('%s has unknown field(s) %s: allowed fields are %s'
-                               % (path, ', '.join(unknown), ', '.join(sorted(BLOCK_FIELDS))))
+        refuse_unknown(path, block, sorted(BLOCK_FIELDS))
         if 'enabled' in block and block['enabled'] is not None and not isinstance(block['enabled'], bool):
             raise InvalidInput('%s.enabled must be true or false, got %r' % (path, block['enabled']))
         out[key] = block
@@ -132,9 +126,7 @@ def _web(key, block, legacy_replicas):
         if keda.get('metadata'):
             raise InvalidInput('%s.keda.metadata is not taken for %s: its trigger is cpu or memory utilisation, '
                                'which needs none; remove it' % (path, key))
-        unknown = sorted(str(f) for f in keda if f not in ('trigger', 'targetValue', 'metadata'))
-        if unknown:
-            raise InvalidInput('%s.keda has unknown field(s) %s: use trigger and targetValue' % (path, ', '.join(unknown)))
+        refuse_unknown(path + '.keda', keda, ('trigger', 'targetValue', 'metadata'))
         if keda.get('trigger') is not None:
             if keda['trigger'] not in METRICS:
                 raise InvalidInput('%s.keda.trigger must be cpu or memory for %s, got %r: a web process scales on '
@@ -145,10 +137,7 @@ def _web(key, block, legacy_replicas):
     if hpa is not None:
         if not isinstance(hpa, dict):
             raise InvalidInput('%s.hpa must be a mapping {metric, targetUtilization, ...}, got %r' % (path, hpa))
-        unknown = sorted(str(f) for f in hpa if f not in ('metric',) + tuple(HPA_INT_FIELDS))
-        if unknown:
-            raise InvalidInput('%s.hpa has unknown field(s) %s: use metric, %s'
-                               % (path, ', '.join(unknown), ', '.join(HPA_INT_FIELDS)))
+        refuse_unknown(path + '.hpa', hpa, ('metric',) + tuple(HPA_INT_FIELDS))
         if hpa.get('metric') is not None:
             if hpa['metric'] not in METRICS:
                 raise InvalidInput('%s.hpa.metric must be cpu or memory, got %r' % (path, hpa['metric']))

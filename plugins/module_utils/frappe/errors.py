@@ -11,3 +11,10 @@ __metaclass__ = type
 class InvalidInput(ValueError):
     """A FrappeBench, FrappeSite, setting or quantity the library cannot work with; the message names the field
     and the fix. The filters turn it into AnsibleFilterError (module_utils may not import ansible.errors)."""
+
+
+def refuse_unknown(path, block, allowed, what='field(s)'):
+    """Raise InvalidInput naming the keys of mapping `block` (at `path`) that are not in `allowed`."""
+    unknown = sorted(str(key) for key in block if key not in allowed)
+    if unknown:
+        raise InvalidInput('%s has unknown %s %s: use %s' % (path, what, ', '.join(unknown), ', '.join(allowed)))

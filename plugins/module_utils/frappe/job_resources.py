@@ -24,7 +24,7 @@ import copy
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import quantity_decimal
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import requests_above_limits
 
 # The kinds of Job there are, and what runs in each:
 #   siteInit     the site Job: bench new-site, which installs frappe and every
@@ -96,19 +96,6 @@ def job_resources_errors(spec):
     The quantities themselves are checked with the other resources
     (bench_spec_errors); one that does not parse is left to that message.
     """
-    errors = []
     configured = _mapping(_mapping(spec).get('jobResources'))
-    for key in ('default',) + KINDS:
-        entry = _mapping(configured.get(key))
-        requests, limits = _mapping(entry.get('requests')), _mapping(entry.get('limits'))
-        for resource in sorted(set(requests) & set(limits)):
-            try:
-                above = quantity_decimal(requests[resource]) > quantity_decimal(limits[resource])
-            except InvalidInput:
-                continue
-            if above:
-                errors.append(
-                    '%s.%s.requests.%s (%s) is more than its limit (%s): Kubernetes refuses such a pod, so the Job '
-                    'would never start. Lower the request or raise %s.%s.limits.%s'
-                    % (FIELD, key, resource, requests[resource], limits[resource], FIELD, key, resource))
-    return errors
+    return [error for key in ('default',) + KINDS
+            for error in requests_above_limits('%s.%s' % (FIELD, key), configured.get(key), 'the Job')]

@@ -24,7 +24,7 @@ __metaclass__ = type
 import copy
 import re
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput, refuse_unknown
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_security import (
     security_contexts, security_errors)
 
@@ -79,10 +79,7 @@ def _tolerations(value, path):
         where = '%s[%d]' % (path, index)
         if not isinstance(item, dict):
             raise InvalidInput('%s must be a mapping {key, operator, value, effect}, got %r' % (where, item))
-        unknown = sorted(str(f) for f in item if f not in TOLERATION_FIELDS)
-        if unknown:
-            raise InvalidInput('%s has unknown field(s) %s: use %s'
-                               % (where, ', '.join(unknown), ', '.join(TOLERATION_FIELDS)))
+        refuse_unknown(where, item, TOLERATION_FIELDS)
         if item.get('operator') not in (None,) + TOLERATION_OPERATORS:
             raise InvalidInput('%s.operator must be Exists or Equal, got %r' % (where, item['operator']))
         if item.get('effect') not in (None, '') + TOLERATION_EFFECTS:
@@ -101,9 +98,7 @@ def _affinity(value, path):
     if not isinstance(value, dict):
         raise InvalidInput('%s must be a mapping with nodeAffinity, podAffinity and/or podAntiAffinity, got %r'
                            % (path, value))
-    unknown = sorted(str(f) for f in value if f not in AFFINITY_KINDS)
-    if unknown:
-        raise InvalidInput('%s has unknown field(s) %s: use %s' % (path, ', '.join(unknown), ', '.join(AFFINITY_KINDS)))
+    refuse_unknown(path, value, AFFINITY_KINDS)
     for kind, block in value.items():
         if block is not None and not isinstance(block, dict):
             raise InvalidInput('%s.%s must be a mapping, got %r' % (path, kind, block))
@@ -120,10 +115,7 @@ def pod_config(spec, reserved_labels=()):
     if not isinstance(config, dict):
         raise InvalidInput('%s must be a mapping {labels, nodeSelector, affinity, tolerations, geoTag}, got %r'
                            % (FIELD, config))
-    unknown = sorted(str(f) for f in config if f not in ('labels', 'nodeSelector', 'affinity', 'tolerations', 'geoTag'))
-    if unknown:
-        raise InvalidInput('%s has unknown field(s) %s: use labels, nodeSelector, affinity, tolerations and geoTag'
-                           % (FIELD, ', '.join(unknown)))
+    refuse_unknown(FIELD, config, ('labels', 'nodeSelector', 'affinity', 'tolerations', 'geoTag'))
     node_selector = _labels(config.get('nodeSelector'), FIELD + '.nodeSelector')
     geo = config.get('geoTag')
     if geo is not None:

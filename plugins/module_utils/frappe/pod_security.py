@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput, refuse_unknown
 
 FIELD = 'spec.security'
 POD_FIELDS = ('runAsUser', 'runAsGroup', 'runAsNonRoot', 'fsGroup', 'fsGroupChangePolicy', 'supplementalGroups',
@@ -56,9 +56,7 @@ def _block(value, path, fields):
         return {}
     if not isinstance(value, dict):
         raise InvalidInput('%s must be a mapping, got %r' % (path, value))
-    unknown = sorted(str(f) for f in value if f not in fields)
-    if unknown:
-        raise InvalidInput('%s has unknown field(s) %s: use %s' % (path, ', '.join(unknown), ', '.join(fields)))
+    refuse_unknown(path, value, fields)
     return dict((k, v) for k, v in value.items() if v is not None)
 
 
@@ -94,10 +92,7 @@ def security_errors(spec):
     try:
         pod = _block(security.get('podSecurityContext'), FIELD + '.podSecurityContext', POD_FIELDS)
         container = _block(security.get('securityContext'), FIELD + '.securityContext', CONTAINER_FIELDS)
-        unknown = sorted(str(f) for f in security if f not in ('podSecurityContext', 'securityContext'))
-        if unknown:
-            raise InvalidInput('%s has unknown field(s) %s: use podSecurityContext and securityContext'
-                               % (FIELD, ', '.join(unknown)))
+        refuse_unknown(FIELD, security, ('podSecurityContext', 'securityContext'))
     except InvalidInput as exc:
         return [str(exc)]
     errors = _common_errors(pod, FIELD + '.podSecurityContext') + _common_errors(container, FIELD + '.securityContext')

@@ -47,3 +47,23 @@ def k8s_quantity(value, field='quantity'):
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return int(math.ceil(quantity_decimal(value, field)))
+
+
+def requests_above_limits(path, entry, what):
+    """'<path>.requests.<r> (x) is more than its limit (y) ...' for each resource of a {requests, limits} `entry`
+    whose request is above its limit: Kubernetes refuses such a pod, so `what` would never start. A quantity that
+    does not parse is left to the check of the quantities themselves."""
+    entry = entry if isinstance(entry, dict) else {}
+    requests = entry.get('requests') if isinstance(entry.get('requests'), dict) else {}
+    limits = entry.get('limits') if isinstance(entry.get('limits'), dict) else {}
+    errors = []
+    for resource in sorted(set(requests) & set(limits)):
+        try:
+            above = quantity_decimal(requests[resource]) > quantity_decimal(limits[resource])
+        except InvalidInput:
+            continue
+        if above:
+            errors.append('%s.requests.%s (%s) is more than its limit (%s): Kubernetes refuses such a pod, so %s '
+                          'would never start. Lower the request or raise %s.limits.%s'
+                          % (path, resource, requests[resource], limits[resource], what, path, resource))
+    return errors

@@ -180,6 +180,10 @@ def _object_name(obj):
     return '%s %s/%s' % (obj.get('kind'), obj['metadata'].get('namespace'), obj['metadata'].get('name'))
 
 
+def _dict(value):
+    return value if isinstance(value, dict) else {}
+
+
 def render_refusals(benches, sites, crds, backups=None, restores=None, migrations=None):
     """A message per problem: each object checked against its CRD schema as the API server would, each site
     whose bench is not in the manifest (render mode has no cluster to read it from), and each SiteBackup,
@@ -190,8 +194,8 @@ def render_refusals(benches, sites, crds, backups=None, restores=None, migration
         errors.extend('%s: %s.' % (_object_name(obj), e) for e in object_schema_errors(obj, crds or []))
     for backup in list(backups or []) + list(restores or []) + list(migrations or []):
         field = 'spec.siteRef.name' if backup.get('kind') == 'SiteMigration' else 'spec.site'
-        spec = backup.get('spec') or {}
-        wanted = (spec.get('siteRef') or {}).get('name') if field == 'spec.siteRef.name' else spec.get('site')
+        spec = _dict(backup.get('spec'))
+        wanted = _dict(spec.get('siteRef')).get('name') if field == 'spec.siteRef.name' else spec.get('site')
         namespace = backup['metadata'].get('namespace')
         if not isinstance(wanted, str) or not wanted:
             continue  # the schema check above names the missing spec.site
@@ -202,7 +206,8 @@ def render_refusals(benches, sites, crds, backups=None, restores=None, migration
                           % (_object_name(backup), field, wanted, namespace))
     in_manifest = set((b['metadata'].get('namespace'), b['metadata'].get('name')) for b in benches or [])
     for site in sites or []:
-        bench = ((site.get('spec') or {}).get('benchRef') or {}).get('name')
+        # A benchRef that is not a mapping (the Go operator's examples write its name alone) is named above.
+        bench = _dict(_dict(site.get('spec')).get('benchRef')).get('name')
         if not isinstance(bench, str) or not bench:
             continue  # the schema check above names the missing or bad spec.benchRef.name
         namespace = site['metadata'].get('namespace')

@@ -11,8 +11,10 @@ the CRDs and to this module).
 
 - Older spellings, read as the current field once before anything looks at the
   spec (current_spelling): spec.version (frappeVersion), a JSON array of app
-  names in spec.appsJSON (apps), spec.componentReplicas.workers.* (the worker
-  static replicas) and spec.componentReplicas.scheduler (only 1).
+  names in spec.appsJSON (apps), spec.apps[].source as {type: ...},
+  spec.componentAutoscaling.worker{Short,Long,Default} (worker-short, ...),
+  spec.componentReplicas.workers.* (the worker static replicas) and
+  spec.componentReplicas.scheduler (only 1).
 - Refused (REFUSED_BENCH, REFUSED_SITE): what installs apps at run time (FPM
   packages, Git) where this collection runs the apps built into the image,
   and what it does not do yet.
@@ -28,6 +30,8 @@ import copy
 import json
 
 WORKER_FIELDS = {'short': 'workerShort', 'long': 'workerLong', 'default': 'workerDefault'}
+# componentAutoscaling keys some of the Go operator's manifests spell in camelCase.
+CAMEL_WORKER_KEYS = {'workerShort': 'worker-short', 'workerLong': 'worker-long', 'workerDefault': 'worker-default'}
 IMAGE_WAY = ('build an image with the apps (frappe_docker\'s images/custom with an apps.json) and set '
              'spec.imageConfig to it, with each app listed in spec.apps as {name, source: image}')
 
@@ -136,6 +140,9 @@ def current_spelling(spec):
                           'spelling; keep only spec.apps' % (', '.join(names), ', '.join(listed)))
     spec.pop('appsJSON', None)
     for index, app in enumerate(spec.get('apps') or []):
+        if isinstance(_mapping(app).get('source'), dict):
+            # An older shape: source: {type: image}.
+            app['source'] = app['source'].get('type')
         source = _mapping(app).get('source')
         if source not in (None, 'image'):
             errors.append('spec.apps[%d] (%s) has source %s: apps are not installed from %s at run time here; %s'
@@ -146,6 +153,15 @@ def current_spelling(spec):
     for path, instead in sorted(REFUSED_BENCH.items()):
         if _get(spec, path) not in (None, False):
             errors.append('%s is not taken: %s' % (path, instead))
+    scaling = spec.get('componentAutoscaling')
+    for camel, key in sorted(CAMEL_WORKER_KEYS.items()):
+        if isinstance(scaling, dict) and camel in scaling:
+            block = scaling.pop(camel)
+            if key in scaling and scaling[key] != block:
+                errors.append('spec.componentAutoscaling.%s and spec.componentAutoscaling.%s both set the %s worker: '
+                              'keep %s' % (camel, key, key[len('worker-'):], key))
+            else:
+                scaling[key] = block
     replicas = spec.get('componentReplicas')
     if isinstance(replicas, dict):
         scheduler = replicas.pop('scheduler', None)

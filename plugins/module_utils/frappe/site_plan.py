@@ -460,7 +460,8 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
     # What bench new-site installs: spec.apps (the Go operator's field), else every app of the bench.
     wanted = [a for a in spec.get('apps') or [] if a != 'frappe']
     missing = [a for a in wanted if a not in bench['apps']]
-    if missing and bench['found']:
+    # A bench that lists no apps says nothing of what its image carries: bench new-site tells.
+    if missing and bench['found'] and bench['apps']:
         plan['errors'].append('FrappeSite %s/%s cannot be reconciled: spec.apps names %s, which FrappeBench %s does not '
                               'carry (its apps: %s). Build the bench\'s image with them and list them in its spec.apps, '
                               'or take them out of the site\'s. Nothing was changed.'

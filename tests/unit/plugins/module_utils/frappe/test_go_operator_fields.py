@@ -55,3 +55,16 @@ def test_what_a_site_cannot_do_here_is_refused_with_what_to_do_instead(spec, mes
     errors = site_refusals(spec)
     assert len(errors) == 1 and message in errors[0], errors
     assert site_refusals({"skipInit": False, "dbConfig": {"provider": "mariadb"}}) == []
+
+
+def test_the_older_shapes_of_an_app_source_and_of_worker_keys_are_read_as_the_current_ones():
+    spec, errors = current_spelling({"apps": [{"name": "erpnext", "source": {"type": "image"}}],
+                                     "componentAutoscaling": {"workerShort": {"enabled": False, "staticReplicas": 2}}})
+    assert errors == []
+    assert spec["apps"] == [{"name": "erpnext", "source": "image"}]
+    assert spec["componentAutoscaling"] == {"worker-short": {"enabled": False, "staticReplicas": 2}}
+    _spec, errors = current_spelling({"componentAutoscaling": {"workerLong": {"maxReplicas": 3},
+                                                               "worker-long": {"maxReplicas": 4}}})
+    assert errors and "spec.componentAutoscaling.workerLong and spec.componentAutoscaling.worker-long" in errors[0]
+    _spec, errors = current_spelling({"apps": [{"name": "hrms", "source": {"type": "git"}}]})
+    assert errors and "spec.apps[0] (hrms) has source git" in errors[0]

@@ -679,3 +679,17 @@ def test_an_upgrade_record_gives_a_site_its_versions_once_and_a_later_restore_is
     restored = site(status={"schema": {"job": "back-restore", "versions": {"frappe": "15.60.0", "hrms": "15.1.0"}},
                             "migration": first["status"]["migration"]})
     assert "schema" not in site_status(p, restored)["status"]
+
+
+def test_a_site_installs_the_apps_it_names_of_its_bench_and_no_app_the_bench_does_not_carry():
+    assert plan()["apps"] == ["erpnext", "hrms"]
+    assert plan(site(apps=["frappe", "erpnext"]))["apps"] == ["erpnext"]
+    refused = plan(site(apps=["erpnext", "lms"]))
+    assert refused["errors"] and "spec.apps names lms, which FrappeBench shop does not carry (its apps: erpnext, hrms)" \
+        in refused["errors"][0]
+    # A bench that lists no apps says nothing of its image: bench new-site is left to tell.
+    assert plan(site(apps=["lms"]), bench=[bench(apps=[])])["apps"] == ["lms"]
+    # The bench's apps in the Go operator's older spelling.
+    older = bench(apps=None, appsJSON='["erpnext"]')
+    del older["spec"]["apps"]
+    assert plan(bench=[older])["apps"] == ["erpnext"]

@@ -144,10 +144,13 @@ def current_spelling(spec):
             # An older shape: source: {type: image}.
             app['source'] = app['source'].get('type')
         source = _mapping(app).get('source')
-        if source not in (None, 'image'):
+        if source in ('fpm', 'git'):
             errors.append('spec.apps[%d] (%s) has source %s: apps are not installed from %s at run time here; %s'
                           % (index, _mapping(app).get('name'), source, 'FPM packages' if source == 'fpm' else 'Git',
                              IMAGE_WAY))
+        elif source not in (None, 'image'):
+            errors.append('spec.apps[%d].source must be image (or fpm or git, which are refused here), got %r'
+                          % (index, source))
     if _mapping(spec.get('gitConfig')).get('enabled') is True:
         errors.append('spec.gitConfig.enabled: true: apps are not installed from Git at run time here; ' + IMAGE_WAY)
     for path, instead in sorted(REFUSED_BENCH.items()):

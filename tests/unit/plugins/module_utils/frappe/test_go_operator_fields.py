@@ -68,3 +68,5 @@ def test_the_older_shapes_of_an_app_source_and_of_worker_keys_are_read_as_the_cu
     assert errors and "spec.componentAutoscaling.workerLong and spec.componentAutoscaling.worker-long" in errors[0]
     _spec, errors = current_spelling({"apps": [{"name": "hrms", "source": {"type": "git"}}]})
     assert errors and "spec.apps[0] (hrms) has source git" in errors[0]
+    _spec, errors = current_spelling({"apps": [{"name": "hrms", "source": "docker"}]})
+    assert errors == ["spec.apps[0].source must be image (or fpm or git, which are refused here), got 'docker'"]

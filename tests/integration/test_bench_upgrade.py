@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import yaml
+
 from support import REPO, converge, playbook_command, reconcile, wait_until, write_manifest
 
 from test_frappe_bench_components import bench_deployments, bench_object, example_bench
@@ -346,8 +348,14 @@ def test_the_operator_killed_midway_resumes_the_upgrade_and_runs_no_migrate_twic
     """Under the Ansible Operator SDK (watches.yaml, the shipped proxy flags), killed while the sites migrate."""
     from support import AnsibleOperator, manager_proxy_args
 
+    # The sites here are stand-ins made by their status alone: the FrappeSite role, which would find no server for
+    # them and say so in their status, is left out of this operator (it is not what is under test).
+    watches = tmp_path / "watches.yaml"
+    watches.write_text(yaml.safe_dump([w for w in yaml.safe_load((REPO / "watches.yaml").read_text())
+                                       if w["kind"] != "FrappeSite"]))
+
     def start(n):
-        return AnsibleOperator(kube, REPO / "watches.yaml", namespace, tmp_path / ("operator-%d" % n),
+        return AnsibleOperator(kube, watches, namespace, tmp_path / ("operator-%d" % n),
                                collections_path=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0],
                                extra_args=manager_proxy_args()).start()
 

@@ -330,6 +330,14 @@ def upgrade_plan(name, namespace, spec, status, image, probe, sites, jobs, pods,
     plan['key'] = key
     current = record.get('key') == key
     created = bench_sites(name, namespace, sites)
+    if current and isinstance(record.get('sites'), dict):
+        # A site this upgrade counted stays counted while the FrappeSite exists, whatever its status says for a
+        # moment: forgotten, its Jobs would be pruned and its record lost, and a migrate could be skipped.
+        counted = set(s['metadata']['name'] for s in created)
+        created = sorted(created + [s for s in sites_of_bench(name, namespace, sites)
+                                    if s['metadata']['name'] in record['sites']
+                                    and s['metadata']['name'] not in counted],
+                         key=lambda s: s['metadata']['name'])
     states = _job_states(jobs)
     if render and current:
         # Nothing runs in render mode: the stored record says where each Job of this upgrade is.

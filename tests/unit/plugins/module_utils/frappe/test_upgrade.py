@@ -147,6 +147,20 @@ def test_each_completed_migrate_lets_the_next_start_and_none_runs_twice():
     assert again["events"] == [] and again["run_image"] == OLD
 
 
+def test_a_counted_site_whose_status_says_otherwise_for_a_moment_is_neither_forgotten_nor_skipped():
+    sites = [site("a"), site("b")]
+    status = step(upgrade(running(), sites=sites), running())
+    status = step(upgrade(status, sites=sites, jobs=[migrate("a", "Complete")], pods=[migrate_pod("a")]), status)
+    # Its role rewrote a's status (SiteCreated no longer True) while b migrates: a stays in the upgrade, its Job too.
+    flickered = [site("a", created=False), site("b")]
+    plan = upgrade(status, sites=flickered, jobs=[migrate("a", "Complete"), migrate("b")])
+    assert [(j["name"], j["phase"]) for j in plan["jobs"]] == [("a", "Migrated"), ("b", "Migrating")]
+    assert sorted(plan["record"]["sites"]) == ["a", "b"]
+    # A site made after the upgrade started and not created yet is not taken in.
+    late = upgrade(status, sites=flickered + [site("c", created=False)], jobs=[migrate("a", "Complete"), migrate("b")])
+    assert sorted(late["record"]["sites"]) == ["a", "b"]
+
+
 def test_more_in_parallel_when_asked():
     sites = [site("a"), site("b"), site("c")]
     plan = upgrade(running(), sites=sites, spec={"upgrade": {"maxParallelMigrations": 2}})

@@ -81,12 +81,10 @@ def _mapping(value):
     return value if isinstance(value, dict) else {}
 
 
-def _components(plan, spec, bench_dir, live):
+def _components(plan, spec, bench_dir):
     """gunicorn, nginx, socketio and scheduler: what each runs, how many (component_scaling.py) and its size."""
     scaling = web_scaling(spec, plan['keda'] and plan['keda_operator_alive'] is not False)
-    resources = plan['resources']
-    live_replicas = dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))
-                         for d in live.get('deployments') or [])
+    resources, live_replicas = plan['resources'], plan['live_replicas']
     components = [
         # The image's CMD (frappe_docker's start.sh: gunicorn on 8000). Its
         # command line sets no --graceful-timeout: gunicorn reads this one from
@@ -613,6 +611,10 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
         # image's uid.
         'security': security_contexts(spec, int(settings['run_as_user'])),
         'redis_security': security_contexts(spec, int(settings['redis_uid'])),
+        # A process an autoscaler owns (a KEDA worker, an autoscaled gunicorn or nginx) keeps the replica count it
+        # has now: writing the minimum back on every reconcile would fight the autoscaler.
+        'live_replicas': dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))
+                              for d in live.get('deployments') or []),
         'owner_references': [] if not apply else [{
             'apiVersion': settings['api_version'], 'kind': settings['kind'], 'name': name, 'uid': meta.get('uid'),
             'controller': True, 'blockOwnerDeletion': True}],
@@ -620,7 +622,7 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     try:
         _workers(plan, bench, live, settings, apply)
         _redis(plan, bench, live, settings, apply)
-        plan['components'] = _components(plan, spec, settings['bench_dir'], live)
+        plan['components'] = _components(plan, spec, settings['bench_dir'])
         # Recorded in the status (domainDetection) for the sites of the bench.
         plan['domain_detection'] = detect_suffix(bench, live)
         plan['routes'] = _routes(plan, bench, live)
@@ -682,10 +684,6 @@ def bench_plan(bench, live=None, settings=None, mode='apply', config_script='', 
     # before that reference was taken off leaves it (found here the next time).
     plan['owner_fixes'] = [] if not apply or plan['sites']['owned'] else [
         fix for fix in [without_owner(c, meta.get('uid')) for c in live.get('sites_claim') or []] if fix]
-    # A KEDA-managed worker keeps the replica count it has now: writing
-    # minReplicas back on every reconcile would fight KEDA's HPA.
-    plan['live_replicas'] = dict((d['metadata']['name'], (d.get('spec') or {}).get('replicas'))
-                                 for d in live.get('deployments') or [])
     return plan
 
 

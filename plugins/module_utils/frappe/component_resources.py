@@ -19,11 +19,12 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.autoscaling import LEGACY_REPLICA_FIELDS
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.quantity import requests_above_limits
 
 FIELD = 'spec.componentResources'
-# The componentResources key of each worker type (the Go operator's field names).
-WORKER_KEYS = {'short': 'workerShort', 'long': 'workerLong', 'default': 'workerDefault'}
+# The componentResources key of each worker type (the Go operator's field names), those of componentReplicas.
+WORKER_KEYS = LEGACY_REPLICA_FIELDS
 COMPONENTS = ('gunicorn', 'nginx', 'socketio', 'scheduler') + tuple(WORKER_KEYS.values())
 
 # Built-in sizing: the Go operator's DefaultComponentResources (small to

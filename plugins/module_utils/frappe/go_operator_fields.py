@@ -29,7 +29,8 @@ __metaclass__ = type
 import copy
 import json
 
-WORKER_FIELDS = {'short': 'workerShort', 'long': 'workerLong', 'default': 'workerDefault'}
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.autoscaling import LEGACY_REPLICA_FIELDS
+
 # componentAutoscaling keys some of the Go operator's manifests spell in camelCase.
 CAMEL_WORKER_KEYS = {'workerShort': 'worker-short', 'workerLong': 'worker-long', 'workerDefault': 'worker-default'}
 IMAGE_WAY = ('build an image with the apps (frappe_docker\'s images/custom with an apps.json) and set '
@@ -176,7 +177,7 @@ def current_spelling(spec):
             errors.append('spec.componentReplicas.workers must be a mapping {short, long, default}, got %r'
                           % (workers,))
         for worker_type, value in sorted(_mapping(workers).items()):
-            field = WORKER_FIELDS.get(worker_type)
+            field = LEGACY_REPLICA_FIELDS.get(worker_type)
             if field is None:
                 errors.append('spec.componentReplicas.workers.%s is not a worker: use short, long or default'
                               % worker_type)

@@ -64,6 +64,14 @@ options:
             objects a domain is detected from.
         type: bool
         default: false
+      secret_values:
+        description:
+          - For a Secret, the keys of C(data) whose values come back (base64, as the API gives them); every other
+            key still maps to an empty string. Only for keys that hold no password, such as a database's host or
+            name, which a plan must know.
+        type: list
+        elements: str
+        default: []
   api_groups:
     description:
       - API groups to ask about, each a group (V(keda.sh)) or a group and version (V(keda.sh/v1alpha1)).
@@ -225,6 +233,7 @@ READ_SPEC = dict(
     name=dict(type='str'),
     label_selectors=dict(type='list', elements='str', default=[]),
     optional=dict(type='bool', default=False),
+    secret_values=dict(type='list', elements='str', default=[], no_log=False),
 )
 
 
@@ -242,15 +251,16 @@ def _argspec():
     return spec
 
 
-def _clean(obj, resource):
-    """The object as a plain dict with its kind, without managedFields and without Secret values."""
+def _clean(obj, resource, secret_values=()):
+    """The object as a plain dict with its kind, without managedFields and without Secret values (but those of
+    the keys `secret_values` names)."""
     obj = obj.to_dict() if hasattr(obj, 'to_dict') else dict(obj)
     # Items of a list carry no kind of their own.
     obj.setdefault('kind', resource.kind)
     obj.setdefault('apiVersion', resource.group_version)
     obj.get('metadata', {}).pop('managedFields', None)
     if obj.get('kind') == 'Secret':
-        obj['data'] = dict.fromkeys(obj.get('data') or {}, '')
+        obj['data'] = dict((key, value if key in secret_values else '') for key, value in (obj.get('data') or {}).items())
         obj.pop('stringData', None)
     return obj
 
@@ -289,11 +299,13 @@ def read_all(client, reads, read_one_by_name=False, served=None):
             params['namespace'] = read['namespace']
         try:
             if read.get('name'):
-                objects[key] = [_clean(client.get(resource, name=read['name'], **params), resource)]
+                objects[key] = [_clean(client.get(resource, name=read['name'], **params), resource,
+                                       read.get('secret_values') or ())]
             else:
                 if read.get('label_selectors'):
                     params['label_selector'] = ','.join(read['label_selectors'])
-                objects[key] = [_clean(item, resource) for item in client.get(resource, **params).items]
+                objects[key] = [_clean(item, resource, read.get('secret_values') or ())
+                                for item in client.get(resource, **params).items]
                 owned = [o for o in objects[key] if o.get('metadata', {}).get('ownerReferences')]
                 if read_one_by_name and owned:
                     _read_by_name(client, resource, owned[0]['metadata'])

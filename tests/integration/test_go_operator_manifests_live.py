@@ -7,10 +7,11 @@ import copy
 import pytest
 import yaml
 
-from support import REPO, converge
+from support import REPO, converge, ready, run_until
 
 V1_BENCH, V1_SITE = yaml.safe_load((REPO / "examples" / "go-operator" / "bench-and-site-v1.yaml").read_text())["items"]
 OLDER = yaml.safe_load((REPO / "examples" / "go-operator" / "bench-older-spellings.yaml").read_text())
+EXTERNAL_SITE = yaml.safe_load((REPO / "examples" / "go-operator" / "site-external-database.yaml").read_text())
 
 
 def in_namespace(obj, namespace):
@@ -56,3 +57,46 @@ def test_a_bench_in_the_older_spellings_reconciles_to_ready(kube, namespace, fra
     assert [deployments["legacy-worker-" + t].spec.replicas for t in ("short", "long", "default")] == [1, 1, 1]
     stored = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1", namespace, "frappebenches", "legacy")
     assert stored["spec"]["version"] == "v15.45.0" and stored["status"]["phase"] == "Ready"
+
+
+def _database_condition(status):
+    return dict((c["type"], c) for c in status.get("conditions") or []).get("DatabaseReady") or {}
+
+
+def test_a_site_of_provider_external_waits_for_a_login_frappe_can_use_then_gets_its_job(
+        kube, namespace, frappe_crds, no_mariadb_crds, no_keda_crds, tmp_path):
+    """Without the MariaDB Operator: the Secret is read by the round's one read (its host, port, database and
+    username, never the password), a login Frappe 15 cannot use holds the site saying why, and the right one gets
+    the site Job on the owner's database."""
+    bench, site = in_namespace(OLDER, namespace), in_namespace(EXTERNAL_SITE, namespace)
+
+    def login(username):
+        kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "external-db-creds",
+                                                                       "namespace": namespace},
+                    "stringData": {"host": "db.example.com", "port": "3307", "database": "shop_db",
+                                   "username": username, "password": "own-pw"}})
+
+    login("frappe_user")
+    run = run_until(kube, tmp_path, [bench, site], lambda status: ready(status) or bool(_database_condition(status)))
+    assert run.rc == 0, run.explain()
+    stored = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites",
+                                                      "external-db-site")
+    condition = _database_condition(stored["status"])
+    assert (condition["status"], condition["reason"]) == ("False", "ConnectionSecretInvalid"), condition
+    assert "Frappe version 15 logs in to a site's database as a user named like the database" in condition["message"]
+    assert "own-pw" not in run.stdout
+    assert kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site=external-db-site").items == []
+
+    login("shop_db")
+    run = run_until(kube, tmp_path, [bench, site],
+                    lambda status: ready(status) or _database_condition(status).get("status") == "True")
+    assert run.rc == 0, run.explain()
+    stored = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1alpha1", namespace, "frappesites",
+                                                      "external-db-site")
+    assert stored["status"]["databaseName"] == "shop_db"
+    assert stored["status"]["databaseCredentialsSecret"] == "external-db-creds"
+    [job] = kube.batch.list_namespaced_job(namespace, label_selector="vyogo.tech/site=external-db-site").items
+    env = dict((e.name, e) for e in job.spec.template.spec.containers[0].env)
+    assert (env["DB_NAME"].value, env["DB_HOST"].value, env["DB_PORT"].value) == ("shop_db", "db.example.com", "3307")
+    assert env["DB_PASSWORD"].value_from.secret_key_ref.name == "external-db-creds"
+    assert not [name for name in env if name.startswith("DB_ROOT")]

@@ -12,6 +12,7 @@ from podscripts import RenderError, render
 REPO = Path(__file__).resolve().parents[2]
 V1_BENCH, V1_SITE = yaml.safe_load((REPO / "examples" / "go-operator" / "bench-and-site-v1.yaml").read_text())["items"]
 OLDER = yaml.safe_load((REPO / "examples" / "go-operator" / "bench-older-spellings.yaml").read_text())
+EXTERNAL_SITE = yaml.safe_load((REPO / "examples" / "go-operator" / "site-external-database.yaml").read_text())
 
 
 def by_kind(objects, kind):
@@ -54,6 +55,19 @@ def test_older_spellings_render_as_the_fields_they_stand_for(tmp_path):
     assert [deployments["legacy-worker-" + t]["spec"]["replicas"] for t in ("short", "long", "default")] == [1, 1, 1]
 
 
+def test_a_site_of_provider_external_renders_its_job_with_the_sites_own_login(tmp_path):
+    objects = render(tmp_path, OLDER, EXTERNAL_SITE, keda=False)
+    [job] = [o for o in objects if o["kind"] == "Job" and o["metadata"]["labels"].get("vyogo.tech/site") ==
+             "external-db-site"]
+    env = dict((e["name"], e) for e in job["spec"]["template"]["spec"]["containers"][0]["env"])
+    assert env["DB_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "external-db-creds", "key": "password"}}
+    assert not [name for name in env if name.startswith("DB_ROOT")]
+    # Nothing is made on a server: no Database, User or Grant, no generated database password.
+    assert not [o for o in objects if o["apiVersion"].startswith("k8s.mariadb.com")]
+    assert not [o for o in objects if o["kind"] == "Secret" and "external-db-site" in o["metadata"]["name"]
+                and "db" in o["metadata"]["name"]]
+
+
 @pytest.mark.parametrize("change, message", [
     ({"apps": [{"name": "hrms", "source": "git", "gitUrl": "https://github.com/frappe/hrms", "gitBranch": "version-15"}]},
      "spec.apps[0] (hrms) has source git: apps are not installed from Git at run time here; build an image"),
@@ -75,8 +89,8 @@ def test_a_bench_field_not_done_here_is_refused_naming_it(tmp_path, change, mess
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"dbConfig": {"provider": "external", "connectionSecretRef": {"name": "external-db-creds"}}},
-     "spec.dbConfig.provider: external is written here as provider: mariadb with spec.dbConfig.connectionSecretRef"),
+    ({"dbConfig": {"mariadbRef": {"name": "mariadb"}, "host": "db.acme.example"}},
+     "spec.dbConfig.host is not taken: it is the address of a database of provider: external"),
     ({"routeConfig": {"enabled": True, "host": "erp.acme.example"}}, "spec.routeConfig is not taken"),
     ({"skipInit": True}, "spec.skipInit is not taken"),
     ({"apps": ["hrms"]}, "spec.apps names hrms, which FrappeBench acme does not carry"),

@@ -291,6 +291,40 @@ def test_on_an_external_server_the_job_creates_the_database_with_the_admin_login
     assert installed_apps(mariadb_server, db_name) == ["frappe", "erpnext"]
 
 
+@pytest.mark.mariadb
+@pytest.mark.redis
+def test_a_site_of_provider_external_is_installed_into_its_owners_database_with_its_own_login(
+        tmp_path, mariadb_server, redis_pair):
+    """The Go operator's provider: external: the database and its user exist, made by their owner; the Job has no
+    administrative login, so bench new-site only bootstraps (--no-setup-db), logging in as the Secret's user."""
+    objects = render(tmp_path / "render", BENCH, site("shopdb", dbConfig={
+        "provider": "external", "host": "db.example.internal", "connectionSecretRef": {"name": "shopdb-login"}}))
+    job = with_env(site_job(objects, "shopdb"), DB_HOST=mariadb_server.host, DB_PORT=str(mariadb_server.port))
+    env = pod_spec(job)["containers"][0]["env"]
+    assert env_value(job, "DB_NAME") == "shopdb" and not any(e["name"].startswith("DB_ROOT") for e in env)
+    assert next(e for e in env if e["name"] == "DB_PASSWORD")["valueFrom"] == {
+        "secretKeyRef": {"name": "shopdb-login", "key": "password"}}
+    operator_made_database(mariadb_server, "shopdb", password="own-pw")
+    mariadb_server.sql("CREATE TABLE shopdb.ledger (id INT); INSERT INTO shopdb.ledger VALUES (7)")
+    image = configured_bench(tmp_path, redis_pair)
+    secrets = dict(SECRETS, **{"shopdb-login": {"username": "shopdb", "password": "own-pw", "database": "shopdb"},
+                               "shopdb-admin": {"password": "adm1n"}})
+    # The owner's database holds a table no bench new-site of this site left: nothing is bootstrapped over it.
+    refused = run_site_job(image, job, secrets)
+    assert refused.rc == 1 and new_site_calls(refused) == [], refused.explain()
+    assert mariadb_server.sql("SELECT id FROM shopdb.ledger").strip() == "7"
+    mariadb_server.sql("DROP TABLE shopdb.ledger")
+    run = run_site_job(image, job, secrets)
+    assert run.rc == 0, run.explain()
+    [call] = new_site_calls(run)
+    assert "--no-setup-db" in call["argv"] and "--db-root-username" not in call["argv"]
+    config = json.loads((image.sites / "shopdb" / "site_config.json").read_text())
+    assert (config["db_name"], config["db_password"]) == ("shopdb", "own-pw")
+    assert installed_apps(mariadb_server, "shopdb") == ["frappe", "erpnext"]
+    queries = [c for c in run.calls if c["program"] == "mariadb"]
+    assert queries and all("--user=shopdb" in q["argv"] for q in queries)
+
+
 def test_the_bench_new_site_stand_in_refuses_options_its_version_lacks(tmp_path):
     """click's answer to an undeclared option: exit 2, "No such option"."""
     image = ImageBench(tmp_path)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.go_operator_fields import (
-    REFUSED_BENCH, REFUSED_SITE, current_spelling, site_refusals)
+    REFUSED_BENCH, REFUSED_SITE, REFUSED_SITE_UNLESS_EXTERNAL, current_spelling, site_refusals)
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = {"FrappeBench": "vyogo.tech_frappebenches.yaml", "FrappeSite": "vyogo.tech_frappesites.yaml"}
@@ -104,3 +104,11 @@ def test_what_the_library_refuses_is_called_refused_in_the_table():
     for kind, refused in (("FrappeBench", REFUSED_BENCH), ("FrappeSite", REFUSED_SITE)):
         for field in refused:
             assert here.get((kind, field), "").startswith("Refused"), (kind, field)
+
+
+def test_what_only_provider_external_takes_is_called_so_in_the_table():
+    here = dict(((kind, field), text) for kind, field, _api, text in rows())
+    for field in REFUSED_SITE_UNLESS_EXTERNAL:
+        text = here.get(("FrappeSite", field), "")
+        assert "provider: external" in text or text == "As `spec.dbConfig.host`", (field, text)
+        assert site_refusals({"dbConfig": {"provider": "mariadb", field.split(".")[-1]: "x"}}), field

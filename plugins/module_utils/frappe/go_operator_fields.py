@@ -69,10 +69,6 @@ REFUSED_SITE = {
                         'spec.ingress.className for its router)',
     'spec.skipInit': 'a site is created by bench new-site; to bring an existing database, create the site and '
                      'restore it into it with a SiteRestore',
-    'spec.dbConfig.host': 'an external server is given by spec.dbConfig.connectionSecretRef, a Secret with keys host, '
-                          'port, user and password of an administrative login (docs/FRAPPESITE.md)',
-    'spec.dbConfig.port': 'an external server is given by spec.dbConfig.connectionSecretRef, a Secret with keys host, '
-                          'port, user and password of an administrative login (docs/FRAPPESITE.md)',
     'spec.dbConfig.postgresRef': 'PostgreSQL sites are not provisioned by this collection yet: use provider: mariadb',
     'spec.dbConfig.postgresEngine': 'PostgreSQL sites are not provisioned by this collection yet: use provider: '
                                     'mariadb',
@@ -80,6 +76,13 @@ REFUSED_SITE = {
                            'and name it in spec.dbConfig.mariadbRef',
     'spec.dbConfig.maxStatementTimeSeconds': 'set max_statement_time on the MariaDB server (its myCnf); the '
                                              'collection does not write server settings',
+}
+# Taken with provider: external (the database's address), refused with any other.
+REFUSED_SITE_UNLESS_EXTERNAL = {
+    'spec.dbConfig.host': 'it is the address of a database of provider: external; a server this collection makes '
+                          'databases on is named by spec.dbConfig.mariadbRef, or by spec.dbConfig.connectionSecretRef '
+                          '(a Secret with keys host, port, username and password of an administrative login)',
+    'spec.dbConfig.port': 'it is the port of a database of provider: external, with spec.dbConfig.host',
 }
 # Accepted and said once per bench: why they change nothing here.
 IGNORED_BENCH = {
@@ -194,13 +197,11 @@ def current_spelling(spec):
 def site_refusals(spec):
     """What a FrappeSite spec sets that this collection does not do, each with what to do instead."""
     spec = _mapping(spec)
-    errors = ['%s is not taken: %s' % (path, instead) for path, instead in sorted(REFUSED_SITE.items())
+    refused = dict(REFUSED_SITE)
+    if _mapping(spec.get('dbConfig')).get('provider') != 'external':
+        refused.update(REFUSED_SITE_UNLESS_EXTERNAL)
+    errors = ['%s is not taken: %s' % (path, instead) for path, instead in sorted(refused.items())
               if _get(spec, path) not in (None, False)]
-    if _mapping(spec.get('dbConfig')).get('provider') == 'external':
-        errors.append('spec.dbConfig.provider: external is written here as provider: mariadb with '
-                      'spec.dbConfig.connectionSecretRef naming a Secret with keys host, port, user and password of an '
-                      'administrative login to that server (docs/FRAPPESITE.md); the database and its user are made '
-                      'by the site')
     return errors
 
 

@@ -126,6 +126,12 @@ def _admin_login(site, live, namespace):
     """The environment of the server's administrative login: bench restore drops and makes the database again
     (frappe/installer.py _new_site -> setup_database) with it. (env, error)."""
     db = _mapping(_mapping(site.get('spec')).get('dbConfig'))
+    if db.get('provider') == 'external':
+        return [], ('FrappeSite %s has provider: external, whose Secret is the site\'s own login, and bench restore '
+                    'drops and makes the database again with an administrative login. Restore into a FrappeSite on a '
+                    'server this collection can make databases on (spec.dbConfig.mariadbRef or a connectionSecretRef '
+                    'of an administrative login), or restore the database on its server yourself'
+                    % site['metadata']['name'])
     if db.get('connectionSecretRef'):
         secret = db['connectionSecretRef']['name']
         return [{'name': 'DB_ROOT_USERNAME', 'valueFrom': {'secretKeyRef': {'name': secret, 'key': 'username'}}},

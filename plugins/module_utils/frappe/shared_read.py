@@ -26,8 +26,10 @@ API_GROUPS = {'FrappeBench': [KEDA_API], 'FrappeSite': [MARIADB_API, CERT_MANAGE
 
 def _identity(read):
     """One string per distinct read: two objects that read the same thing share it."""
-    return '%s %s %s/%s %s' % (read['api_version'], read['kind'], read.get('namespace') or '', read.get('name') or '',
-                               ','.join(read.get('label_selectors') or []))
+    # A read that is given some of a Secret's values differs from one that is not.
+    return '%s %s %s/%s %s%s' % (read['api_version'], read['kind'], read.get('namespace') or '', read.get('name') or '',
+                                 ','.join(read.get('label_selectors') or []),
+                                 ''.join(' ' + key for key in read.get('secret_values') or []))
 
 
 def _reads_of(obj, bench_settings):

@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -41,6 +43,13 @@ CERT_MANAGER_API = 'cert-manager.io/v1'
 SERVER_KINDS = ('MariaDB', 'ExternalMariaDB')
 # Keys of a connectionSecretRef Secret: an administrative login to an external server.
 CONNECTION_KEYS = ('host', 'username', 'password')
+# With provider: external the Secret is the site's own login to a database its
+# owner made, keyed as the Go operator reads it (controllers/database/
+# external_provider.go GetCredentials, EnsureDatabase): username and password,
+# database (else the siteName), host and port (else spec.dbConfig's).
+SITE_LOGIN_KEYS = ('username', 'password')
+# Of those, what the plan reads the values of (never the password).
+SITE_LOGIN_VALUES = ('host', 'port', 'database', 'username')
 SQL_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_$-]{0,63}$')
 # On a MariaDB or ExternalMariaDB: the namespaces (comma-separated, or *) whose
 # FrappeSites may have a database, user and grant made on it (the operator's
@@ -132,10 +141,12 @@ def _spec_errors(site, namespace):
         errors.append('spec.dbConfig.provider: sqlite is only supported by Frappe from version 16 for development '
                       'sites, and not by this collection. Use provider: mariadb.')
     mode = _or(db.get('mode'), 'shared')
-    if db.get('connectionSecretRef') and mode == 'dedicated':
+    if provider == 'external':
+        errors.extend(_external_errors(spec, db, mode))
+    elif db.get('connectionSecretRef') and mode == 'dedicated':
         errors.append('spec.dbConfig: connectionSecretRef names an external server, which contradicts mode: '
                       'dedicated (a server of its own). Remove one of them.')
-    if db.get('connectionSecretRef') and db.get('mariadbRef'):
+    if provider != 'external' and db.get('connectionSecretRef') and db.get('mariadbRef'):
         errors.append('spec.dbConfig: set either mariadbRef (a server of the MariaDB Operator) or '
                       'connectionSecretRef (an external server), not both.')
     if mode == 'shared' and not db.get('connectionSecretRef') and not db.get('mariadbRef'):
@@ -153,6 +164,79 @@ def _spec_errors(site, namespace):
     return errors
 
 
+def _external_errors(spec, db, mode):
+    """What contradicts provider: external, a database its owner made and gives the site a login to."""
+    errors = []
+    if not db.get('connectionSecretRef'):
+        errors.append('spec.dbConfig.provider: external needs spec.dbConfig.connectionSecretRef: a Secret with the '
+                      'keys username and password of the site\'s login, database (default: the siteName), and host '
+                      'and port unless spec.dbConfig.host and port give them.')
+    if db.get('mariadbRef'):
+        errors.append('spec.dbConfig: provider: external is a database outside the MariaDB Operator, so mariadbRef '
+                      'contradicts it. Remove one of them.')
+    if mode == 'dedicated':
+        errors.append('spec.dbConfig: provider: external is a database its owner made, which contradicts mode: '
+                      'dedicated (a server this collection runs for the site). Remove mode.')
+    if _or(spec.get('deletionPolicy'), 'Retain') == 'Delete':
+        errors.append('spec.deletionPolicy Delete cannot drop a database of provider: external: the site has only '
+                      'its own login to it, and its owner made it. Use deletionPolicy: Retain and drop the database '
+                      'yourself when the site is gone.')
+    return errors
+
+
+def _secret_text(secret, key):
+    """The value of `key` in a Secret read from the API (base64 data), or None when absent or not text."""
+    value = _mapping(_mapping(secret).get('data')).get(key)
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode('utf-8').strip()
+    except (binascii.Error, TypeError, ValueError):
+        return None
+
+
+def _site_login_server(plan, site, live, server):
+    """provider: external: the database, its host and the site's login, from the Secret and spec.dbConfig."""
+    spec, namespace = site['spec'], plan['namespace']
+    db = _mapping(spec.get('dbConfig'))
+    secret_name = db['connectionSecretRef']['name']
+    secret = _first(live, 'connection_secret')
+    host = _secret_text(secret, 'host') or str(db.get('host') or '')
+    port = _secret_text(secret, 'port') or str(db.get('port') or DB_PORT)
+    database = _secret_text(secret, 'database') or spec['siteName']
+    username = _secret_text(secret, 'username')
+    server.update(via='site-login', host=host, secret=secret_name, database=database, username=username)
+    server['port'] = int(port) if port.isdigit() else DB_PORT
+    keys = 'username and password of the site\'s login, database (default: the siteName), host and port (unless ' \
+        'spec.dbConfig.host and port give them)'
+    missing = [k for k in SITE_LOGIN_KEYS if k not in _mapping(_mapping(secret).get('data'))]
+    problem = None
+    if secret is None:
+        server['pending'] = ('ConnectionSecretNotFound', 'The Secret %s named by spec.dbConfig.connectionSecretRef '
+                             'does not exist in namespace %s. Create it with the keys %s.' % (secret_name, namespace,
+                                                                                              keys))
+        return server
+    if missing:
+        problem = 'lacks the key(s) %s; it needs %s' % (', '.join(missing), keys)
+    elif not host:
+        problem = 'has no key host, and spec.dbConfig.host is empty: give the database server\'s address in one of them'
+    elif not port.isdigit():
+        problem = 'gives the port %r, which is not a number' % port
+    elif not SQL_NAME.match(database):
+        problem = ('names the database %r%s, which is not a plain identifier (letters, digits, _, $, -; at most 64): '
+                   'set its key database' % (database, '' if _secret_text(secret, 'database') else
+                                             ' (the siteName, as no key database is given)'))
+    elif username != database:
+        # Frappe v15's frappe.connect (frappe/__init__.py) logs in as a user
+        # named like the database (user=db_name); site_config's db_user is v16's.
+        problem = ('gives the username %r for the database %r: Frappe version 15 logs in to a site\'s database as a '
+                   'user named like the database (frappe/__init__.py connect). Make the user %s on the server with '
+                   'ALL on that database, and name it in the Secret' % (username, database, database))
+    if problem:
+        server['pending'] = ('ConnectionSecretInvalid', 'The Secret %s %s.' % (secret_name, problem))
+    return server
+
+
 def _server(plan, site, live, settings):
     """Where the database lives and who provisions it: the MariaDB Operator, or the site Job itself."""
     spec, namespace = site['spec'], plan['namespace']
@@ -160,6 +244,8 @@ def _server(plan, site, live, settings):
     n = plan['names']
     server = {'via': 'operator', 'dedicated': False, 'host': '', 'port': DB_PORT, 'ref': None,
               'admin': None, 'pending': None}
+    if db.get('provider') == 'external':
+        return _site_login_server(plan, site, live, server)
     if db.get('connectionSecretRef'):
         secret_name = db['connectionSecretRef']['name']
         secret = _first(live, 'connection_secret')
@@ -293,6 +379,15 @@ def _database(plan, site, live, settings, server):
                                     'key': password_ref.get('key') or 'password'},
                 'max_user_connections': int(settings['max_user_connections']),
                 'character_set': 'utf8mb4', 'collate': 'utf8mb4_unicode_ci'}
+    if server['via'] == 'site-login':
+        database.update(user=server['username'] or db_name,
+                        password_secret={'name': server['secret'], 'key': 'password'},
+                        ready=server['pending'] is None)
+        database.update(zip(('reason', 'message'), server['pending'] or (
+            'ExternalDatabase', 'Database %s on %s:%s is its owner\'s; the site Job installs the site into it, '
+            'logging in as %s (Secret %s).' % (db_name, server['host'], server['port'], database['user'],
+                                               server['secret']))))
+        return database
     if server['via'] != 'operator' or server['ref'] is None:
         ready = server['pending'] is None
         reason, message = server['pending'] or (
@@ -523,6 +618,22 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                               'key': admin_ref.get('key') or 'password', 'generate': not admin_ref}
     server = _server(plan, site, live, settings)
     plan['server'] = server
+    if server['via'] == 'site-login' and (apply or _first(live, 'connection_secret') is not None):
+        recorded = status.get('databaseName')
+        if recorded and recorded != server['database']:
+            plan['errors'].append(
+                'FrappeSite %s/%s: the Secret %s now names the database %s, but the site was made on %s '
+                '(status.databaseName), and a site never moves between databases. Put database: %s back into the '
+                'Secret; to move the site, back it up (SiteBackup) and restore it into a new FrappeSite. Nothing was '
+                'changed.' % (namespace, name, server['secret'], server['database'], recorded, recorded))
+            return plan
+        plan['database_name'] = server['database']
+    elif server['via'] == 'site-login':
+        plan['warnings'].append('FrappeSite %s/%s: the database name and address of provider: external come from '
+                                'Secret %s, which rendering does not read; the rendered site Job assumes database %s '
+                                'at %r. Reconcile with playbooks/site.yml instead.'
+                                % (namespace, name, server['secret'], server['database'], server['host']))
+        plan['database_name'] = server['database']
     if plan['errors']:
         return plan
     if apply and plan['deletion_policy'] == 'Delete' and server['via'] == 'operator' and server['ref'] and \
@@ -557,9 +668,10 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                                     'but nothing is dropped there: %s' % (namespace, name, consent['server'],
                                                                           consent['message']))
     plan['database'] = _database(plan, site, live, settings, server)
-    # Adopted names reach SQL (the drop Job) and bench's arguments: only plain identifiers.
+    # Adopted names reach SQL (the drop Job) and bench's arguments: only plain
+    # identifiers. The Secret of provider: external was checked in its reading.
     for what in ('name', 'user'):
-        if not SQL_NAME.match(plan['database'][what]):
+        if server['via'] != 'site-login' and not SQL_NAME.match(plan['database'][what]):
             plan['errors'].append(
                 'FrappeSite %s/%s: the database %s %r (taken from the existing %s %s) is not a plain identifier '
                 '(letters, digits, _, $, -; at most 64). Rename it, or delete that object to get a new database. '
@@ -644,7 +756,7 @@ def _missing_references(plan, server):
     if not plan['bench']['found']:
         missing.append('spec.benchRef.name')
     if server['pending'] and server['pending'][0] in MISSING_SERVER_REASONS:
-        missing.append('spec.dbConfig.connectionSecretRef.name' if server['via'] == 'connection-secret'
+        missing.append('spec.dbConfig.connectionSecretRef.name' if server['via'] in ('connection-secret', 'site-login')
                        else 'spec.dbConfig.mariadbRef.name')
     if plan['secret_problem'] and plan['secret_problem'][0] == 'AdminSecretNotFound':
         missing.append('spec.adminPasswordSecretRef.name')
@@ -722,6 +834,9 @@ def site_reads(site):
     ]
     if db.get('connectionSecretRef'):
         reads.append(one('connection_secret', 'v1', 'Secret', db['connectionSecretRef'].get('name', '')))
+        if db.get('provider') == 'external':
+            # The plan records the database and checks the login's name; the password stays in the Secret.
+            reads[-1]['secret_values'] = list(SITE_LOGIN_VALUES)
     elif _or(db.get('mode'), 'shared') == 'dedicated':
         reads.append(one('dedicated_mariadb', MARIADB_API, 'MariaDB', n['mariadb']))
     elif db.get('mariadbRef'):

@@ -47,14 +47,19 @@ def test_what_installs_apps_at_run_time_is_refused_pointing_at_the_image(spec, m
     ({"routeConfig": {"enabled": True}}, "spec.routeConfig is not taken: the site is served through an Ingress"),
     ({"skipInit": True}, "spec.skipInit is not taken"),
     ({"encryptionKeySecretRef": {"name": "k", "key": "encryption_key"}}, "spec.encryptionKeySecretRef is not taken"),
-    ({"dbConfig": {"provider": "external", "connectionSecretRef": {"name": "db"}}},
-     "spec.dbConfig.provider: external is written here as provider: mariadb"),
-    ({"dbConfig": {"host": "db.example.com"}}, "spec.dbConfig.host is not taken"),
+    ({"dbConfig": {"host": "db.example.com"}}, "spec.dbConfig.host is not taken: it is the address of a database "
+     "of provider: external"),
+    ({"dbConfig": {"provider": "mariadb", "port": "3306"}}, "spec.dbConfig.port is not taken"),
 ])
 def test_what_a_site_cannot_do_here_is_refused_with_what_to_do_instead(spec, message):
     errors = site_refusals(spec)
     assert len(errors) == 1 and message in errors[0], errors
     assert site_refusals({"skipInit": False, "dbConfig": {"provider": "mariadb"}}) == []
+
+
+def test_the_address_of_an_external_database_is_taken_with_provider_external():
+    assert site_refusals({"dbConfig": {"provider": "external", "host": "db.example.com", "port": "3306",
+                                       "connectionSecretRef": {"name": "db"}}}) == []
 
 
 def test_the_older_shapes_of_an_app_source_and_of_worker_keys_are_read_as_the_current_ones():

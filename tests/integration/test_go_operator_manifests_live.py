@@ -30,6 +30,11 @@ def test_v1_documents_are_applied_strictly_and_read_back_as_v1alpha1(kube, names
         assert stored["spec"][field] == bench["spec"][field], field
     read_site = kube.custom.get_namespaced_custom_object("vyogo.tech", "v1", namespace, "frappesites", "erp")
     assert read_site["spec"]["apps"] == ["erpnext"] and read_site["apiVersion"] == "vyogo.tech/v1"
+    # A tag pinned to its digest, as the Go operator's e2e manifests write it, passes the CRD's checks too.
+    pinned = copy.deepcopy(bench)
+    pinned["metadata"]["name"] = "acme-pinned"
+    pinned["spec"]["imageConfig"]["tag"] = "sha-ae82c47@sha256:" + "fc7d472b" * 8
+    kube.apply(pinned)
 
 
 @pytest.mark.parametrize("change, reason", [

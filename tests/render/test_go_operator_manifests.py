@@ -68,6 +68,32 @@ def test_a_site_of_provider_external_renders_its_job_with_the_sites_own_login(tm
                 and "db" in o["metadata"]["name"]]
 
 
+def test_a_dedicated_site_runs_its_mariadb_on_the_image_it_names(tmp_path):
+    site = copy.deepcopy(V1_SITE)
+    site["spec"]["dbConfig"] = {"mode": "dedicated", "image": "docker.io/library/mariadb:11.4"}
+    [server] = [o for o in render(tmp_path, V1_BENCH, site) if o["kind"] == "MariaDB"]
+    assert server["spec"]["image"] == "docker.io/library/mariadb:11.4"
+
+
+def test_a_tag_pinned_to_its_digest_runs_that_digest(tmp_path):
+    bench = copy.deepcopy(V1_BENCH)
+    pinned = "v15.45.0@sha256:" + "fc7d472b" * 8
+    bench["spec"]["imageConfig"]["tag"] = pinned
+    objects = render(tmp_path, bench, V1_SITE)
+    images = set(c["image"] for o in objects if o["kind"] in ("Deployment", "Job")
+                 for c in o["spec"]["template"]["spec"]["containers"] if "redis" not in c["image"])
+    assert images == {"docker.io/frappe/erpnext:" + pinned}
+
+
+def test_a_shared_site_that_names_no_server_is_made_on_the_go_operators_default_mariadb(tmp_path):
+    site = copy.deepcopy(V1_SITE)
+    site["spec"]["dbConfig"] = {"provider": "mariadb", "mode": "shared"}
+    objects = render(tmp_path, V1_BENCH, site)
+    for kind in ("Database", "User", "Grant"):
+        [obj] = [o for o in objects if o["kind"] == kind]
+        assert obj["spec"]["mariaDbRef"] == {"name": "frappe-mariadb", "namespace": "acme", "kind": "MariaDB"}, obj
+
+
 @pytest.mark.parametrize("change, message", [
     ({"apps": [{"name": "hrms", "source": "git", "gitUrl": "https://github.com/frappe/hrms", "gitBranch": "version-15"}]},
      "spec.apps[0] (hrms) has source git: apps are not installed from Git at run time here; build an image"),

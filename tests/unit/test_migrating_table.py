@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.go_operator_fields import (
-    REFUSED_BENCH, REFUSED_SITE, REFUSED_SITE_UNLESS_EXTERNAL, current_spelling, site_refusals)
+    REFUSED_BENCH, REFUSED_SITE, REFUSED_SITE_UNLESS_DEDICATED, REFUSED_SITE_UNLESS_EXTERNAL, current_spelling,
+    site_refusals)
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = {"FrappeBench": "vyogo.tech_frappebenches.yaml", "FrappeSite": "vyogo.tech_frappesites.yaml"}
@@ -106,9 +107,16 @@ def test_what_the_library_refuses_is_called_refused_in_the_table():
             assert here.get((kind, field), "").startswith("Refused"), (kind, field)
 
 
-def test_what_only_provider_external_takes_is_called_so_in_the_table():
+@pytest.mark.parametrize("refused, where, elsewhere", [
+    (REFUSED_SITE_UNLESS_EXTERNAL, {"provider": "external"}, {"provider": "mariadb"}),
+    (REFUSED_SITE_UNLESS_DEDICATED, {"mode": "dedicated"}, {"mode": "shared"}),
+])
+def test_what_only_one_kind_of_database_takes_is_called_so_in_the_table(refused, where, elsewhere):
     here = dict(((kind, field), text) for kind, field, _api, text in rows())
-    for field in REFUSED_SITE_UNLESS_EXTERNAL:
+    condition = "`%s: %s`" % next(iter(where.items()))
+    for field in refused:
         text = here.get(("FrappeSite", field), "")
-        assert "provider: external" in text or text == "As `spec.dbConfig.host`", (field, text)
-        assert site_refusals({"dbConfig": {"provider": "mariadb", field.split(".")[-1]: "x"}}), field
+        assert text.startswith("Honoured with " + condition) or text == "As `spec.dbConfig.host`", (field, text)
+        key = field.split(".")[-1]
+        assert site_refusals({"dbConfig": dict(elsewhere, **{key: "x"})}), field
+        assert not site_refusals({"dbConfig": dict(where, **{key: "x"})}), field

@@ -40,7 +40,8 @@ _PATH_COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*'
 _TAG = r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}'
 _DIGEST = r'[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}'
 IMAGE_REPOSITORY_PATTERN = r'^%s?%s(?:/%s)*$' % (_DOMAIN, _PATH_COMPONENT, _PATH_COMPONENT)
-IMAGE_TAG_PATTERN = r'^%s$' % _TAG
+# A tag, and the digest it was pushed as when it is pinned (tag@sha256:...; the digest wins at the kubelet).
+IMAGE_TAG_PATTERN = r'^%s(?:@%s)?$' % (_TAG, _DIGEST)
 IMAGE_REFERENCE_PATTERN = r'^%s?%s(?:/%s)*(?::%s)?(?:@%s)?$' % (
     _DOMAIN, _PATH_COMPONENT, _PATH_COMPONENT, _TAG, _DIGEST)
 
@@ -163,7 +164,8 @@ def bench_spec_errors(bench):
         if not re.match(IMAGE_TAG_PATTERN, str(tag)):
             errors.append(
                 'spec.imageConfig.tag %r is not an image tag (letters, digits, "_", "." and "-", '
-                'at most 128, not starting with "." or "-"): for example v15.45.0' % (tag,))
+                'at most 128, not starting with "." or "-"; optionally @ and its digest): for example v15.45.0 or '
+                'v15.45.0@sha256:<64 hex digits>' % (tag,))
     elif not re.match(IMAGE_TAG_PATTERN, str(spec.get('frappeVersion', ''))):
         errors.append(
             'spec.frappeVersion %r is used as the image tag because spec.imageConfig.tag is not set, but it is '

@@ -72,8 +72,6 @@ REFUSED_SITE = {
     'spec.dbConfig.postgresRef': 'PostgreSQL sites are not provisioned by this collection yet: use provider: mariadb',
     'spec.dbConfig.postgresEngine': 'PostgreSQL sites are not provisioned by this collection yet: use provider: '
                                     'mariadb',
-    'spec.dbConfig.image': 'the dedicated MariaDB runs the MariaDB Operator\'s image; set it on a MariaDB of your own '
-                           'and name it in spec.dbConfig.mariadbRef',
     'spec.dbConfig.maxStatementTimeSeconds': 'set max_statement_time on the MariaDB server (its myCnf); the '
                                              'collection does not write server settings',
 }
@@ -83,6 +81,11 @@ REFUSED_SITE_UNLESS_EXTERNAL = {
                           'databases on is named by spec.dbConfig.mariadbRef, or by spec.dbConfig.connectionSecretRef '
                           '(a Secret with keys host, port, username and password of an administrative login)',
     'spec.dbConfig.port': 'it is the port of a database of provider: external, with spec.dbConfig.host',
+}
+# Taken with mode: dedicated (the image of the site's own MariaDB), refused on a server of someone else's.
+REFUSED_SITE_UNLESS_DEDICATED = {
+    'spec.dbConfig.image': 'it is the image of the MariaDB a site of mode: dedicated runs; a shared server runs the '
+                           'image its owner set on it',
 }
 # Accepted and said once per bench: why they change nothing here.
 IGNORED_BENCH = {
@@ -198,8 +201,11 @@ def site_refusals(spec):
     """What a FrappeSite spec sets that this collection does not do, each with what to do instead."""
     spec = _mapping(spec)
     refused = dict(REFUSED_SITE)
-    if _mapping(spec.get('dbConfig')).get('provider') != 'external':
+    db = _mapping(spec.get('dbConfig'))
+    if db.get('provider') != 'external':
         refused.update(REFUSED_SITE_UNLESS_EXTERNAL)
+    if db.get('mode') != 'dedicated':
+        refused.update(REFUSED_SITE_UNLESS_DEDICATED)
     errors = ['%s is not taken: %s' % (path, instead) for path, instead in sorted(refused.items())
               if _get(spec, path) not in (None, False)]
     return errors

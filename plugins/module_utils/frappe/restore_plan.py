@@ -24,8 +24,8 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.backup_pla
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.names import restore_names, site_names
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.plan_input import (
     check_plan_input, site_job_reads)
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import MARIADB_API, db_config
 
-MARIADB_API = 'k8s.mariadb.com/v1alpha1'
 # Each source field, the kind of file it gives (backup_sets.RESTORE_KINDS) and the prefix of its credentials'
 # environment variables in the Job.
 SOURCES = (('databaseBackupSource', 'database', 'RESTORE_DATABASE'),
@@ -108,7 +108,7 @@ def _site_of(restore, live):
 def restore_server_reads(restore, live):
     """The database server object the site's restore needs the administrative login of (a second read), if any."""
     site = _site_of(restore, live or {})
-    db = _mapping(_mapping((site or {}).get('spec')).get('dbConfig'))
+    db = db_config(_mapping((site or {}).get('spec')))
     namespace = restore['metadata']['namespace']
     if site is None or db.get('connectionSecretRef'):
         return []
@@ -125,7 +125,7 @@ def restore_server_reads(restore, live):
 def _admin_login(site, live, namespace):
     """The environment of the server's administrative login: bench restore drops and makes the database again
     (frappe/installer.py _new_site -> setup_database) with it. (env, error)."""
-    db = _mapping(_mapping(site.get('spec')).get('dbConfig'))
+    db = db_config(_mapping(site.get('spec')))
     if db.get('provider') == 'external':
         return [], ('FrappeSite %s has provider: external, whose Secret is the site\'s own login, and bench restore '
                     'drops and makes the database again with an administrative login. Restore into a FrappeSite on a '

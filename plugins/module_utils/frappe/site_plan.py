@@ -51,6 +51,10 @@ SITE_LOGIN_KEYS = ('username', 'password')
 # Of those, what the plan reads the values of (never the password).
 SITE_LOGIN_VALUES = ('host', 'port', 'database', 'username')
 SQL_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_$-]{0,63}$')
+# The server of a shared site that names none, as the Go operator takes it
+# (controllers/database/mariadb_provider.go findOrCreateSharedMariaDB): a
+# MariaDB of this name in the site's namespace, which it never makes either.
+DEFAULT_SHARED_MARIADB = 'frappe-mariadb'
 # On a MariaDB or ExternalMariaDB: the namespaces (comma-separated, or *) whose
 # FrappeSites may have a database, user and grant made on it (the operator's
 # rights are cluster-wide; the server's namespace has to agree, as with
@@ -86,6 +90,16 @@ def _deleting(obj):
     return bool(_mapping(obj).get('metadata', {}).get('deletionTimestamp'))
 
 
+def db_config(spec):
+    """spec.dbConfig of a FrappeSite spec, with the default server (DEFAULT_SHARED_MARIADB) of a shared MariaDB
+    site that names none."""
+    db = dict(_mapping(_mapping(spec).get('dbConfig')))
+    if _or(db.get('provider'), 'mariadb') == 'mariadb' and _or(db.get('mode'), 'shared') == 'shared' and \
+            not db.get('connectionSecretRef') and not db.get('mariadbRef'):
+        db['mariadbRef'] = {'name': DEFAULT_SHARED_MARIADB, 'implied': True}
+    return db
+
+
 def _domain_conflicts(site, bench, domain, live):
     """Other sites of the same bench that serve `domain` and came first (older, or same age and a smaller name)."""
     meta = site['metadata']
@@ -110,7 +124,7 @@ def _domain_conflicts(site, bench, domain, live):
 
 def _spec_errors(site, namespace):
     spec = site['spec']
-    db = _mapping(spec.get('dbConfig'))
+    db = db_config(spec)
     # What the CRD refuses at admission, again: render mode and a manifest never stored see no API server.
     errors = site_name_errors(spec.get('siteName'))
     if spec.get('domain'):
@@ -149,10 +163,6 @@ def _spec_errors(site, namespace):
     if provider != 'external' and db.get('connectionSecretRef') and db.get('mariadbRef'):
         errors.append('spec.dbConfig: set either mariadbRef (a server of the MariaDB Operator) or '
                       'connectionSecretRef (an external server), not both.')
-    if mode == 'shared' and not db.get('connectionSecretRef') and not db.get('mariadbRef'):
-        errors.append('spec.dbConfig: a shared database needs a server. Set dbConfig.mariadbRef to a MariaDB or '
-                      'ExternalMariaDB of the MariaDB Operator, or dbConfig.connectionSecretRef to a Secret with host, '
-                      'port, username and password of an external server, or use mode: dedicated.')
     longest = len(site_job_name(site['metadata']['name'], 'x' * JOB_HASH_LENGTH))
     if longest > 63:
         errors.append('metadata.name %s is too long: the site Job is named <name>-new-site-<hash>, and a Job name has '
@@ -240,7 +250,7 @@ def _site_login_server(plan, site, live, server):
 def _server(plan, site, live, settings):
     """Where the database lives and who provisions it: the MariaDB Operator, or the site Job itself."""
     spec, namespace = site['spec'], plan['namespace']
-    db = _mapping(spec.get('dbConfig'))
+    db = db_config(spec)
     n = plan['names']
     server = {'via': 'operator', 'dedicated': False, 'host': '', 'port': DB_PORT, 'ref': None,
               'admin': None, 'pending': None}
@@ -269,13 +279,13 @@ def _server(plan, site, live, settings):
             'or ExternalMariaDB, or give spec.dbConfig.connectionSecretRef: a Secret with host, port, username and '
             'password of a MariaDB server, on which the site Job creates the database itself.' % MARIADB_API)
         return server
+    ref_spec = _mapping(db.get('mariadbRef'))
     if _or(db.get('mode'), 'shared') == 'dedicated':
         ref = {'name': n['mariadb'], 'namespace': namespace, 'kind': 'MariaDB'}
         server.update(dedicated=True, storage_size=str(_or(db.get('storageSize'), settings['default_storage_size'])),
-                      resources=_mapping(db.get('resources')))
+                      resources=_mapping(db.get('resources')), image=str(db.get('image') or ''))
         obj = _first(live, 'dedicated_mariadb')
     else:
-        ref_spec = db['mariadbRef']
         ref = {'name': ref_spec['name'], 'namespace': _or(ref_spec.get('namespace'), namespace),
                'kind': _or(ref_spec.get('kind'), 'MariaDB')}
         obj = _first(live, 'server')
@@ -294,7 +304,13 @@ def _server(plan, site, live, settings):
     else:
         server['host'] = '%s.%s.svc.%s' % (ref['name'], ref['namespace'], settings['cluster_domain'])
         server['port'] = int(ospec.get('port') or DB_PORT)
-    if obj is None and not server['dedicated']:
+    if obj is None and not server['dedicated'] and ref_spec.get('implied'):
+        server['pending'] = ('DatabaseServerNotFound', 'The MariaDB %s/%s does not exist: a shared site that names no '
+                             'server in spec.dbConfig.mariadbRef uses the MariaDB %s of its namespace, as the Go '
+                             'operator does. Create it (k8s.mariadb.com/v1alpha1), or set spec.dbConfig.mariadbRef, '
+                             'connectionSecretRef or mode: dedicated. Nothing of the site is written until then.'
+                             % (namespace, DEFAULT_SHARED_MARIADB, DEFAULT_SHARED_MARIADB))
+    elif obj is None and not server['dedicated']:
         server['pending'] = ('DatabaseServerNotFound', 'The %s %s/%s named by spec.dbConfig.mariadbRef does not exist: '
                              'create it (k8s.mariadb.com/v1alpha1), or point spec.dbConfig.mariadbRef (name, kind, '
                              'namespace) at one that does. Nothing of the site is written until it exists.'
@@ -811,7 +827,7 @@ def site_reads(site):
     meta, spec = site['metadata'], site['spec']
     name, namespace = meta['name'], meta['namespace']
     n = site_names(name)
-    db = _mapping(spec.get('dbConfig'))
+    db = db_config(spec)
     selector = ['vyogo.tech/site=%s' % name]
 
     def one(key, api_version, kind, obj_name, obj_namespace=namespace):

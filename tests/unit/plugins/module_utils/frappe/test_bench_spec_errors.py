@@ -43,6 +43,7 @@ def test_names_that_cannot_name_a_service(name):
     ({"imageConfig": {"repository": "Docker.io/Frappe/ERPNext"}}, "spec.imageConfig.repository"),
     ({"imageConfig": {"repository": "frappe/erpnext:v15"}}, "spec.imageConfig.repository"),
     ({"imageConfig": {"tag": "v15 beta"}}, "spec.imageConfig.tag"),
+    ({"imageConfig": {"tag": "v15@sha256:abc"}}, "spec.imageConfig.tag"),
     ({"frappeVersion": "version 15"}, "spec.frappeVersion"),
     ({"redisConfig": {"image": "redis::7"}}, "spec.redisConfig.image"),
     ({"storageSize": "0"}, "spec.storageSize must be more than 0"),
@@ -54,6 +55,11 @@ def test_names_that_cannot_name_a_service(name):
 def test_each_problem_names_its_field(spec, field):
     errors = checks.bench_spec_errors(bench(**spec))
     assert len(errors) == 1 and field in errors[0], errors
+
+
+def test_a_tag_may_carry_the_digest_it_was_pushed_as():
+    digest = "sha256:" + "fc7d472b" * 8
+    assert checks.bench_spec_errors(bench(imageConfig={"tag": "sha-ae82c47@" + digest})) == []
 
 
 def test_a_tag_makes_frappe_version_free_text():

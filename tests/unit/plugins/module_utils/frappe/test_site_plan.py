@@ -164,11 +164,24 @@ def test_unsupported_input_is_refused_with_the_field_and_the_fix():
     for spec, words in (
             ({"dbConfig": {"provider": "postgres", "mariadbRef": {"name": "m"}}}, "provider: mariadb"),
             ({"dbConfig": {"provider": "sqlite"}}, "sqlite"),
-            ({"dbConfig": {}}, "dbConfig.mariadbRef"),
             ({"benchRef": {"name": "shop", "namespace": "elsewhere"}}, "namespace of its bench"),
             ({"dbConfig": {"mode": "dedicated", "connectionSecretRef": {"name": "x"}}}, "contradicts")):
         p = plan(site(**spec))
         assert len(p["errors"]) == 1 and words in p["errors"][0] and "Nothing was changed" in p["errors"][0], p["errors"]
+
+
+def test_a_shared_site_that_names_no_server_uses_the_go_operators_default_mariadb_of_its_namespace():
+    s = site(dbConfig={"mode": "shared"})
+    [read] = [r for r in site_reads(s) if r["key"] == "server"]
+    assert (read["kind"], read["namespace"], read["name"]) == ("MariaDB", "shop", "frappe-mariadb")
+    p = plan(s, server=[ready("MariaDB", "frappe-mariadb")])
+    assert p["errors"] == [] and p["server"]["host"] == "frappe-mariadb.shop.svc.cluster.local" and p["job_allowed"]
+    assert [r["kind"] for r in p["render"]][:3] == ["Database", "User", "Grant"]
+    missing = plan(s, server=[])
+    assert missing["database"]["reason"] == "DatabaseServerNotFound" and not missing["provision"]
+    assert "uses the MariaDB frappe-mariadb of its namespace, as the Go operator does" in missing["database"]["message"]
+    # Only a shared MariaDB site: another provider or mode names its own server.
+    assert "server" not in [r["key"] for r in site_reads(site(dbConfig={"mode": "dedicated"}))]
 
 
 def test_domains_resolve_explicit_then_bench_suffix_then_site_name():

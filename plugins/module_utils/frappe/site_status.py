@@ -137,6 +137,10 @@ def site_status(plan, site, pods=None):
         'domainSource': plan['domain']['source'],
         'siteURL': plan['site_url'],
     }
+    if plan['server'].get('via') == 'site-login' and not database['ready']:
+        # provider: external: the name its Secret gives is recorded once the site Job may run on it (site_plan
+        # then never moves the site); until then the Secret may still be corrected.
+        del patch['databaseName']
     # What the completed site Job reported, read once from its pod (site_plan: job.outcome_read): nothing
     # to record until that read is given (`pods`), and then the record of this Job even when it said nothing.
     outcome_unread = job['state'] == 'Complete' and not job['outcome_read']

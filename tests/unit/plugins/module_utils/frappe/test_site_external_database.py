@@ -9,6 +9,7 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.restore_pl
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.shared_read import (
     shared_read_of, shared_reads)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_plan, site_reads
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_status import site_status
 from role_settings import role_settings
 
 SETTINGS = role_settings("frappe_site", "frappe_site_settings")
@@ -88,6 +89,13 @@ def test_a_secret_frappe_cannot_use_holds_the_site_and_says_what_to_change(value
 def test_a_missing_secret_is_waited_for():
     p = plan(site(), None)
     assert p["database"]["reason"] == "ConnectionSecretNotFound" and "username and password" in p["database"]["message"]
+
+
+def test_the_database_is_recorded_once_the_site_job_may_run_on_it_and_a_secret_corrected_before_is_taken():
+    unusable = plan(site(), secret(host="db", username="u", password="x"))
+    assert "databaseName" not in site_status(unusable, site())["status"]
+    usable = plan(site(), secret(**GO_EXAMPLE))
+    assert site_status(usable, site())["status"]["databaseName"] == "site1_db"
 
 
 def test_a_site_never_moves_to_another_database_its_secret_names_later():

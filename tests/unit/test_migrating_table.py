@@ -120,3 +120,23 @@ def test_what_only_one_kind_of_database_takes_is_called_so_in_the_table(refused,
         key = field.split(".")[-1]
         assert site_refusals({"dbConfig": dict(elsewhere, **{key: "x"})}), field
         assert not site_refusals({"dbConfig": dict(where, **{key: "x"})}), field
+
+
+STATUS_LINE = re.compile(r"^- (FrappeBench|FrappeSite), (written|not written): (.*?)(?=^- |^\n|\Z)", re.M | re.S)
+
+
+def test_the_status_fields_said_to_be_written_are_in_the_status_schema_and_the_others_are_not():
+    text = (REPO / "docs" / "MIGRATING.md").read_text()
+    found = STATUS_LINE.findall(text)
+    assert sorted((kind, what) for kind, what, _body in found) == [
+        ("FrappeBench", "not written"), ("FrappeBench", "written"), ("FrappeSite", "not written"),
+        ("FrappeSite", "written")]
+    for kind, what, body in found:
+        crd = yaml.safe_load((REPO / "config" / "crd" / "bases" / CRDS[kind]).read_text())
+        status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+        # The fields a line is about are its backquoted status paths outside parentheses (inside them: what a
+        # field holds, or where its content is instead).
+        named = re.findall(r"`status\.([A-Za-z]+)`", re.sub(r"\([^()]*\)", "", body))
+        assert named, (kind, what)
+        for field in named:
+            assert (field in status) == (what == "written"), (kind, what, field)

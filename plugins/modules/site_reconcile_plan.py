@@ -88,8 +88,9 @@ ansible_facts:
         them); C(render) the ordered list of templates to render (stages C(database), C(site), C(ingress)); C(delete) the
         site Jobs and Ingresses the site controls and no longer wants.
       - C(database) says where the database is, its name (deterministic per namespace and site name, or the one the
-        status recorded), its C(cleanupPolicy) (C(Skip) unless the site's C(deletionPolicy) is C(Delete) on a
-        C(MariaDB)) and whether it is ready, with a reason and message a user can act on.
+        status recorded; with C(provider=external) the one its Secret names), its C(cleanupPolicy) (C(Skip) unless
+        the site's C(deletionPolicy) is C(Delete) on a C(MariaDB)) and whether it is ready, with a reason and message
+        a user can act on.
       - C(job_allowed) says the site Job may be created (bench configured, database ready, Administrator password
         present); C(provision) that anything may be written at all (not when the MariaDB Operator is missing and no
         connection Secret is given, nor while C(missing_references) is not empty, the fields naming a bench, MariaDB,

@@ -22,7 +22,8 @@ import re
 from ansible_collections.vyogotech.frappe.plugins.module_utils import readiness
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import without_owner
 from ansible_collections.vyogotech.frappe.plugins.module_utils.prune import controlled_unwanted
-from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import bench_spec_errors
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import (
+    IMAGE_REFERENCE_PATTERN, bench_spec_errors)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.domain_detection import resolve_domain
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.job_resources import KINDS, job_resources
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
@@ -49,7 +50,7 @@ CONNECTION_KEYS = ('host', 'username', 'password')
 # database (else the siteName), host and port (else spec.dbConfig's).
 SITE_LOGIN_KEYS = ('username', 'password')
 # Of those, what the plan reads the values of (never the password).
-SITE_LOGIN_VALUES = ('host', 'port', 'database', 'username')
+SITE_LOGIN_VALUES = ('host', 'port', 'database', 'username', 'type')
 SQL_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_$-]{0,63}$')
 # The server of a shared site that names none, as the Go operator takes it
 # (controllers/database/mariadb_provider.go findOrCreateSharedMariaDB): a
@@ -155,6 +156,9 @@ def _spec_errors(site, namespace):
         errors.append('spec.dbConfig.provider: sqlite is only supported by Frappe from version 16 for development '
                       'sites, and not by this collection. Use provider: mariadb.')
     mode = _or(db.get('mode'), 'shared')
+    if db.get('image') and not re.match(IMAGE_REFERENCE_PATTERN, str(db['image'])):
+        errors.append('spec.dbConfig.image %r is not an image reference a kubelet accepts: for example '
+                      'docker.io/library/mariadb:11.4' % (db['image'],))
     if provider == 'external':
         errors.extend(_external_errors(spec, db, mode))
     elif db.get('connectionSecretRef') and mode == 'dedicated':
@@ -187,11 +191,17 @@ def _external_errors(spec, db, mode):
     if mode == 'dedicated':
         errors.append('spec.dbConfig: provider: external is a database its owner made, which contradicts mode: '
                       'dedicated (a server this collection runs for the site). Remove mode.')
+    if db.get('port') not in (None, '') and not _tcp_port(str(db['port'])):
+        errors.append('spec.dbConfig.port %r is no TCP port (1 to 65535).' % (db['port'],))
     if _or(spec.get('deletionPolicy'), 'Retain') == 'Delete':
         errors.append('spec.deletionPolicy Delete cannot drop a database of provider: external: the site has only '
                       'its own login to it, and its owner made it. Use deletionPolicy: Retain and drop the database '
                       'yourself when the site is gone.')
     return errors
+
+
+def _tcp_port(text):
+    return text.isdigit() and 0 < int(text) < 65536
 
 
 def _secret_text(secret, key):
@@ -206,20 +216,28 @@ def _secret_text(secret, key):
 
 
 def _site_login_server(plan, site, live, server):
-    """provider: external: the database, its host and the site's login, from the Secret and spec.dbConfig."""
+    """provider: external: the database, its host and the site's login, from the Secret and spec.dbConfig.
+
+    The Secret's non-empty values win over spec.dbConfig's, as in the Go operator. Until the Secret is read the
+    database is the one the status recorded, else the siteName (the Go operator's default)."""
     spec, namespace = site['spec'], plan['namespace']
     db = _mapping(spec.get('dbConfig'))
     secret_name = db['connectionSecretRef']['name']
     secret = _first(live, 'connection_secret')
-    host = _secret_text(secret, 'host') or str(db.get('host') or '')
-    port = _secret_text(secret, 'port') or str(db.get('port') or DB_PORT)
-    database = _secret_text(secret, 'database') or spec['siteName']
-    username = _secret_text(secret, 'username')
-    server.update(via='site-login', host=host, secret=secret_name, database=database, username=username)
+    data = _mapping(_mapping(secret).get('data'))
+    values = dict((key, _secret_text(secret, key)) for key in SITE_LOGIN_VALUES)
+    unreadable = [key for key in SITE_LOGIN_VALUES if key in data and values[key] is None]
+    recorded = _mapping(site.get('status')).get('databaseName')
+    host = values['host'] or str(db.get('host') or '')
+    port = values['port'] or str(db.get('port') or DB_PORT)
+    # Not read (no Secret) or not readable: the recorded one, which the site keeps; absent: the siteName.
+    unknown = secret is None or 'database' in unreadable
+    database = values['database'] or (recorded if unknown and recorded else spec['siteName'])
+    server.update(via='site-login', host=host, secret=secret_name, database=database, username=values['username'])
     server['port'] = int(port) if port.isdigit() else DB_PORT
     keys = 'username and password of the site\'s login, database (default: the siteName), host and port (unless ' \
         'spec.dbConfig.host and port give them)'
-    missing = [k for k in SITE_LOGIN_KEYS if k not in _mapping(_mapping(secret).get('data'))]
+    missing = [k for k in SITE_LOGIN_KEYS if k not in data]
     problem = None
     if secret is None:
         server['pending'] = ('ConnectionSecretNotFound', 'The Secret %s named by spec.dbConfig.connectionSecretRef '
@@ -228,20 +246,25 @@ def _site_login_server(plan, site, live, server):
         return server
     if missing:
         problem = 'lacks the key(s) %s; it needs %s' % (', '.join(missing), keys)
+    elif unreadable:
+        problem = 'holds no text under the key(s) %s' % ', '.join(unreadable)
+    elif (values.get('type') or 'mariadb') not in ('mariadb', 'mysql'):
+        problem = ('gives the type %r: sites here are made on MariaDB only; PostgreSQL is not provisioned by this '
+                   'collection yet' % values['type'])
     elif not host:
         problem = 'has no key host, and spec.dbConfig.host is empty: give the database server\'s address in one of them'
-    elif not port.isdigit():
-        problem = 'gives the port %r, which is not a number' % port
+    elif not _tcp_port(port):
+        problem = 'gives the port %r, which is no TCP port (1 to 65535)' % port
     elif not SQL_NAME.match(database):
         problem = ('names the database %r%s, which is not a plain identifier (letters, digits, _, $, -; at most 64): '
-                   'set its key database' % (database, '' if _secret_text(secret, 'database') else
+                   'set its key database' % (database, '' if values['database'] else
                                              ' (the siteName, as no key database is given)'))
-    elif username != database:
+    elif values['username'] != database:
         # Frappe v15's frappe.connect (frappe/__init__.py) logs in as a user
         # named like the database (user=db_name); site_config's db_user is v16's.
         problem = ('gives the username %r for the database %r: Frappe version 15 logs in to a site\'s database as a '
                    'user named like the database (frappe/__init__.py connect). Make the user %s on the server with '
-                   'ALL on that database, and name it in the Secret' % (username, database, database))
+                   'ALL on that database, and name it in the Secret' % (values['username'], database, database))
     if problem:
         server['pending'] = ('ConnectionSecretInvalid', 'The Secret %s %s.' % (secret_name, problem))
     return server
@@ -307,9 +330,9 @@ def _server(plan, site, live, settings):
     if obj is None and not server['dedicated'] and ref_spec.get('implied'):
         server['pending'] = ('DatabaseServerNotFound', 'The MariaDB %s/%s does not exist: a shared site that names no '
                              'server in spec.dbConfig.mariadbRef uses the MariaDB %s of its namespace, as the Go '
-                             'operator does. Create it (k8s.mariadb.com/v1alpha1), or set spec.dbConfig.mariadbRef, '
-                             'connectionSecretRef or mode: dedicated. Nothing of the site is written until then.'
-                             % (namespace, DEFAULT_SHARED_MARIADB, DEFAULT_SHARED_MARIADB))
+                             'operator does. Create it (%s), or set spec.dbConfig.mariadbRef, connectionSecretRef or '
+                             'mode: dedicated. Nothing of the site is written until then.'
+                             % (namespace, DEFAULT_SHARED_MARIADB, DEFAULT_SHARED_MARIADB, MARIADB_API))
     elif obj is None and not server['dedicated']:
         server['pending'] = ('DatabaseServerNotFound', 'The %s %s/%s named by spec.dbConfig.mariadbRef does not exist: '
                              'create it (k8s.mariadb.com/v1alpha1), or point spec.dbConfig.mariadbRef (name, kind, '
@@ -634,22 +657,26 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                               'key': admin_ref.get('key') or 'password', 'generate': not admin_ref}
     server = _server(plan, site, live, settings)
     plan['server'] = server
-    if server['via'] == 'site-login' and (apply or _first(live, 'connection_secret') is not None):
+    if server['via'] == 'site-login' and _first(live, 'connection_secret') is not None:
         recorded = status.get('databaseName')
         if recorded and recorded != server['database']:
             plan['errors'].append(
-                'FrappeSite %s/%s: the Secret %s now names the database %s, but the site was made on %s '
+                'FrappeSite %s/%s: the Secret %s now names the database %s%s, but the site was made on %s '
                 '(status.databaseName), and a site never moves between databases. Put database: %s back into the '
                 'Secret; to move the site, back it up (SiteBackup) and restore it into a new FrappeSite. Nothing was '
-                'changed.' % (namespace, name, server['secret'], server['database'], recorded, recorded))
+                'changed.' % (namespace, name, server['secret'], server['database'],
+                              '' if 'database' in _mapping(_first(live, 'connection_secret').get('data')) else
+                              ' (the siteName, as it has no key database)', recorded, recorded))
             return plan
         plan['database_name'] = server['database']
     elif server['via'] == 'site-login':
+        # Without the Secret (missing, or render mode): the recorded database, else the siteName.
+        plan['database_name'] = server['database']
+    if server['via'] == 'site-login' and not apply:
         plan['warnings'].append('FrappeSite %s/%s: the database name and address of provider: external come from '
                                 'Secret %s, which rendering does not read; the rendered site Job assumes database %s '
                                 'at %r. Reconcile with playbooks/site.yml instead.'
                                 % (namespace, name, server['secret'], server['database'], server['host']))
-        plan['database_name'] = server['database']
     if plan['errors']:
         return plan
     if apply and plan['deletion_policy'] == 'Delete' and server['via'] == 'operator' and server['ref'] and \

@@ -84,6 +84,9 @@ def test_crd_image_patterns_are_the_filters(schema):
     assert spec["imageConfig"]["properties"]["repository"]["pattern"] == checks.IMAGE_REPOSITORY_PATTERN
     assert spec["imageConfig"]["properties"]["tag"]["pattern"] == checks.IMAGE_TAG_PATTERN
     assert spec["redisConfig"]["properties"]["image"]["pattern"] == checks.IMAGE_REFERENCE_PATTERN
+    site_spec = yaml.safe_load(CRD.with_name("vyogo.tech_frappesites.yaml").read_text())["spec"]["versions"][0][
+        "schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert site_spec["dbConfig"]["properties"]["image"]["pattern"] == checks.IMAGE_REFERENCE_PATTERN
     frappe_version_rules = [r["rule"] for r in schema["properties"]["spec"]["x-kubernetes-validations"]
                             if "frappeVersion" in r["rule"]]
     # spec.version is the Go operator's older spelling of frappeVersion (go_operator_fields.py): either is required,

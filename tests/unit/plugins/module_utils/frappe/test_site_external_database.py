@@ -75,7 +75,9 @@ def test_the_address_may_come_from_the_spec_and_the_database_defaults_to_the_sit
 @pytest.mark.parametrize("values, words", [
     (dict(host="db", database="d", password="x"), "lacks the key(s) username"),
     (dict(database="d", username="d", password="x"), "has no key host, and spec.dbConfig.host is empty"),
-    (dict(host="db", port="abc", database="d", username="d", password="x"), "'abc', which is not a number"),
+    (dict(host="db", port="abc", database="d", username="d", password="x"), "gives the port 'abc', which is no TCP"),
+    (dict(host="db", port="70000", database="d", username="d", password="x"), "'70000', which is no TCP port"),
+    (dict(host="db", database="d", username="d", password="x", type="postgres"), "sites here are made on MariaDB"),
     (dict(host="db", database="custom_db_name", username="frappe_user", password="x"),
      "Frappe version 15 logs in to a site's database as a user named like the database"),
 ])
@@ -91,6 +93,23 @@ def test_a_missing_secret_is_waited_for():
     assert p["database"]["reason"] == "ConnectionSecretNotFound" and "username and password" in p["database"]["message"]
 
 
+def test_a_made_site_whose_secret_goes_missing_or_unreadable_waits_on_its_recorded_database():
+    made = site(status={"databaseName": "site1_db"})
+    p = plan(made, None)
+    assert p["errors"] == [] and p["database"]["reason"] == "ConnectionSecretNotFound"
+    assert p["database"]["name"] == "site1_db" and not p["job_allowed"]
+    garbled = secret(**GO_EXAMPLE)
+    garbled["data"]["database"] = "not base64!"
+    p = plan(made, garbled)
+    assert p["errors"] == [] and p["database"]["name"] == "site1_db" and not p["job_allowed"]
+    assert "holds no text under the key(s) database" in p["database"]["message"]
+
+
+def test_a_bad_port_in_the_spec_is_refused_as_the_specs():
+    p = plan(site(port="abc"), secret(host="db", database="d", username="d", password="x"))
+    assert len(p["errors"]) == 1 and "spec.dbConfig.port 'abc' is no TCP port" in p["errors"][0]
+
+
 def test_the_database_is_recorded_once_the_site_job_may_run_on_it_and_a_secret_corrected_before_is_taken():
     unusable = plan(site(), secret(host="db", username="u", password="x"))
     assert "databaseName" not in site_status(unusable, site())["status"]
@@ -104,6 +123,11 @@ def test_a_site_never_moves_to_another_database_its_secret_names_later():
     p = plan(site(status={"databaseName": "site1_db"}), secret(**moved))
     assert len(p["errors"]) == 1 and "never moves between databases" in p["errors"][0]
     assert "Put database: site1_db back" in p["errors"][0] and "Nothing was changed" in p["errors"][0]
+    # A key database taken out of the Secret names the siteName, which is another database too.
+    keyless = dict(GO_EXAMPLE)
+    del keyless["database"]
+    p = plan(site(status={"databaseName": "site1_db"}), secret(**keyless))
+    assert len(p["errors"]) == 1 and "(the siteName, as it has no key database)" in p["errors"][0]
 
 
 @pytest.mark.parametrize("db, spec, words", [
@@ -121,7 +145,7 @@ def test_what_contradicts_an_owners_database_is_refused(db, spec, words):
 
 def test_the_read_asks_for_the_values_the_plan_needs_and_never_the_password():
     read = [r for r in site_reads(site()) if r["key"] == "connection_secret"][0]
-    assert sorted(read["secret_values"]) == ["database", "host", "port", "username"]
+    assert sorted(read["secret_values"]) == ["database", "host", "port", "type", "username"]
     admin = site()
     admin["spec"]["dbConfig"] = {"connectionSecretRef": {"name": "external-db-creds"}}
     assert "secret_values" not in [r for r in site_reads(admin) if r["key"] == "connection_secret"][0]

@@ -165,7 +165,8 @@ def test_unsupported_input_is_refused_with_the_field_and_the_fix():
             ({"dbConfig": {"provider": "postgres", "mariadbRef": {"name": "m"}}}, "provider: mariadb"),
             ({"dbConfig": {"provider": "sqlite"}}, "sqlite"),
             ({"benchRef": {"name": "shop", "namespace": "elsewhere"}}, "namespace of its bench"),
-            ({"dbConfig": {"mode": "dedicated", "connectionSecretRef": {"name": "x"}}}, "contradicts")):
+            ({"dbConfig": {"mode": "dedicated", "connectionSecretRef": {"name": "x"}}}, "contradicts"),
+            ({"dbConfig": {"mode": "dedicated", "image": "MariaDB 11"}}, "spec.dbConfig.image 'MariaDB 11' is not")):
         p = plan(site(**spec))
         assert len(p["errors"]) == 1 and words in p["errors"][0] and "Nothing was changed" in p["errors"][0], p["errors"]
 

@@ -392,9 +392,10 @@ def main():
     duplicates = sorted(set(key for key in keys if keys.count(key) > 1))
     if duplicates:
         module.fail_json(msg='reads: each key must be unique; repeated: %s' % ', '.join(duplicates))
-    asked = sorted(set(r['key'] for r in module.params['reads'] if 'password' in (r.get('secret_values') or [])))
+    asked = sorted(set(r['key'] for r in module.params['reads']
+                       if any('password' in k.lower() for k in r.get('secret_values') or [])))
     if asked:
-        module.fail_json(msg='reads: secret_values never returns a password; leave the key password out of: %s'
+        module.fail_json(msg='reads: secret_values never returns a password; leave keys naming a password out of: %s'
                          % ', '.join(asked))
     try:
         client = get_api_client(module)

@@ -201,7 +201,7 @@ def _external_errors(spec, db, mode):
 
 
 def _tcp_port(text):
-    return text.isdigit() and 0 < int(text) < 65536
+    return bool(re.match(r'^[0-9]{1,5}$', text)) and 0 < int(text) < 65536
 
 
 def _secret_text(secret, key):
@@ -226,7 +226,8 @@ def _site_login_server(plan, site, live, server):
     secret = _first(live, 'connection_secret')
     data = _mapping(_mapping(secret).get('data'))
     values = dict((key, _secret_text(secret, key)) for key in SITE_LOGIN_VALUES)
-    unreadable = [key for key in SITE_LOGIN_VALUES if key in data and values[key] is None]
+    # A key that is there but gives no text (not base64 of UTF-8, or empty) is not taken as absent.
+    unreadable = [key for key in SITE_LOGIN_VALUES if key in data and not values[key]]
     recorded = _mapping(site.get('status')).get('databaseName')
     host = values['host'] or str(db.get('host') or '')
     port = values['port'] or str(db.get('port') or DB_PORT)
@@ -234,23 +235,25 @@ def _site_login_server(plan, site, live, server):
     unknown = secret is None or 'database' in unreadable
     database = values['database'] or (recorded if unknown and recorded else spec['siteName'])
     server.update(via='site-login', host=host, secret=secret_name, database=database, username=values['username'])
-    server['port'] = int(port) if port.isdigit() else DB_PORT
+    server['port'] = int(port) if _tcp_port(port) else DB_PORT
     keys = 'username and password of the site\'s login, database (default: the siteName), host and port (unless ' \
         'spec.dbConfig.host and port give them)'
     missing = [k for k in SITE_LOGIN_KEYS if k not in data]
     problem = None
     if secret is None:
         server['pending'] = ('ConnectionSecretNotFound', 'The Secret %s named by spec.dbConfig.connectionSecretRef '
-                             'does not exist in namespace %s. Create it with the keys %s.' % (secret_name, namespace,
-                                                                                              keys))
+                             'does not exist in namespace %s. Create it with the keys %s%s.' % (
+                                 secret_name, namespace, keys,
+                                 '; its database is %s, where the site was made (status.databaseName)' % recorded
+                                 if recorded else ''))
         return server
     if missing:
         problem = 'lacks the key(s) %s; it needs %s' % (', '.join(missing), keys)
     elif unreadable:
         problem = 'holds no text under the key(s) %s' % ', '.join(unreadable)
-    elif (values.get('type') or 'mariadb') not in ('mariadb', 'mysql'):
-        problem = ('gives the type %r: sites here are made on MariaDB only; PostgreSQL is not provisioned by this '
-                   'collection yet' % values['type'])
+    elif (values['type'] or 'mariadb').lower() not in ('mariadb', 'mysql'):
+        problem = ('gives the type %r: sites here are made on MariaDB (type mariadb or mysql, or no key type); '
+                   'PostgreSQL is not provisioned by this collection yet' % values['type'])
     elif not host:
         problem = 'has no key host, and spec.dbConfig.host is empty: give the database server\'s address in one of them'
     elif not _tcp_port(port):

@@ -88,6 +88,28 @@ def test_a_secret_frappe_cannot_use_holds_the_site_and_says_what_to_change(value
     assert p["missing_references"] == ["spec.dbConfig.connectionSecretRef.name"]
 
 
+@pytest.mark.parametrize("kind", [None, "mariadb", "MariaDB", "mysql"])
+def test_a_secret_of_a_mariadb_or_mysql_type_or_none_is_taken(kind):
+    values = dict(GO_EXAMPLE, **({"type": kind} if kind else {}))
+    p = plan(site(), secret(**values))
+    assert p["errors"] == [] and p["job_allowed"], p["database"]
+
+
+@pytest.mark.parametrize("port", ["\u00b3", "0", "-1", "65536"])
+def test_a_port_that_is_no_tcp_port_is_said_so_and_nothing_breaks(port):
+    values = dict(GO_EXAMPLE)
+    values["port"] = port
+    p = plan(site(), secret(**values))
+    assert not p["job_allowed"] and "which is no TCP port" in p["database"]["message"], p["database"]
+
+
+def test_values_written_with_a_trailing_newline_are_taken():
+    # kubectl create secret --from-file of a file written by echo: each value ends in a newline.
+    p = plan(site(), secret(**dict((k, v + "\n") for k, v in GO_EXAMPLE.items())))
+    assert p["job_allowed"] and (p["server"]["host"], p["server"]["port"]) == ("db.example.com", 3306)
+    assert p["database"]["name"] == "site1_db"
+
+
 def test_a_missing_secret_is_waited_for():
     p = plan(site(), None)
     assert p["database"]["reason"] == "ConnectionSecretNotFound" and "username and password" in p["database"]["message"]
@@ -98,11 +120,13 @@ def test_a_made_site_whose_secret_goes_missing_or_unreadable_waits_on_its_record
     p = plan(made, None)
     assert p["errors"] == [] and p["database"]["reason"] == "ConnectionSecretNotFound"
     assert p["database"]["name"] == "site1_db" and not p["job_allowed"]
-    garbled = secret(**GO_EXAMPLE)
-    garbled["data"]["database"] = "not base64!"
-    p = plan(made, garbled)
-    assert p["errors"] == [] and p["database"]["name"] == "site1_db" and not p["job_allowed"]
-    assert "holds no text under the key(s) database" in p["database"]["message"]
+    assert "its database is site1_db, where the site was made" in p["database"]["message"]
+    for value in ("not base64!", ""):
+        garbled = secret(**GO_EXAMPLE)
+        garbled["data"]["database"] = value
+        p = plan(made, garbled)
+        assert p["errors"] == [] and p["database"]["name"] == "site1_db" and not p["job_allowed"], value
+        assert "holds no text under the key(s) database" in p["database"]["message"]
 
 
 def test_a_bad_port_in_the_spec_is_refused_as_the_specs():

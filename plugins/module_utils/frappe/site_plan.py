@@ -234,7 +234,10 @@ def _site_login_server(plan, site, live, server):
     # Not read (no Secret) or not readable: the recorded one, which the site keeps; absent: the siteName.
     unknown = secret is None or 'database' in unreadable
     database = values['database'] or (recorded if unknown and recorded else spec['siteName'])
-    server.update(via='site-login', host=host, secret=secret_name, database=database, username=values['username'])
+    # Where the name came from, for the messages: the Secret's key database, the status, or the default.
+    source = 'secret' if values['database'] else ('recorded' if unknown and recorded else 'siteName')
+    server.update(via='site-login', host=host, secret=secret_name, database=database, database_source=source,
+                  username=values['username'])
     server['port'] = int(port) if _tcp_port(port) else DB_PORT
     keys = 'username and password of the site\'s login, database (default: the siteName), host and port (unless ' \
         'spec.dbConfig.host and port give them)'
@@ -260,8 +263,8 @@ def _site_login_server(plan, site, live, server):
         problem = 'gives the port %r, which is no TCP port (1 to 65535)' % port
     elif not SQL_NAME.match(database):
         problem = ('names the database %r%s, which is not a plain identifier (letters, digits, _, $, -; at most 64): '
-                   'set its key database' % (database, '' if values['database'] else
-                                             ' (the siteName, as no key database is given)'))
+                   'set its key database' % (database, ' (the siteName, as no key database is given)'
+                                             if source == 'siteName' else ''))
     elif values['username'] != database:
         # Frappe v15's frappe.connect (frappe/__init__.py) logs in as a user
         # named like the database (user=db_name); site_config's db_user is v16's.
@@ -668,8 +671,8 @@ def site_plan(site, live=None, settings=None, mode='apply', new_site_script='', 
                 '(status.databaseName), and a site never moves between databases. Put database: %s back into the '
                 'Secret; to move the site, back it up (SiteBackup) and restore it into a new FrappeSite. Nothing was '
                 'changed.' % (namespace, name, server['secret'], server['database'],
-                              '' if 'database' in _mapping(_first(live, 'connection_secret').get('data')) else
-                              ' (the siteName, as it has no key database)', recorded, recorded))
+                              ' (the siteName, as it has no key database)'
+                              if server['database_source'] == 'siteName' else '', recorded, recorded))
             return plan
         plan['database_name'] = server['database']
     elif server['via'] == 'site-login':

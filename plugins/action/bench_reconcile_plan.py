@@ -49,31 +49,33 @@ class ActionModule(ActionBase):
                               mode=mode, **scripts)
         except InvalidInput as exc:
             raise AnsibleActionFail(str(exc))
-        facts = {'frappe_bench_plan': plan, 'frappe_bench_state': objects, 'frappe_bench_groups_served': groups}
+        # All of it is the task's result, registered as frappe_bench_reconcile, not facts: Ansible keeps the facts of
+        # an action other than set_fact in the host's fact cache, and copies that whole for every later task.
+        planned = {'plan': plan, 'state': objects, 'groups_served': groups, 'objects': [], 'pending': [],
+                   'settled': False, 'password_missing': False, 'rolling': False, 'applies': False, 'status': {}}
         if plan['errors']:
-            result.update(failed=True, msg=' '.join(plan['errors']), ansible_facts=facts)
+            result.update(planned, failed=True, msg=' '.join(plan['errors']))
             return result
         rendered = render(self, task_vars, 'frappe_bench_plan', plan)
-        facts['frappe_bench_objects'] = rendered
-        facts['frappe_bench_settled'] = False
+        planned['objects'] = rendered
         if mode == 'apply':
-            facts.update(
-                frappe_bench_pending=apply_pending(rendered, objects, attribute='object'),
-                frappe_bench_password_missing=bool(plan['redis']['servers']) and not objects.get('redis_password'),
-                frappe_bench_rolling=bool(bench_rollout_pending(objects)),
-                # Noted by apply.yml when it changes something; reset here, since facts outlive one bench of a loop.
-                frappe_bench_reread=False)
-            if not (plan['delete'] or plan['owner_fixes'] or facts['frappe_bench_pending']
-                    or facts['frappe_bench_password_missing'] or facts['frappe_bench_rolling']):
+            planned.update(
+                pending=apply_pending(rendered, objects, attribute='object'),
+                password_missing=bool(plan['redis']['servers']) and not objects.get('redis_password'),
+                rolling=bool(bench_rollout_pending(objects)))
+            # Something to delete, apply, create or patch: apply.yml runs, and status.yml reads the workloads again.
+            planned['applies'] = bool(plan['delete'] or plan['owner_fixes'] or planned['pending']
+                                      or planned['password_missing'])
+            if not (planned['applies'] or planned['rolling']):
                 # Nothing to change: the state read is the state now, and the status is decided from it here.
-                status = bench_status(plan, objects, args['bench'], args['settings'])
-                facts.update(frappe_bench_status=status, frappe_bench_settled=bench_settled(args['bench'], status))
-            if facts['frappe_bench_settled']:
+                planned['status'] = bench_status(plan, objects, args['bench'], args['settings'])
+                planned['settled'] = bench_settled(args['bench'], planned['status'])
+            if planned['settled']:
                 # Only changes.yml, which a settled bench skips, reads these: not handed back (the read, the
                 # rendered objects) to the playbook for nothing.
-                facts.update(frappe_bench_state={}, frappe_bench_objects=[])
+                planned.update(state={}, objects=[])
         else:
             # What a reconcile would publish, for what playbooks/render.yml gives the sites of the bench.
-            facts['frappe_bench_status'] = bench_status(plan, {}, args['bench'], args['settings'])
-        result.update(changed=False, ansible_facts=facts, warnings=unshown(plan['warnings'], args.get('warnings_given')))
+            planned['status'] = bench_status(plan, {}, args['bench'], args['settings'])
+        result.update(planned, changed=False, warnings=unshown(plan['warnings'], args.get('warnings_given')))
         return result

@@ -35,10 +35,12 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail('read %r names no k8s_multi_info read' % (args.get('read'),))
         objects = round_objects(answer['objects'])
         manifest = list(args.get('manifest') or [])
-        result.update(changed=False, ansible_facts={
+        # The task's result, registered, not facts: Ansible copies the fact cache for every later task.
+        result.update(
+            changed=False,
             # Only what an apply would change, decided the way kubernetes.core decides it.
-            'frappe_manifest_pending': apply_pending(manifest, objects),
-            'frappe_round_objects': objects,
-            'frappe_round_deleting': {'sites': being_deleted(objects, manifest, ['FrappeSite']),
-                                      'backups': being_deleted(objects, manifest, ['SiteBackup'])}})
+            pending=apply_pending(manifest, objects),
+            objects=objects,
+            deleting={'sites': being_deleted(objects, manifest, ['FrappeSite']),
+                      'backups': being_deleted(objects, manifest, ['SiteBackup'])})
         return result

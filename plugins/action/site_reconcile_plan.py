@@ -51,26 +51,27 @@ class ActionModule(ActionBase):
                              mode=mode, **scripts)
         except InvalidInput as exc:
             raise AnsibleActionFail(str(exc))
-        facts = {'frappe_site_plan': plan, 'frappe_site_state': objects, 'frappe_site_writes': False,
-                 'frappe_site_settled': False}
+        # All of it is the task's result, registered as frappe_site_reconcile, not facts: Ansible keeps the facts of an
+        # action other than set_fact in the host's fact cache, and copies that whole for every later task.
+        planned = {'plan': plan, 'state': objects, 'objects': [], 'pending': [], 'writes': False, 'settled': False,
+                   'status': {}}
         # A site going away under Retain lets go even if its spec is refused now
         # (nothing is dropped); a refused Delete keeps its finalizer and says why.
         if plan['errors'] and not (plan.get('deleting') and plan.get('deletion_policy') == 'Retain'):
-            result.update(failed=True, msg=' '.join(plan['errors']), ansible_facts=facts)
+            result.update(planned, failed=True, msg=' '.join(plan['errors']))
             return result
         if not plan.get('deleting'):
             rendered = render(self, task_vars, 'frappe_site_plan', plan)
-            facts['frappe_site_objects'] = rendered
+            planned['objects'] = rendered
             if mode == 'apply':
                 stages = pending_stages(plan)
-                facts['frappe_site_pending'] = apply_pending([o for o in rendered if o['stage'] in stages], objects,
-                                                             attribute='object')
-                facts['frappe_site_writes'] = site_writes_needed(plan, args['site'], facts['frappe_site_pending'],
-                                                                 args.get('finalizer'))
-                if not facts['frappe_site_writes'] and plan['job']['state'] != 'Failed':
+                planned['pending'] = apply_pending([o for o in rendered if o['stage'] in stages], objects,
+                                                   attribute='object')
+                planned['writes'] = site_writes_needed(plan, args['site'], planned['pending'], args.get('finalizer'))
+                if not planned['writes'] and plan['job']['state'] != 'Failed':
                     # Nothing to write: the status is decided from the same read (a failed Job's pods are read
                     # first by status.yml, so that one is left to it).
-                    status = site_status(plan, args['site'])
-                    facts.update(frappe_site_status=status, frappe_site_settled=site_settled(status))
-        result.update(changed=False, ansible_facts=facts, warnings=unshown(plan['warnings'], args.get('warnings_given')))
+                    planned['status'] = site_status(plan, args['site'])
+                    planned['settled'] = site_settled(planned['status'])
+        result.update(planned, changed=False, warnings=unshown(plan['warnings'], args.get('warnings_given')))
         return result

@@ -72,17 +72,54 @@ EXAMPLES = r'''
     live: "{{ frappe_bench_live }}"
     settings: "{{ frappe_bench_settings }}"
     mode: apply
+  register: frappe_bench_reconcile
 '''
 
 RETURN = r'''
-ansible_facts:
-  description: >-
-    frappe_bench_plan, frappe_bench_state (the objects read) and frappe_bench_groups_served, frappe_bench_objects
-    (each rendered object with its stage) and frappe_bench_settled; in apply mode frappe_bench_pending,
-    frappe_bench_password_missing, frappe_bench_rolling and frappe_bench_reread; frappe_bench_status in render mode,
-    and in apply mode when there is nothing to delete, apply, create or wait for. frappe_bench_settled is true for
-    a Ready bench in apply mode whose reconcile has nothing else to do (its stored status is this one, nothing is
-    on its way, no worker's scaling mode changed).
+plan:
+  description: The plan of the bench (plugins/module_utils/frappe/bench_plan.py). Register the task's result (the role
+    registers it as C(frappe_bench_reconcile)); nothing here is a fact, since Ansible copies the fact cache for every later task.
   returned: always
   type: dict
+state:
+  description: The objects read, by key; empty for a settled bench.
+  returned: always
+  type: dict
+groups_served:
+  description: The API groups asked about, and whether each is served.
+  returned: always
+  type: dict
+objects:
+  description: Each rendered object with its stage; empty for a settled bench.
+  returned: always
+  type: list
+  elements: dict
+pending:
+  description: In apply mode, the rendered objects an apply would change.
+  returned: always
+  type: list
+  elements: dict
+password_missing:
+  description: In apply mode, whether the bench's Redis password Secret is still to be created.
+  returned: always
+  type: bool
+rolling:
+  description: In apply mode, whether a rollout of the bench still moves.
+  returned: always
+  type: bool
+applies:
+  description: In apply mode, whether there is something to delete, apply, create or patch.
+  returned: always
+  type: bool
+status:
+  description: The status the reconcile publishes, in render mode, and in apply mode when there is nothing to delete,
+    apply, create or wait for; else empty (the role's status step decides it after the apply, as
+    C(frappe_bench_status)).
+  returned: always
+  type: dict
+settled:
+  description: True for a Ready bench in apply mode whose reconcile has nothing else to do (its stored status is this
+    one, nothing is on its way, no worker's scaling mode changed).
+  returned: always
+  type: bool
 '''

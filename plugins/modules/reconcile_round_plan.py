@@ -15,10 +15,12 @@ version_added: 0.1.0
 description:
   - Takes the read of a round (a M(vyogotech.frappe.k8s_multi_info) result of P(vyogotech.frappe.round_reads#filter)
     and what the benches read, named by its variable in O(read), not templated) and the manifest's objects.
-  - Sets C(frappe_manifest_pending), the manifest's objects an apply would create or change (the way
-    M(kubernetes.core.k8s) decides it); C(frappe_round_objects), the custom resources read, by key, for
-    P(vyogotech.frappe.current_objects#filter); and C(frappe_round_deleting), the FrappeSites (C(sites)) and
+  - Returns C(pending), the manifest's objects an apply would create or change (the way
+    M(kubernetes.core.k8s) decides it); C(objects), the custom resources read, by key, for
+    P(vyogotech.frappe.current_objects#filter); and C(deleting), the FrappeSites (C(sites)) and
     SiteBackups (C(backups)) being deleted that the manifest does not hold, which the round finishes.
+  - They are the task's result, to register (playbooks/site.yml registers C(frappe_round_plan)), not facts, since
+    Ansible copies the fact cache for every later task.
 author:
   - vyogotech maintainers (@vyogotech)
 options:
@@ -40,11 +42,21 @@ EXAMPLES = r'''
   vyogotech.frappe.reconcile_round_plan:
     read: frappe_namespace_objects
     manifest: "{{ frappe_benches + frappe_sites + frappe_site_backups + frappe_site_restores + frappe_site_migrations }}"
+  register: frappe_round_plan
 '''
 
 RETURN = r'''
-ansible_facts:
-  description: frappe_manifest_pending, frappe_round_objects and frappe_round_deleting.
+pending:
+  description: The manifest's objects an apply would create or change.
+  returned: always
+  type: list
+  elements: dict
+objects:
+  description: The custom resources read, by key.
+  returned: always
+  type: dict
+deleting:
+  description: The FrappeSites (C(sites)) and SiteBackups (C(backups)) being deleted that the manifest does not hold.
   returned: always
   type: dict
 '''

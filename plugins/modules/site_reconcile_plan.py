@@ -67,44 +67,63 @@ EXAMPLES = r'''
     live: "{{ frappe_site_live }}"
     settings: "{{ frappe_site_settings }}"
     mode: apply
+  register: frappe_site_reconcile
 '''
 
 RETURN = r'''
-ansible_facts:
-  description: >-
-    frappe_site_plan and frappe_site_state (the objects read), frappe_site_writes and frappe_site_settled; unless the
-    site is being deleted, frappe_site_objects (each rendered object with its stage) and in apply mode
-    frappe_site_pending. frappe_site_writes says the reconcile has something to write (the finalizer O(finalizer),
-    deletions, pending objects, owner references, generated Secrets, the site's routes on its bench); with nothing to
-    write, frappe_site_status is decided from the same read, and frappe_site_settled is true for a Ready site whose
-    stored status is that one, with nothing on its way.
+plan:
+  description:
+  - C(names) holds the name of every object the site owns or uses (Database C(<site>-db), User C(<site>-user), Grant
+    C(<site>-grant), dedicated MariaDB C(<site>-mariadb), Ingress C(<site>-ingress), as the Go frappe-operator names
+    them); C(render) the ordered list of templates to render (stages C(database), C(site), C(ingress)); C(delete) the
+    site Jobs and Ingresses the site controls and no longer wants.
+  - C(database) says where the database is, its name (deterministic per namespace and site name, or the one the
+    status recorded; with C(provider=external) the one its Secret names), its C(cleanupPolicy) (C(Skip) unless
+    the site's C(deletionPolicy) is C(Delete) on a C(MariaDB)) and whether it is ready, with a reason and message
+    a user can act on.
+  - C(job_allowed) says the site Job may be created (bench configured, database ready, Administrator password
+    present); C(provision) that anything may be written at all (not when the MariaDB Operator is missing and no
+    connection Secret is given, nor while C(missing_references) is not empty, the fields naming a bench, MariaDB,
+    ExternalMariaDB or Secret that does not exist; the status says what to create).
+  - C(errors) lists why the site cannot be reconciled (unsupported provider, contradicting database settings, a bench
+    in another namespace, a domain another site of the bench serves, a site name, domain or object reference that
+    cannot be one, as plugins/module_utils/frappe/site_validation.py says, a database server in another namespace whose
+    annotation C(vyogo.tech/allow-sites-from) does not name the site's namespace); a caller refuses the site with
+    them and writes nothing. C(warnings) lists what it accepts but does not act on.
+  - C(consent) is set (apply mode) when the database server is in another namespace - C(given), C(existing) (the
+    site's Database, User or Grant is already on that server), C(server), C(annotation), C(fix), C(message). A site
+    whose database is already there keeps being reconciled without consent, with a warning; its objects then say
+    C(cleanupPolicy) C(Skip), and a deletion under C(deletionPolicy) C(Delete) is refused (the site keeps its
+    finalizer) until consent is given or the policy is C(Retain).
   returned: always
   type: dict
-  contains:
-    frappe_site_plan:
-      description:
-      - C(names) holds the name of every object the site owns or uses (Database C(<site>-db), User C(<site>-user), Grant
-        C(<site>-grant), dedicated MariaDB C(<site>-mariadb), Ingress C(<site>-ingress), as the Go frappe-operator names
-        them); C(render) the ordered list of templates to render (stages C(database), C(site), C(ingress)); C(delete) the
-        site Jobs and Ingresses the site controls and no longer wants.
-      - C(database) says where the database is, its name (deterministic per namespace and site name, or the one the
-        status recorded; with C(provider=external) the one its Secret names), its C(cleanupPolicy) (C(Skip) unless
-        the site's C(deletionPolicy) is C(Delete) on a C(MariaDB)) and whether it is ready, with a reason and message
-        a user can act on.
-      - C(job_allowed) says the site Job may be created (bench configured, database ready, Administrator password
-        present); C(provision) that anything may be written at all (not when the MariaDB Operator is missing and no
-        connection Secret is given, nor while C(missing_references) is not empty, the fields naming a bench, MariaDB,
-        ExternalMariaDB or Secret that does not exist; the status says what to create).
-      - C(errors) lists why the site cannot be reconciled (unsupported provider, contradicting database settings, a bench
-        in another namespace, a domain another site of the bench serves, a site name, domain or object reference that
-        cannot be one, as plugins/module_utils/frappe/site_validation.py says, a database server in another namespace whose
-        annotation C(vyogo.tech/allow-sites-from) does not name the site's namespace); a caller refuses the site with
-        them and writes nothing. C(warnings) lists what it accepts but does not act on.
-      - C(consent) is set (apply mode) when the database server is in another namespace - C(given), C(existing) (the
-        site's Database, User or Grant is already on that server), C(server), C(annotation), C(fix), C(message). A site
-        whose database is already there keeps being reconciled without consent, with a warning; its objects then say
-        C(cleanupPolicy) C(Skip), and a deletion under C(deletionPolicy) C(Delete) is refused (the site keeps its
-        finalizer) until consent is given or the policy is C(Retain).
-      returned: always
-      type: dict
+state:
+  description: The objects read, by key. Register the task's result (the role registers it as C(frappe_site_reconcile)); nothing
+    here is a fact, since Ansible copies the fact cache for every later task.
+  returned: always
+  type: dict
+objects:
+  description: Unless the site is being deleted, each rendered object with its stage.
+  returned: always
+  type: list
+  elements: dict
+pending:
+  description: In apply mode, the rendered objects an apply would change.
+  returned: always
+  type: list
+  elements: dict
+writes:
+  description: The reconcile has something to write (the finalizer O(finalizer), deletions, pending objects, owner
+    references, generated Secrets, the site's routes on its bench).
+  returned: always
+  type: bool
+status:
+  description: With nothing to write (and no failed Job), the status decided from the same read; else empty (the
+    role's status step decides it, as C(frappe_site_status)).
+  returned: always
+  type: dict
+settled:
+  description: True for a Ready site whose stored status is that one, with nothing on its way.
+  returned: always
+  type: bool
 '''

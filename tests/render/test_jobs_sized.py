@@ -52,7 +52,8 @@ DROP_PLAYBOOK = """
         dest: "{{ out }}"
         content: >-
           {{ lookup('ansible.builtin.template', 'site/drop-job.yaml.j2',
-                    template_vars={'name': frappe_site_plan.drop_job.name}) | from_yaml | to_json }}
+                    template_vars={'name': frappe_site_reconcile.plan.drop_job.name, 'frappe_site_plan': frappe_site_reconcile.plan})
+             | from_yaml | to_json }}
         mode: "0644"
 """
 

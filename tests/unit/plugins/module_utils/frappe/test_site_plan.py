@@ -289,9 +289,9 @@ def test_the_site_role_reads_the_pods_of_a_failed_or_newly_completed_job_and_may
     [read] = [t for t in tasks if "vyogotech.frappe.k8s_multi_info" in t]
     [pods] = read["vyogotech.frappe.k8s_multi_info"]["reads"]
     assert (pods["api_version"], pods["kind"]) == ("v1", "Pod")
-    assert pods["label_selectors"] == ["batch.kubernetes.io/job-name={{ frappe_site_plan.job.name }}"]
-    assert read["when"] == ("frappe_site_plan.job.state == 'Failed' or (frappe_site_plan.job.state == 'Complete' and "
-                            "not frappe_site_plan.job.outcome_read)")
+    assert pods["label_selectors"] == ["batch.kubernetes.io/job-name={{ frappe_site_reconcile.plan.job.name }}"]
+    assert read["when"] == ("frappe_site_reconcile.plan.job.state == 'Failed' or (frappe_site_reconcile.plan.job.state == 'Complete' and "
+                            "not frappe_site_reconcile.plan.job.outcome_read)")
     role = yaml.safe_load((REPO / "config" / "rbac" / "role.yaml").read_text())
     # Under the Ansible Operator SDK the proxy answers reads from an informer cache: list and watch.
     assert [r["verbs"] for r in role["rules"] if "pods" in r["resources"]] == [["get", "list", "watch"]]

@@ -33,7 +33,7 @@ options:
     type: list
     elements: dict
     required: true
-    suboptions:
+    suboptions: &read_suboptions
       key:
         description: The key of RV(objects) that holds what this entry read. Unique.
         type: str
@@ -98,11 +98,20 @@ options:
         C(resourceVersion), one more or one fewer - a pause that ends as soon as something it watches moves (a Job
         finishes, a rollout goes on, the MariaDB Operator marks a Database Ready). C(playbooks/site.yml) pauses so
         between reconcile rounds.
-      - A timeout is not an error; RV(wait_timed_out) says so, and RV(objects) is the last read.
+      - A timeout is not an error; RV(wait_timed_out) says so, and RV(objects) is the last read (with
+        O(wait_reads), the read of O(reads) after it).
       - A read that fails while waiting (the API server restarting) is tried again until the timeout; the error of
         the last one fails the module.
     type: str
     choices: [changed]
+  wait_reads:
+    description:
+      - With O(wait_until), what the wait watches, in place of O(reads) (the same suboptions); once the wait ends,
+        O(reads) are read once and returned. A pause and the read after it (C(playbooks/site.yml) between two rounds)
+        are then one module run. O(wait_since) names the keys of these reads.
+    type: list
+    elements: dict
+    suboptions: *read_suboptions
   wait_since:
     description:
       - With O(wait_until=changed), the objects to compare with, as the caller read them earlier - one entry per
@@ -243,6 +252,7 @@ def _argspec():
     spec['api_groups'] = dict(type='list', elements='str', default=[])
     spec['read_one_by_name'] = dict(type='bool', default=False)
     spec['wait_until'] = dict(type='str', choices=['changed'])
+    spec['wait_reads'] = dict(type='list', elements='dict', options=READ_SPEC)
     spec['wait_since'] = dict(type='list', elements='dict', options=dict(
         key=dict(type='str', required=True, no_log=False), uid=dict(type='str', required=True),
         resource_version=dict(type='str', required=True)))
@@ -357,6 +367,7 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep, served=No
     """read_all, again every wait_sleep seconds until wait_until holds or wait_timeout passes.
 
     What a read is compared with is wait_since when given, else the first read.
+    With wait_reads, those are what is read again, and the reads are read once after.
 
     While waiting, a read that fails (the API server restarting) is tried again
     until the timeout, as a task retried with `until` would; the last error is
@@ -368,10 +379,12 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep, served=No
     start, first = clock(), None
     if params.get('wait_since') is not None:
         first = sorted((entry['key'], entry['uid'], entry['resource_version']) for entry in params['wait_since'])
+    # What the wait watches: wait_reads, and then the reads once; else the reads themselves.
+    watched = params['reads'] if params.get('wait_reads') is None else params['wait_reads']
     while True:
         error = None
         try:
-            objects, unserved = read_all(client, params['reads'], params['read_one_by_name'], served)
+            objects, unserved = read_all(client, watched, params['read_one_by_name'], served)
         except Exception as exc:  # pylint: disable=broad-except
             error = exc
         if error is None and first is None:
@@ -382,21 +395,25 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep, served=No
         if met or waited + params['wait_sleep'] > params['wait_timeout']:
             if error is not None:
                 raise error
-            return objects, unserved, {'waited': round(waited, 2), 'wait_timed_out': not met}
+            wait = {'waited': round(waited, 2), 'wait_timed_out': not met}
+            if params.get('wait_reads') is not None:
+                objects, unserved = read_all(client, params['reads'], params['read_one_by_name'], served)
+            return objects, unserved, wait
         sleep(params['wait_sleep'])
 
 
 def main():
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=_argspec(), supports_check_mode=True)
-    keys = [read['key'] for read in module.params['reads']]
-    duplicates = sorted(set(key for key in keys if keys.count(key) > 1))
-    if duplicates:
-        module.fail_json(msg='reads: each key must be unique; repeated: %s' % ', '.join(duplicates))
-    asked = sorted(set(r['key'] for r in module.params['reads']
-                       if any('password' in k.lower() for k in r.get('secret_values') or [])))
-    if asked:
-        module.fail_json(msg='reads: secret_values never returns a password; leave keys naming a password out of: %s'
-                         % ', '.join(asked))
+    for option in ('reads', 'wait_reads'):
+        keys = [read['key'] for read in module.params[option] or []]
+        duplicates = sorted(set(key for key in keys if keys.count(key) > 1))
+        if duplicates:
+            module.fail_json(msg='%s: each key must be unique; repeated: %s' % (option, ', '.join(duplicates)))
+        asked = sorted(set(r['key'] for r in module.params[option] or []
+                           if any('password' in k.lower() for k in r.get('secret_values') or [])))
+        if asked:
+            module.fail_json(msg='%s: secret_values never returns a password; leave keys naming a password out of: %s'
+                             % (option, ', '.join(asked)))
     try:
         client = get_api_client(module)
         served = served_versions(client)

@@ -134,3 +134,22 @@ def test_an_optional_read_that_is_forbidden_finds_nothing_and_another_fails():
     assert k8s_multi_info.read_all(ForbiddingClient(), [optional]) == ({"jobs": []}, ["jobs"])
     with pytest.raises(Exception, match="403"):
         k8s_multi_info.read_all(ForbiddingClient(), [JOB_READ])
+
+
+def test_with_wait_reads_the_wait_watches_them_and_then_reads_the_reads_once(monkeypatch):
+    """The pause between two rounds of site.yml and the next round's read, in one module run."""
+    round_read = {"key": "deployments", "api_version": "apps/v1", "kind": "Deployment", "namespace": "shop"}
+    calls = reads_in_turn(monkeypatch, [{"jobs": [job(1)]}, {"jobs": [job(2, ("Complete", "True"))]},
+                                        {"deployments": [{"kind": "Deployment", "metadata": {"name": "erp-web"}}]}])
+    clock = Clock()
+    objects, unserved, wait = k8s_multi_info.read_until(
+        None, params(reads=[round_read], wait_reads=[JOB_READ]), clock=clock, sleep=clock.sleep)
+    assert calls == [[JOB_READ], [JOB_READ], [round_read]]
+    assert objects == {"deployments": [{"kind": "Deployment", "metadata": {"name": "erp-web"}}]}
+    assert wait == {"waited": 0.5, "wait_timed_out": False}
+    # A wait that times out reads them all the same.
+    calls = reads_in_turn(monkeypatch, [{"jobs": [job(1)]}, {"jobs": [job(1)]}, {"deployments": []}])
+    clock = Clock()
+    objects, unserved, wait = k8s_multi_info.read_until(
+        None, params(reads=[round_read], wait_reads=[JOB_READ], wait_timeout=0.8), clock=clock, sleep=clock.sleep)
+    assert calls == [[JOB_READ], [JOB_READ], [round_read]] and wait["wait_timed_out"] and objects == {"deployments": []}

@@ -18,7 +18,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.vyogotech.frappe.plugins.filter.apply_pending import apply_pending
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_plan
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import (
-    bench_rollout_pending, bench_settled, bench_status)
+    bench_rollout_pending, bench_settled, bench_status, status_reads_again)
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_validation import require_bench_object
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.errors import InvalidInput
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.role_plan import plan_inputs, render, unshown
@@ -52,7 +52,8 @@ class ActionModule(ActionBase):
         # All of it is the task's result, registered as frappe_bench_reconcile, not facts: Ansible keeps the facts of
         # an action other than set_fact in the host's fact cache, and copies that whole for every later task.
         planned = {'plan': plan, 'state': objects, 'groups_served': groups, 'objects': [], 'pending': [],
-                   'settled': False, 'password_missing': False, 'rolling': False, 'applies': False, 'status': {}}
+                   'settled': False, 'password_missing': False, 'rolling': False, 'applies': False, 'reread': False,
+                   'status': {}}
         if plan['errors']:
             result.update(planned, failed=True, msg=' '.join(plan['errors']))
             return result
@@ -63,9 +64,10 @@ class ActionModule(ActionBase):
                 pending=apply_pending(rendered, objects, attribute='object'),
                 password_missing=bool(plan['redis']['servers']) and not objects.get('redis_password'),
                 rolling=bool(bench_rollout_pending(objects)))
-            # Something to delete, apply, create or patch: apply.yml runs, and status.yml reads the workloads again.
+            # Something to delete, apply, create or patch: apply.yml runs.
             planned['applies'] = bool(plan['delete'] or plan['owner_fixes'] or planned['pending']
                                       or planned['password_missing'])
+            planned['reread'] = status_reads_again(plan, planned['pending'], planned['applies'], planned['rolling'])
             if not (planned['applies'] or planned['rolling']):
                 # Nothing to change: the state read is the state now, and the status is decided from it here.
                 planned['status'] = bench_status(plan, objects, args['bench'], args['settings'])

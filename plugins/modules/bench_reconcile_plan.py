@@ -111,6 +111,12 @@ applies:
   description: In apply mode, whether there is something to delete, apply, create or patch.
   returned: always
   type: bool
+reread:
+  description: In apply mode, whether the role's status step reads the workloads again (after a change, while the
+    configuration Job has not completed, or while a rollout moves), rather than taking the apply's answer (a
+    reconcile that creates the configuration Job, before which no process runs).
+  returned: always
+  type: bool
 status:
   description: The status the reconcile publishes, in render mode, and in apply mode when there is nothing to delete,
     apply, create or wait for; else empty (the role's status step decides it after the apply, as

@@ -14,6 +14,13 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.progress i
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade import replacing
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_scaling import component_scaling_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import SITES_NODE_LABEL
+from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import applied_objects
+
+# The key of bench_plan.bench_reads under which each kind a reconcile applies is read (a unit test holds them equal).
+APPLIED_KEYS = {'Deployment': 'deployments', 'StatefulSet': 'statefulsets', 'Job': 'jobs', 'Service': 'services',
+                'NetworkPolicy': 'networkpolicies', 'ConfigMap': 'configmaps', 'PersistentVolumeClaim': 'sites_claim',
+                'ScaledObject': 'scaledobjects', 'TriggerAuthentication': 'triggerauthentications',
+                'HorizontalPodAutoscaler': 'autoscalers', 'PodDisruptionBudget': 'disruption_budgets'}
 
 
 def _by_name(objects):
@@ -122,9 +129,38 @@ def _progress(plan, state):
     return config, blocked, reasons, readiness.job_finished(job)
 
 
-def bench_status(plan, state, bench, settings):
-    """The status patch, conditions, scaling-mode changes and whether anything changes; see bench_status.yml."""
+def state_after_apply(state, applied, namespace):
+    """`state` with each object of `namespace` a kubernetes.core.k8s run returned (`applied`, its registered result)
+    in place of the one read before it, or beside those: what the API server holds right after the apply."""
+    state = dict(state or {})
+    for obj in applied_objects(applied):
+        meta = obj.get('metadata') or {}
+        key = APPLIED_KEYS.get(obj.get('kind'))
+        if key and meta.get('name') and meta.get('namespace') == namespace:
+            state[key] = [o for o in state.get(key) or [] if (o.get('metadata') or {}).get('name') != meta['name']]
+            state[key].append(obj)
+    return state
+
+
+def status_reads_again(plan, pending, applies, rolling):
+    """Whether a reconcile reads the workloads again for its status, after its apply: after a change, while the
+    configuration Job has not completed, while a rollout moves. Not after the apply that creates the configuration
+    Job: no process runs before it completes, and the apply's answer (state_after_apply) is what a read right after
+    would find."""
+    creates_config_job = not plan['config']['done'] and any(
+        item['object']['kind'] == 'Job' and item['object']['metadata']['name'] == plan['config']['job']
+        for item in pending)
+    return bool(rolling or (not creates_config_job and (applies or not plan['config']['done'])))
+
+
+def bench_status(plan, state, bench, settings, applied=None):
+    """The status patch, conditions, scaling-mode changes and whether anything changes; see bench_status.yml.
+
+    With `applied` (the registered result of the reconcile's apply), the objects it returned replace those of `state`.
+    """
     namespace = plan['namespace']
+    if applied:
+        state = state_after_apply(state, applied, namespace)
     current = (bench or {}).get('status') or {}
     redis_secret = plan['redis']['secret']
     in_memory = plan['redis']['queue_in_memory']

@@ -365,3 +365,42 @@ def test_site_yml_pauses_between_rounds_as_long_as_the_operator_requeues_a_bench
     play = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())[0]
     period = role_variables("frappe_bench")["frappe_bench_requeue_period"]
     assert period.endswith("s") and play["vars"]["frappe_converge_pause_seconds"] == int(period[:-1])
+
+
+def test_after_the_apply_that_creates_the_configuration_job_its_answer_is_the_state_no_read_again():
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_reads
+    from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import (
+        APPLIED_KEYS, state_after_apply, status_reads_again)
+    # Every kind the plan applies is read under the key state_after_apply puts it (one read of each kind).
+    reads = dict((r["key"], r["kind"]) for r in bench_reads(bench(), SETTINGS))
+    assert all(reads.get(key) == kind for kind, key in APPLIED_KEYS.items()), (APPLIED_KEYS, reads)
+    assert {step["kind"] for step in plan()["render"]} <= set(APPLIED_KEYS)
+
+    new = bench_case.plan(None, "apply")  # a new bench: nothing read, its configuration Job still to create
+    job = {"object": {"kind": "Job", "metadata": {"name": new["config"]["job"]}}}
+    claim = {"object": {"kind": "PersistentVolumeClaim", "metadata": {"name": "erp-sites"}}}
+    assert not new["config"]["done"]
+    assert not status_reads_again(new, [claim, job], applies=True, rolling=False)
+    # Anything else applied, a Job that runs or a rollout that moves is read again.
+    assert status_reads_again(new, [claim], applies=True, rolling=False)
+    assert status_reads_again(new, [], applies=False, rolling=False)
+    assert status_reads_again(new, [claim, job], applies=True, rolling=True)
+    assert status_reads_again(plan(), [claim], applies=True, rolling=False)
+    assert not status_reads_again(plan(), [], applies=False, rolling=False)
+
+    # The apply's answer replaces what was read before it, of this namespace only, and adds what is new.
+    answer = {"result": {"results": [
+        {"result": {"kind": "Job", "metadata": {"name": new["config"]["job"], "namespace": "erp-ns", "uid": "j1",
+                                                "resourceVersion": "7"}, "status": {}}},
+        {"result": {"kind": "PersistentVolumeClaim", "metadata": {"name": "erp-sites", "namespace": "erp-ns"},
+                    "status": {"phase": "Pending"}}},
+        {"result": {"kind": "StatefulSet", "metadata": {"name": "erp-redis-cache", "namespace": "elsewhere"}}}]}}
+    before = {"jobs": [complete_job("erp-config-old")], "sites_claim": [], "statefulsets": []}
+    state = state_after_apply(before, answer, "erp-ns")
+    assert [j["metadata"]["name"] for j in state["jobs"]] == ["erp-config-old", new["config"]["job"]]
+    assert state["sites_claim"][0]["status"]["phase"] == "Pending" and state["statefulsets"] == []
+    assert before["jobs"] == [complete_job("erp-config-old")]  # what was read stays as it was
+    # The status from it says the Job runs, and the pause after the round watches that Job as the apply left it.
+    result = bench_status(new, before, bench(), SETTINGS, applied=answer)
+    assert result["config_job"] != "Failed" and result["converging"]
+    assert {"uid": "j1", "resource_version": "7"}.items() <= [s for s in result["seen"] if s["uid"] == "j1"][0].items()

@@ -28,9 +28,10 @@ ANSWER_TYPES = {"text": str, "textarea": str, "password": str, "integer": int, "
 # Play variables that are no input: the interpreter is the execution environment's,
 # frappe_rendered collects output, frappe_render_path is derived from frappe_render_dir,
 # frappe_converge_pause_seconds is the bench role's requeue period (a unit test keeps them equal),
-# frappe_bench_read_settings passes the bench role's variables on.
+# frappe_bench_read_settings passes the bench role's variables on, frappe_round_reads and
+# frappe_round_bench_reads are what a round of site.yml reads, derived from the manifest.
 NOT_ASKED = {"ansible_python_interpreter", "frappe_rendered", "frappe_render_path", "frappe_converge_pause_seconds",
-             "frappe_bench_read_settings"}
+             "frappe_bench_read_settings", "frappe_round_reads", "frappe_round_bench_reads"}
 
 
 class _PlaybookLoader(yaml.SafeLoader):

@@ -15,12 +15,11 @@ from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.upgrade im
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.component_scaling import component_scaling_status
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.pod_placement import SITES_NODE_LABEL
 from ansible_collections.vyogotech.frappe.plugins.module_utils.owners import applied_objects
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import PRUNABLE
 
-# The key of bench_plan.bench_reads under which each kind a reconcile applies is read (a unit test holds them equal).
-APPLIED_KEYS = {'Deployment': 'deployments', 'StatefulSet': 'statefulsets', 'Job': 'jobs', 'Service': 'services',
-                'NetworkPolicy': 'networkpolicies', 'ConfigMap': 'configmaps', 'PersistentVolumeClaim': 'sites_claim',
-                'ScaledObject': 'scaledobjects', 'TriggerAuthentication': 'triggerauthentications',
-                'HorizontalPodAutoscaler': 'autoscalers', 'PodDisruptionBudget': 'disruption_budgets'}
+# The key of the read (bench_plan.bench_reads) that holds each kind a reconcile applies: those it may prune, read
+# by its label, and its sites claim, read by name.
+APPLIED_KEYS = dict([(kind, key) for key, dummy, kind in PRUNABLE], PersistentVolumeClaim='sites_claim')
 
 
 def _by_name(objects):

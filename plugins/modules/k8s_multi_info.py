@@ -402,8 +402,9 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep, served=No
         sleep(params['wait_sleep'])
 
 
-def main():
-    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=_argspec(), supports_check_mode=True)
+def main(module_class=AnsibleModule):
+    # module_class: plugins/plugin_utils/in_process.py runs this in the worker with its own.
+    module = AnsibleK8SModule(module_class=module_class, argument_spec=_argspec(), supports_check_mode=True)
     for option in ('reads', 'wait_reads'):
         keys = [read['key'] for read in module.params[option] or []]
         duplicates = sorted(set(key for key in keys if keys.count(key) > 1))

@@ -137,8 +137,9 @@ def argument_spec():
     return spec
 
 
-def main():
-    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True)
+def main(module_class=AnsibleModule):
+    # module_class: plugins/plugin_utils/in_process.py runs this in the worker with its own.
+    module = AnsibleK8SModule(module_class=module_class, argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     if params['length'] < 16:
         module.fail_json(msg='length must be at least 16, got %d' % params['length'])

@@ -393,9 +393,10 @@ def _still_set(patch, path):
     return node is not None
 
 
-def main():
+def main(module_class=AnsibleModule):
+    # module_class: plugins/plugin_utils/in_process.py runs this in the worker with its own.
     module = AnsibleK8SModule(
-        module_class=AnsibleModule,
+        module_class=module_class,
         argument_spec=argument_spec(),
         required_one_of=[('status', 'conditions')],
         supports_check_mode=True,

@@ -14,8 +14,9 @@ version_added: 0.1.0
 description:
   - Runs a play exactly as M(ansible.builtin.linear) does.
   - Before the first task it loads this collection's filters and action plugins (and so the library under
-    C(plugins/module_utils/frappe/) they import) and the action plugins of the M(kubernetes.core.k8s) tasks
-    into the controller process.
+    C(plugins/module_utils/frappe/) they import, and the kubernetes client of the actions that run this
+    collection's Kubernetes modules in the worker, C(plugins/plugin_utils/in_process.py)) and the action plugins
+    of the M(kubernetes.core.k8s) tasks into the controller process.
   - Ansible runs every task in a worker process forked from the controller. Without this, each worker loads
     and compiles those plugins anew (the collection loader keeps no bytecode, and the first filter of a
     collection a template names loads every filter file of that collection); with it, each worker inherits

@@ -21,12 +21,12 @@ init_plugin_loader([sys.argv[1]])
 from ansible_collections.vyogotech.frappe.plugins.strategy import linear
 before = sorted(m for m in sys.modules if m.startswith('ansible_collections.vyogotech.frappe.plugins.'))
 linear.preload()
-after = sorted(m for m in sys.modules if m.startswith('ansible_collections.'))
+after = sorted(m for m in sys.modules if m.startswith('ansible_collections.') or m == 'kubernetes.dynamic')
 print(json.dumps({'before': before, 'after': after}))
 """
 
 
-def test_preload_loads_every_filter_and_action_of_the_collection_and_the_library_they_import():
+def test_preload_loads_every_filter_and_action_of_the_collection_and_the_libraries_they_import():
     out = subprocess.run([sys.executable, "-c", PRELOAD, COLLECTIONS_ROOT], capture_output=True, text=True, check=True,
                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT))
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
@@ -39,6 +39,9 @@ def test_preload_loads_every_filter_and_action_of_the_collection_and_the_library
     assert prefix + "module_utils.frappe.bench_plan" in loaded["after"]
     assert prefix + "module_utils.frappe.site_plan" in loaded["after"]
     assert "ansible_collections.kubernetes.core.plugins.action.k8s_info" in loaded["after"]
+    # The in-process modules' client (plugins/plugin_utils/in_process.py): no worker imports it again.
+    assert "kubernetes.dynamic" in loaded["after"]
+    assert "ansible_collections.kubernetes.core.plugins.module_utils.k8s.client" in loaded["after"]
 
 
 def test_site_yml_runs_with_it():

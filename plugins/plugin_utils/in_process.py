@@ -13,8 +13,8 @@ client already imported by the vyogotech.frappe.linear strategy. kubernetes.core
 k8s lookup talks to the API server from the controller the same way.
 
 Anything else runs the module as usual: another connection, a task with an
-`environment` (the module process would see it, this process does not), or
-a controller without the kubernetes library.
+`environment` (the module process would see it, this process does not), an
+async task, or a controller without the kubernetes library.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -109,8 +109,9 @@ class InProcessModuleAction(ActionBase):
         raise NotImplementedError
 
     def runs_in_process(self):
-        # The task's environment is a list of mappings ([{}] when none is set).
-        return HAS_KUBERNETES and self._connection.transport == 'local' and not any(self._task.environment or [])
+        # The task's environment is a list of mappings ([{}] when none is set); an async task is the module's to run.
+        return (HAS_KUBERNETES and self._connection.transport == 'local' and not any(self._task.environment or [])
+                and not self._task.async_val)
 
     def run(self, tmp=None, task_vars=None):
         result = super(InProcessModuleAction, self).run(tmp, task_vars)

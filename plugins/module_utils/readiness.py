@@ -186,6 +186,39 @@ def pod_blocked(pod):
     return None
 
 
+# How a pause between two reconcile rounds tells that an object moved
+# (k8s_multi_info's reads[].moves_by): any write of it, or only a change of
+# what a status decision takes from it (progress_state).
+MOVES_BY = ('resource_version', 'readiness')
+
+
+def progress_state(obj):
+    """What a status decision takes from `obj`, as one string.
+
+    A Job: whether it finished (job_finished). A Deployment: whether it
+    serves, whether its rollout settled, whether it gave up. A StatefulSet:
+    whether it serves and settled. Any other kind: its resourceVersion. A Job
+    that records its running pod, or a rollout with one more replica ready of
+    three, is not a move: nothing a status says of it changes until it ends.
+    """
+    kind = (obj or {}).get('kind')
+    if kind == 'Job':
+        return 'finished=%s' % (job_finished(obj) or '')
+    if kind == 'Deployment':
+        return 'serving=%d settled=%d stuck=%d' % (
+            deployment_serving(obj), deployment_settled(obj), deployment_stuck(obj))
+    if kind == 'StatefulSet':
+        return 'serving=%d settled=%d' % (statefulset_serving(obj), statefulset_settled(obj))
+    return ((obj or {}).get('metadata') or {}).get('resourceVersion') or ''
+
+
+def moved_state(obj, moves_by):
+    """What a pause compares of `obj`: its resourceVersion, or with moves_by 'readiness' its progress_state."""
+    if moves_by == 'readiness':
+        return progress_state(obj)
+    return ((obj or {}).get('metadata') or {}).get('resourceVersion') or ''
+
+
 def pods_blocked(pods):
     """[(pod name, reason, message)] of the pods among `pods` that cannot run (pod_blocked), by name."""
     out = []

@@ -72,6 +72,18 @@ options:
         type: list
         elements: str
         default: []
+      moves_by:
+        description:
+          - With O(wait_until=changed), what of this read's objects counts as a move.
+          - V(resource_version) is any write of an object (another C(resourceVersion)).
+          - V(readiness) is only a change of what a status decision takes from it
+            (C(plugins/module_utils/readiness.py) C(progress_state)) - whether a Job finished, whether a Deployment
+            or StatefulSet serves, settled or gave up - and the C(resourceVersion) of any other kind. A Job that
+            records its running pod then ends no pause.
+          - An object created or deleted moves under either.
+        type: str
+        choices: [resource_version, readiness]
+        default: resource_version
   api_groups:
     description:
       - API groups to ask about, each a group (V(keda.sh)) or a group and version (V(keda.sh/v1alpha1)).
@@ -94,10 +106,10 @@ options:
     description:
       - Read again, in the same run, until what was read meets this, or O(wait_timeout) passes. One module run
         waits with one client, where a task retried with C(until) would start a Python process per read.
-      - V(changed) means any object read differs from O(wait_since), or without it from the first read - another
-        C(resourceVersion), one more or one fewer - a pause that ends as soon as something it watches moves (a Job
-        finishes, a rollout goes on, the MariaDB Operator marks a Database Ready). C(playbooks/site.yml) pauses so
-        between reconcile rounds.
+      - V(changed) means any object read differs from O(wait_since), or without it from the first read - moved as
+        its read's O(reads[].moves_by) says, one more or one fewer - a pause that ends as soon as something it
+        watches moves (a Job finishes, a rollout serves, the MariaDB Operator marks a Database Ready).
+        C(playbooks/site.yml) pauses so between reconcile rounds.
       - A timeout is not an error; RV(wait_timed_out) says so, and RV(objects) is the last read (with
         O(wait_reads), the read of O(reads) after it).
       - A read that fails while waiting (the API server restarting) is tried again until the timeout; the error of
@@ -128,8 +140,11 @@ options:
         description: The object's C(metadata.uid).
         type: str
         required: true
-      resource_version:
-        description: The object's C(metadata.resourceVersion).
+      state:
+        description:
+          - What the wait compares of the object, as its read's O(reads[].moves_by) gives it - its
+            C(metadata.resourceVersion), or its readiness state (C(plugins/module_utils/readiness.py)
+            C(moved_state)).
         type: str
         required: true
   wait_timeout:
@@ -162,17 +177,18 @@ EXAMPLES = r'''
       - {key: storage_classes, api_version: storage.k8s.io/v1, kind: StorageClass}
   register: bench_state
 
-- name: Pause until a Job or a Deployment of the bench moves, reading them every second, for at most ten seconds
+- name: Pause until a Job of the bench is written to or a Deployment of it serves, settles or gives up, for at most ten seconds
   vyogotech.frappe.k8s_multi_info:
     reads:
       - {key: jobs, api_version: batch/v1, kind: Job, namespace: erp, label_selectors: [vyogo.tech/bench=erp]}
-      - {key: deployments, api_version: apps/v1, kind: Deployment, namespace: erp, label_selectors: [vyogo.tech/bench=erp]}
+      - {key: deployments, api_version: apps/v1, kind: Deployment, namespace: erp, label_selectors: [vyogo.tech/bench=erp],
+         moves_by: readiness}
     wait_until: changed
     wait_timeout: 10
     wait_sleep: 1
     # As an earlier task read them: a Job that completed since then ends the pause at once.
     wait_since:
-      - {key: jobs, uid: 5e0c2f8a-1d2b-4c3d-9e4f-0a1b2c3d4e5f, resource_version: "4711"}
+      - {key: jobs, uid: 5e0c2f8a-1d2b-4c3d-9e4f-0a1b2c3d4e5f, state: "4711"}
   register: moved
 
 - name: Ask, in the same run, whether KEDA and cert-manager are served
@@ -225,6 +241,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import MOVES_BY, moved_state
 
 try:
     from kubernetes.dynamic.exceptions import (ForbiddenError, NotFoundError, ResourceNotFoundError,
@@ -243,6 +260,7 @@ READ_SPEC = dict(
     label_selectors=dict(type='list', elements='str', default=[]),
     optional=dict(type='bool', default=False),
     secret_values=dict(type='list', elements='str', default=[], no_log=False),
+    moves_by=dict(type='str', choices=list(MOVES_BY), default='resource_version'),
 )
 
 
@@ -255,7 +273,7 @@ def _argspec():
     spec['wait_reads'] = dict(type='list', elements='dict', options=READ_SPEC)
     spec['wait_since'] = dict(type='list', elements='dict', options=dict(
         key=dict(type='str', required=True, no_log=False), uid=dict(type='str', required=True),
-        resource_version=dict(type='str', required=True)))
+        state=dict(type='str', required=True)))
     spec['wait_timeout'] = dict(type='int', default=60)
     spec['wait_sleep'] = dict(type='float', default=0.5)
     return spec
@@ -357,10 +375,12 @@ def api_groups_served(served, wanted):
     return dict((entry, is_served(served, entry)) for entry in wanted)
 
 
-def versions(objects):
-    """What tells two reads apart: each object's read key, uid and resourceVersion."""
-    return sorted((key, (obj.get('metadata') or {}).get('uid') or '', (obj.get('metadata') or {}).get('resourceVersion')
-                   or '') for key in objects for obj in objects[key])
+def versions(objects, moves_by=None):
+    """What tells two reads apart: each object's read key, uid and state (readiness.moved_state, by its key's
+    moves_by: {key: 'resource_version' or 'readiness'}, resource_version when not given)."""
+    moves_by = moves_by or {}
+    return sorted((key, (obj.get('metadata') or {}).get('uid') or '', moved_state(obj, moves_by.get(key)))
+                  for key in objects for obj in objects[key])
 
 
 def read_until(client, params, clock=time.monotonic, sleep=time.sleep, served=None):
@@ -378,9 +398,10 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep, served=No
         return objects, unserved, {}
     start, first = clock(), None
     if params.get('wait_since') is not None:
-        first = sorted((entry['key'], entry['uid'], entry['resource_version']) for entry in params['wait_since'])
+        first = sorted((entry['key'], entry['uid'], entry['state']) for entry in params['wait_since'])
     # What the wait watches: wait_reads, and then the reads once; else the reads themselves.
     watched = params['reads'] if params.get('wait_reads') is None else params['wait_reads']
+    moves_by = dict((read['key'], read.get('moves_by')) for read in watched)
     while True:
         error = None
         try:
@@ -388,9 +409,9 @@ def read_until(client, params, clock=time.monotonic, sleep=time.sleep, served=No
         except Exception as exc:  # pylint: disable=broad-except
             error = exc
         if error is None and first is None:
-            first, met = versions(objects), False
+            first, met = versions(objects, moves_by), False
         else:
-            met = error is None and versions(objects) != first
+            met = error is None and versions(objects, moves_by) != first
         waited = clock() - start
         if met or waited + params['wait_sleep'] > params['wait_timeout']:
             if error is not None:

@@ -15,13 +15,24 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.vyogotech.frappe.plugins.module_utils.readiness import moved_state
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_plan import bench_reads
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_migration import migration_reads
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.site_plan import site_reads
 
-# Of the reads of a reconcile (bench_reads, site_reads, migration_reads), those of what moves on its own.
-MOVING = {'FrappeBench': ('jobs', 'deployments', 'statefulsets'), 'FrappeSite': ('jobs', 'database', 'user', 'grant'),
-          'SiteMigration': ('jobs', 'worker_pods')}
+# Of the reads of a reconcile (bench_reads, site_reads, migration_reads), those of what moves on its own, each with
+# what counts as its move (k8s_multi_info's moves_by, readiness.py's moved_state). Jobs, Deployments and StatefulSets
+# by what a status decision takes from them (a Job ends, a rollout serves, settles or gives up): a Job that records
+# its running pod, or a rollout with one more replica of three, ends no pause and starts no round that has nothing
+# to do. The MariaDB Operator's objects and a migration's worker pods (which it waits to see gone) by any write.
+# Pods that cannot run are not watched: the round after the pause (at most frappe_converge_pause_seconds) reports
+# them, as the operator's requeue does.
+MOVING = {
+    'FrappeBench': {'jobs': 'readiness', 'deployments': 'readiness', 'statefulsets': 'readiness'},
+    'FrappeSite': {'jobs': 'readiness', 'database': 'resource_version', 'user': 'resource_version',
+                   'grant': 'resource_version'},
+    'SiteMigration': {'jobs': 'readiness', 'worker_pods': 'resource_version'},
+}
 READS = {'FrappeBench': lambda obj: bench_reads(obj, {}), 'FrappeSite': site_reads, 'SiteMigration': migration_reads}
 
 
@@ -38,7 +49,8 @@ def progress_reads(waiting):
         kind, namespace, name = item['kind'], item['namespace'], item['name']
         obj = {'kind': kind, 'metadata': {'name': name, 'namespace': namespace}, 'spec': {}}
         own = READS[kind](obj)
-        reads += [dict(read, key=_progress_key(item, read['key'])) for read in own if read['key'] in MOVING[kind]]
+        reads += [dict(read, key=_progress_key(item, read['key']), moves_by=MOVING[kind][read['key']])
+                  for read in own if read['key'] in MOVING[kind]]
     return reads
 
 
@@ -50,8 +62,8 @@ def progress_seen(item, objects):
     the pause (a fast cluster) ends the pause at once.
     """
     return [{'key': _progress_key(item, key), 'uid': (obj.get('metadata') or {}).get('uid') or '',
-             'resource_version': (obj.get('metadata') or {}).get('resourceVersion') or ''}
-            for key in MOVING[item['kind']] for obj in (objects or {}).get(key) or []]
+             'state': moved_state(obj, moves_by)}
+            for key, moves_by in sorted(MOVING[item['kind']].items()) for obj in (objects or {}).get(key) or []]
 
 
 def _progress_key(item, key):

@@ -22,6 +22,46 @@ def test_changed_compares_each_objects_version_and_notices_one_more_or_one_fewer
     assert k8s_multi_info.versions(first) != k8s_multi_info.versions({"jobs": []})
 
 
+def deployment(version, available, replicas=2, generation=1, observed=1, **conditions):
+    return {"kind": "Deployment", "metadata": {"name": "erp-gunicorn", "uid": "u-d", "resourceVersion": str(version),
+                                               "generation": generation},
+            "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed, "replicas": replicas, "updatedReplicas": replicas,
+                       "availableReplicas": available,
+                       "conditions": [{"type": t, "status": v} for t, v in conditions.items()]}}
+
+
+def test_by_readiness_a_write_that_changes_no_status_decision_is_no_move():
+    by_readiness = {"jobs": "readiness", "deployments": "readiness"}
+    first = k8s_multi_info.versions({"jobs": [job(1)], "deployments": [deployment(1, 1, replicas=3)]}, by_readiness)
+    # The Job controller records the running pod; one more replica of three turns available: nothing a status says.
+    running = {"jobs": [dict(job(2), status={"active": 1, "ready": 1})], "deployments": [deployment(2, 2, replicas=3)]}
+    assert k8s_multi_info.versions(running, by_readiness) == first
+    # ...which any write would count.
+    assert k8s_multi_info.versions(running) != k8s_multi_info.versions(
+        {"jobs": [job(1)], "deployments": [deployment(1, 1, replicas=3)]})
+    # What a status decision takes: the Job ends, the rollout settles, stops serving or gives up, another Job.
+    for moved in ({"jobs": [job(3, ("Complete", "True"))], "deployments": [deployment(1, 1, replicas=3)]},
+                  {"jobs": [job(3, ("Failed", "True"))], "deployments": [deployment(1, 1, replicas=3)]},
+                  {"jobs": [job(1)], "deployments": [deployment(3, 3, replicas=3)]},
+                  {"jobs": [job(1)], "deployments": [deployment(3, 0, replicas=3)]},
+                  {"jobs": [job(1)], "deployments": [deployment(3, 1, replicas=3, Progressing="False")]},
+                  {"jobs": [job(1), job(1, name="erp-config-2")], "deployments": [deployment(1, 1, replicas=3)]}):
+        assert k8s_multi_info.versions(moved, by_readiness) != first, moved
+
+
+def test_the_wait_by_readiness_goes_on_past_a_job_that_records_its_pod_and_ends_when_it_completes(monkeypatch):
+    read = dict(JOB_READ, moves_by="readiness")
+    calls = reads_in_turn(monkeypatch, [{"jobs": [dict(job(2), status={"active": 1})]},
+                                        {"jobs": [dict(job(3), status={"active": 1, "ready": 1})]},
+                                        {"jobs": [job(4, ("Complete", "True"))]}])
+    clock = Clock()
+    since = [{"key": "jobs", "uid": "u-erp-config-1", "state": "finished="}]
+    objects, unserved, wait = k8s_multi_info.read_until(None, params(reads=[read], wait_since=since), clock=clock,
+                                                        sleep=clock.sleep)
+    assert len(calls) == 3 and wait == {"waited": 1.0, "wait_timed_out": False}
+
+
 class Clock:
     def __init__(self):
         self.now = 100.0
@@ -63,7 +103,7 @@ def test_with_wait_since_what_moved_before_the_wait_began_ends_it_at_once(monkey
     # The caller read version 1; the Job completed before this run's first read.
     calls = reads_in_turn(monkeypatch, [{"jobs": [job(2, ("Complete", "True"))]}])
     clock = Clock()
-    since = [{"key": "jobs", "uid": "u-erp-config-1", "resource_version": "1"}]
+    since = [{"key": "jobs", "uid": "u-erp-config-1", "state": "1"}]
     objects, unserved, wait = k8s_multi_info.read_until(None, params(wait_since=since), clock=clock, sleep=clock.sleep)
     assert len(calls) == 1 and clock.sleeps == [] and wait == {"waited": 0.0, "wait_timed_out": False}
     # Without it, the same first read is only the start of the wait.
@@ -76,7 +116,7 @@ def test_with_wait_since_what_moved_before_the_wait_began_ends_it_at_once(monkey
 def test_with_wait_since_nothing_moved_waits_as_before(monkeypatch):
     calls = reads_in_turn(monkeypatch, [{"jobs": [job(1)]}, {"jobs": [job(1)]}, {"jobs": [job(2, ("Complete", "True"))]}])
     clock = Clock()
-    since = [{"key": "jobs", "uid": "u-erp-config-1", "resource_version": "1"}]
+    since = [{"key": "jobs", "uid": "u-erp-config-1", "state": "1"}]
     objects, unserved, wait = k8s_multi_info.read_until(None, params(wait_since=since), clock=clock, sleep=clock.sleep)
     assert len(calls) == 3 and wait == {"waited": 1.0, "wait_timed_out": False}
 

@@ -279,6 +279,9 @@ def bench_status(plan, state, bench, settings, applied=None):
         for t, s in worker_scaling.items() if t in previous and previous[t] != s['mode']]
     # What the status writer would store: equal to the stored status means no write is needed.
     unchanged = compute_status(current, patch, conditions, now='unchanged') == current
+    # While the configuration Job of these inputs runs, the next reconcile can do nothing before it ends (it then
+    # applies the processes): a pause watches the Jobs alone, and a Redis that turns ready meanwhile starts no round.
+    watch = ['jobs'] if config['reason'] not in CONFIG_SETTLED and not upgrade['moving'] else None
     return {'status': patch, 'conditions': conditions, 'phase': phase, 'mode_changes': mode_changes,
             'unchanged': unchanged,
             # What changed in an upgrade (upgrade.py), for Events on the bench.
@@ -290,9 +293,11 @@ def bench_status(plan, state, bench, settings, applied=None):
             # The configuration Job completed after the plan: the next reconcile applies the
             # processes, with nothing to wait for first (a caller that loops does not pause).
             'next_round_due': config['reason'] == 'JobCompleted',
-            # What moves on its own, as this status saw it: where a caller's pause starts from.
-            'seen': progress_seen({'kind': 'FrappeBench', 'namespace': plan['namespace'], 'name': plan['name']},
-                                  state)}
+            # What a caller's pause watches (None: all progress.py watches of a bench) and what of it this
+            # status saw: where the pause starts from.
+            'watch': watch,
+            'seen': progress_seen({'kind': 'FrappeBench', 'namespace': plan['namespace'], 'name': plan['name'],
+                                   'watch': watch}, state)}
 
 
 def bench_settled(bench, status):

@@ -39,10 +39,11 @@ READS = {'FrappeBench': lambda obj: bench_reads(obj, {}), 'FrappeSite': site_rea
 def progress_reads(waiting):
     """k8s_multi_info reads of what each {kind, namespace, name} of `waiting` waits for.
 
-    A bench: its Jobs (configuration), Deployments and StatefulSets (rollouts).
-    A site: its Jobs (site creation) and its Database, User and Grant, which
-    the MariaDB Operator makes Ready. Each is read as the object's own
-    reconcile reads it, under a key of its own.
+    A bench: its Jobs (configuration), Deployments and StatefulSets (rollouts);
+    only those of its reads an item's `watch` names, when it names any. A site:
+    its Jobs (site creation) and its Database, User and Grant, which the
+    MariaDB Operator makes Ready. Each is read as the object's own reconcile
+    reads it, under a key of its own.
     """
     reads = []
     for item in waiting or []:
@@ -50,7 +51,7 @@ def progress_reads(waiting):
         obj = {'kind': kind, 'metadata': {'name': name, 'namespace': namespace}, 'spec': {}}
         own = READS[kind](obj)
         reads += [dict(read, key=_progress_key(item, read['key']), moves_by=MOVING[kind][read['key']])
-                  for read in own if read['key'] in MOVING[kind]]
+                  for read in own if read['key'] in _watched(item)]
     return reads
 
 
@@ -62,8 +63,14 @@ def progress_seen(item, objects):
     the pause (a fast cluster) ends the pause at once.
     """
     return [{'key': _progress_key(item, key), 'uid': (obj.get('metadata') or {}).get('uid') or '',
-             'state': moved_state(obj, moves_by)}
-            for key, moves_by in sorted(MOVING[item['kind']].items()) for obj in (objects or {}).get(key) or []]
+             'state': moved_state(obj, MOVING[item['kind']][key])}
+            for key in _watched(item) for obj in (objects or {}).get(key) or []]
+
+
+def _watched(item):
+    """The read keys watched for `item`: those its `watch` names (bench_status's: the Jobs alone while its
+    configuration Job runs), else all MOVING has for its kind."""
+    return sorted(key for key in MOVING[item['kind']] if not item.get('watch') or key in item['watch'])
 
 
 def _progress_key(item, key):

@@ -6,6 +6,7 @@ import yaml
 
 from ansible_collections.vyogotech.frappe.plugins.module_utils.conditions import apply_merge_patch
 from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.bench_status import bench_rollout_pending, bench_settled, bench_status
+from ansible_collections.vyogotech.frappe.plugins.module_utils.frappe.progress import progress_reads
 
 import test_bench_plan as bench_case
 from test_bench_plan import SETTINGS, bench
@@ -274,6 +275,10 @@ def test_a_bench_whose_configuration_job_runs_or_just_completed_is_converging():
     assert [s["key"] for s in job_keys] == ["FrappeBench %s/%s jobs" % (p["namespace"], p["name"])]
     # Watched by readiness (progress.py): what the pause compares is that it has not finished.
     assert (job_keys[0]["uid"], job_keys[0]["state"]) == ("job-uid", "finished=")
+    # Nothing can happen before it ends: the pause watches the Jobs alone, and saw nothing else.
+    assert result["watch"] == ["jobs"] and result["seen"] == job_keys
+    item = {"kind": "FrappeBench", "namespace": p["namespace"], "name": p["name"], "watch": result["watch"]}
+    assert [r["kind"] for r in progress_reads([item])] == ["Job"]
     # Completed after the plan: the next reconcile applies the processes, with nothing to wait for.
     live["jobs"] = [complete_job(p["config"]["job"])]
     result = bench_status(p, live, bench(), SETTINGS)
@@ -286,7 +291,10 @@ def test_a_moving_rollout_is_converging_and_one_that_gave_up_is_not():
     p = plan()
     live = healthy(p)
     live["deployments"][1] = deployment("erp-nginx", replicas=2, available=0)
-    assert bench_status(p, live, bench(), SETTINGS)["converging"] is True
+    result = bench_status(p, live, bench(), SETTINGS)
+    assert result["converging"] is True
+    # Configured: the pause watches the rollouts too.
+    assert result["watch"] is None and any(s["key"].endswith(" deployments") for s in result["seen"])
     # A worker KEDA is waking beside it does not end the wait, nor make it.
     live["deployments"] = [d for d in live["deployments"] if d["metadata"]["name"] != "erp-worker-short"]
     live["deployments"].append(deployment("erp-worker-short", replicas=1, available=0, generation=2))

@@ -49,7 +49,7 @@ def without_owner(obj, uid):
 
 
 def applied_objects(applied):
-    """The objects a kubernetes.core.k8s run returned, in the order of its definitions.
+    """The objects an apply run (vyogotech.frappe.k8s_apply or kubernetes.core.k8s) returned, in the order of its definitions.
 
     One definition gives its result at the top; several give result.results.
     A skipped or failed run gives none.
@@ -81,7 +81,7 @@ def live_index(live):
 def current_objects(definitions, applied, live):
     """Each definition's object as the API server holds it now: what its apply returned, else what the read found.
 
-    applied: what kubernetes.core.k8s registered (a loop's result too), or a
+    applied: what an apply run (k8s_apply or kubernetes.core.k8s) registered (a loop's result too), or a
     list of such results; live: the objects of a k8s_multi_info read taken
     before the apply. None for a definition neither applied nor found.
     """
@@ -94,7 +94,7 @@ def current_objects(definitions, applied, live):
 
 
 def _results(applied):
-    """The single runs of what kubernetes.core.k8s registered: a loop registers one per item."""
+    """The single runs of what an apply run (k8s_apply or kubernetes.core.k8s) registered: a loop registers one per item."""
     out = []
     for result in applied if isinstance(applied, list) else [applied]:
         if isinstance(result, dict) and isinstance(result.get('results'), list) and 'result' not in result:
@@ -107,7 +107,7 @@ def _results(applied):
 def owner_reference_fixes(applied, definitions):
     """Merge patches for the objects of `applied` whose owner references differ from their definition's.
 
-    applied: what kubernetes.core.k8s registered, or a list of such results;
+    applied: what an apply run (k8s_apply or kubernetes.core.k8s) registered, or a list of such results;
     definitions: the objects as rendered, matched to what came back by kind,
     namespace and name. An object without a definition, or returned without
     metadata (a failed item), is left alone.

@@ -118,7 +118,7 @@ def applied_objects(run):
     out = []
     for task in APPLY_TASKS:
         for result in run.task_results(task):
-            if result.get("skipped") or result.get("action") != "kubernetes.core.k8s":
+            if result.get("skipped") or result.get("action") != "vyogotech.frappe.k8s_apply":
                 continue
             inner = result.get("result", {})
             for item in inner.get("results", [{"result": inner}]):

@@ -129,8 +129,9 @@ def _progress(plan, state):
 
 
 def state_after_apply(state, applied, namespace):
-    """`state` with each object of `namespace` a kubernetes.core.k8s run returned (`applied`, its registered result)
-    in place of the one read before it, or beside those: what the API server holds right after the apply."""
+    """`state` with each object of `namespace` an apply returned (`applied`, the registered result of k8s_apply, which
+    answers as kubernetes.core.k8s) in place of the one read before it, or beside those: what the API server holds
+    right after the apply."""
     state = dict(state or {})
     for obj in applied_objects(applied):
         meta = obj.get('metadata') or {}

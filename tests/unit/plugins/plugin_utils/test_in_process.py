@@ -10,7 +10,8 @@ import pytest
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.vyogotech.frappe.plugins.modules import k8s_multi_info, k8s_secret_once, k8s_status
+from ansible_collections.vyogotech.frappe.plugins.modules import k8s_apply, k8s_multi_info, k8s_secret_once, \
+    k8s_status
 from ansible_collections.vyogotech.frappe.plugins.plugin_utils.in_process import ControllerModule, ModuleExit, \
     run_in_process
 
@@ -41,6 +42,23 @@ def test_a_module_run_in_process_returns_what_its_module_process_returns(run_mod
     in_process = run_in_process(k8s_secret_once.main, secret_args(fake_api), "vyogotech.frappe.k8s_secret_once")
     assert failed and in_process["failed"]
     assert (in_process["msg"], in_process["status"]) == (as_module["msg"], as_module["status"]) and as_module["status"] == 403
+
+
+def test_kubernetes_cores_apply_in_process_sends_and_answers_as_its_module_process(run_module, fake_api):
+    fake_api.routes[("POST", SECRETS)] = lambda request: (201, dict(request["body"], apiVersion="v1", kind="Secret"))
+    definition = [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "erp-redis", "namespace": "shop"},
+                   "data": {"username": "ZGVmYXVsdA=="}}]
+    args = {"host": fake_api.url, "api_key": "test-token", "definition": definition}
+    failed, as_module = run_module(k8s_apply, args)
+    in_process = run_in_process(k8s_apply.main, args, "vyogotech.frappe.k8s_apply")
+    assert not failed and not in_process.get("failed"), (as_module, in_process)
+    assert without_invocation(in_process) == dict(as_module, changed=True)
+    # kubernetes.core's client-side apply: a read, then a create that records what was applied.
+    first, second = fake_api.requests[:3], fake_api.requests[3:]
+    assert [(r["method"], r["path"]) for r in first] == [(r["method"], r["path"]) for r in second] == [
+        ("GET", SECRETS + "/erp-redis"), ("GET", SECRETS + "/erp-redis"), ("POST", SECRETS)]
+    assert first[-1]["body"] == second[-1]["body"]
+    assert "kubectl.kubernetes.io/last-applied-configuration" in first[-1]["body"]["metadata"]["annotations"]
 
 
 def test_check_mode_reaches_the_module(fake_api):

@@ -82,8 +82,11 @@ class ControllerModule:
         pass
 
     def _result(self, result):
-        if self._warnings:
-            result['warnings'] = self._warnings
+        # As AnsibleModule: the warnings given to warn(), then those passed in the result.
+        given = result.get('warnings') or []
+        warnings = self._warnings + (list(given) if isinstance(given, list) else [given])
+        if warnings:
+            result['warnings'] = warnings
         if self._deprecations:
             result['deprecations'] = self._deprecations
         result['invocation'] = {'module_args': self.params}

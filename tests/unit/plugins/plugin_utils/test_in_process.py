@@ -87,10 +87,10 @@ def test_defaults_fallbacks_and_no_log_values_are_those_of_the_argument_spec(mon
         assert module.params["token"] == "from-the-environment"
         assert module.params["wait_timeout"] == 60 and module.params["reads"][0]["label_selectors"] == []
         module.warn("careful")
-        module.exit_json(said="token from-the-environment")
+        module.exit_json(said="token from-the-environment", warnings=["from the result"])
     # A no_log value: AnsibleModule keeps it out of what the module returns, and so does this.
     assert "from-the-environment" not in repr(done.value.result)
-    assert done.value.result["warnings"] == ["careful"] and not done.value.result["changed"]
+    assert done.value.result["warnings"] == ["careful", "from the result"] and not done.value.result["changed"]
 
 
 def test_a_module_without_check_mode_is_skipped_in_check_mode():
